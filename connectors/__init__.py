@@ -1,0 +1,1 @@
+"""First-party connectors (Stripe, Shopify, GitHub, Standard Webhooks), built with the SDK."""

@@ -1,0 +1,193 @@
+"""The topic registry: every topic declared once, with its schema, key, policy and owners.
+
+No other module spells a topic name. Producers call `topic.encode(message)` and
+`topic.key_of(message)`; consumers call `topic.decode(raw)`. `TOPICS` is what `backfill up`,
+the docker-compose init step and the tests create and check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from contracts.audit import AuditEvent
+from contracts.deadletter import DeadLetter
+from contracts.deliveries import DeliveryReceived
+from contracts.installations import InstallationSnapshot
+from contracts.logs import ExtensionLogLine
+from contracts.records import CanonicalRecord, ObservedRecord
+from contracts.streams import StreamStatus
+
+M = TypeVar("M", bound=msgspec.Struct)
+EXAMPLES = Path(__file__).parent / "examples"
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True, eq=False)
+class Topic(Generic[M]):
+    """One topic: a versioned name and the only codec for its messages."""
+
+    name: str
+    message: type[M]
+    key: str
+    key_of: Callable[[Any], str]
+    partitions: int
+    cleanup_policy: str
+    retention_ms: int
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    description: str
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def _decoder(self) -> msgspec.json.Decoder[M]:
+        return msgspec.json.Decoder(self.message)
+
+    def encode(self, message: M) -> bytes:
+        """Serialize a message of this topic's type to JSON."""
+        if not isinstance(message, self.message):
+            raise TypeError(f"{self.name} carries {self.message.__name__}, not {type(message)}")
+        return msgspec.json.encode(message)
+
+    def decode(self, raw: bytes) -> M:
+        """Parse and validate; raises msgspec.DecodeError / ValidationError on a bad message."""
+        return self._decoder.decode(raw)
+
+    def encode_key(self, message: M) -> bytes:
+        """The partitioning key of a message, as bytes."""
+        return self.key_of(message).encode()
+
+    @property
+    def example_path(self) -> Path:
+        """The example payload file every test decodes."""
+        return EXAMPLES / f"{self.name}.json"
+
+    def config(self) -> dict[str, str]:
+        """Topic-level configs for creation (cleanup policy, retention, extras)."""
+        configs = {"cleanup.policy": self.cleanup_policy, **self.extra_config}
+        if self.retention_ms:
+            configs["retention.ms"] = str(self.retention_ms)
+        return configs
+
+
+INSTALLATION_SNAPSHOTS: Topic[InstallationSnapshot] = Topic(
+    name="registry.installations.v1",
+    message=InstallationSnapshot,
+    key="installation_id",
+    key_of=lambda m: m.installation_id,
+    partitions=6,
+    cleanup_policy="compact",
+    retention_ms=0,
+    producers=("registry",),
+    consumers=("ingress", "sync", "logs"),
+    description="Latest full view of every installation, one revision per change; compacted.",
+    extra_config={"min.compaction.lag.ms": "0"},
+)
+
+AUDIT_EVENTS: Topic[AuditEvent] = Topic(
+    name="registry.audit.v1",
+    message=AuditEvent,
+    key="workspace_id",
+    key_of=lambda m: m.workspace_id,
+    partitions=3,
+    cleanup_policy="delete",
+    retention_ms=365 * DAY_MS,
+    producers=("registry",),
+    consumers=("logs",),
+    description="Who did what to which workspace resource, and when.",
+)
+
+WEBHOOK_DELIVERIES: Topic[DeliveryReceived] = Topic(
+    name="ingress.deliveries.v1",
+    message=DeliveryReceived,
+    key="installation_id",
+    key_of=lambda m: m.installation_id,
+    partitions=6,
+    cleanup_policy="delete",
+    retention_ms=30 * DAY_MS,
+    producers=("ingress",),
+    consumers=("ingress",),
+    description="Every webhook delivery as received: raw body when verified, hash when rejected.",
+)
+
+CANONICAL_RECORDS: Topic[CanonicalRecord] = Topic(
+    name="ingest.canonical.v1",
+    message=CanonicalRecord,
+    key="installation_id",
+    key_of=lambda m: m.installation_id,
+    partitions=6,
+    cleanup_policy="delete",
+    retention_ms=14 * DAY_MS,
+    producers=("ingress", "sync"),
+    consumers=("backfill-core",),
+    description="Records in Backfill's canonical model; exactly one per idempotency key.",
+)
+
+OBSERVED_RECORDS: Topic[ObservedRecord] = Topic(
+    name="ingest.observed.v1",
+    message=ObservedRecord,
+    key="installation_id",
+    key_of=lambda m: m.installation_id,
+    partitions=3,
+    cleanup_policy="delete",
+    retention_ms=7 * DAY_MS,
+    producers=("ingress", "sync"),
+    consumers=("logs",),
+    description="Would-be records of observation and draft versions; never applied.",
+)
+
+EXTENSION_LOGS: Topic[ExtensionLogLine] = Topic(
+    name="extensions.logs.v1",
+    message=ExtensionLogLine,
+    key="installation_id",
+    key_of=lambda m: m.installation_id,
+    partitions=6,
+    cleanup_policy="delete",
+    retention_ms=14 * DAY_MS,
+    producers=("ingress", "sync", "runtime"),
+    consumers=("logs",),
+    description="Every Log call, permission denial and error of extension scripts.",
+)
+
+STREAM_STATUS: Topic[StreamStatus] = Topic(
+    name="sync.stream-status.v1",
+    message=StreamStatus,
+    key="installation_id:stream",
+    key_of=lambda m: f"{m.installation_id}:{m.stream}",
+    partitions=3,
+    cleanup_policy="compact",
+    retention_ms=0,
+    producers=("sync",),
+    consumers=("logs",),
+    description="Latest status per polled stream: cursor, last success, counts, errors.",
+)
+
+DEAD_LETTERS: Topic[DeadLetter] = Topic(
+    name="platform.dead-letters.v1",
+    message=DeadLetter,
+    key="source_topic",
+    key_of=lambda m: m.source_topic,
+    partitions=1,
+    cleanup_policy="delete",
+    retention_ms=30 * DAY_MS,
+    producers=("registry", "ingress", "sync", "logs"),
+    consumers=("operators",),
+    description="Messages a consumer could not decode, with topic, partition and offset.",
+)
+
+TOPICS: tuple[Topic[Any], ...] = (
+    INSTALLATION_SNAPSHOTS,
+    AUDIT_EVENTS,
+    WEBHOOK_DELIVERIES,
+    CANONICAL_RECORDS,
+    OBSERVED_RECORDS,
+    EXTENSION_LOGS,
+    STREAM_STATUS,
+    DEAD_LETTERS,
+)
+BY_NAME: dict[str, Topic[Any]] = {t.name: t for t in TOPICS}

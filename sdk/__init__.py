@@ -1,0 +1,1 @@
+"""The extension SDK authors import: define_connector, api, ingest, Log, secrets, streams."""

@@ -1,0 +1,1 @@
+"""What every service is built from: settings, logging, Kafka and Redis clients, health, metrics."""

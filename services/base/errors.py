@@ -1,0 +1,119 @@
+"""Errors that carry their own HTTP status, and the one JSON error shape of every service."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+
+class ServiceError(Exception):
+    """A refusal a client can act on: status, stable code, message and the offending field."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details = details
+
+
+class NotFound(ServiceError):
+    """The resource does not exist in the caller's workspace (or at all: no existence leak)."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    """The request contradicts the resource's current state."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class Unauthenticated(ServiceError):
+    """No valid bearer token."""
+
+    status_code = 401
+    code = "unauthenticated"
+
+
+class Forbidden(ServiceError):
+    """Authenticated, but the role does not allow this action."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class Unavailable(ServiceError):
+    """A dependency (Kafka, Redis) is unreachable; the caller should retry."""
+
+    status_code = 503
+    code = "unavailable"
+
+
+def _body(code: str, message: str, field: str | None, details: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    if details:
+        error["details"] = details
+    return {"error": error}
+
+
+def service_error_handler(_: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
+    """Render a ServiceError as `{"error": {code, message, field}}` with its status."""
+    return Response(
+        _body(exc.code, exc.message, exc.field, exc.details), status_code=exc.status_code
+    )
+
+
+_FIELD = re.compile(r"(?:missing required field `|at `\$\.?)([^`]+)`")
+
+
+def _field_in(message: str) -> str | None:
+    """The body field msgspec names in its message (`$.settings.port` → `settings.port`)."""
+    found = _FIELD.search(message)
+    return found.group(1) if found else None
+
+
+def validation_error_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """Render Litestar's body/query validation failures naming the first bad field."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    first = extra[0] if extra and isinstance(extra[0], dict) else {}
+    message = str(first.get("message") or exc.detail)
+    field = _field_in(message) or first.get("key") or None
+    return Response(
+        _body("invalid_request", f"{field}: {message}" if field else message, field, extra),
+        status_code=400,
+    )
+
+
+def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Render Litestar's own HTTP errors (404 route, 405 method) in the same shape."""
+    code = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+    return Response(
+        _body(code.get(exc.status_code, "error"), exc.detail, None), status_code=exc.status_code
+    )
+
+
+def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Log a bug with its traceback; the client gets an opaque 500 (no internals leak)."""
+    logging.getLogger("services.errors").error(
+        "unhandled error", exc_info=exc, extra={"path": request.url.path, "method": request.method}
+    )
+    return Response(_body("internal_error", "internal error", None), status_code=500)
+
+
+EXCEPTION_HANDLERS = {
+    Exception: unexpected_error_handler,
+    ServiceError: service_error_handler,
+    ValidationException: validation_error_handler,
+    HTTPException: http_error_handler,
+}

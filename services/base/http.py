@@ -1,0 +1,165 @@
+"""The HTTP shell every service shares: health, readiness, metrics, AsyncAPI, errors, serving."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from litestar import Litestar, Response, get
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.types import ControllerRouterHandler
+
+from services.base.auth import provide_principal
+from services.base.errors import EXCEPTION_HANDLERS
+from services.base.infrastructure import Infrastructure
+from services.base.kafka import asyncapi_document
+from services.base.settings import SettingsError
+
+VERSION = "0.1.0"
+
+
+@get("/healthz", include_in_schema=False, sync_to_thread=False)
+def healthz() -> dict[str, str]:
+    """Alive: the process serves HTTP (says nothing about dependencies)."""
+    return {"status": "ok"}
+
+
+@get("/readyz", include_in_schema=False)
+async def readyz(infra: Infrastructure) -> Response[dict[str, Any]]:
+    """Ready: Redis and Kafka reachable and every consumer assigned; 503 with the failing checks."""
+    checks = await infra.readiness()
+    ready = all(checks.values())
+    body = {"status": "ready" if ready else "not_ready", "checks": checks}
+    return Response(body, status_code=200 if ready else 503)
+
+
+@get("/asyncapi.json", include_in_schema=False)
+async def asyncapi(infra: Infrastructure) -> dict[str, Any]:
+    """The AsyncAPI 3 document of the topics this service consumes and produces."""
+    return asyncapi_document(infra.broker, f"backfill {infra.service}", VERSION)
+
+
+class MetricsController(PrometheusController):
+    """Prometheus exposition at /metrics."""
+
+    path = "/metrics"
+    include_in_schema = False
+
+
+def build_http_app(
+    *,
+    service: str,
+    infra: Infrastructure,
+    route_handlers: Sequence[ControllerRouterHandler],
+    dependencies: dict[str, Provide] | None = None,
+    on_startup: Sequence[Callable[[], Any]] = (),
+    on_shutdown: Sequence[Callable[[], Any]] = (),
+    openapi: bool = True,
+    **litestar_options: Any,
+) -> Litestar:
+    """A Litestar app with the shared endpoints, error shape and an ordered lifespan.
+
+    Startup: connect infrastructure (in the background), then `on_startup`. Shutdown runs
+    after uvicorn has finished in-flight requests: `on_shutdown`, then infrastructure stop.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await infra.start()
+        for hook in on_startup:
+            await hook()
+        try:
+            yield
+        finally:
+            for hook in on_shutdown:
+                await hook()
+            await infra.stop()
+
+    prometheus = PrometheusConfig(
+        app_name=service.replace("-", "_"),
+        group_path=True,
+        exclude=["/metrics", "/healthz", "/readyz"],
+    )
+    return Litestar(
+        route_handlers=[healthz, readyz, asyncapi, MetricsController, *route_handlers],
+        dependencies={
+            "infra": Provide(lambda: infra, sync_to_thread=False),
+            "principal": Provide(provide_principal),
+            **(dependencies or {}),
+        },
+        lifespan=[lifespan],
+        state=None,
+        middleware=[prometheus.middleware],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        logging_config=None,  # configure_logging owns the root logger (JSON lines)
+        openapi_config=OpenAPIConfig(
+            title=f"Backfill {service} API",
+            version=VERSION,
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        )
+        if openapi
+        else None,
+        **litestar_options,
+    )
+
+
+def check_port_free(host: str, port: int, setting: str) -> None:
+    """Fail fast with the port and the setting that chose it, instead of a bind traceback."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise SettingsError(
+                    f"port {port} is already in use; set {setting} to a free port"
+                ) from None
+            raise SettingsError(f"cannot listen on {host}:{port} ({setting}): {error}") from None
+
+
+def serve(app: Litestar, *, host: str, port: int, port_setting: str) -> None:
+    """Run under uvicorn; SIGTERM/SIGINT finish in-flight requests, then the lifespan shuts down."""
+    check_port_free(host, port, port_setting)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        loop="uvloop",
+        http="httptools",
+    )
+    uvicorn.Server(config).run()
+
+
+def run_service(
+    service: str,
+    settings_cls: type[Any],
+    prefix: str,
+    create_app: Callable[[Any, Any], Litestar],
+) -> None:
+    """`python -m services.<name>`: read settings (fail fast), log JSON, serve until signalled."""
+    import sys
+
+    from services.base.logging import configure_logging
+    from services.base.settings import InfraSettings, load
+
+    try:
+        infra_settings = load(InfraSettings)
+        settings = load(settings_cls, prefix)
+        configure_logging(service, infra_settings.log_level)
+        app = create_app(settings, infra_settings)
+        serve(app, host=settings.host, port=settings.port, port_setting=f"{prefix}PORT")
+    except SettingsError as error:
+        print(f"{service}: {error.message}", file=sys.stderr)
+        raise SystemExit(2) from None

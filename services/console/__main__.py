@@ -1,0 +1,5 @@
+"""Run the console service: `python -m services.console`."""
+
+from services.console.app import main
+
+main()

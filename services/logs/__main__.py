@@ -1,0 +1,5 @@
+"""Run the logs service: `python -m services.logs`."""
+
+from services.logs.app import main
+
+main()

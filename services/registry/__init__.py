@@ -1,0 +1,1 @@
+"""The registry service: workspaces, catalog, versions, installations, settings, secrets."""

@@ -1,0 +1,107 @@
+"""The registry's composition root: the only place that reads settings and builds clients."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from litestar.di import Provide
+
+from contracts.topics import AUDIT_EVENTS, INSTALLATION_SNAPSHOTS
+from services.base.auth import resolve_token
+from services.base.http import build_http_app, run_service
+from services.base.infrastructure import Infrastructure
+from services.base.kafka import declare_publisher
+from services.base.settings import InfraSettings, load
+from services.registry.outbox import OutboxRelay
+from services.registry.routes import WorkspaceController
+from services.registry.service import WorkspaceService
+from services.registry.settings import PREFIX, RegistrySettings
+from services.registry.store import RegistryStore
+
+
+def create_app(settings: RegistrySettings, infra_settings: InfraSettings) -> Litestar:
+    """Wire store, outbox relay and services; the relay starts once Kafka answers."""
+    infra = Infrastructure.create(infra_settings, "registry")
+    declare_publisher(infra.broker, INSTALLATION_SNAPSHOTS)
+    declare_publisher(infra.broker, AUDIT_EVENTS)
+    store = RegistryStore(infra.redis)
+    relay = OutboxRelay(infra.redis, lambda: infra.producer)
+    workspaces = WorkspaceService(store, relay)
+
+    async def start_relay() -> None:
+        relay.start()
+
+    infra.after_connect.append(start_relay)
+    return build_http_app(
+        service="registry",
+        infra=infra,
+        route_handlers=[WorkspaceController],
+        dependencies={"workspaces": Provide(lambda: workspaces, sync_to_thread=False)},
+        on_shutdown=[relay.stop],
+    )
+
+
+async def bootstrap(slug: str, email: str, known_token: str | None) -> str:
+    """Create workspace `slug` with its first admin unless it exists; return a valid admin token.
+
+    Idempotent for `backfill up`: a known token that still resolves to the workspace is reused.
+    """
+    from redis.asyncio import Redis
+
+    from services.base.auth import Principal
+    from services.registry.schemas import TokenCreate
+
+    redis = Redis.from_url(load(InfraSettings).redis_url)
+    try:
+        store = RegistryStore(redis)
+        existing = await store.workspace_id_by_slug(slug)
+        if existing and known_token:
+            principal = await resolve_token(redis, known_token)
+            if principal and principal.workspace_id == existing:
+                return known_token
+        service = WorkspaceService(store, OutboxRelay(redis, producer=_no_producer))
+        if not existing:
+            return (await service.bootstrap_workspace(slug, email))[2].token
+        admin = next(m for m in await store.members(existing) if m.role == "admin")
+        caller = Principal(workspace_id=existing, member_id=admin.id, role="admin", token_id="")
+        return (await service.issue_token(caller, TokenCreate(name="bootstrap"))).token
+    finally:
+        await redis.aclose()
+
+
+def bootstrap_command(slug: str, email: str, token_file: Path | None) -> str:
+    """Run `bootstrap`, reading and (re)writing the token file (mode 0600)."""
+    known = token_file.read_text().strip() if token_file and token_file.exists() else None
+    token = asyncio.run(bootstrap(slug, email, known))
+    if token_file and token != known:
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        token_file.write_text(token + "\n")
+        token_file.chmod(0o600)
+    return token
+
+
+def _no_producer() -> Any:
+    raise RuntimeError(
+        "the bootstrap command only writes the outbox; the running registry relays it"
+    )
+
+
+def main() -> None:
+    """`python -m services.registry [serve | bootstrap SLUG --email E --token-file F]`."""
+    parser = argparse.ArgumentParser(prog="python -m services.registry")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="run the registry HTTP service (default)")
+    boot = commands.add_parser("bootstrap", help="create a workspace with its first admin")
+    boot.add_argument("slug")
+    boot.add_argument("--email", default="admin@example.com")
+    boot.add_argument("--token-file", type=Path)
+    args = parser.parse_args()
+    if args.command == "bootstrap":
+        print(bootstrap_command(args.slug, args.email, args.token_file))
+        sys.exit(0)
+    run_service("registry", RegistrySettings, PREFIX, create_app)

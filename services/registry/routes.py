@@ -1,0 +1,56 @@
+"""HTTP in: translate requests into WorkspaceService calls. Handlers stay two lines."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, post
+
+from services.base.auth import Principal
+from services.registry.schemas import (
+    Member,
+    MemberCreate,
+    TokenCreate,
+    TokenInfo,
+    TokenIssued,
+    Workspace,
+)
+from services.registry.service import WorkspaceService
+
+
+class WorkspaceController(Controller):
+    """The caller's workspace, its members and API tokens."""
+
+    path = "/v1"
+    tags = ["workspace"]
+
+    @get("/workspace")
+    async def get_workspace(self, principal: Principal, workspaces: WorkspaceService) -> Workspace:
+        """The workspace the bearer token belongs to."""
+        return await workspaces.workspace_of(principal)
+
+    @get("/members")
+    async def list_members(
+        self, principal: Principal, workspaces: WorkspaceService
+    ) -> list[Member]:
+        """Every member with their role."""
+        return await workspaces.store.members(principal.workspace_id)
+
+    @post("/members")
+    async def add_member(
+        self, principal: Principal, workspaces: WorkspaceService, data: MemberCreate
+    ) -> Member:
+        """Add a member (admin)."""
+        return await workspaces.add_member(principal, data)
+
+    @get("/tokens")
+    async def list_tokens(
+        self, principal: Principal, workspaces: WorkspaceService
+    ) -> list[TokenInfo]:
+        """API tokens of the workspace (metadata only)."""
+        return await workspaces.store.tokens(principal.workspace_id)
+
+    @post("/tokens")
+    async def issue_token(
+        self, principal: Principal, workspaces: WorkspaceService, data: TokenCreate
+    ) -> TokenIssued:
+        """Issue a token; the plaintext is returned once."""
+        return await workspaces.issue_token(principal, data)

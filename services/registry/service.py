@@ -1,0 +1,157 @@
+"""Registry decisions: workspaces, members and tokens. Knows neither Litestar nor FastStream."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from contracts.audit import AuditEvent
+from contracts.topics import AUDIT_EVENTS
+from services.base.auth import Principal, new_token, token_digest
+from services.base.errors import Conflict, NotFound
+from services.base.ids import new_id
+from services.registry import outbox
+from services.registry.outbox import OutboxRelay
+from services.registry.schemas import (
+    Member,
+    MemberCreate,
+    TokenCreate,
+    TokenInfo,
+    TokenIssued,
+    Workspace,
+)
+from services.registry.store import RegistryStore
+
+
+def audit(workspace_id: str, actor: str, action: str, target: str, **details: Any) -> AuditEvent:
+    """A past-tense audit fact; `details` must never hold secret values."""
+    return AuditEvent(
+        event_id=new_id("aud"),
+        workspace_id=workspace_id,
+        actor=actor,
+        action=action,
+        target=target,
+        at=time.time(),
+        details=details,
+    )
+
+
+class WorkspaceService:
+    """Workspaces, members and API tokens."""
+
+    def __init__(self, store: RegistryStore, relay: OutboxRelay) -> None:
+        self.store = store
+        self.relay = relay
+
+    async def bootstrap_workspace(
+        self, slug: str, admin_email: str, name: str = ""
+    ) -> tuple[Workspace, Member, TokenIssued]:
+        """Operator command: create a workspace with its first admin and that admin's token."""
+        if await self.store.workspace_id_by_slug(slug):
+            raise Conflict(f"workspace {slug!r} already exists", field="slug")
+        now = time.time()
+        workspace = Workspace(id=new_id("ws"), slug=slug, name=name or slug, created_at=now)
+        admin = Member(id=new_id("mem"), email=admin_email, role="admin", created_at=now)
+        await self.relay.register(workspace.id)
+
+        def build(pipe: Any) -> None:
+            self.store.put_workspace(pipe, workspace)
+            self.store.put_member(pipe, workspace.id, admin)
+            outbox.append(
+                pipe,
+                workspace.id,
+                AUDIT_EVENTS,
+                audit(workspace.id, "operator", "WorkspaceCreated", workspace.id, slug=slug),
+            )
+            outbox.append(
+                pipe,
+                workspace.id,
+                AUDIT_EVENTS,
+                audit(workspace.id, "operator", "MemberAdded", admin.id, role="admin"),
+            )
+
+        await self.store.transaction(build)
+        principal = Principal(
+            workspace_id=workspace.id, member_id=admin.id, role="admin", token_id=""
+        )
+        issued = await self.issue_token(principal, TokenCreate(name="bootstrap"))
+        return workspace, admin, issued
+
+    async def issue_token(self, caller: Principal, body: TokenCreate) -> TokenIssued:
+        """Issue a token for the caller or (admins only) another member; shown once."""
+        member_id = body.member_id or caller.member_id
+        if member_id != caller.member_id:
+            caller.require_admin()
+        member = await self.store.member(caller.workspace_id, member_id)
+        if member is None:
+            raise NotFound(f"member {member_id!r} not found", field="member_id")
+        token = new_token()
+        info = TokenInfo(
+            id=new_id("tok"), name=body.name, member_id=member.id, created_at=time.time()
+        )
+        principal = Principal(
+            workspace_id=caller.workspace_id,
+            member_id=member.id,
+            role=member.role,
+            token_id=info.id,
+        )
+
+        def build(pipe: Any) -> None:
+            self.store.put_token(pipe, token_digest(token), principal, info)
+            outbox.append(
+                pipe,
+                caller.workspace_id,
+                AUDIT_EVENTS,
+                audit(
+                    caller.workspace_id,
+                    caller.member_id or "operator",
+                    "TokenIssued",
+                    info.id,
+                    member_id=member.id,
+                    name=body.name,
+                ),
+            )
+
+        await self.store.transaction(build)
+        self.relay.notify()
+        return TokenIssued(
+            id=info.id,
+            name=info.name,
+            member_id=member.id,
+            role=member.role,
+            token=token,
+            created_at=info.created_at,
+        )
+
+    async def add_member(self, caller: Principal, body: MemberCreate) -> Member:
+        """Admins add members; an email is unique within a workspace."""
+        caller.require_admin()
+        if any(m.email == body.email for m in await self.store.members(caller.workspace_id)):
+            raise Conflict(f"{body.email} is already a member", field="email")
+        member = Member(id=new_id("mem"), email=body.email, role=body.role, created_at=time.time())
+
+        def build(pipe: Any) -> None:
+            self.store.put_member(pipe, caller.workspace_id, member)
+            outbox.append(
+                pipe,
+                caller.workspace_id,
+                AUDIT_EVENTS,
+                audit(
+                    caller.workspace_id,
+                    caller.member_id,
+                    "MemberAdded",
+                    member.id,
+                    role=member.role,
+                ),
+            )
+
+        await self.store.transaction(build)
+        self.relay.notify()
+        return member
+
+    async def workspace_of(self, caller: Principal) -> Workspace:
+        """The caller's workspace."""
+        workspace = await self.store.workspace(caller.workspace_id)
+        if workspace is None:
+            raise NotFound("workspace not found")
+        return workspace

@@ -1,0 +1,1 @@
+"""The sync service: scheduled polling of streams, OAuth refresh, test-connection, status."""

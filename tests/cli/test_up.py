@@ -1,0 +1,137 @@
+"""`backfill up` end to end: five ready services, a message across services, a clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cli.embedded import free_port
+
+SERVICES = ("registry", "ingress", "sync", "logs", "console")
+
+
+def children_of(pid: int) -> set[int]:
+    """Every descendant pid of `pid` (from /proc), to check nothing outlives the supervisor."""
+    found: set[int] = set()
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            children = (
+                (task / "children").read_text().split() if (task / "children").exists() else []
+            )
+            for child in map(int, children):
+                if child not in found:
+                    found.add(child)
+                    frontier.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat")
+    return not (state.exists() and state.read_text().split()[2] == "Z")
+
+
+@pytest.fixture
+def suite(tmp_path):
+    ports = {name: free_port() for name in SERVICES}
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL")}
+    env.update({f"{name.upper()}_PORT": str(port) for name, port in ports.items()})
+    env.update(
+        BACKFILL_HOME=str(tmp_path / ".backfill"),
+        BACKFILL_BROKER_PORT=str(free_port()),
+        BACKFILL_VALKEY_PORT=str(free_port()),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "admin token" in line:
+            break
+    output = "".join(lines)
+    assert "admin token" in output, output
+    try:
+        yield process, ports, output, tmp_path / ".backfill"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_up_starts_five_ready_services_carries_a_message_and_stops_cleanly(suite):
+    process, ports, output, home = suite
+    for name in SERVICES:
+        assert f"http://127.0.0.1:{ports[name]}" in output
+    token = (home / "admin-token").read_text().strip()
+    assert token in output
+    descendants = children_of(process.pid)
+    assert len(descendants) >= 7  # five services, the broker and valkey
+
+    with httpx.Client(timeout=10) as client:
+        for name in SERVICES:
+            ready = client.get(f"http://127.0.0.1:{ports[name]}/readyz")
+            assert ready.status_code == 200, (name, ready.text)
+        auth = {"authorization": f"Bearer {token}"}
+        member = client.post(
+            f"http://127.0.0.1:{ports['registry']}/v1/members",
+            json={"email": "kim@example.com"},
+            headers=auth,
+        )
+        assert member.status_code == 201, member.text
+        member_id = member.json()["id"]
+        deadline = time.monotonic() + 20
+        targets: list[str] = []
+        while member_id not in targets and time.monotonic() < deadline:
+            audit = client.get(f"http://127.0.0.1:{ports['logs']}/v1/audit", headers=auth)
+            targets = [e["target"] for e in audit.json()]
+            time.sleep(0.2)
+        assert member_id in targets, "the registry's audit event never reached the logs service"
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(60) == 0
+    leftovers = [pid for pid in descendants if alive(pid)]
+    assert leftovers == [], f"processes outlived backfill up: {leftovers}"
+
+
+def test_up_reports_a_port_in_use_naming_the_setting(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL")
+        }
+        env.update(BACKFILL_HOME=str(tmp_path), BACKFILL_BROKER_PORT=str(port))
+        result = subprocess.run(
+            [sys.executable, "-m", "cli.main", "up"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert str(port) in result.stderr and "BACKFILL_BROKER_PORT" in result.stderr

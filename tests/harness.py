@@ -1,0 +1,171 @@
+"""Test harness: real infrastructure for the session, real HTTP servers, topic readers.
+
+Infrastructure comes from (first that applies): KAFKA_BOOTSTRAP_SERVERS / REDIS_URL in the
+environment; testcontainers' Kafka and Redis when a Docker engine answers; otherwise the
+embedded Tansu broker and valkey-server started on free ports, as `make run` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import uvicorn
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from litestar import Litestar
+
+from cli.embedded import EmbeddedProcess, free_port, start_broker, start_valkey
+from contracts.topics import Topic
+from services.base.secrets_crypto import Keyring
+from services.base.settings import InfraSettings
+
+M = TypeVar("M")
+
+
+@dataclass
+class Infra:
+    """Addresses of the session's broker and Redis, plus handles to pause them in fault tests."""
+
+    bootstrap_servers: str
+    redis_url: str
+    keyring: str
+    broker: EmbeddedProcess | None = None
+    valkey: EmbeddedProcess | None = None
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+    def settings(self, **overrides: Any) -> InfraSettings:
+        """InfraSettings pointing at this session's infrastructure."""
+        values = {
+            "kafka_bootstrap_servers": self.bootstrap_servers,
+            "redis_url": self.redis_url,
+            "secrets_keyring": self.keyring,
+            "kafka_enable_idempotence": os.environ.get("KAFKA_ENABLE_IDEMPOTENCE", "") == "true",
+        }
+        values.update(overrides)
+        return InfraSettings(**values)
+
+    def env(self) -> dict[str, str]:
+        """Environment for a subprocess of the suite pointed at this infrastructure."""
+        return {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "REDIS_URL": self.redis_url,
+            "SECRETS_KEYRING": self.keyring,
+        }
+
+
+def _docker_available() -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=5).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@contextlib.contextmanager
+def session_infra() -> Iterator[Infra]:
+    """Start (or locate) Kafka and Redis for the whole test session; stop what we started."""
+    keyring = Keyring.generate_entry("v1")
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("REDIS_URL"):
+        yield Infra(os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["REDIS_URL"], keyring)
+        return
+    if os.environ.get("BACKFILL_TEST_CONTAINERS") != "off" and _docker_available():
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.redis import RedisContainer
+
+        with KafkaContainer().with_kraft() as kafka, RedisContainer("valkey/valkey:8") as redis:
+            host, port = redis.get_container_host_ip(), redis.get_exposed_port(6379)
+            yield Infra(kafka.get_bootstrap_server(), f"redis://{host}:{port}/0", keyring)
+        return
+    home = Path(tempfile.mkdtemp(prefix="backfill-test-"))
+    broker = start_broker(free_port(), home / "broker.log")
+    valkey = start_valkey(free_port(), home / "valkey", home / "valkey.log")
+    try:
+        yield Infra(
+            f"127.0.0.1:{broker.port}",
+            f"redis://127.0.0.1:{valkey.port}/0",
+            keyring,
+            broker=broker,
+            valkey=valkey,
+        )
+    finally:
+        valkey.stop()
+        broker.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Litestar) -> AsyncIterator[str]:
+    """Serve `app` on a free port with a real uvicorn server; yield its base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def wait_ready(client: Any, base_url: str, timeout: float = 30) -> None:
+    """Poll `/readyz` until it is 200 (consumers assigned, Kafka and Redis reachable)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        response = await client.get(f"{base_url}/readyz")
+        if response.status_code == 200:
+            return
+        last = response.text
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{base_url} not ready after {timeout}s: {last}")
+
+
+async def read_topic(
+    bootstrap_servers: str,
+    topic: Topic[Any],
+    until: Callable[[list[Any]], bool],
+    timeout: float = 20,
+    raw: bool = False,
+) -> list[Any]:
+    """Read `topic` from the beginning of every partition until `until(messages)` holds.
+
+    Returns decoded messages (or raw aiokafka records with raw=True). Raises AssertionError
+    with what was seen when the condition is not met in time.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        seen: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if until(seen):
+                return seen
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    seen.append(record if raw else topic.decode(record.value))
+        if until(seen):
+            return seen
+        raise AssertionError(
+            f"condition not met on {topic.name} within {timeout}s; saw {len(seen)}"
+        )
+    finally:
+        await consumer.stop()
