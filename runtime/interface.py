@@ -1,0 +1,101 @@
+"""The runtime's narrow interface: the only thing ingress and sync call to run extension code.
+
+An `Invocation` names the installation (its snapshot), the pinned version, the mode and one
+entry point; `Runtime.invoke` returns an `InvocationResult`. Nothing else crosses the
+boundary, so an out-of-process sandbox can replace the in-process runtime without touching
+the callers.
+
+Who publishes what: the runtime itself publishes every log line and denial to the extension
+logs topic, and in observe/draft mode the would-be records to the observed topic. Records
+of the *active* version are returned in `emissions`; the caller dedupes them by idempotency
+key and publishes them to the canonical topic, because only the caller knows when its
+response may promise durability.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+import msgspec
+
+from contracts.installations import InstallationSnapshot, VersionRef
+from contracts.logs import ScriptType
+
+Mode = Literal["active", "observe", "draft"]
+EntryKind = Literal["webhook", "route", "stream", "test_connection", "hook", "job"]
+Outcome = Literal["ok", "error", "denied", "timeout", "not_found"]
+
+
+class HttpRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """An HTTP request handed to a route handler (headers lower-case, raw body)."""
+
+    method: str = "POST"
+    path: str
+    headers: dict[str, str] = {}
+    query: dict[str, str] = {}
+    body: bytes = b""
+
+
+class HttpResponse(msgspec.Struct, frozen=True, kw_only=True):
+    """What a route handler answered (`api.json(body, status=)`)."""
+
+    status: int = 200
+    body: Any = None
+
+
+class Invocation(msgspec.Struct, frozen=True, kw_only=True):
+    """One call into extension code, fully described.
+
+    `version` is pinned by the caller at the start of its request: a cutover published
+    while the invocation runs does not switch it. `entry` is the entry point: a webhook or
+    route path such as `/webhooks/stripe`, a stream name, or `test_connection`.
+    """
+
+    invocation_id: str
+    installation: InstallationSnapshot
+    version: VersionRef
+    mode: Mode = "active"
+    kind: EntryKind
+    script_type: ScriptType = "route"
+    entry: str
+    request: HttpRequest | None = None
+    cursor: str | None = None
+    source_id: str = ""
+    settings_override: dict[str, Any] | None = None
+    secrets_override: dict[str, str] | None = None  # test-connection of unsaved credentials
+
+
+class Emission(msgspec.Struct, frozen=True, kw_only=True):
+    """One record the code asked to ingest (`ingest.canonical(...)`)."""
+
+    canonical_type: str
+    payload: dict[str, Any]
+    idempotency_key: str
+    stream: str | None = None
+
+
+class InvocationResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The outcome of one invocation.
+
+    `emissions` holds the active version's records (empty in observe/draft mode, where they
+    were published as observed records instead). For streams, `next_cursor` and `has_more`
+    describe the page. `error` is a one-line message; the traceback went to the logs topic.
+    """
+
+    invocation_id: str
+    outcome: Outcome
+    response: HttpResponse | None = None
+    emissions: list[Emission] = []
+    observed: int = 0
+    next_cursor: str | None = None
+    has_more: bool = False
+    error: str | None = None
+    duration_ms: float = 0.0
+
+
+class Invoker(Protocol):
+    """What ingress and sync depend on (the in-process `Runtime` implements it)."""
+
+    async def invoke(self, invocation: Invocation) -> InvocationResult:
+        """Run one entry point with capabilities bound to the installation."""
+        ...
