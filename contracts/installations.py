@@ -57,6 +57,9 @@ class InstallationSnapshot(Message, frozen=True, kw_only=True):
     pending_upgrade: VersionRef | None = None
     settings: dict[str, Any] = {}
     secrets: dict[str, SecretEntry] = {}
+    # The previous revision of a just-rotated secret, still accepted (e.g. for webhook
+    # signatures) until its `valid_until`: providers switch secrets with some delay.
+    rotating_secrets: dict[str, SecretEntry] = {}
     hook_id: str | None = None
     oauth: OAuthConnection | None = None
     write_protected_entities: list[str] = []

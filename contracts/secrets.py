@@ -27,3 +27,4 @@ class SecretEntry(Message, frozen=True, kw_only=True):
     set_at: float
     set_by: str
     sealed: SealedSecret
+    valid_until: float | None = None
