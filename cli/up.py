@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -174,6 +175,7 @@ def up(env: dict[str, str] | None = None) -> int:
     home = Path(settings.home)
     (home / "logs").mkdir(parents=True, exist_ok=True)
     env["SECRETS_KEYRING"] = _keyring(home, env)
+    env.setdefault("INTERNAL_TOKEN", secrets.token_urlsafe(32))
     for name in SERVICES:
         env.setdefault(f"CONSOLE_{name.upper()}_URL", f"http://127.0.0.1:{service_port(name, env)}")
     suite = Suite(home=home, env=env)

@@ -48,6 +48,7 @@ class Infra:
             "kafka_bootstrap_servers": self.bootstrap_servers,
             "redis_url": self.redis_url,
             "secrets_keyring": self.keyring,
+            "internal_token": "test-internal-token",
             "kafka_enable_idempotence": os.environ.get("KAFKA_ENABLE_IDEMPOTENCE", "") == "true",
         }
         values.update(overrides)
@@ -60,6 +61,7 @@ class Infra:
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "REDIS_URL": self.redis_url,
             "SECRETS_KEYRING": self.keyring,
+            "INTERNAL_TOKEN": "test-internal-token",
         }
 
 

@@ -28,6 +28,8 @@ class InfraSettings(msgspec.Struct, frozen=True, kw_only=True):
     kafka_enable_idempotence: bool = False
     redis_url: str = "redis://127.0.0.1:16379/0"
     secrets_keyring: str = ""
+    # Shared bearer token for service-to-service calls that carry plaintext (test-connection).
+    internal_token: str = ""
     log_level: str = "INFO"
 
 
