@@ -257,11 +257,11 @@ def check_manifest(m: Manifest) -> None:
         _require(stream.name not in seen, f"streams[{i}].name", "duplicate stream name")
         seen.add(stream.name)
         _require(stream.every_seconds >= 1, f"streams[{i}].everySeconds", "must be at least 1")
-    for i, ent in enumerate(m.entities):
+    for i, definition in enumerate(m.entities):
         _require(
-            re.match(ENTITY_PATTERN, ent.name) is not None,
+            re.match(ENTITY_PATTERN, definition.name) is not None,
             f"entities[{i}].name",
-            f"{ent.name!r} must match {ENTITY_PATTERN}",
+            f"{definition.name!r} must match {ENTITY_PATTERN}",
         )
 
 

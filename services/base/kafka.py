@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import unquote
 
 import msgspec
@@ -70,7 +70,7 @@ def subscribe(
     group_id: str,
     handler: Callable[[M], Awaitable[None]],
     *,
-    auto_offset_reset: str = "earliest",
+    auto_offset_reset: Literal["latest", "earliest", "none"] = "earliest",
     attempts: int = 5,
 ) -> LogicSubscriber[Any]:
     """Consume `topic` as `group_id`, decoding with its Struct; commit after `handler` returns.
@@ -105,7 +105,7 @@ def subscribe(
         topic.name,
         group_id=group_id,
         ack_policy=AckPolicy.ACK,
-        auto_offset_reset=auto_offset_reset,  # type: ignore[arg-type]
+        auto_offset_reset=auto_offset_reset,
         title=f"{topic.name} ({group_id})",
         description=topic.description,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import msgspec
 from redis.asyncio import Redis
 
@@ -32,8 +34,8 @@ class AuditStore:
         self, workspace_id: str, limit: int = 100, action: str | None = None
     ) -> list[AuditEvent]:
         """Newest first, optionally only one action."""
-        raw = await self.redis.zrevrange(audit_key(workspace_id), 0, max(limit * 4, limit) - 1)
-        events = [msgspec.json.decode(r, type=AuditEvent) for r in raw]
+        raw = await self.redis.zrevrange(audit_key(workspace_id), 0, limit * 4 - 1)
+        events = [msgspec.json.decode(cast(bytes, r), type=AuditEvent) for r in raw]
         if action:
             events = [e for e in events if e.action == action]
         return events[:limit]
