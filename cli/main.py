@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start the whole suite locally (embedded broker and Valkey)")
     topics = commands.add_parser("topics", help="list or create the topics of the registry")
-    topics.add_argument("action", choices=["list", "create"])
+    topics.add_argument("action", choices=["list", "create", "doc"])
     topics.add_argument(
         "--bootstrap-servers", default=None, help="default: KAFKA_BOOTSTRAP_SERVERS"
     )

@@ -71,3 +71,9 @@ def test_image_contains_every_top_level_package():
     for package in ("contracts", "services", "sdk", "runtime", "connectors", "cli"):
         assert f"COPY {package} ./{package}" in dockerfile
         assert (ROOT / package / "__init__.py").exists()
+
+
+def test_topic_documentation_matches_the_registry():
+    from cli.topics import topics_markdown
+
+    assert (ROOT / "docs" / "topics.md").read_text() == topics_markdown()

