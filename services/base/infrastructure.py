@@ -39,6 +39,9 @@ class Infrastructure:
     producer_started: bool = False
     broker_started: bool = False
     after_connect: list[Hook] = field(default_factory=list)
+    # Service-specific readiness conditions (e.g. a local view caught up), named in /readyz.
+    ready_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
+    producer_request_timeout_ms: int = 10_000
     _connector: asyncio.Task[None] | None = None
 
     @classmethod
@@ -60,7 +63,9 @@ class Infrastructure:
 
     async def start(self) -> None:
         """Connect in the background until Kafka answers; then run the `after_connect` hooks."""
-        self._producer = create_producer(self.settings, self.service)
+        self._producer = create_producer(
+            self.settings, self.service, request_timeout_ms=self.producer_request_timeout_ms
+        )
         self._connector = asyncio.create_task(self._connect(), name=f"{self.service}-connect")
 
     async def _connect(self) -> None:
@@ -94,7 +99,7 @@ class Infrastructure:
         await self.redis.aclose()
 
     async def readiness(self) -> dict[str, bool]:
-        """Per dependency: Redis answers PING, Kafka answers metadata, consumers hold partitions."""
+        """Per dependency: Redis PING, Kafka metadata, consumers assigned, plus `ready_checks`."""
         checks = {"redis": False, "kafka": False, "consumers": False}
         try:
             checks["redis"] = bool(await asyncio.wait_for(self.redis.ping(), 2))
@@ -107,4 +112,6 @@ class Infrastructure:
             except Exception:
                 checks["kafka"] = False
         checks["consumers"] = self.broker_started and consumers_assigned(self.subscribers)
+        for name, check in self.ready_checks.items():
+            checks[name] = check()
         return checks

@@ -35,8 +35,13 @@ M = TypeVar("M", bound=msgspec.Struct)
 TOPIC_ALREADY_EXISTS = 36
 
 
-def create_producer(infra: InfraSettings, client_id: str) -> AIOKafkaProducer:
-    """A producer that answers only once every in-sync replica has the record (acks=all)."""
+def create_producer(
+    infra: InfraSettings, client_id: str, *, request_timeout_ms: int = 10_000
+) -> AIOKafkaProducer:
+    """A producer that answers only once every in-sync replica has the record (acks=all).
+
+    `request_timeout_ms` bounds how long a send waits for the broker before failing.
+    """
     return AIOKafkaProducer(
         bootstrap_servers=infra.kafka_bootstrap_servers,
         client_id=client_id,
@@ -44,7 +49,7 @@ def create_producer(infra: InfraSettings, client_id: str) -> AIOKafkaProducer:
         enable_idempotence=infra.kafka_enable_idempotence,
         linger_ms=2,
         max_batch_size=512 * 1024,
-        request_timeout_ms=10_000,
+        request_timeout_ms=request_timeout_ms,
         retry_backoff_ms=100,
     )
 
