@@ -1,1 +1,41 @@
-"""The extension SDK authors import: define_connector, api, ingest, Log, secrets, streams."""
+"""The extension SDK authors import: define_connector, api, ingest, Log, secrets, streams.
+
+Capabilities (`ingest`, `Log`, `secrets`, `settings`, `http`) resolve the invocation they
+are called from, so module-level imports work in handlers and stream modules.
+"""
+
+from sdk import http, ingest, secrets, settings
+from sdk.api import Request, api
+from sdk.catalog import (
+    Canonical,
+    CatalogEntry,
+    EventCatalog,
+    event_idempotency_key,
+    handle_event,
+)
+from sdk.define import define_connector, define_entity, define_extension
+from sdk.errors import PermissionDenied
+from sdk.log import Log
+from sdk.streams import ConnectionResult, Context, Page
+
+__all__ = [
+    "Canonical",
+    "CatalogEntry",
+    "ConnectionResult",
+    "Context",
+    "EventCatalog",
+    "Log",
+    "Page",
+    "PermissionDenied",
+    "Request",
+    "api",
+    "define_connector",
+    "define_entity",
+    "define_extension",
+    "event_idempotency_key",
+    "handle_event",
+    "http",
+    "ingest",
+    "secrets",
+    "settings",
+]

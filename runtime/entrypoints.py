@@ -1,0 +1,134 @@
+"""Entry points of a bundle: which file serves an invocation and how it is called.
+
+Routes are file-routed: `/webhooks/stripe` → `src/api/webhooks/stripe.py` (or
+`.../stripe/index.py`) exporting one handler per HTTP method. A stream runs its manifest
+`entry` (relative to the bundle, or to `src/`) `fetch(ctx, cursor)`. Test connection runs
+`test_connection(ctx)` from `src/connection.py`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, replace
+from typing import Any
+
+from contracts.manifest import Stream
+from runtime.interface import HttpResponse, Invocation
+from runtime.loader import LoadedBundle
+from runtime.pages import CheckedPage, check_page, record_key
+from runtime.scope import InvocationScope
+from sdk.api import Request, Route
+from sdk.streams import ConnectionResult, Context
+
+CONNECTION_FILES = ("src/connection.py", "src/test_connection.py")
+
+
+class EntryNotFound(LookupError):
+    """The bundle has no code for this entry point."""
+
+
+@dataclass(frozen=True)
+class EntryOutcome:
+    """What an entry point produced besides emissions and logs."""
+
+    response: HttpResponse | None = None
+    page: CheckedPage | None = None
+
+
+def script_path(bundle: LoadedBundle, invocation: Invocation) -> str:
+    """The bundle file that serves `invocation`; EntryNotFound if none does."""
+    if invocation.kind in ("webhook", "route"):
+        path = invocation.entry.strip("/")
+        candidates = [f"src/api/{path}.py", f"src/api/{path}/index.py"]
+    elif invocation.kind == "stream":
+        entry = stream_of(bundle, invocation).entry
+        candidates = [entry, f"src/{entry}"]
+    elif invocation.kind == "test_connection":
+        candidates = list(CONNECTION_FILES)
+    else:
+        raise EntryNotFound(f"entry kind {invocation.kind!r} is not supported by this runtime")
+    for candidate in candidates:
+        if ".." not in candidate.split("/") and bundle.has(candidate):
+            return candidate
+    raise EntryNotFound(
+        f"no file for {invocation.kind} {invocation.entry!r} (looked for {candidates[0]})"
+    )
+
+
+def stream_of(bundle: LoadedBundle, invocation: Invocation) -> Stream:
+    """The manifest's stream named by the invocation's entry."""
+    for stream in bundle.manifest.streams:
+        if stream.name == invocation.entry:
+            return stream
+    raise EntryNotFound(f"the manifest declares no stream {invocation.entry!r}")
+
+
+async def run_entry(
+    bundle: LoadedBundle, path: str, scope: InvocationScope, invocation: Invocation
+) -> EntryOutcome:
+    """Import the file and call its entry point with the scope's capabilities bound."""
+    module = bundle.module(path)
+    if invocation.kind in ("webhook", "route"):
+        return EntryOutcome(response=await _route(module, invocation))
+    ctx = Context(
+        installation_id=invocation.installation.installation_id,
+        extension_key=invocation.installation.extension_key,
+        settings=scope.settings,
+    )
+    if invocation.kind == "stream":
+        stream = stream_of(bundle, invocation)
+        return EntryOutcome(page=await _stream(module, stream, scope, invocation, ctx))
+    return EntryOutcome(response=await _test_connection(module, ctx))
+
+
+async def _settle(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+async def _route(module: Any, invocation: Invocation) -> HttpResponse:
+    given = invocation.request
+    method = given.method.upper() if given else "POST"
+    handler = getattr(module, method, None)
+    if handler is None:
+        return HttpResponse(status=405, body={"error": f"{method} is not handled here"})
+    request = Request(
+        method=method,
+        path=given.path if given else invocation.entry,
+        raw_body=given.body if given else b"",
+        headers=given.headers if given else {},
+        query=given.query if given else {},
+    )
+    if not isinstance(handler, Route):
+        handler = Route(handler)
+    return await handler(request)
+
+
+async def _stream(
+    module: Any, stream: Stream, scope: InvocationScope, invocation: Invocation, ctx: Context
+) -> CheckedPage:
+    fetch = getattr(module, "fetch", None)
+    if fetch is None:
+        raise EntryNotFound(f"{stream.entry} exports no fetch(ctx, cursor)")
+    ctx = replace(ctx, stream=stream.name, canonical_type=stream.canonical_type)
+    page = check_page(await _settle(fetch(ctx, invocation.cursor)))
+    key_prefix = invocation.installation.extension_key
+    for record in page.records:
+        key = record_key(key_prefix, stream.canonical_type, record)
+        scope.ingest(stream.canonical_type, record, stream.name, key)
+    return page
+
+
+async def _test_connection(module: Any, ctx: Context) -> HttpResponse:
+    check = getattr(module, "test_connection", None)
+    if check is None:
+        raise EntryNotFound("src/connection.py exports no test_connection(ctx)")
+    result = await _settle(check(ctx))
+    if isinstance(result, ConnectionResult):
+        ok, message = result.ok, result.message
+    elif isinstance(result, dict):
+        ok, message = bool(result.get("ok")), str(result.get("message", ""))
+    elif isinstance(result, tuple):
+        ok, message = bool(result[0]), str(result[1]) if len(result) > 1 else ""
+    else:
+        ok, message = bool(result), ""
+    return HttpResponse(status=200, body={"ok": ok, "message": message})

@@ -1,0 +1,167 @@
+"""The in-process runtime: runs one entry point of one version with the manifest's permissions.
+
+`invoke` never raises for anything the extension did: a missing bundle or file, a handler
+that raises, a denial, a malformed stream page or the time limit each become an outcome with
+a one-line message, and the details (with traceback) go to the extension logs topic. Log
+lines and observed records are published and acknowledged (acks=all) before `invoke`
+returns; a Kafka failure there propagates, so the caller can answer 503 and be retried.
+
+Time limit: `asyncio.wait_for` cancels code that awaits. CPU-bound synchronous code cannot be
+pre-empted in-process (it holds the event loop until it returns); the out-of-process sandbox
+that can replace this class behind the same `invoke` interface can kill it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Callable, Mapping
+
+from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
+
+from contracts.manifest import ManifestError
+from contracts.topics import EXTENSION_LOGS, OBSERVED_RECORDS, Topic
+from runtime.entrypoints import EntryNotFound, run_entry, script_path
+from runtime.interface import Invocation, InvocationResult, Outcome
+from runtime.loader import BundleCache, BundleMissing
+from runtime.outbound import OutboundHttp
+from runtime.pages import MalformedPage
+from runtime.scope import InvocationScope, script_type_of
+from sdk.bundle import BundleError
+from sdk.context import bound
+from sdk.errors import PermissionDenied
+from services.base.ids import new_id
+from services.base.secrets_crypto import Keyring
+
+
+class Runtime:
+    """Implements `runtime.interface.Invoker` in this process."""
+
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        keyring: Keyring,
+        producer: Callable[[], AIOKafkaProducer],
+        time_limit_s: float = 10.0,
+        host_overrides: Mapping[str, str] | None = None,
+    ) -> None:
+        self.bundles = BundleCache(redis)
+        self.keyring = keyring
+        self.producer = producer
+        self.time_limit_s = time_limit_s
+        self.outbound = OutboundHttp(host_overrides)
+
+    async def invoke(self, invocation: Invocation) -> InvocationResult:
+        """Run one entry point; publish its logs (and observed records) before returning."""
+        started = time.monotonic()
+        try:
+            bundle = await self.bundles.get(invocation.version.digest)
+            path = script_path(bundle, invocation)
+        except BundleMissing as error:
+            return await self._unrunnable(invocation, "error", str(error), started)
+        except (BundleError, ManifestError) as error:
+            return await self._unrunnable(invocation, "error", f"unusable bundle: {error}", started)
+        except EntryNotFound as error:
+            return await self._unrunnable(invocation, "not_found", str(error), started)
+        scope = InvocationScope(
+            invocation=invocation,
+            manifest=bundle.manifest,
+            keyring=self.keyring,
+            outbound=self.outbound,
+            script_name=path,
+        )
+        outcome: Outcome = "ok"
+        message: str | None = None
+        result = None
+        try:
+            with bound(scope):
+                result = await asyncio.wait_for(
+                    run_entry(bundle, path, scope, invocation), self.time_limit_s
+                )
+        except TimeoutError:
+            outcome, message = "timeout", f"time limit of {self.time_limit_s:g}s exceeded"
+            scope.record("error", message, kind="error")
+        except PermissionDenied as denied:
+            outcome, message = "denied", str(denied)  # its denial line is already recorded
+        except MalformedPage as error:
+            outcome, message = "error", f"malformed page: {error}"
+            scope.record("error", message, kind="error")
+        except EntryNotFound as error:
+            outcome, message = "not_found", str(error)
+            scope.record("error", message, kind="error")
+        except Exception as error:  # the extension's bug: log it fully, answer cleanly
+            outcome, message = "error", f"{type(error).__name__}: {error}"
+            scope.record(
+                "error",
+                f"unhandled error: {message}",
+                kind="error",
+                attrs={"traceback": traceback.format_exc()},
+            )
+        finally:
+            scope.closed = True
+        if outcome != "ok":
+            # Nothing of a failed run counts: its page is retried, its request is answered 5xx.
+            scope.emissions.clear()
+            scope.observed.clear()
+        await self._publish(scope)
+        page = result.page if result is not None else None
+        return InvocationResult(
+            invocation_id=invocation.invocation_id,
+            outcome=outcome,
+            response=result.response if result is not None else None,
+            emissions=list(scope.emissions),
+            observed=len(scope.observed),
+            next_cursor=page.next_cursor if page else None,
+            has_more=page.has_more if page else False,
+            error=message,
+            duration_ms=(time.monotonic() - started) * 1000,
+        )
+
+    async def _unrunnable(
+        self, invocation: Invocation, outcome: Outcome, message: str, started: float
+    ) -> InvocationResult:
+        """The code could not even start: log why, return a clean outcome."""
+        scope = InvocationScope(
+            invocation=invocation,
+            manifest=invocation.version.manifest,
+            keyring=self.keyring,
+            outbound=self.outbound,
+            script_name=invocation.entry,
+        )
+        scope.record("error", message, kind="error")
+        await self._publish(scope)
+        return InvocationResult(
+            invocation_id=invocation.invocation_id,
+            outcome=outcome,
+            error=message,
+            duration_ms=(time.monotonic() - started) * 1000,
+        )
+
+    async def _publish(self, scope: InvocationScope) -> None:
+        """Send every line and observed record, then wait for all acknowledgements."""
+        if not scope.lines and not scope.observed:
+            return
+        producer = self.producer()
+        pending = [await _send(producer, OBSERVED_RECORDS, r) for r in scope.observed]
+        pending += [await _send(producer, EXTENSION_LOGS, line) for line in scope.lines]
+        await asyncio.gather(*pending)
+
+    async def close(self) -> None:
+        """Release the HTTP pool and the loaded bundles."""
+        await self.outbound.close()
+        self.bundles.close()
+
+
+async def _send(producer: AIOKafkaProducer, topic: Topic, message: object) -> asyncio.Future:
+    return await producer.send(topic.name, topic.encode(message), key=topic.encode_key(message))
+
+
+def new_invocation_id() -> str:
+    """A fresh invocation id (callers may use their own)."""
+    return new_id("inv")
+
+
+__all__ = ["Runtime", "new_invocation_id", "script_type_of"]

@@ -1,0 +1,237 @@
+"""The capabilities of one invocation, enforcing exactly what the manifest grants.
+
+Every refusal raises `PermissionDenied` into the extension code and is recorded as a
+`denial` log line first, so catching it cannot hide it. Log lines, emissions and observed
+records are collected here; the runtime publishes them (awaiting acks) before `invoke`
+returns. Secret values opened in this scope are redacted from every log line it records.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import msgspec
+
+from contracts.installations import InstallationSnapshot
+from contracts.logs import ExtensionLogLine, LogKind, LogLevel
+from contracts.manifest import Manifest
+from contracts.records import ObservedRecord, RecordSource
+from runtime.interface import Emission, Invocation
+from runtime.outbound import OutboundHttp
+from sdk.errors import PermissionDenied
+from services.base.ids import new_id
+from services.base.secrets_crypto import DecryptionError, Keyring, SecretBinding
+
+_SOURCES: dict[str, RecordSource] = {"webhook": "webhook", "stream": "stream"}
+
+
+class InvocationScope:
+    """One invocation's bound capabilities and everything it produced."""
+
+    def __init__(
+        self,
+        *,
+        invocation: Invocation,
+        manifest: Manifest,
+        keyring: Keyring,
+        outbound: OutboundHttp,
+        script_name: str,
+    ) -> None:
+        self.invocation = invocation
+        self.installation: InstallationSnapshot = invocation.installation
+        self.manifest = manifest
+        self.keyring = keyring
+        self.outbound = outbound
+        self.script_name = script_name
+        self.lines: list[ExtensionLogLine] = []
+        self.emissions: list[Emission] = []
+        self.observed: list[ObservedRecord] = []
+        self.entity: str | None = None
+        self.event: str | None = None
+        self.closed = False
+        self._opened: set[str] = set()
+        self._settings = _settings_of(invocation, manifest)
+
+    # -- capabilities ---------------------------------------------------------------------
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """Settings of the installation (or the unsaved ones under test), defaults filled in."""
+        return self._settings
+
+    def log(self, level: LogLevel, message: str, attrs: dict[str, Any]) -> None:
+        """Record one line of the extension's own logging."""
+        self.record(level, message, attrs=attrs)
+
+    def annotate(self, **fields: str | None) -> None:
+        """Set `entity` / `event` for the lines that follow."""
+        if "entity" in fields:
+            self.entity = fields["entity"]
+        if "event" in fields:
+            self.event = fields["event"]
+
+    def secret(self, name: str) -> str | None:
+        """Plaintext of a declared secret (None when unset)."""
+        self._check_open()
+        if name not in self.manifest.permissions.secrets:
+            self.deny("secret", name, "not declared in permissions.secrets")
+        override = self.invocation.secrets_override
+        if override is not None and name in override:
+            value: str | None = override[name]
+        else:
+            entry = self.installation.secrets.get(name)
+            if entry is None:
+                return None
+            binding = SecretBinding(
+                workspace_id=self.installation.workspace_id,
+                installation_id=self.installation.installation_id,
+                name=name,
+                revision=entry.revision,
+            )
+            try:
+                value = self.keyring.open(entry.sealed, binding).decode("utf-8")
+            except DecryptionError as error:
+                self.record("error", f"secret {name!r} could not be opened: {error}", kind="error")
+                raise
+        if value:
+            self._opened.add(value)
+        return value
+
+    def ingest(
+        self, canonical_type: str, payload: dict[str, Any], stream: str | None, key: str
+    ) -> dict[str, Any]:
+        """Accept one record (active), or intercept it as would-be work (observe/draft)."""
+        self._check_open()
+        if canonical_type not in self.manifest.writable_entities():
+            self.deny("ingest", canonical_type, "entity type is not declared writable")
+        if canonical_type in self.installation.write_protected_entities:
+            self.deny("ingest", canonical_type, "entity type is write-protected in this workspace")
+        payload = msgspec.to_builtins(payload, str_keys=True)
+        mode = self.invocation.mode
+        if mode == "active":
+            self.emissions.append(
+                Emission(
+                    canonical_type=canonical_type,
+                    payload=payload,
+                    idempotency_key=key,
+                    stream=stream,
+                )
+            )
+            return {"idempotency_key": key, "status": "accepted"}
+        self.observed.append(
+            ObservedRecord(
+                idempotency_key=key,
+                workspace_id=self.installation.workspace_id,
+                installation_id=self.installation.installation_id,
+                extension_key=self.installation.extension_key,
+                version_id=self.invocation.version.version_id,
+                mode=mode,
+                canonical_type=canonical_type,
+                stream=stream,
+                payload=payload,
+                source=_SOURCES.get(self.invocation.kind, "route"),
+                source_id=self.invocation.source_id,
+                emitted_at=time.time(),
+            )
+        )
+        self.record(
+            "info",
+            f"would write {canonical_type} {key}",
+            kind="would_write",
+            entity=canonical_type,
+            attrs={"idempotency_key": key, "stream": stream, "mode": mode},
+        )
+        return {"idempotency_key": key, "status": "observed"}
+
+    async def request(self, method: str, url: str, **options: Any) -> httpx.Response:
+        """An HTTPS request to a declared host, retried on 429/5xx."""
+        self._check_open()
+        refusal = self.outbound.refusal(url, self.manifest.permissions.http)
+        if refusal is not None:
+            self.deny("http", refusal[0], refusal[1])
+        return await self.outbound.send(method, url, options)
+
+    # -- recording ------------------------------------------------------------------------
+
+    def deny(self, capability: str, target: str, reason: str) -> None:
+        """Log the refusal, then raise it into the extension code."""
+        self.record(
+            "warn",
+            f"denied {capability} {target!r}: {reason}",
+            kind="denial",
+            entity=target if capability == "ingest" else None,
+            attrs={"capability": capability, "target": target, "reason": reason},
+        )
+        raise PermissionDenied(capability, target, reason)
+
+    def record(
+        self,
+        level: LogLevel,
+        message: str,
+        *,
+        kind: LogKind = "log",
+        entity: str | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> None:
+        """Append one log line carrying the invocation's full context."""
+        invocation = self.invocation
+        clean = msgspec.to_builtins(attrs or {}, str_keys=True, enc_hook=repr)
+        message, clean = self._redact(message, clean)
+        self.lines.append(
+            ExtensionLogLine(
+                log_id=new_id("log"),
+                at=time.time(),
+                level=level,
+                message=message,
+                kind=kind,
+                workspace_id=self.installation.workspace_id,
+                installation_id=self.installation.installation_id,
+                extension_key=self.installation.extension_key,
+                version_id=invocation.version.version_id,
+                invocation_id=invocation.invocation_id,
+                script_type=script_type_of(invocation),
+                script_name=self.script_name,
+                entity=entity or self.entity,
+                event=self.event,
+                route=invocation.entry if invocation.kind in ("webhook", "route") else None,
+                job=invocation.entry if invocation.kind in ("stream", "job") else None,
+                attrs=clean,
+            )
+        )
+
+    def _redact(self, message: str, attrs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if not self._opened:
+            return message, attrs
+        encoded = msgspec.json.encode(attrs).decode()
+        for value in self._opened:
+            message = message.replace(value, "[redacted]")
+            encoded = encoded.replace(msgspec.json.encode(value).decode()[1:-1], "[redacted]")
+        return message, msgspec.json.decode(encoded)
+
+    def _check_open(self) -> None:
+        # Code that outlived its time limit must not act on the finished invocation.
+        if self.closed:
+            raise RuntimeError("this invocation has ended (time limit reached)")
+
+
+def script_type_of(invocation: Invocation) -> Any:
+    """Streams are jobs in the Logs tab unless the caller said otherwise."""
+    if invocation.kind in ("stream", "job") and invocation.script_type == "route":
+        return "job"
+    if invocation.kind == "hook" and invocation.script_type == "route":
+        return "hook"
+    return invocation.script_type
+
+
+def _settings_of(invocation: Invocation, manifest: Manifest) -> dict[str, Any]:
+    values = {
+        name: prop.default
+        for name, prop in manifest.settings_schema.properties.items()
+        if prop.default is not None and not prop.secret
+    }
+    given = invocation.settings_override
+    values.update(invocation.installation.settings if given is None else given)
+    return values

@@ -1,0 +1,44 @@
+"""A runtime wired to the session's real Valkey and broker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
+
+from runtime.runtime import Runtime
+from services.base.kafka import create_producer
+from services.base.secrets_crypto import Keyring
+from tests.harness import Infra
+
+
+@pytest_asyncio.fixture(scope="session")
+async def redis(infra: Infra) -> AsyncIterator[Redis]:
+    """A Redis client on the session's Valkey."""
+    client = Redis.from_url(infra.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
+    """An acks=all producer on the session's broker."""
+    started = create_producer(infra.settings(), "runtime-tests")
+    await started.start()
+    yield started
+    await started.stop()
+
+
+@pytest_asyncio.fixture(scope="session")
+def keyring(infra: Infra) -> Keyring:
+    """The session's secrets keyring."""
+    return Keyring.parse(infra.keyring)
+
+
+def make_runtime(
+    redis: Redis, keyring: Keyring, producer: AIOKafkaProducer, **options: object
+) -> Runtime:
+    """A runtime over the session's clients (options: time_limit_s, host_overrides)."""
+    return Runtime(redis=redis, keyring=keyring, producer=lambda: producer, **options)  # type: ignore[arg-type]
