@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,34 +17,91 @@ from services.base.auth import resolve_token
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
 from services.base.kafka import declare_publisher
-from services.base.settings import InfraSettings, load
+from services.base.secrets_crypto import Keyring, KeyringError
+from services.base.settings import InfraSettings, SettingsError, load
 from services.registry.outbox import OutboxRelay
-from services.registry.routes import WorkspaceController
+from services.registry.routes import ROUTES
 from services.registry.service import WorkspaceService
+from services.registry.service.connections import ConnectionService, CredentialCheck
+from services.registry.service.installation_versions import InstallationVersionService
+from services.registry.service.installations import InstallationService
+from services.registry.service.maintenance import Maintenance
+from services.registry.service.secrets import SecretService
+from services.registry.service.vault import SecretVault
+from services.registry.service.versions import VersionService
 from services.registry.settings import PREFIX, RegistrySettings
 from services.registry.store import RegistryStore
+from services.registry.sync_client import SyncClient
 
 
 def create_app(settings: RegistrySettings, infra_settings: InfraSettings) -> Litestar:
-    """Wire store, outbox relay and services; the relay starts once Kafka answers."""
+    """Wire store, outbox relay and services.
+
+    Once Kafka answers: register the first-party catalog, queue every snapshot again (a broker
+    that lost its data heals), then start the relay (which also publishes whatever a crash
+    left committed but unpublished).
+    """
+    try:
+        keyring = Keyring.parse(infra_settings.secrets_keyring)
+    except KeyringError as error:
+        raise SettingsError(f"invalid setting SECRETS_KEYRING: {error}") from None
     infra = Infrastructure.create(infra_settings, "registry")
     declare_publisher(infra.broker, INSTALLATION_SNAPSHOTS)
     declare_publisher(infra.broker, AUDIT_EVENTS)
     store = RegistryStore(infra.redis)
     relay = OutboxRelay(infra.redis, lambda: infra.producer)
-    workspaces = WorkspaceService(store, relay)
+    vault = SecretVault(keyring, settings.secret_grace_s)
+    sync = SyncClient(settings.sync_url, infra_settings.internal_token, settings.sync_timeout_s)
+    check = CredentialCheck(sync, vault)
+    versions = VersionService(store, relay)
+    services: dict[str, Any] = {
+        "workspaces": WorkspaceService(store, relay),
+        "versions": versions,
+        "installations": InstallationService(
+            store, relay, versions, vault, check, settings.ingress_url
+        ),
+        "installation_versions": InstallationVersionService(
+            store, relay, versions, settings.ingress_url
+        ),
+        "secrets": SecretService(store, relay, vault, check),
+        "connections": ConnectionService(
+            store,
+            relay,
+            vault,
+            sync,
+            settings.ingress_url,
+            settings.oauth_redirect_url,
+            settings.oauth_state_ttl_s,
+            settings.oauth_timeout_s,
+        ),
+    }
+    maintenance = Maintenance(store, relay)
 
-    async def start_relay() -> None:
+    async def start_publishing() -> None:
+        await versions.register_first_party(Path(settings.connectors_dir))
+        await maintenance.republish_all()
         relay.start()
 
-    infra.after_connect.append(start_relay)
+    infra.after_connect.append(start_publishing)
     return build_http_app(
         service="registry",
         infra=infra,
-        route_handlers=[WorkspaceController],
-        dependencies={"workspaces": Provide(lambda: workspaces, sync_to_thread=False)},
+        route_handlers=ROUTES,
+        dependencies={
+            name: Provide(_constant(service), sync_to_thread=False)
+            for name, service in services.items()
+        },
         on_shutdown=[relay.stop],
     )
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    """A Litestar provider of one object built here (no globals)."""
+
+    def provide() -> Any:
+        return value
+
+    return provide
 
 
 async def bootstrap(slug: str, email: str, known_token: str | None) -> str:
@@ -85,6 +143,20 @@ def bootstrap_command(slug: str, email: str, token_file: Path | None) -> str:
     return token
 
 
+async def rewrap() -> int:
+    """Re-wrap every sealed secret with the keyring's newest key; the running registry relays."""
+    from redis.asyncio import Redis
+
+    infra_settings = load(InfraSettings)
+    vault = SecretVault(Keyring.parse(infra_settings.secrets_keyring), 0)
+    redis = Redis.from_url(infra_settings.redis_url)
+    try:
+        store = RegistryStore(redis)
+        return await Maintenance(store, OutboxRelay(redis, producer=_no_producer)).rewrap_all(vault)
+    finally:
+        await redis.aclose()
+
+
 def _no_producer() -> Any:
     raise RuntimeError(
         "the bootstrap command only writes the outbox; the running registry relays it"
@@ -92,7 +164,7 @@ def _no_producer() -> Any:
 
 
 def main() -> None:
-    """`python -m services.registry [serve | bootstrap SLUG --email E --token-file F]`."""
+    """`python -m services.registry [serve | bootstrap SLUG --email E --token-file F | rewrap]`."""
     parser = argparse.ArgumentParser(prog="python -m services.registry")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="run the registry HTTP service (default)")
@@ -100,7 +172,11 @@ def main() -> None:
     boot.add_argument("slug")
     boot.add_argument("--email", default="admin@example.com")
     boot.add_argument("--token-file", type=Path)
+    commands.add_parser("rewrap", help="re-wrap every sealed secret with the newest keyring key")
     args = parser.parse_args()
+    if args.command == "rewrap":
+        print(f"re-wrapped the secrets of {asyncio.run(rewrap())} installations")
+        sys.exit(0)
     if args.command == "bootstrap":
         print(bootstrap_command(args.slug, args.email, args.token_file))
         sys.exit(0)

@@ -58,8 +58,9 @@ class OutboxRelay:
         await self.redis.sadd(OUTBOXES, outbox_key(workspace_id))
 
     def start(self) -> None:
-        """Run the relay loop in the background."""
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        """Run the relay loop in the background (once: a second call is a no-op)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
         """Stop after the current batch (entries not yet published stay in Redis)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -60,3 +60,176 @@ class TokenInfo(msgspec.Struct, frozen=True, kw_only=True):
     member_id: str
     created_at: float
     status: Literal["active", "revoked"] = "active"
+
+
+class VersionDeployed(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer to a deploy: the (possibly pre-existing) content-addressed version."""
+
+    version_id: str
+    digest: str
+    label: str
+    mode: Literal["active", "observe", "draft"]
+    deployed_at: float
+    deployed_by: str
+    created: bool
+
+
+class Version(msgspec.Struct, frozen=True, kw_only=True):
+    """One immutable deployed version of an extension key."""
+
+    version_id: str
+    digest: str
+    label: str
+    deployed_at: float
+    deployed_by: str
+    first_party: bool
+    state: list[Literal["active", "observation", "draft"]] = []
+
+
+class PermissionSet(msgspec.Struct, frozen=True, kw_only=True):
+    """Grants: `entity:access`, bare HTTPS hosts, secret names; entity types defined."""
+
+    entities: list[str] = []
+    hosts: list[str] = []
+    secrets: list[str] = []
+    defines_entities: list[str] = []
+
+
+class UpgradeDiff(msgspec.Struct, frozen=True, kw_only=True):
+    """What moving an installation to another version adds and removes."""
+
+    from_version: str | None
+    to_version: str
+    added: PermissionSet
+    removed: PermissionSet
+    widens: bool
+
+
+class CatalogEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """An installable extension or connector with its manifest summary."""
+
+    key: str
+    kind: Literal["extension", "connector"]
+    name: str
+    description: str
+    first_party: bool
+    version_id: str
+    version: str
+    permissions: PermissionSet
+    pages: list[dict[str, Any]] = []
+    ui: list[dict[str, Any]] = []
+    settings_schema: dict[str, Any] = {}
+    webhooks: bool = False
+    oauth: bool = False
+    streams: list[str] = []
+
+
+class VersionSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """A version as shown on an installation."""
+
+    version_id: str
+    label: str
+    digest: str
+    deployed_at: float
+    deployed_by: str
+
+
+class SecretInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A secret's metadata; the value is write-only and never returned."""
+
+    name: str
+    revision: int
+    set_at: float
+    set_by: str
+    previous_valid_until: float | None = None
+
+
+class Installation(msgspec.Struct, frozen=True, kw_only=True):
+    """An installation (or named connection) of an extension in the caller's workspace."""
+
+    id: str
+    extension_key: str
+    kind: Literal["extension", "connector"]
+    connection_name: str
+    state: Literal["pending", "active", "disabled", "uninstalled"]
+    revision: int
+    active: VersionSummary | None
+    observation: VersionSummary | None = None
+    draft: VersionSummary | None = None
+    pending_upgrade: VersionSummary | None = None
+    settings: dict[str, Any] = {}
+    missing_settings: list[str] = []
+    secrets: list[SecretInfo] = []
+    webhook_url: str | None = None
+    oauth_status: Literal["not_connected", "connected", "needs_reauth"] | None = None
+    created_at: float
+    updated_at: float
+
+
+class InstallationCreate(msgspec.Struct, frozen=True, kw_only=True):
+    """Install an extension key, optionally as a named connection, with initial settings."""
+
+    extension_key: str
+    connection_name: str = "default"
+    settings: dict[str, Any] = {}
+
+
+class SettingsUpdate(msgspec.Struct, frozen=True, kw_only=True):
+    """Change settings: given keys are set (null removes); secret fields go to the secret store."""
+
+    settings: dict[str, Any]
+
+
+class SecretUpdate(msgspec.Struct, frozen=True, kw_only=True):
+    """Set or rotate a secret; the value is write-only."""
+
+    value: str
+
+
+class VersionChange(msgspec.Struct, frozen=True, kw_only=True):
+    """Move an installation to `to` (upgrade default: the key's current version).
+
+    `approve_permissions` approves a widening of permissions shown by `upgrade-diff`.
+    """
+
+    to: str | None = None
+    approve_permissions: bool = False
+
+
+class InstallationVersions(msgspec.Struct, frozen=True, kw_only=True):
+    """Version state of an installation: active, observation, draft and the key's history."""
+
+    active: VersionSummary | None
+    observation: VersionSummary | None
+    draft: VersionSummary | None
+    pending_upgrade: VersionSummary | None
+    history: list[Version]
+
+
+class WebhookEndpoint(msgspec.Struct, frozen=True, kw_only=True):
+    """The per-installation URL to paste into the provider's webhook settings."""
+
+    hook_id: str
+    url: str
+
+
+class ConnectionTest(msgspec.Struct, frozen=True, kw_only=True):
+    """The connector's verdict on the credentials."""
+
+    ok: bool
+    message: str = ""
+
+
+class OAuthStart(msgspec.Struct, frozen=True, kw_only=True):
+    """Where to send the admin to authorize; `state` comes back on the callback."""
+
+    authorization_url: str
+    state: str
+
+
+class OAuthStatusView(msgspec.Struct, frozen=True, kw_only=True):
+    """OAuth state of a connection (tokens never shown)."""
+
+    status: Literal["not_connected", "connected", "needs_reauth"]
+    scopes: list[str] = []
+    expires_at: float | None = None

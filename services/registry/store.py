@@ -1,22 +1,29 @@
 """Registry state in Redis. Every change is one MULTI that also appends its outbox messages.
 
 Keys of a workspace share the hash tag `{w:<id>}`, so one transaction can change several of
-them (and append to the workspace's outbox) on a Redis Cluster too.
+them (and append to the workspace's outbox) on a Redis Cluster too. Installation and version
+changes are optimistic: they WATCH the workspace clock, decide on what they read, and commit
+only if no other change of the workspace committed in between (otherwise they decide again).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import msgspec
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.exceptions import WatchError
 
+from contracts.installations import VersionRef
 from services.base.auth import Principal, token_key
+from services.base.errors import Unavailable
+from services.registry.records import ExtensionState, InstallationRecord, OAuthPending
 from services.registry.schemas import Member, TokenInfo, Workspace
 
 T = TypeVar("T")
+Build = Callable[[Pipeline], None]
 
 
 def wkey(workspace_id: str, *parts: str) -> str:
@@ -25,6 +32,17 @@ def wkey(workspace_id: str, *parts: str) -> str:
 
 
 WORKSPACE_SLUGS = "workspaces:by-slug"
+FIRST_PARTY_KEYS = "catalog:first-party:keys"
+
+
+def first_party_key(key: str) -> str:
+    """Hash of the first-party versions of `key` (global: available to every workspace)."""
+    return f"catalog:first-party:{key}"
+
+
+def oauth_state_key(state: str) -> str:
+    """A pending OAuth authorization, found by its `state` on the callback."""
+    return f"oauth:state:{state}"
 
 
 class RegistryStore:
@@ -39,13 +57,40 @@ class RegistryStore:
             build(pipe)
             await pipe.execute()
 
+    async def guarded(
+        self, workspace_id: str, decide: Callable[[], Awaitable[tuple[Build, T]]]
+    ) -> T:
+        """Decide on fresh reads, then commit in one MULTI unless the workspace changed meanwhile.
+
+        `decide` may raise (a refusal): nothing is written then.
+        """
+        clock = wkey(workspace_id, "clock")
+        for _ in range(50):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                await pipe.watch(clock)
+                build, result = await decide()
+                pipe.multi()
+                pipe.incr(clock)
+                build(pipe)
+                try:
+                    await pipe.execute()
+                except WatchError:
+                    continue
+                return result
+        raise Unavailable("too many concurrent changes to this workspace; retry")
+
     async def _get(self, key: str, kind: type[T]) -> T | None:
         raw = await self.redis.get(key)
         return msgspec.json.decode(raw, type=kind) if raw else None
 
+    # Workspaces, members, tokens
+
     async def workspace_id_by_slug(self, slug: str) -> str | None:
         raw = await self.redis.hget(WORKSPACE_SLUGS, slug)
         return raw.decode() if raw else None
+
+    async def workspace_ids(self) -> list[str]:
+        return sorted(v.decode() for v in await self.redis.hvals(WORKSPACE_SLUGS))
 
     async def workspace(self, workspace_id: str) -> Workspace | None:
         return await self._get(wkey(workspace_id, "workspace"), Workspace)
@@ -82,3 +127,94 @@ class RegistryStore:
         pipe.set(token_key(digest), msgspec.json.encode(principal))
         pipe.hset(wkey(principal.workspace_id, "tokens"), info.id, msgspec.json.encode(info))
         pipe.hset(wkey(principal.workspace_id, "token-digests"), info.id, digest)
+
+    # Versions and bundles
+
+    async def put_bundle(self, key: str, archive: bytes) -> None:
+        """Content-addressed, written before the transaction that references it; never deleted."""
+        await self.redis.set(key, archive, nx=True)
+
+    async def first_party_keys(self) -> list[str]:
+        return sorted(k.decode() for k in await self.redis.smembers(FIRST_PARTY_KEYS))
+
+    async def first_party_versions(self, key: str) -> list[VersionRef]:
+        raw = await self.redis.hvals(first_party_key(key))
+        return sorted(
+            (msgspec.json.decode(r, type=VersionRef) for r in raw), key=lambda v: v.deployed_at
+        )
+
+    async def put_first_party_version(self, version: VersionRef) -> bool:
+        """Register a first-party version once; False when that version already exists."""
+        key = version.manifest.key
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(first_party_key(key), version.version_id, msgspec.json.encode(version))
+            pipe.sadd(FIRST_PARTY_KEYS, key)
+            created, _ = await pipe.execute()
+        return bool(created)
+
+    async def private_keys(self, workspace_id: str) -> list[str]:
+        return sorted(k.decode() for k in await self.redis.smembers(wkey(workspace_id, "keys")))
+
+    async def private_versions(self, workspace_id: str, key: str) -> list[VersionRef]:
+        raw = await self.redis.hvals(wkey(workspace_id, "versions", key))
+        return sorted(
+            (msgspec.json.decode(r, type=VersionRef) for r in raw), key=lambda v: v.deployed_at
+        )
+
+    @staticmethod
+    def put_private_version(pipe: Pipeline, workspace_id: str, version: VersionRef) -> None:
+        key = version.manifest.key
+        pipe.hsetnx(
+            wkey(workspace_id, "versions", key), version.version_id, msgspec.json.encode(version)
+        )
+        pipe.sadd(wkey(workspace_id, "keys"), key)
+
+    async def extension_state(self, workspace_id: str, key: str) -> ExtensionState:
+        raw = await self.redis.hget(wkey(workspace_id, "extensions"), key)
+        return msgspec.json.decode(raw, type=ExtensionState) if raw else ExtensionState(key=key)
+
+    @staticmethod
+    def put_extension_state(pipe: Pipeline, workspace_id: str, state: ExtensionState) -> None:
+        pipe.hset(wkey(workspace_id, "extensions"), state.key, msgspec.json.encode(state))
+
+    # Installations
+
+    async def installation(
+        self, workspace_id: str, installation_id: str
+    ) -> InstallationRecord | None:
+        return await self._get(wkey(workspace_id, "inst", installation_id), InstallationRecord)
+
+    async def installations(self, workspace_id: str) -> list[InstallationRecord]:
+        ids = sorted(i.decode() for i in await self.redis.smembers(wkey(workspace_id, "insts")))
+        if not ids:
+            return []
+        raw = await self.redis.mget([wkey(workspace_id, "inst", i) for i in ids])
+        records = [msgspec.json.decode(r, type=InstallationRecord) for r in raw if r]
+        return sorted(records, key=lambda r: r.created_at)
+
+    @staticmethod
+    def put_installation(pipe: Pipeline, record: InstallationRecord) -> None:
+        snap = record.snapshot
+        pipe.set(wkey(snap.workspace_id, "inst", snap.installation_id), msgspec.json.encode(record))
+        pipe.sadd(wkey(snap.workspace_id, "insts"), snap.installation_id)
+
+    async def protected_entities(self, workspace_id: str) -> list[str]:
+        raw = await self.redis.smembers(wkey(workspace_id, "protected-entities"))
+        return sorted(e.decode() for e in raw)
+
+    @staticmethod
+    def set_protected_entities(pipe: Pipeline, workspace_id: str, entities: list[str]) -> None:
+        key = wkey(workspace_id, "protected-entities")
+        pipe.delete(key)
+        if entities:
+            pipe.sadd(key, *entities)
+
+    # OAuth
+
+    async def put_oauth_pending(self, state: str, pending: OAuthPending, ttl_s: int) -> None:
+        await self.redis.set(oauth_state_key(state), msgspec.json.encode(pending), ex=ttl_s)
+
+    async def take_oauth_pending(self, state: str) -> OAuthPending | None:
+        """Single use: a state is consumed by the first callback that presents it."""
+        raw = await self.redis.getdel(oauth_state_key(state))
+        return msgspec.json.decode(raw, type=OAuthPending) if raw else None

@@ -1,4 +1,4 @@
-"""HTTP in: translate requests into WorkspaceService calls. Handlers stay two lines."""
+"""HTTP in: the caller's workspace, members and tokens."""
 
 from __future__ import annotations
 

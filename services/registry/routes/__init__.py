@@ -1,0 +1,17 @@
+"""HTTP in: translate requests into registry service calls. Handlers stay two lines."""
+
+from services.registry.routes.connections import ConnectionController, OAuthCallbackController
+from services.registry.routes.extensions import CatalogController, ExtensionController
+from services.registry.routes.installations import InstallationController
+from services.registry.routes.workspace import WorkspaceController
+
+ROUTES = [
+    WorkspaceController,
+    CatalogController,
+    ExtensionController,
+    InstallationController,
+    ConnectionController,
+    OAuthCallbackController,
+]
+
+__all__ = ["ROUTES"]

@@ -1,0 +1,69 @@
+"""HTTP in: webhook URL, test-connection and OAuth of an installation."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, post
+from litestar.params import Parameter
+
+from services.base.auth import Principal
+from services.registry.schemas import ConnectionTest, OAuthStart, OAuthStatusView, WebhookEndpoint
+from services.registry.service.connections import ConnectionService
+
+
+class ConnectionController(Controller):
+    """The connection side of an installation."""
+
+    path = "/v1/installations/{installation_id:str}"
+    tags = ["connections"]
+
+    @get("/webhook")
+    async def get_webhook(
+        self, principal: Principal, connections: ConnectionService, installation_id: str
+    ) -> WebhookEndpoint:
+        """The per-installation webhook URL to paste into the provider."""
+        return await connections.webhook(principal, installation_id)
+
+    @post("/webhook/rotate", status_code=200)
+    async def rotate_webhook(
+        self, principal: Principal, connections: ConnectionService, installation_id: str
+    ) -> WebhookEndpoint:
+        """Replace the webhook URL (admin); the old one stops resolving."""
+        return await connections.rotate_webhook(principal, installation_id)
+
+    @post("/test-connection", status_code=200)
+    async def test_connection(
+        self, principal: Principal, connections: ConnectionService, installation_id: str
+    ) -> ConnectionTest:
+        """Run the connector's testConnection with the stored credentials (admin)."""
+        return await connections.test_connection(principal, installation_id)
+
+    @get("/oauth")
+    async def get_oauth_status(
+        self, principal: Principal, connections: ConnectionService, installation_id: str
+    ) -> OAuthStatusView:
+        """not_connected, connected or needs_reauth."""
+        return await connections.oauth_status(principal, installation_id)
+
+    @post("/oauth/start", status_code=200)
+    async def start_oauth(
+        self, principal: Principal, connections: ConnectionService, installation_id: str
+    ) -> OAuthStart:
+        """The provider's authorization URL with state and a PKCE S256 challenge (admin)."""
+        return await connections.start_oauth(principal, installation_id)
+
+
+class OAuthCallbackController(Controller):
+    """Where the provider sends the admin back; authenticated by the single-use state."""
+
+    path = "/v1/oauth"
+    tags = ["connections"]
+
+    @get("/callback")
+    async def oauth_callback(
+        self,
+        connections: ConnectionService,
+        code: str,
+        oauth_state: str = Parameter(query="state"),
+    ) -> OAuthStatusView:
+        """Exchange the code for tokens and store them sealed."""
+        return await connections.complete_oauth(code, oauth_state)

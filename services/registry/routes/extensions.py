@@ -1,0 +1,85 @@
+"""HTTP in: the catalog, deploys, version history and promotion of extension keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from litestar import Controller, Request, Response, get, post
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.params import Parameter
+
+from services.base.auth import Principal
+from services.registry.schemas import CatalogEntry, Version, VersionDeployed
+from services.registry.service.versions import VersionService
+
+
+@dataclass
+class BundleUpload(Operation):
+    """OpenAPI: the deploy body is a raw bundle archive, not JSON."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            content={
+                "application/gzip": OpenAPIMediaType(
+                    schema=Schema(type=OpenAPIType.STRING, format="binary")
+                )
+            },
+            description="The bundle archive (`sdk.bundle.pack`) with its manifest.json.",
+            required=True,
+        )
+
+
+class CatalogController(Controller):
+    """First-party extensions plus the workspace's private ones, with manifest summaries."""
+
+    path = "/v1/catalog"
+    tags = ["catalog"]
+
+    @get("/")
+    async def list_catalog(
+        self, principal: Principal, versions: VersionService
+    ) -> list[CatalogEntry]:
+        """Everything installable in the caller's workspace."""
+        return await versions.catalog(principal)
+
+    @get("/{key:str}")
+    async def get_catalog_entry(
+        self, principal: Principal, versions: VersionService, key: str
+    ) -> CatalogEntry:
+        """One entry: permissions, pages, UI contributions, settings form, version."""
+        return await versions.catalog_entry(principal, key)
+
+
+class ExtensionController(Controller):
+    """Immutable versions of an extension key in the caller's workspace."""
+
+    path = "/v1/extensions"
+    tags = ["versions"]
+
+    @post("/{key:str}/versions", operation_class=BundleUpload, status_code=201)
+    async def deploy_version(
+        self,
+        request: Request[Any, Any, Any],
+        principal: Principal,
+        versions: VersionService,
+        key: str,
+        mode: Literal["active", "observe", "draft"] = Parameter(default="active"),
+    ) -> Response[VersionDeployed]:
+        """Deploy a bundle (admin). 201 for a new version, 200 when this bundle already exists."""
+        deployed = await versions.deploy(principal, key, await request.body(), mode)
+        return Response(deployed, status_code=201 if deployed.created else 200)
+
+    @get("/{key:str}/versions")
+    async def list_versions(
+        self, principal: Principal, versions: VersionService, key: str
+    ) -> list[Version]:
+        """The whole history, oldest first, tagged active / observation / draft."""
+        return await versions.list_versions(principal, key)
+
+    @post("/{key:str}/promote", status_code=200)
+    async def promote_version(
+        self, principal: Principal, versions: VersionService, key: str
+    ) -> Version:
+        """Make the observation version active (admin); widening installs await approval."""
+        return await versions.promote(principal, key)

@@ -1,0 +1,77 @@
+"""One registry change: new installation revisions and audit events, committed with their outbox.
+
+Every installation change goes through `Changeset.revise`, which bumps the snapshot revision by
+exactly one; `build` writes the records and appends each snapshot and audit event to the
+workspace outbox inside the caller's MULTI, so state and announcements commit together.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from redis.asyncio.client import Pipeline
+
+from contracts.audit import AuditEvent
+from contracts.installations import InstallationSnapshot
+from contracts.topics import AUDIT_EVENTS, INSTALLATION_SNAPSHOTS
+from services.registry import outbox
+from services.registry.records import InstallationRecord
+from services.registry.service.workspaces import audit
+from services.registry.store import RegistryStore
+
+
+class Changeset:
+    """Collects what one transaction writes for one workspace."""
+
+    def __init__(self, workspace_id: str, actor: str) -> None:
+        self.workspace_id = workspace_id
+        self.actor = actor
+        self.records: dict[str, InstallationRecord] = {}
+        self.base_revisions: dict[str, int] = {}
+        self.audits: list[AuditEvent] = []
+        self.writes: list[Callable[[Pipeline], None]] = []
+
+    def revise(self, record: InstallationRecord, **changes: Any) -> InstallationRecord:
+        """The record with `changes` applied to its snapshot at the next revision."""
+        installation_id = record.snapshot.installation_id
+        current = self.records.get(installation_id, record)
+        base = self.base_revisions.setdefault(installation_id, record.snapshot.revision)
+        snapshot = msgspec.structs.replace(
+            current.snapshot,
+            **changes,
+            revision=base + 1,
+            updated_at=time.time(),
+        )
+        return self.put(msgspec.structs.replace(current, snapshot=snapshot))
+
+    def put(self, record: InstallationRecord) -> InstallationRecord:
+        """Write `record` as is (its snapshot is published)."""
+        self.records[record.snapshot.installation_id] = record
+        return record
+
+    def audit(self, action: str, target: str, **details: Any) -> None:
+        """Record who did what; `details` never holds secret values."""
+        self.audits.append(audit(self.workspace_id, self.actor, action, target, **details))
+
+    def write(self, step: Callable[[Pipeline], None]) -> None:
+        """Another write of the same transaction."""
+        self.writes.append(step)
+
+    def build(self, pipe: Pipeline) -> None:
+        """Queue every write and outbox entry on `pipe` (inside MULTI)."""
+        for record in self.records.values():
+            RegistryStore.put_installation(pipe, record)
+            outbox.append(pipe, self.workspace_id, INSTALLATION_SNAPSHOTS, record.snapshot)
+        for step in self.writes:
+            step(pipe)
+        for event in self.audits:
+            outbox.append(pipe, self.workspace_id, AUDIT_EVENTS, event)
+
+
+def republish(pipe: Pipeline, workspace_id: str, snapshots: list[InstallationSnapshot]) -> None:
+    """Queue current snapshots again (same revision): consumers that have them ignore them."""
+    for snapshot in snapshots:
+        outbox.append(pipe, workspace_id, INSTALLATION_SNAPSHOTS, snapshot)
