@@ -3,31 +3,113 @@
 from __future__ import annotations
 
 from litestar import Litestar
+from litestar.di import Provide
 
 from contracts.topics import (
     CANONICAL_RECORDS,
     EXTENSION_LOGS,
-    INSTALLATION_SNAPSHOTS,
     OBSERVED_RECORDS,
     WEBHOOK_DELIVERIES,
 )
+from runtime.runtime import Runtime
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
-from services.base.kafka import declare_publisher, subscribe
-from services.base.settings import InfraSettings
+from services.base.kafka import declare_publisher
+from services.base.secrets_crypto import Keyring, KeyringError
+from services.base.settings import InfraSettings, SettingsError
 from services.base.snapshots import SnapshotView
+from services.ingress.dedupe import Deduplicator
+from services.ingress.deliveries import DeliveryReader
+from services.ingress.health import HealthRecorder
+from services.ingress.held import HeldQueue
+from services.ingress.history import DeliveryHistory
+from services.ingress.publisher import DeliveryPublisher
+from services.ingress.routes import API_ROUTES, delivery_route
+from services.ingress.service import WebhookIngress
 from services.ingress.settings import PREFIX, IngressSettings
-from services.ingress.subscribers import snapshot_handler
+from services.ingress.signing_keys import SigningKeys
+from services.ingress.store import IngressStore
+from services.ingress.subscribers import SnapshotFollower
+from services.ingress.tasks import Background
 
 
 def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Litestar:
-    """Wire the snapshot view and the webhook pipeline."""
+    """Wire the snapshot view, the webhook pipeline, held queues, history and health."""
+    try:
+        keyring = Keyring.parse(infra_settings.secrets_keyring)
+    except KeyringError as error:
+        raise SettingsError(f"invalid setting SECRETS_KEYRING: {error}") from None
     infra = Infrastructure.create(infra_settings, "ingress")
+    infra.producer_request_timeout_ms = settings.producer_request_timeout_ms
+    timeout_s = settings.producer_request_timeout_ms / 1000
     view = SnapshotView()
-    subscribe(infra, INSTALLATION_SNAPSHOTS, settings.group_id, snapshot_handler(view))
+    store = IngressStore(
+        infra.redis,
+        history_limit=settings.history_per_installation,
+        history_ttl_s=settings.history_ttl_s,
+    )
+    background = Background()
+    health = HealthRecorder(store, settings.health_flush_s)
+    runtime = Runtime(
+        redis=infra.redis,
+        keyring=keyring,
+        producer=lambda: infra.producer,
+        time_limit_s=settings.handler_time_limit_s,
+    )
+    ingress = WebhookIngress(
+        view=view,
+        keys=SigningKeys(keyring, settings.signature_tolerance_s),
+        invoker=runtime,
+        publisher=DeliveryPublisher(lambda: infra.producer, timeout_s),
+        dedupe=Deduplicator(
+            store,
+            ttl_s=settings.dedupe_ttl_s,
+            pending_s=settings.dedupe_pending_s,
+            wait_s=timeout_s + 2,
+        ),
+        store=store,
+        health=health,
+        background=background,
+    )
+    reader = DeliveryReader(infra_settings.kafka_bootstrap_servers, timeout_s * 2)
+    held = HeldQueue(view, ingress, store, reader)
+    history = DeliveryHistory(
+        view=view,
+        store=store,
+        reader=reader,
+        ingress=ingress,
+        health=health,
+        replay_max=settings.replay_max_deliveries,
+    )
+
+    async def remember(snapshot, _previous):  # type: ignore[no-untyped-def]
+        background.spawn(store.remember(snapshot))
+
+    view.listeners += [remember, held.on_snapshot]
+    follower = SnapshotFollower(infra_settings.kafka_bootstrap_servers, view.apply)
+    infra.ready_checks["snapshots"] = lambda: follower.caught_up
     for topic in (WEBHOOK_DELIVERIES, CANONICAL_RECORDS, OBSERVED_RECORDS, EXTENSION_LOGS):
         declare_publisher(infra.broker, topic)
-    return build_http_app(service="ingress", infra=infra, route_handlers=[])
+
+    async def start() -> None:
+        follower.start()
+        health.start()
+
+    async def stop() -> None:
+        await follower.stop()
+        await held.stop()
+        await background.drain()
+        await health.stop()
+        await runtime.close()
+
+    return build_http_app(
+        service="ingress",
+        infra=infra,
+        route_handlers=[delivery_route(ingress), *API_ROUTES],
+        dependencies={"history": Provide(lambda: history, sync_to_thread=False)},
+        on_startup=[start],
+        on_shutdown=[stop],
+    )
 
 
 def main() -> None:

@@ -1,0 +1,65 @@
+"""Kafka out on the hot path: raw deliveries and canonical records through aiokafka directly.
+
+`publish` hands every message to the producer at once (they batch together, `linger_ms` ≈ 2)
+and returns only when the broker acknowledged all of them (`acks=all`); if any is not
+acknowledged within the timeout it raises `DependencyUnavailable` and the caller answers 503.
+Records of one installation share its partition, so they stay in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
+
+from contracts.deliveries import DeliveryReceived
+from contracts.records import CanonicalRecord
+from contracts.topics import CANONICAL_RECORDS, WEBHOOK_DELIVERIES, Topic
+from services.ingress.errors import DependencyUnavailable
+
+
+class DeliveryPublisher:
+    """Publishes one delivery and its records, awaiting every acknowledgement."""
+
+    def __init__(self, producer: Callable[[], AIOKafkaProducer], timeout_s: float) -> None:
+        self._producer = producer
+        self.timeout_s = timeout_s
+        self._background: set[asyncio.Future[None]] = set()
+
+    async def publish(
+        self, delivery: DeliveryReceived | None, records: list[CanonicalRecord]
+    ) -> RecordMetadata | None:
+        """Send all, await all acks; return where the raw delivery landed (partition, offset)."""
+        messages: list[tuple[Topic[Any], Any]] = []
+        if delivery is not None:
+            messages.append((WEBHOOK_DELIVERIES, delivery))
+        messages += [(CANONICAL_RECORDS, record) for record in records]
+        try:
+            acks = await asyncio.wait_for(self._send_all(messages), self.timeout_s)
+        except Exception as error:  # not started, timed out, broker error: nothing promised
+            raise DependencyUnavailable("kafka") from error
+        return acks[0] if delivery is not None else None
+
+    async def _send_all(self, messages: list[tuple[Topic[Any], Any]]) -> list[RecordMetadata]:
+        producer = self._producer()
+        pending = [
+            await producer.send(topic.name, topic.encode(m), key=topic.encode_key(m))
+            for topic, m in messages
+        ]
+        # Await each ack without cancelling the producer's own futures on timeout.
+        return [await asyncio.shield(ack) for ack in pending]
+
+    def record_rejection(self, delivery: DeliveryReceived) -> None:
+        """Record a rejected delivery without waiting: a 401 promises no durability."""
+        task = asyncio.ensure_future(self._send_quietly(delivery))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _send_quietly(self, delivery: DeliveryReceived) -> None:
+        try:
+            await asyncio.wait_for(self._send_all([(WEBHOOK_DELIVERIES, delivery)]), 30)
+        except Exception:
+            pass  # best effort: the rejection is also counted in webhook health

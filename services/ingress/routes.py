@@ -1,0 +1,104 @@
+"""HTTP in: providers' deliveries (`/hooks/{hook_id}`) and the history/replay/health API.
+
+The delivery route is the hot path: no dependency injection, no body parsing by the
+framework, the answer's bytes prebuilt or encoded once. The API routes take the caller's
+`Principal`; its workspace scopes every lookup.
+"""
+
+from __future__ import annotations
+
+from litestar import Request, Response, get, post
+from litestar.enums import MediaType
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import Parameter
+
+from services.base.auth import Principal
+from services.ingress.history import DeliveryHistory
+from services.ingress.schemas import (
+    DeliveryPage,
+    DeliverySummary,
+    RangeReplayRequest,
+    ReplayBatch,
+    ReplayRequest,
+    ReplayResult,
+    WebhookHealth,
+)
+from services.ingress.service import WebhookIngress
+
+
+def delivery_route(ingress: WebhookIngress) -> HTTPRouteHandler:
+    """`POST /hooks/{hook_id}` bound to one pipeline."""
+
+    @post("/hooks/{hook_id:str}", status_code=202, summary="Receive a provider's webhook")
+    async def receive_delivery(hook_id: str, request: Request) -> Response[bytes]:
+        """202 only once the raw delivery and its records are acknowledged by Kafka."""
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
+        answer = await ingress.receive(hook_id, await request.body(), headers)
+        return Response(answer.body, status_code=answer.status, media_type=MediaType.JSON)
+
+    return receive_delivery
+
+
+BASE = "/v1/installations/{installation_id:str}"
+
+
+@get(f"{BASE}/deliveries", summary="Delivery history, newest first")
+async def list_deliveries(
+    installation_id: str,
+    principal: Principal,
+    history: DeliveryHistory,
+    limit: int = Parameter(default=50, ge=1, le=500),
+    before: float | None = None,
+) -> DeliveryPage:
+    """Status, event type, outcome, duplicate flag and the version that handled each."""
+    return await history.page(principal.workspace_id, installation_id, limit=limit, before=before)
+
+
+@get(f"{BASE}/deliveries/{{delivery_id:str}}", summary="One delivery")
+async def get_delivery(
+    installation_id: str, delivery_id: str, principal: Principal, history: DeliveryHistory
+) -> DeliverySummary:
+    """One delivery of the caller's installation."""
+    return await history.get(principal.workspace_id, installation_id, delivery_id)
+
+
+@post(f"{BASE}/deliveries/{{delivery_id:str}}/replay", status_code=200, summary="Replay one")
+async def replay_delivery(
+    installation_id: str,
+    delivery_id: str,
+    principal: Principal,
+    history: DeliveryHistory,
+    data: ReplayRequest | None = None,
+) -> ReplayResult:
+    """Re-verify with the arrival-time secret, then run through the current or a chosen version."""
+    principal.require_admin()
+    version_id = data.version_id if data else None
+    return await history.replay(principal.workspace_id, installation_id, delivery_id, version_id)
+
+
+@post(f"{BASE}/deliveries/replay", status_code=200, summary="Replay a time range")
+async def replay_range(
+    installation_id: str, data: RangeReplayRequest, principal: Principal, history: DeliveryHistory
+) -> ReplayBatch:
+    """Replay every stored delivery received in [since, until), oldest first."""
+    principal.require_admin()
+    results = await history.replay_range(
+        principal.workspace_id,
+        installation_id,
+        since=data.since,
+        until=data.until,
+        version_id=data.version_id,
+        limit=data.limit,
+    )
+    return ReplayBatch(results=results)
+
+
+@get(f"{BASE}/webhook-health", summary="Webhook health")
+async def webhook_health(
+    installation_id: str, principal: Principal, history: DeliveryHistory
+) -> WebhookHealth:
+    """Delivery rate, 2xx/4xx/5xx counts and last success, across every ingress replica."""
+    return await history.health(principal.workspace_id, installation_id)
+
+
+API_ROUTES = [list_deliveries, get_delivery, replay_delivery, replay_range, webhook_health]

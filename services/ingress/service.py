@@ -1,0 +1,462 @@
+"""The webhook pipeline: resolve → verify → persist → run the handler → dedupe → publish → answer.
+
+Guarantees: the handler never runs for a delivery that did not authenticate; a 202 is given
+only after the raw delivery and every new canonical record were acknowledged by Kafka
+(`acks=all`); Kafka or Redis trouble answers 503 so the provider retries, and releases any
+dedupe claim whose record was not written. A disabled installation's deliveries are verified,
+persisted and queued (`held`); `HeldQueue` processes them in arrival order on re-enable.
+No Litestar or FastStream here: routes translate HTTP into `receive`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import msgspec
+
+from contracts.deliveries import DeliveryReceived
+from contracts.installations import InstallationSnapshot, VersionRef
+from contracts.manifest import Webhooks
+from contracts.records import CanonicalRecord, RecordSource
+from runtime.interface import Emission, HttpRequest, Invocation, InvocationResult, Invoker, Mode
+from services.base.ids import new_id
+from services.base.snapshots import SnapshotView
+from services.ingress.dedupe import Claims, Deduplicator
+from services.ingress.errors import DependencyUnavailable
+from services.ingress.health import HealthRecorder
+from services.ingress.publisher import DeliveryPublisher
+from services.ingress.schemas import DeliverySummary, Outcome
+from services.ingress.signatures import SignatureError
+from services.ingress.signing_keys import SigningKeys
+from services.ingress.store import IngressStore
+from services.ingress.tasks import Background
+
+log = logging.getLogger(__name__)
+
+# Headers kept with a raw delivery: what verification and handlers need; never credentials.
+KEPT_HEADERS = frozenset(
+    {
+        "content-type",
+        "user-agent",
+        "stripe-signature",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "svix-id",
+        "svix-timestamp",
+        "svix-signature",
+        "x-shopify-hmac-sha256",
+        "x-shopify-topic",
+        "x-shopify-shop-domain",
+        "x-shopify-webhook-id",
+        "x-hub-signature-256",
+        "x-github-event",
+        "x-github-delivery",
+        "x-slack-signature",
+        "x-slack-request-timestamp",
+    }
+)
+EVENT_HEADERS = ("x-github-event", "x-shopify-topic")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What to answer the provider: status and an already-encoded JSON body."""
+
+    status: int
+    body: bytes
+
+
+def _error(status: int, code: str, message: str, **extra: str) -> Answer:
+    return Answer(
+        status, msgspec.json.encode({"error": {"code": code, "message": message, **extra}})
+    )
+
+
+NOT_FOUND = _error(404, "not_found", "no webhook endpoint at this URL")
+GONE = _error(410, "gone", "the installation behind this URL was uninstalled")
+MALFORMED = _error(400, "malformed_payload", "the body is not valid JSON")
+HELD = Answer(202, b'{"status":"held"}')
+
+
+def _unavailable(dependency: str) -> Answer:
+    return _error(503, "unavailable", f"{dependency} unavailable; retry later")
+
+
+def _rejected(reason: str) -> Answer:
+    return _error(401, "invalid_signature", "the delivery did not authenticate", reason=reason)
+
+
+class _Event(msgspec.Struct):
+    id: object = None
+    type: object = None
+
+
+_event = msgspec.json.Decoder(_Event)
+
+
+@dataclass
+class Handled:
+    """What running a delivery's handler and ingesting its emissions did."""
+
+    result: InvocationResult
+    outcome: Outcome
+    status: int
+    body: bytes
+    claims: Claims | None = None
+    records: list[CanonicalRecord] = field(default_factory=list)
+    partition: int | None = None
+    offset: int | None = None
+
+
+class WebhookIngress:
+    """Receives deliveries for per-installation URLs and ingests what their handlers emit."""
+
+    def __init__(
+        self,
+        *,
+        view: SnapshotView,
+        keys: SigningKeys,
+        invoker: Invoker,
+        publisher: DeliveryPublisher,
+        dedupe: Deduplicator,
+        store: IngressStore,
+        health: HealthRecorder,
+        background: Background,
+    ) -> None:
+        self.view = view
+        self.keys = keys
+        self.invoker = invoker
+        self.publisher = publisher
+        self.dedupe = dedupe
+        self.store = store
+        self.health = health
+        self.background = background
+
+    async def receive(self, hook_id: str, body: bytes, headers: Mapping[str, str]) -> Answer:
+        """Answer one provider delivery; headers are lower-case."""
+        snapshot = self.view.by_hook_id(hook_id)
+        if snapshot is None:
+            return NOT_FOUND
+        installation_id = snapshot.installation_id
+        if snapshot.state == "uninstalled":
+            self.health.observe(installation_id, 410, "uninstalled")
+            return GONE
+        version = snapshot.active  # pinned: a cutover during this request does not switch it
+        webhooks = version.manifest.webhooks if version is not None else None
+        if version is None or webhooks is None:
+            self.health.observe(installation_id, 404, "no_webhook_endpoint")
+            return NOT_FOUND
+        now = time.time()
+        delivery_id = new_id("dlv")
+        try:
+            revision = self.keys.verify(snapshot, webhooks, body, headers, now)
+        except SignatureError as error:
+            self._reject(snapshot, hook_id, delivery_id, now, body, error.reason, 401)
+            return _rejected(error.reason)
+        kept = {k: v for k, v in headers.items() if k in KEPT_HEADERS}
+        delivery = DeliveryReceived(
+            delivery_id=delivery_id,
+            workspace_id=snapshot.workspace_id,
+            installation_id=installation_id,
+            hook_id=hook_id,
+            received_at=now,
+            status="accepted",
+            headers=kept,
+            body=body,
+            body_sha256=_sha256(body),
+            secret_revision=revision,
+        )
+        if snapshot.state in ("disabled", "pending"):
+            return await self._hold(delivery)
+        event = _parse(body, headers)
+        if event is None:
+            self._reject(snapshot, hook_id, delivery_id, now, body, "malformed_payload", 400)
+            return MALFORMED
+        if snapshot.observation is not None:
+            self.background.spawn(self._observe(snapshot, snapshot.observation, webhooks, delivery))
+        try:
+            handled = await self.handle(snapshot, version, webhooks, delivery, publish_raw=True)
+        except DependencyUnavailable as error:
+            self.health.observe(installation_id, 503, error.dependency)
+            self._record(delivery, event, version, 503, "unavailable", reason=error.dependency)
+            return _unavailable(error.dependency)
+        self.health.observe(installation_id, handled.status, handled.outcome)
+        summary = self._summary(delivery, event, version, handled)
+        if handled.claims is not None:
+            try:
+                await self.dedupe.confirm(handled.claims, summary)
+            except Exception:  # records are durable; unconfirmed claims expire on their own
+                log.warning("dedupe confirm failed", extra={"delivery_id": delivery_id})
+        else:
+            self.background.spawn(self.store.record(summary))
+        return Answer(handled.status, handled.body)
+
+    async def handle(
+        self,
+        snapshot: InstallationSnapshot,
+        version: VersionRef,
+        webhooks: Webhooks,
+        delivery: DeliveryReceived,
+        *,
+        publish_raw: bool,
+        source: RecordSource = "webhook",
+    ) -> Handled:
+        """Run the active handler, claim its keys, publish raw delivery + new records, await acks.
+
+        Raises DependencyUnavailable (claims released) when Redis or Kafka does not answer.
+        """
+        try:
+            result = await self.invoker.invoke(
+                _invocation(snapshot, version, webhooks, delivery, "active")
+            )
+        except Exception as error:  # the runtime could not publish the run's logs: Kafka
+            raise DependencyUnavailable("kafka") from error
+        if result.outcome != "ok" or result.response is None:
+            handled = Handled(
+                result=result,
+                outcome="handler_failed",
+                status=500,
+                body=_error(500, "handler_failed", result.error or result.outcome).body,
+            )
+            if publish_raw:  # kept for replay once the handler is fixed
+                ack = await self.publisher.publish(delivery, [])
+                handled.partition, handled.offset = _where(ack)
+            return handled
+        response = result.response
+        keys = [
+            self.dedupe.store.dedupe_key(snapshot.installation_id, e.idempotency_key)
+            for e in result.emissions
+        ]
+        claims = await self.dedupe.claim(keys, delivery.delivery_id) if keys else None
+        mine = set(claims.mine) if claims else set()
+        records, seen = [], set()
+        for key, emission in zip(keys, result.emissions, strict=True):
+            if key in mine and key not in seen:
+                seen.add(key)
+                records.append(_record(snapshot, version, delivery, emission, source))
+        try:
+            ack = await self.publisher.publish(delivery if publish_raw else None, records)
+        except DependencyUnavailable:
+            if claims is not None:
+                await self.dedupe.release(claims)
+            raise
+        if result.emissions and not records:
+            outcome: Outcome = "duplicate"
+        elif (
+            not result.emissions
+            and isinstance(response.body, dict)
+            and response.body.get("ignored")
+        ):
+            outcome = "ignored"
+        else:
+            outcome = "accepted"
+        handled = Handled(
+            result=result,
+            outcome=outcome,
+            status=response.status,
+            body=msgspec.json.encode(response.body),
+            claims=claims,
+            records=records,
+        )
+        handled.partition, handled.offset = _where(ack)
+        return handled
+
+    async def _hold(self, delivery: DeliveryReceived) -> Answer:
+        held = msgspec.structs.replace(delivery, status="held")
+        try:
+            ack = await self.publisher.publish(held, [])
+            partition, offset = _where(ack)
+            summary = DeliverySummary(
+                delivery_id=held.delivery_id,
+                installation_id=held.installation_id,
+                received_at=held.received_at,
+                status=202,
+                outcome="held",
+                event_type=_event_type(_parse(held.body or b"", held.headers), held.headers),
+                secret_revision=held.secret_revision,
+                partition=partition,
+                offset=offset,
+            )
+            await self.store.hold(summary)
+        except DependencyUnavailable as error:
+            self.health.observe(held.installation_id, 503, error.dependency)
+            return _unavailable(error.dependency)
+        except Exception:  # Redis: the queue entry is what makes "held" a promise
+            self.health.observe(held.installation_id, 503, "redis")
+            return _unavailable("redis")
+        self.health.observe(held.installation_id, 202, "held")
+        return HELD
+
+    async def _observe(
+        self,
+        snapshot: InstallationSnapshot,
+        version: VersionRef,
+        webhooks: Webhooks,
+        delivery: DeliveryReceived,
+    ) -> None:
+        """Shadow run of the observation version; its writes become observed records."""
+        endpoint = version.manifest.webhooks.endpoint if version.manifest.webhooks else None
+        if endpoint is None:
+            return
+        await self.invoker.invoke(_invocation(snapshot, version, webhooks, delivery, "observe"))
+
+    def _reject(
+        self,
+        snapshot: InstallationSnapshot,
+        hook_id: str,
+        delivery_id: str,
+        now: float,
+        body: bytes,
+        reason: str,
+        status: int,
+    ) -> None:
+        """Record a refused delivery: reason and body hash, never the body."""
+        self.health.observe(snapshot.installation_id, status, reason)
+        self.publisher.record_rejection(
+            DeliveryReceived(
+                delivery_id=delivery_id,
+                workspace_id=snapshot.workspace_id,
+                installation_id=snapshot.installation_id,
+                hook_id=hook_id,
+                received_at=now,
+                status="rejected",
+                reason=reason,
+                body_sha256=_sha256(body),
+            )
+        )
+        outcome: Outcome = "rejected" if status == 401 else "malformed"
+        summary = DeliverySummary(
+            delivery_id=delivery_id,
+            installation_id=snapshot.installation_id,
+            received_at=now,
+            status=status,
+            outcome=outcome,
+            reason=reason,
+        )
+        self.background.spawn(self.store.record(summary))
+
+    def _record(
+        self,
+        delivery: DeliveryReceived,
+        event: _Event,
+        version: VersionRef,
+        status: int,
+        outcome: Outcome,
+        reason: str | None = None,
+    ) -> None:
+        summary = DeliverySummary(
+            delivery_id=delivery.delivery_id,
+            installation_id=delivery.installation_id,
+            received_at=delivery.received_at,
+            status=status,
+            outcome=outcome,
+            reason=reason,
+            event_type=_event_type(event, delivery.headers),
+            event_id=event.id if isinstance(event.id, str) else None,
+            version_id=version.version_id,
+        )
+        self.background.spawn(self.store.record(summary))
+
+    def _summary(
+        self, delivery: DeliveryReceived, event: _Event, version: VersionRef, handled: Handled
+    ) -> DeliverySummary:
+        duplicates = len(handled.claims.duplicates) if handled.claims else 0
+        return DeliverySummary(
+            delivery_id=delivery.delivery_id,
+            installation_id=delivery.installation_id,
+            received_at=delivery.received_at,
+            status=handled.status,
+            outcome=handled.outcome,
+            reason=handled.result.error,
+            event_type=_event_type(event, delivery.headers),
+            event_id=event.id if isinstance(event.id, str) else None,
+            duplicate=handled.outcome == "duplicate",
+            records=len(handled.records),
+            duplicates=duplicates,
+            version_id=version.version_id,
+            secret_revision=delivery.secret_revision,
+            partition=handled.partition,
+            offset=handled.offset,
+            processed_at=time.time(),
+        )
+
+
+def _invocation(
+    snapshot: InstallationSnapshot,
+    version: VersionRef,
+    webhooks: Webhooks,
+    delivery: DeliveryReceived,
+    mode: Mode,
+) -> Invocation:
+    return Invocation(
+        invocation_id=new_id("inv"),
+        installation=snapshot,
+        version=version,
+        mode=mode,
+        kind="webhook",
+        script_type="route",
+        entry=webhooks.endpoint,
+        request=HttpRequest(
+            method="POST",
+            path=webhooks.endpoint,
+            headers=delivery.headers,
+            body=delivery.body or b"",
+        ),
+        source_id=delivery.delivery_id,
+    )
+
+
+def _record(
+    snapshot: InstallationSnapshot,
+    version: VersionRef,
+    delivery: DeliveryReceived,
+    emission: Emission,
+    source: RecordSource,
+) -> CanonicalRecord:
+    return CanonicalRecord(
+        idempotency_key=emission.idempotency_key,
+        workspace_id=snapshot.workspace_id,
+        installation_id=snapshot.installation_id,
+        extension_key=snapshot.extension_key,
+        version_id=version.version_id,
+        canonical_type=emission.canonical_type,
+        stream=emission.stream,
+        payload=emission.payload,
+        source=source,
+        source_id=delivery.delivery_id,
+        emitted_at=time.time(),
+    )
+
+
+def _parse(body: bytes, headers: Mapping[str, str]) -> _Event | None:
+    """The event's id and type, or None when a JSON body does not parse."""
+    if "x-www-form-urlencoded" in headers.get("content-type", ""):
+        return _Event()
+    try:
+        return _event.decode(body)
+    except msgspec.ValidationError:  # valid JSON, just not an object with those fields
+        return _Event()
+    except msgspec.DecodeError:
+        return None
+
+
+def _event_type(event: _Event | None, headers: Mapping[str, str]) -> str | None:
+    for name in EVENT_HEADERS:
+        if name in headers:
+            return headers[name]
+    return event.type if event is not None and isinstance(event.type, str) else None
+
+
+def _where(ack: object) -> tuple[int | None, int | None]:
+    if ack is None:
+        return None, None
+    return ack.partition, ack.offset  # type: ignore[attr-defined]
+
+
+def _sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
