@@ -1,0 +1,195 @@
+"""Factories for registry tests: manifests, bundles, workspaces, and views of Redis and topics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from redis.asyncio import Redis
+
+from contracts.topics import AUDIT_EVENTS, INSTALLATION_SNAPSHOTS, Topic
+from sdk.bundle import pack
+from services.registry.outbox import OutboxRelay, outbox_key
+from services.registry.service import WorkspaceService
+from services.registry.store import RegistryStore
+from tests.harness import Infra
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CONNECTORS = FIXTURES / "connectors"
+GOOD_KEY = "good-key-4e1f"  # the fake sync service accepts only this api_key
+
+
+def manifest(
+    key: str,
+    version: str = "1.0.0",
+    *,
+    kind: str = "extension",
+    hosts: list[str] | None = None,
+    entities: list[dict[str, str]] | None = None,
+    secrets: list[str] | None = None,
+    defines: list[str] | None = None,
+    config: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A manifest dict with keyword defaults (camelCase as authored)."""
+    data: dict[str, Any] = {
+        "key": key,
+        "kind": kind,
+        "name": key.replace("-", " ").title(),
+        "version": version,
+        "permissions": {
+            "entities": entities or [],
+            "http": hosts or [],
+            "secrets": secrets or [],
+        },
+        "entities": [{"name": name} for name in defines or []],
+        "pages": [{"path": "/overview", "title": "Overview"}],
+        "ui": [{"slot": "record.sidebar", "title": "Enrich"}],
+        **extra,
+    }
+    if config is not None:
+        data["config"] = config
+    return data
+
+
+def bundle(data: dict[str, Any], code: str = "") -> bytes:
+    """The deterministic archive of a directory holding `data` as manifest.json."""
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        (directory / "manifest.json").write_text(json.dumps(data))
+        (directory / "main.py").write_text(code or f"# {data['key']} {data['version']}\n")
+        return pack(directory)[0]
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+class Tenant:
+    """A fresh workspace with an admin token and a member token."""
+
+    def __init__(self, workspace_id: str, admin: str, member: str) -> None:
+        self.id = workspace_id
+        self.admin = auth(admin)
+        self.member = auth(member)
+
+
+async def new_tenant(infra: Infra, http: httpx.AsyncClient, url: str, slug: str) -> Tenant:
+    """Bootstrap a workspace (operator command's code path), then add a member over HTTP."""
+    from services.base.ids import new_id
+
+    redis = Redis.from_url(infra.redis_url)
+    try:
+        service = WorkspaceService(RegistryStore(redis), OutboxRelay(redis, producer=lambda: None))
+        workspace, _, issued = await service.bootstrap_workspace(
+            f"{slug}-{new_id('t')[2:10]}", "admin@example.com"
+        )
+    finally:
+        await redis.aclose()
+    admin = auth(issued.token)
+    member = await http.post(
+        f"{url}/v1/members", json={"email": "member@example.com"}, headers=admin
+    )
+    token = await http.post(
+        f"{url}/v1/tokens", json={"member_id": member.json()["id"]}, headers=admin
+    )
+    return Tenant(workspace.id, issued.token, token.json()["token"])
+
+
+async def deploy(
+    http: httpx.AsyncClient, url: str, tenant: Tenant, data: dict[str, Any], mode: str = "active"
+) -> httpx.Response:
+    return await http.post(
+        f"{url}/v1/extensions/{data['key']}/versions",
+        params={"mode": mode},
+        content=bundle(data),
+        headers={**tenant.admin, "content-type": "application/gzip"},
+    )
+
+
+async def install(
+    http: httpx.AsyncClient, url: str, tenant: Tenant, key: str, **body: Any
+) -> httpx.Response:
+    return await http.post(
+        f"{url}/v1/installations", json={"extension_key": key, **body}, headers=tenant.admin
+    )
+
+
+async def snapshots_of(infra: Infra, installation_id: str, at_least_revision: int) -> list[Any]:
+    """Every snapshot of an installation on the topic once `at_least_revision` arrived."""
+    seen = await read_topic_for(
+        infra,
+        INSTALLATION_SNAPSHOTS,
+        lambda m: m.installation_id == installation_id and m.revision >= at_least_revision,
+    )
+    return [m for m in seen if m.installation_id == installation_id]
+
+
+async def audit_events(infra: Infra, workspace_id: str, action: str) -> list[Any]:
+    """Audit events of a workspace with `action`, once at least one arrived."""
+    seen = await read_topic_for(
+        infra, AUDIT_EVENTS, lambda m: m.workspace_id == workspace_id and m.action == action
+    )
+    return [m for m in seen if m.workspace_id == workspace_id and m.action == action]
+
+
+async def read_topic_for(infra: Infra, topic: Topic[Any], match: Any) -> list[Any]:
+    from tests.harness import read_topic
+
+    return await read_topic(
+        infra.bootstrap_servers, topic, until=lambda msgs: any(match(m) for m in msgs)
+    )
+
+
+async def wait_outbox_drained(infra: Infra, workspace_id: str, timeout: float = 20) -> None:
+    """Until the relay published everything the workspace committed."""
+    redis = Redis.from_url(infra.redis_url)
+    try:
+        for _ in range(int(timeout / 0.05)):
+            if not await redis.xlen(outbox_key(workspace_id)):
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("outbox not drained")
+    finally:
+        await redis.aclose()
+
+
+async def redis_dump(infra: Infra) -> dict[str, Any]:
+    """Every key and value in Redis (strings, hashes, sets, streams)."""
+    redis = Redis.from_url(infra.redis_url)
+    dump: dict[str, Any] = {}
+    try:
+        async for key in redis.scan_iter(count=1000):
+            kind = (await redis.type(key)).decode()
+            if kind == "string":
+                dump[key.decode()] = await redis.get(key)
+            elif kind == "hash":
+                dump[key.decode()] = await redis.hgetall(key)
+            elif kind == "set":
+                dump[key.decode()] = sorted(await redis.smembers(key))
+            elif kind == "stream":
+                dump[key.decode()] = [f for _, f in await redis.xrange(key)]
+            elif kind == "list":
+                dump[key.decode()] = await redis.lrange(key, 0, -1)
+            elif kind == "zset":
+                dump[key.decode()] = await redis.zrange(key, 0, -1, withscores=True)
+    finally:
+        await redis.aclose()
+    return dump
+
+
+async def end_offsets(infra: Infra, topic: Topic[Any]) -> dict[int, int]:
+    """The end offset of every partition of a topic."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=infra.bootstrap_servers)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
+        offsets = await consumer.end_offsets(partitions)
+        return {tp.partition: offset for tp, offset in offsets.items()}
+    finally:
+        await consumer.stop()

@@ -1,0 +1,57 @@
+"""Workspaces, members, roles and tokens through the HTTP API."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.harness import Infra
+from tests.registry.factories import Tenant, auth, install, redis_dump
+
+
+async def test_a_request_without_a_token_is_401(http: httpx.AsyncClient, registry: str) -> None:
+    response = await http.get(f"{registry}/v1/installations")
+    assert response.status_code == 401
+    assert (await http.get(f"{registry}/v1/catalog", headers=auth("bft_nope"))).status_code == 401
+
+
+async def test_members_read_but_only_admins_change(
+    http: httpx.AsyncClient, registry: str, tenant: Tenant
+) -> None:
+    assert (await http.get(f"{registry}/v1/catalog", headers=tenant.member)).status_code == 200
+    response = await http.post(
+        f"{registry}/v1/installations", json={"extension_key": "acme-crm"}, headers=tenant.member
+    )
+    assert response.status_code == 403
+    assert (await http.get(f"{registry}/v1/installations", headers=tenant.member)).json() == []
+
+
+async def test_another_workspaces_installation_is_404_not_403(
+    http: httpx.AsyncClient, registry: str, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    created = (await install(http, registry, tenant, "acme-crm")).json()
+    for headers in (other_tenant.admin, other_tenant.member):
+        for path in ("", "/secrets", "/permissions", "/webhook"):
+            response = await http.get(
+                f"{registry}/v1/installations/{created['id']}{path}", headers=headers
+            )
+            assert response.status_code == 404, path
+    unknown = await http.get(
+        f"{registry}/v1/installations/inst_unknown", headers=other_tenant.admin
+    )
+    assert unknown.json()["error"]["code"] == "not_found"
+    assert (
+        await http.delete(
+            f"{registry}/v1/installations/{created['id']}", headers=other_tenant.admin
+        )
+    ).status_code == 404
+
+
+async def test_tokens_are_shown_once_and_stored_only_hashed(
+    http: httpx.AsyncClient, registry: str, tenant: Tenant, infra: Infra
+) -> None:
+    issued = await http.post(f"{registry}/v1/tokens", json={"name": "ci"}, headers=tenant.admin)
+    token = issued.json()["token"]
+    listed = await http.get(f"{registry}/v1/tokens", headers=tenant.admin)
+    assert token not in listed.text
+    assert (await http.get(f"{registry}/v1/workspace", headers=auth(token))).status_code == 200
+    assert token.encode() not in repr(await redis_dump(infra)).encode()
