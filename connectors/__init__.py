@@ -1,1 +1,1 @@
-"""First-party connectors (Stripe, Shopify, GitHub, Standard Webhooks), built with the SDK."""
+"""First-party connectors, written only with the SDK; each `<key>/` directory is one bundle."""

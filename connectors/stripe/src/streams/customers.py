@@ -1,0 +1,8 @@
+"""Stripe customers through `GET /v1/customers`."""
+
+from ..lib import transforms
+from ..lib.listing import fetch_list
+
+
+async def fetch(ctx, cursor):
+    return await fetch_list(ctx, cursor, "/v1/customers", transforms.customer)
