@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,16 @@ def bundle(data: dict[str, Any], code: str = "") -> bytes:
         (directory / "manifest.json").write_text(json.dumps(data))
         (directory / "main.py").write_text(code or f"# {data['key']} {data['version']}\n")
         return pack(directory)[0]
+
+
+def raw_bundle(manifest_json: bytes) -> bytes:
+    """An archive holding `manifest_json` as is (unchecked: for invalid-manifest tests)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(manifest_json)
+        tar.addfile(info, io.BytesIO(manifest_json))
+    return buffer.getvalue()
 
 
 def auth(token: str) -> dict[str, str]:
