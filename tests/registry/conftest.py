@@ -18,7 +18,7 @@ from services.registry.app import create_app
 from services.registry.settings import RegistrySettings
 from services.registry.store import first_party_key
 from tests.harness import Infra, serving, wait_ready
-from tests.registry.factories import CONNECTORS, GOOD_KEY, Tenant, new_tenant
+from tests.registry.factories import CONNECTORS, Tenant, new_tenant
 
 INGRESS_URL = "https://hooks.example.test"
 
@@ -38,7 +38,7 @@ def fake_sync_app(state: FakeSync, internal_token: str) -> Litestar:
             return Response({"error": "unauthenticated"}, status_code=401)
         body = await request.json()
         state.calls.append(body)
-        ok = body["secrets"].get("api_key") == GOOD_KEY
+        ok = str(body["secrets"].get("api_key", "")).startswith("good-")
         return Response({"ok": ok, "message": "authenticated" if ok else "invalid api key"})
 
     return Litestar([test_connection])

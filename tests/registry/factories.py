@@ -23,7 +23,7 @@ from tests.harness import Infra
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CONNECTORS = FIXTURES / "connectors"
-GOOD_KEY = "good-key-4e1f"  # the fake sync service accepts only this api_key
+GOOD_KEY = "good-key-4e1f"  # the fake sync service accepts api keys starting with "good-"
 
 
 def manifest(
@@ -91,11 +91,13 @@ class Tenant:
         self.member = auth(member)
 
 
-async def new_tenant(infra: Infra, http: httpx.AsyncClient, url: str, slug: str) -> Tenant:
+async def new_tenant(
+    infra: Infra, http: httpx.AsyncClient, url: str, slug: str, redis_url: str = ""
+) -> Tenant:
     """Bootstrap a workspace (operator command's code path), then add a member over HTTP."""
     from services.base.ids import new_id
 
-    redis = Redis.from_url(infra.redis_url)
+    redis = Redis.from_url(redis_url or infra.redis_url)
     try:
         service = WorkspaceService(RegistryStore(redis), OutboxRelay(redis, producer=lambda: None))
         workspace, _, issued = await service.bootstrap_workspace(
