@@ -28,7 +28,9 @@ async def test_permissions_show_what_the_active_manifest_grants(
     http: httpx.AsyncClient, registry: str, tenant: Tenant
 ) -> None:
     iid, _ = await _installed(http, registry, tenant)
-    response = await http.get(f"{registry}/v1/installations/{iid}/permissions", headers=tenant.member)
+    response = await http.get(
+        f"{registry}/v1/installations/{iid}/permissions", headers=tenant.member
+    )
     assert response.json() == {
         "entities": ["company:read"],
         "hosts": ["api.one.test"],
@@ -44,7 +46,9 @@ async def test_upgrade_diff_lists_added_and_removed_grants(
     v2 = (await deploy(http, registry, tenant, V2, mode="observe")).json()["version_id"]
     diff = (
         await http.get(
-            f"{registry}/v1/installations/{iid}/upgrade-diff", params={"to": v2}, headers=tenant.admin
+            f"{registry}/v1/installations/{iid}/upgrade-diff",
+            params={"to": v2},
+            headers=tenant.admin,
         )
     ).json()
     assert diff["from_version"] == v1 and diff["to_version"] == v2 and diff["widens"] is True
@@ -53,7 +57,8 @@ async def test_upgrade_diff_lists_added_and_removed_grants(
     assert diff["added"]["secrets"] == ["api_key"]
     assert diff["removed"]["entities"] == ["company:read"]
     unknown = await http.get(
-        f"{registry}/v1/installations/{iid}/upgrade-diff", params={"to": "ver_nope"},
+        f"{registry}/v1/installations/{iid}/upgrade-diff",
+        params={"to": "ver_nope"},
         headers=tenant.admin,
     )
     assert unknown.status_code == 404 and unknown.json()["error"]["field"] == "to"
@@ -72,7 +77,9 @@ async def test_a_widening_deploy_waits_for_approval_and_the_install_stays_on_its
     assert waiting.json()["pending_upgrade"]["version_id"] == v2
     approved = await http.post(url, json={"approve_permissions": True}, headers=tenant.admin)
     assert approved.status_code == 200
-    assert approved.json()["active"]["version_id"] == v2 and approved.json()["pending_upgrade"] is None
+    assert (
+        approved.json()["active"]["version_id"] == v2 and approved.json()["pending_upgrade"] is None
+    )
     live = max(await snapshots_of(infra, iid, 3), key=lambda s: s.revision)
     assert live.revision == 3 and live.active.version_id == v2
 
@@ -97,7 +104,9 @@ async def test_rollback_to_any_prior_version_is_one_new_revision(
     assert rolled.status_code == 200 and rolled.json()["active"]["version_id"] == v1
     snaps = await snapshots_of(infra, iid, 3)
     assert [s.active.version_id for s in sorted(snaps, key=lambda s: s.revision)] == [v1, v3, v1]
-    versions = (await http.get(f"{registry}/v1/installations/{iid}/versions", headers=tenant.member)).json()
+    versions = (
+        await http.get(f"{registry}/v1/installations/{iid}/versions", headers=tenant.member)
+    ).json()
     assert versions["active"]["version_id"] == v1
     assert [v["version_id"] for v in versions["history"]] == [v1, v3]
 
