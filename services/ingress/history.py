@@ -26,6 +26,7 @@ from services.ingress.schemas import (
     DeliverySummary,
     RecordResult,
     ReplayResult,
+    WebhookEndpoint,
     WebhookHealth,
 )
 from services.ingress.service import WebhookIngress
@@ -59,6 +60,22 @@ class DeliveryHistory:
         if snapshot is None or snapshot.workspace_id != workspace_id:
             raise NotFound("no such installation", field="installation_id")
         return snapshot
+
+    def endpoint(self, workspace_id: str, installation_id: str) -> WebhookEndpoint:
+        """Where the provider must send, and which snapshot revision this replica serves."""
+        snapshot = self.installation(workspace_id, installation_id)
+        active, observation = snapshot.active, snapshot.observation
+        webhooks = active.manifest.webhooks if active else None
+        return WebhookEndpoint(
+            installation_id=installation_id,
+            hook_id=snapshot.hook_id,
+            path=f"/hooks/{snapshot.hook_id}" if snapshot.hook_id and webhooks else None,
+            state=snapshot.state,
+            revision=snapshot.revision,
+            auth=webhooks.auth if webhooks else None,
+            version_id=active.version_id if active else None,
+            observation_version_id=observation.version_id if observation else None,
+        )
 
     async def page(
         self, workspace_id: str, installation_id: str, *, limit: int, before: float | None

@@ -21,6 +21,7 @@ from services.ingress.schemas import (
     ReplayBatch,
     ReplayRequest,
     ReplayResult,
+    WebhookEndpoint,
     WebhookHealth,
 )
 from services.ingress.service import WebhookIngress
@@ -40,6 +41,14 @@ def delivery_route(ingress: WebhookIngress) -> HTTPRouteHandler:
 
 
 BASE = "/v1/installations/{installation_id:str}"
+
+
+@get(f"{BASE}/webhook", summary="The installation's webhook URL", sync_to_thread=False)
+def webhook_endpoint(
+    installation_id: str, principal: Principal, history: DeliveryHistory
+) -> WebhookEndpoint:
+    """The path to paste into the provider (`/hooks/<hook_id>`), its scheme and versions."""
+    return history.endpoint(principal.workspace_id, installation_id)
 
 
 @get(f"{BASE}/deliveries", summary="Delivery history, newest first")
@@ -101,4 +110,11 @@ async def webhook_health(
     return await history.health(principal.workspace_id, installation_id)
 
 
-API_ROUTES = [list_deliveries, get_delivery, replay_delivery, replay_range, webhook_health]
+API_ROUTES = [
+    webhook_endpoint,
+    list_deliveries,
+    get_delivery,
+    replay_delivery,
+    replay_range,
+    webhook_health,
+]

@@ -106,3 +106,16 @@ class WebhookHealth(msgspec.Struct, frozen=True, kw_only=True):
     last_success_at: float | None = None
     last_failure_at: float | None = None
     last_failure_reason: str | None = None
+
+
+class WebhookEndpoint(msgspec.Struct, frozen=True, kw_only=True):
+    """The installation's webhook URL as this ingress replica currently serves it."""
+
+    installation_id: str
+    hook_id: str | None
+    path: str | None
+    state: str
+    revision: int
+    auth: str | None
+    version_id: str | None
+    observation_version_id: str | None

@@ -53,7 +53,7 @@ class SnapshotFollower:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # broker gone: rebuild the consumer, keep the view
-                log.warning("snapshot follower restarting", extra={"error": repr(error)})
+                log.warning("snapshot follower restarting", exc_info=error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -74,9 +74,7 @@ class SnapshotFollower:
             await consumer.seek_to_beginning(*partitions)
             targets = await consumer.end_offsets(partitions)
             while True:
-                if not self.caught_up and all(
-                    await _reached(consumer, tp, end) for tp, end in targets.items()
-                ):
+                if not self.caught_up and await _caught_up(consumer, targets):
                     self.caught_up = True
                     log.info("snapshot view caught up", extra={"offsets": len(targets)})
                 batch = await consumer.getmany(timeout_ms=200, max_records=500)
@@ -100,5 +98,8 @@ class SnapshotFollower:
         await self.apply(snapshot)
 
 
-async def _reached(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int) -> bool:
-    return end == 0 or await consumer.position(tp) >= end
+async def _caught_up(consumer: AIOKafkaConsumer, targets: dict[TopicPartition, int]) -> bool:
+    for tp, end in targets.items():
+        if end > 0 and await consumer.position(tp) < end:
+            return False
+    return True
