@@ -1,0 +1,242 @@
+"""The ingress API: webhook URL, delivery history, replay and webhook health, per workspace."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from contracts.topics import CANONICAL_RECORDS
+from tests.harness import read_topic
+from tests.ingress.conftest import Ingress
+from tests.ingress.factories import changed, deploy, installation, sealed, signed, stripe_event
+
+
+async def active_install(ingress: Ingress, **fields):  # type: ignore[no-untyped-def]
+    version = await deploy(ingress.redis)
+    return await ingress.install(installation(version, ingress.keyring, **fields))
+
+
+async def history_of(ingress: Ingress, snapshot, until, timeout: float = 10) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Poll the history API (history writes of refusals are asynchronous) until `until` holds."""
+    path = f"/v1/installations/{snapshot.installation_id}/deliveries"
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await ingress.api("GET", path, snapshot.workspace_id)
+        assert response.status_code == 200, response.text
+        found = response.json()["deliveries"]
+        if until(found) or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.05)
+
+
+class TestWebhookEndpoint:
+    async def test_installation_webhook_url_names_its_unguessable_hook_id(
+        self, ingress: Ingress
+    ) -> None:
+        snapshot = await active_install(ingress)
+        response = await ingress.api(
+            "GET", f"/v1/installations/{snapshot.installation_id}/webhook", snapshot.workspace_id
+        )
+        assert response.status_code == 200
+        assert response.json()["path"] == f"/hooks/{snapshot.hook_id}"
+        assert response.json()["auth"] == "stripe_signature"
+        assert len(snapshot.hook_id) >= 3 + 26  # prefix + ≥128 random bits in base32
+
+
+class TestHistory:
+    async def test_history_shows_status_event_type_outcome_duplicate_flag_and_version(
+        self, ingress: Ingress
+    ) -> None:
+        snapshot = await active_install(ingress)
+        event = stripe_event("customer.created")
+        await ingress.deliver(snapshot, *signed(event))
+        await ingress.deliver(snapshot, *signed(event))
+        await ingress.deliver(snapshot, *signed(stripe_event("mystery.happened")))
+        await ingress.deliver(snapshot, *signed(stripe_event(), secret="whsec_wrong"))
+
+        found = await history_of(ingress, snapshot, lambda ds: len(ds) >= 4)
+
+        by_outcome = {d["outcome"]: d for d in found}
+        assert set(by_outcome) == {"accepted", "duplicate", "ignored", "rejected"}
+        assert by_outcome["accepted"]["event_type"] == "customer.created"
+        assert by_outcome["accepted"]["status"] == 202
+        assert by_outcome["accepted"]["duplicate"] is False
+        assert by_outcome["accepted"]["version_id"] == snapshot.active.version_id
+        assert by_outcome["duplicate"]["duplicate"] is True
+        assert by_outcome["rejected"]["status"] == 401
+        assert by_outcome["rejected"]["reason"] == "no_matching_signature"
+        assert [d["received_at"] for d in found] == sorted(
+            (d["received_at"] for d in found), reverse=True
+        )
+
+    async def test_another_workspaces_installation_is_404(self, ingress: Ingress) -> None:
+        snapshot = await active_install(ingress)
+        for path in ("deliveries", "webhook-health", "webhook"):
+            response = await ingress.api(
+                "GET", f"/v1/installations/{snapshot.installation_id}/{path}", "ws_other"
+            )
+            assert response.status_code == 404
+
+    async def test_history_needs_a_bearer_token(self, ingress: Ingress) -> None:
+        snapshot = await active_install(ingress)
+        response = await ingress.http.get(
+            f"{ingress.url}/v1/installations/{snapshot.installation_id}/deliveries"
+        )
+        assert response.status_code == 401
+
+
+class TestReplay:
+    async def test_replay_rechecks_the_signature_and_dedupes_its_records(
+        self, ingress: Ingress
+    ) -> None:
+        snapshot = await active_install(ingress)
+        event = stripe_event("customer.created")
+        await ingress.deliver(snapshot, *signed(event))
+        [delivery] = await history_of(ingress, snapshot, lambda ds: len(ds) >= 1)
+
+        response = await ingress.api(
+            "POST",
+            f"/v1/installations/{snapshot.installation_id}/deliveries/{delivery['delivery_id']}/replay",
+            snapshot.workspace_id,
+        )
+
+        assert response.status_code == 200, response.text
+        result = response.json()
+        assert result["signature"] == "valid"
+        assert result["mode"] == "active"
+        assert result["records"] == [
+            {
+                "idempotency_key": f"stripe:event:{event['id']}:0",
+                "canonical_type": "customer",
+                "duplicate": True,
+            }
+        ]
+
+    async def test_replay_uses_the_secret_active_on_arrival_even_after_it_was_rotated_away(
+        self, ingress: Ingress
+    ) -> None:
+        snapshot = await active_install(ingress)
+        await ingress.deliver(snapshot, *signed(stripe_event("customer.created")))
+        [delivery] = await history_of(ingress, snapshot, lambda ds: len(ds) >= 1)
+        new_secret = sealed(
+            ingress.keyring,
+            "whsec_rotated",
+            workspace_id=snapshot.workspace_id,
+            installation_id=snapshot.installation_id,
+            revision=2,
+        )
+        await ingress.install(changed(snapshot, secrets={"webhook_secret": new_secret}))
+
+        response = await ingress.api(
+            "POST",
+            f"/v1/installations/{snapshot.installation_id}/deliveries/{delivery['delivery_id']}/replay",
+            snapshot.workspace_id,
+        )
+
+        assert response.json()["signature"] == "valid"
+
+    async def test_replay_lost_record_publishes_it_again(self, ingress: Ingress) -> None:
+        snapshot = await active_install(ingress)
+        event = stripe_event("customer.created")
+        await ingress.deliver(snapshot, *signed(event))
+        [delivery] = await history_of(ingress, snapshot, lambda ds: len(ds) >= 1)
+        key = f"stripe:event:{event['id']}:0"
+        # a downstream consumer lost it and an operator cleared the key to re-ingest
+        await ingress.redis.delete(f"{{i:{snapshot.installation_id}}}:dedupe:{key}")
+
+        response = await ingress.api(
+            "POST",
+            f"/v1/installations/{snapshot.installation_id}/deliveries/{delivery['delivery_id']}/replay",
+            snapshot.workspace_id,
+        )
+
+        assert response.json()["records"][0]["duplicate"] is False
+        seen = await read_topic(
+            ingress.infra.bootstrap_servers,
+            CANONICAL_RECORDS,
+            until=lambda ms: len([m for m in ms if m.idempotency_key == key]) >= 2,
+        )
+        replayed = [m for m in seen if m.idempotency_key == key][-1]
+        assert replayed.source == "replay" and replayed.source_id == delivery["delivery_id"]
+
+    async def test_replay_through_a_chosen_version_runs_it_observed(self, ingress: Ingress) -> None:
+        snapshot = await active_install(ingress)
+        candidate = await deploy(ingress.redis, label="3.0.0-rc")
+        await ingress.install(changed(snapshot, pending_upgrade=candidate))
+        await ingress.deliver(snapshot, *signed(stripe_event("customer.created")))
+        [delivery] = await history_of(ingress, snapshot, lambda ds: len(ds) >= 1)
+
+        response = await ingress.api(
+            "POST",
+            f"/v1/installations/{snapshot.installation_id}/deliveries/{delivery['delivery_id']}/replay",
+            snapshot.workspace_id,
+            json={"version_id": candidate.version_id},
+        )
+
+        result = response.json()
+        assert result["mode"] == "observe"
+        assert result["version_id"] == candidate.version_id
+        assert result["observed"] == 1
+        assert result["records"] == []
+
+    async def test_replay_by_time_range_replays_stored_deliveries_oldest_first(
+        self, ingress: Ingress
+    ) -> None:
+        snapshot = await active_install(ingress)
+        since = time.time()
+        events = [stripe_event("customer.created") for _ in range(3)]
+        for event in events:
+            await ingress.deliver(snapshot, *signed(event))
+        await ingress.deliver(snapshot, *signed(stripe_event(), secret="whsec_wrong"))
+
+        response = await ingress.api(
+            "POST",
+            f"/v1/installations/{snapshot.installation_id}/deliveries/replay",
+            snapshot.workspace_id,
+            json={"since": since},
+        )
+
+        assert response.status_code == 200, response.text
+        results = response.json()["results"]
+        assert [r["records"][0]["idempotency_key"] for r in results] == [
+            f"stripe:event:{e['id']}:0" for e in events
+        ]
+        assert all(r["signature"] == "valid" for r in results)
+
+    async def test_rejected_delivery_cannot_be_replayed(self, ingress: Ingress) -> None:
+        snapshot = await active_install(ingress)
+        await ingress.deliver(snapshot, *signed(stripe_event(), secret="whsec_wrong"))
+        [delivery] = await history_of(ingress, snapshot, lambda ds: len(ds) >= 1)
+
+        response = await ingress.api(
+            "POST",
+            f"/v1/installations/{snapshot.installation_id}/deliveries/{delivery['delivery_id']}/replay",
+            snapshot.workspace_id,
+        )
+
+        assert response.status_code == 409
+
+
+class TestWebhookHealth:
+    async def test_health_counts_status_classes_rate_and_last_success(
+        self, ingress: Ingress
+    ) -> None:
+        snapshot = await active_install(ingress)
+        for _ in range(3):
+            await ingress.deliver(snapshot, *signed(stripe_event()))
+        await ingress.deliver(snapshot, *signed(stripe_event(), secret="whsec_wrong"))
+        await ingress.deliver(snapshot, *signed(stripe_event("test.crash")))
+        path = f"/v1/installations/{snapshot.installation_id}/webhook-health"
+
+        deadline = time.monotonic() + 10
+        while True:
+            health = (await ingress.api("GET", path, snapshot.workspace_id)).json()
+            if health["total"] >= 5 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+
+        assert (health["status_2xx"], health["status_4xx"], health["status_5xx"]) == (3, 1, 1)
+        assert health["last_hour"] == 5
+        assert health["deliveries_per_minute"] == 1.0
+        assert health["last_success_at"] is not None
+        assert health["last_failure_reason"] == "handler_failed"
