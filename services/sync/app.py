@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Litestar
+from litestar.di import Provide
 
 from contracts.topics import (
     CANONICAL_RECORDS,
@@ -11,11 +12,14 @@ from contracts.topics import (
     OBSERVED_RECORDS,
     STREAM_STATUS,
 )
+from runtime.runtime import Runtime
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
 from services.base.kafka import declare_publisher, subscribe
-from services.base.settings import InfraSettings
+from services.base.secrets_crypto import Keyring, KeyringError
+from services.base.settings import InfraSettings, SettingsError
 from services.base.snapshots import SnapshotView
+from services.sync.routes import test_connection
 from services.sync.settings import PREFIX, SyncSettings
 from services.sync.subscribers import snapshot_handler
 
@@ -27,7 +31,24 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
     subscribe(infra, INSTALLATION_SNAPSHOTS, settings.group_id, snapshot_handler(view))
     for topic in (CANONICAL_RECORDS, OBSERVED_RECORDS, STREAM_STATUS, EXTENSION_LOGS):
         declare_publisher(infra.broker, topic)
-    return build_http_app(service="sync", infra=infra, route_handlers=[])
+    try:
+        keyring = Keyring.parse(infra_settings.secrets_keyring)
+    except KeyringError as error:
+        raise SettingsError(f"invalid setting SECRETS_KEYRING: {error}") from None
+    runtime = Runtime(
+        redis=infra.redis,
+        keyring=keyring,
+        producer=lambda: infra.producer,
+        time_limit_s=settings.invocation_time_limit_s,
+        host_overrides=settings.parsed_host_overrides(),
+    )
+    return build_http_app(
+        service="sync",
+        infra=infra,
+        route_handlers=[test_connection],
+        dependencies={"runtime": Provide(lambda: runtime, sync_to_thread=False)},
+        on_shutdown=[runtime.close],
+    )
 
 
 def main() -> None:
