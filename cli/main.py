@@ -16,7 +16,27 @@ def main(argv: list[str] | None = None) -> int:
     topics.add_argument(
         "--bootstrap-servers", default=None, help="default: KAFKA_BOOTSTRAP_SERVERS"
     )
+    deploy = commands.add_parser("deploy", help="pack a directory and deploy it as a version")
+    deploy.add_argument("directory", nargs="?", default=".")
+    modes = deploy.add_mutually_exclusive_group()
+    modes.add_argument("--observe", action="store_true", help="run in shadow: writes intercepted")
+    modes.add_argument("--draft", action="store_true", help="a draft for your dev session")
+    deploy.add_argument("--registry", default=None, help="default: BACKFILL_REGISTRY_URL")
+    deploy.add_argument("--token", default=None, help="default: BACKFILL_TOKEN")
+    promote = commands.add_parser("promote", help="make the observation version active")
+    promote.add_argument("key")
+    promote.add_argument("--registry", default=None, help="default: BACKFILL_REGISTRY_URL")
+    promote.add_argument("--token", default=None, help="default: BACKFILL_TOKEN")
     args = parser.parse_args(argv)
+    if args.command == "deploy":
+        from cli.deploy import deploy as deploy_command
+
+        mode = "observe" if args.observe else "draft" if args.draft else "active"
+        return deploy_command(args.directory, mode, args.registry, args.token)
+    if args.command == "promote":
+        from cli.deploy import promote as promote_command
+
+        return promote_command(args.key, args.registry, args.token)
     if args.command == "up":
         from cli.up import up
 

@@ -1,0 +1,99 @@
+"""`backfill deploy` and `backfill promote`: ship a directory as an immutable version.
+
+The manifest is checked locally before anything is uploaded, so a bad field is named at once
+(and by the same rules the registry applies). The same directory always packs to the same
+bytes, so deploying twice is the same version.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import httpx
+
+from contracts.manifest import ManifestError
+from sdk.bundle import BundleError, digest_of, pack, version_id_of
+from sdk.define import manifest_from_directory
+
+DEFAULT_REGISTRY = "http://127.0.0.1:8001"
+TOKEN_FILE = Path(".backfill") / "admin-token"
+
+
+def registry_url(given: str | None) -> str:
+    """--registry, else BACKFILL_REGISTRY_URL, else the local default."""
+    return (given or os.environ.get("BACKFILL_REGISTRY_URL") or DEFAULT_REGISTRY).rstrip("/")
+
+
+def token_of(given: str | None) -> str | None:
+    """--token, else BACKFILL_TOKEN, else `.backfill/admin-token` (written by `backfill up`)."""
+    if given:
+        return given
+    if os.environ.get("BACKFILL_TOKEN"):
+        return os.environ["BACKFILL_TOKEN"]
+    return TOKEN_FILE.read_text().strip() if TOKEN_FILE.exists() else None
+
+
+def _fail(message: str) -> int:
+    print(f"backfill: {message}", file=sys.stderr)
+    return 1
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        error = response.json().get("error", {})
+        return f"{error.get('code', response.status_code)}: {error.get('message', response.text)}"
+    except ValueError:
+        return f"{response.status_code}: {response.text[:200]}"
+
+
+def deploy(directory: str, mode: str, registry: str | None, token: str | None) -> int:
+    """Pack `directory`, upload it in `mode`, print the version id."""
+    root = Path(directory)
+    try:
+        manifest = manifest_from_directory(root)
+        archive, manifest = pack(root, manifest)
+    except ManifestError as error:
+        return _fail(f"invalid manifest, field {error.field}: {error.message}")
+    except (BundleError, OSError) as error:
+        return _fail(str(error))
+    bearer = token_of(token)
+    if not bearer:
+        return _fail("no token: pass --token, set BACKFILL_TOKEN or run `backfill up`")
+    url = f"{registry_url(registry)}/v1/extensions/{manifest.key}/versions"
+    try:
+        response = httpx.post(
+            url,
+            params={"mode": mode},
+            content=archive,
+            headers={"content-type": "application/gzip", "authorization": f"Bearer {bearer}"},
+            timeout=60,
+        )
+    except httpx.HTTPError as error:
+        return _fail(f"registry unreachable at {url}: {type(error).__name__}")
+    if response.status_code not in (200, 201):
+        return _fail(f"deploy refused ({_error_text(response)})")
+    body = response.json()
+    version_id = body.get("version_id") or version_id_of(digest_of(archive))
+    state = "new version" if response.status_code == 201 else "already deployed"
+    # The id alone on stdout (scripts capture it); the human summary on stderr.
+    print(f"{manifest.key} {manifest.version}: {mode}, {state}", file=sys.stderr)
+    print(version_id)
+    return 0
+
+
+def promote(key: str, registry: str | None, token: str | None) -> int:
+    """Make the observation version of `key` active."""
+    bearer = token_of(token)
+    if not bearer:
+        return _fail("no token: pass --token, set BACKFILL_TOKEN or run `backfill up`")
+    url = f"{registry_url(registry)}/v1/extensions/{key}/promote"
+    try:
+        response = httpx.post(url, headers={"authorization": f"Bearer {bearer}"}, timeout=30)
+    except httpx.HTTPError as error:
+        return _fail(f"registry unreachable at {url}: {type(error).__name__}")
+    if response.status_code != 200:
+        return _fail(f"promote refused ({_error_text(response)})")
+    print(f"{key}: {response.json().get('version_id')} is now active")
+    return 0
