@@ -88,7 +88,7 @@ class OutboxRelay:
         """Publish every pending entry once; return how many were moved."""
         moved = 0
         for stream in sorted(await self.redis.smembers(OUTBOXES)):
-            entries = await self.redis.xrange(stream, count=batch)
+            entries: Any = await self.redis.xrange(stream, count=batch)
             if not entries:
                 continue
             futures = [

@@ -26,6 +26,10 @@ T = TypeVar("T")
 Build = Callable[[Pipeline], None]
 
 
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
 def wkey(workspace_id: str, *parts: str) -> str:
     """A key in the workspace's hash slot: `{w:ID}:part:part`."""
     return ":".join([f"{{w:{workspace_id}}}", *parts])
@@ -87,10 +91,10 @@ class RegistryStore:
 
     async def workspace_id_by_slug(self, slug: str) -> str | None:
         raw = await self.redis.hget(WORKSPACE_SLUGS, slug)
-        return raw.decode() if raw else None
+        return _text(raw) if raw else None
 
     async def workspace_ids(self) -> list[str]:
-        return sorted(v.decode() for v in await self.redis.hvals(WORKSPACE_SLUGS))
+        return sorted(_text(v) for v in await self.redis.hvals(WORKSPACE_SLUGS))
 
     async def workspace(self, workspace_id: str) -> Workspace | None:
         return await self._get(wkey(workspace_id, "workspace"), Workspace)
@@ -135,7 +139,7 @@ class RegistryStore:
         await self.redis.set(key, archive, nx=True)
 
     async def first_party_keys(self) -> list[str]:
-        return sorted(k.decode() for k in await self.redis.smembers(FIRST_PARTY_KEYS))
+        return sorted(_text(k) for k in await self.redis.smembers(FIRST_PARTY_KEYS))
 
     async def first_party_versions(self, key: str) -> list[VersionRef]:
         raw = await self.redis.hvals(first_party_key(key))
@@ -153,7 +157,7 @@ class RegistryStore:
         return bool(created)
 
     async def private_keys(self, workspace_id: str) -> list[str]:
-        return sorted(k.decode() for k in await self.redis.smembers(wkey(workspace_id, "keys")))
+        return sorted(_text(k) for k in await self.redis.smembers(wkey(workspace_id, "keys")))
 
     async def private_versions(self, workspace_id: str, key: str) -> list[VersionRef]:
         raw = await self.redis.hvals(wkey(workspace_id, "versions", key))
@@ -185,7 +189,7 @@ class RegistryStore:
         return await self._get(wkey(workspace_id, "inst", installation_id), InstallationRecord)
 
     async def installations(self, workspace_id: str) -> list[InstallationRecord]:
-        ids = sorted(i.decode() for i in await self.redis.smembers(wkey(workspace_id, "insts")))
+        ids = sorted(_text(i) for i in await self.redis.smembers(wkey(workspace_id, "insts")))
         if not ids:
             return []
         raw = await self.redis.mget([wkey(workspace_id, "inst", i) for i in ids])
@@ -200,7 +204,7 @@ class RegistryStore:
 
     async def protected_entities(self, workspace_id: str) -> list[str]:
         raw = await self.redis.smembers(wkey(workspace_id, "protected-entities"))
-        return sorted(e.decode() for e in raw)
+        return sorted(_text(e) for e in raw)
 
     @staticmethod
     def set_protected_entities(pipe: Pipeline, workspace_id: str, entities: list[str]) -> None:

@@ -6,7 +6,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from litestar import Controller, Request, Response, get, post
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.params import Parameter
 
 from services.base.auth import Principal
@@ -22,7 +29,7 @@ class BundleUpload(Operation):
         self.request_body = RequestBody(
             content={
                 "application/gzip": OpenAPIMediaType(
-                    schema=Schema(type=OpenAPIType.STRING, format="binary")
+                    schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
                 )
             },
             description="The bundle archive (`sdk.bundle.pack`) with its manifest.json.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from services.registry.outbox import OutboxRelay
@@ -28,7 +29,7 @@ class Maintenance:
             if snapshots:
                 await self.relay.register(workspace_id)
                 await self.store.transaction(
-                    lambda p, w=workspace_id, s=snapshots: republish(p, w, s)
+                    partial(republish, workspace_id=workspace_id, snapshots=snapshots)
                 )
                 count += len(snapshots)
         self.relay.notify()
