@@ -19,7 +19,7 @@ from services.base.secrets_crypto import Keyring, KeyringError
 from services.base.settings import InfraSettings, SettingsError
 from services.base.snapshots import SnapshotView
 from services.ingress.dedupe import Deduplicator
-from services.ingress.deliveries import DeliveryReader
+from services.ingress.deliveries import DeliveryReader, RecordLedger
 from services.ingress.health import HealthRecorder
 from services.ingress.held import HeldQueue
 from services.ingress.history import DeliveryHistory
@@ -66,6 +66,7 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
             ttl_s=settings.dedupe_ttl_s,
             pending_s=settings.dedupe_pending_s,
             wait_s=timeout_s + 2,
+            verify=RecordLedger(infra_settings.kafka_bootstrap_servers, timeout_s * 2).contains,
         ),
         store=store,
         health=health,

@@ -7,6 +7,10 @@ retry horizon) once Kafka acknowledged it. A publish that fails releases its pen
 `pending_s`, so a provider's retry is never dropped as a duplicate of a record that was never
 written. A duplicate that finds a key pending waits for the claimant's outcome (bounded) and
 answers only once the record is durable, or 503 if it is not resolved in time.
+A publish that timed out is not a publish that failed (the broker may still write it), so
+its claims are not released at once: they stay pending until the producer settles, then
+become done (acked) or *uncertain* (`u:<sent_at_ms>`). The next delivery of an uncertain key
+looks for the record on the canonical topic before publishing it again.
 The one remaining window (record acknowledged, process gone before marking it done) can yield
 a second record with the same key; every record carries its key so subscribers drop it.
 """
@@ -15,13 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from services.ingress.errors import DependencyUnavailable
 from services.ingress.schemas import DeliverySummary
 from services.ingress.store import IngressStore
 
 DONE = b"d"
+UNCERTAIN = b"u:"
+Verify = Callable[[str, str, int], Awaitable[bool]]  # installation, idempotency key, since ms
 
 
 @dataclass
@@ -36,8 +44,17 @@ class Claims:
 class Deduplicator:
     """Claims idempotency keys before publishing and confirms or releases them after."""
 
-    def __init__(self, store: IngressStore, *, ttl_s: int, pending_s: float, wait_s: float) -> None:
+    def __init__(
+        self,
+        store: IngressStore,
+        *,
+        ttl_s: int,
+        pending_s: float,
+        wait_s: float,
+        verify: Verify,
+    ) -> None:
         self.store = store
+        self.verify = verify
         self.ttl_s = ttl_s
         self.pending_ms = int(pending_s * 1000)
         self.wait_s = wait_s
@@ -60,6 +77,8 @@ class Deduplicator:
                     claims.mine.append(key)
                 elif holder == DONE:
                     claims.duplicates.append(key)
+                elif holder.startswith(UNCERTAIN):
+                    await self._resolve(key, holder, claims)
                 else:
                     waiting.append(key)
             todo = waiting
@@ -70,6 +89,43 @@ class Deduplicator:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.05)
         return claims
+
+    async def _resolve(self, key: str, holder: bytes, claims: Claims) -> None:
+        """An earlier publish of `key` timed out: was the record written after all?"""
+        installation_id, idempotency_key = self.store.parse_dedupe_key(key)
+        try:
+            since_ms = int(holder[len(UNCERTAIN) :])
+            written = await self.verify(installation_id, idempotency_key, since_ms)
+        except Exception as error:
+            await self.release(claims)
+            raise DependencyUnavailable("kafka") from error
+        if written:
+            await self.store.swap(key, holder, DONE, self.ttl_s * 1000)
+            claims.duplicates.append(key)
+        elif await self.store.swap(key, holder, claims.token, self.pending_ms):
+            claims.mine.append(key)
+        else:  # someone resolved it first: look again
+            holders = await self.store.peek([key])
+            if holders[0] == DONE:
+                claims.duplicates.append(key)
+            else:
+                await self.release(claims)
+                raise DependencyUnavailable("dedupe_pending")
+
+    async def settle(self, claims: Claims, unsettled: list[Any], sent_at_ms: int) -> None:
+        """After a timed-out publish: done if every record was acked after all, else uncertain."""
+        try:
+            acks = await asyncio.wait_for(
+                asyncio.gather(*unsettled, return_exceptions=True), self.pending_ms / 1000
+            )
+        except TimeoutError:
+            return  # still unknown: the pending claims expire and a retry starts over
+        if len(acks) == len(claims.mine) and not any(isinstance(a, BaseException) for a in acks):
+            await self.store.confirm(claims.mine, self.ttl_s)
+            return
+        for key in claims.mine:
+            marker = UNCERTAIN + str(sent_at_ms).encode()
+            await self.store.swap(key, claims.token, marker, self.ttl_s * 1000)
 
     async def confirm(self, claims: Claims, summary: DeliverySummary | None = None) -> None:
         """Mark published keys done (and record the delivery); failures are left to expiry."""

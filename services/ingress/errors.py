@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from services.base.errors import NotFound, ServiceError, Unavailable
 
 
@@ -33,6 +35,9 @@ class MalformedPayload(ServiceError):
 class DependencyUnavailable(Unavailable):
     """Kafka or Redis did not answer in time; nothing was promised, the provider retries."""
 
-    def __init__(self, dependency: str) -> None:
+    def __init__(self, dependency: str, unsettled: list[Any] | None = None) -> None:
         super().__init__(f"{dependency} unavailable; retry later", dependency=dependency)
         self.dependency = dependency
+        # Acks of records already handed to the producer: they may still land (timeout is not
+        # failure), so their dedupe claims are settled later instead of released now.
+        self.unsettled = unsettled or []

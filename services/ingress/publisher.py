@@ -32,23 +32,35 @@ class DeliveryPublisher:
     async def publish(
         self, delivery: DeliveryReceived | None, records: list[CanonicalRecord]
     ) -> RecordMetadata | None:
-        """Send all, await all acks; return where the raw delivery landed (partition, offset)."""
+        """Send all, await all acks; return where the raw delivery landed (partition, offset).
+
+        On timeout the error carries the records' still-pending acks (`unsettled`).
+        """
         messages: list[tuple[Topic[Any], Any]] = []
         if delivery is not None:
             messages.append((WEBHOOK_DELIVERIES, delivery))
         messages += [(CANONICAL_RECORDS, record) for record in records]
+        pending: list[asyncio.Future[RecordMetadata]] = []
         try:
-            acks = await asyncio.wait_for(self._send_all(messages), self.timeout_s)
+            acks = await asyncio.wait_for(self._send_all(messages, pending), self.timeout_s)
         except Exception as error:  # not started, timed out, broker error: nothing promised
-            raise DependencyUnavailable("kafka") from error
+            for ack in pending:  # their outcome is read by `settle`, or deliberately not
+                ack.add_done_callback(_ignore)
+            unsettled = pending[1:] if delivery is not None else pending
+            raise DependencyUnavailable("kafka", unsettled) from error
         return acks[0] if delivery is not None else None
 
-    async def _send_all(self, messages: list[tuple[Topic[Any], Any]]) -> list[RecordMetadata]:
+    async def _send_all(
+        self,
+        messages: list[tuple[Topic[Any], Any]],
+        pending: list[asyncio.Future[RecordMetadata]] | None = None,
+    ) -> list[RecordMetadata]:
         producer = self._producer()
-        pending = [
-            await producer.send(topic.name, topic.encode(m), key=topic.encode_key(m))
-            for topic, m in messages
-        ]
+        pending = [] if pending is None else pending
+        for topic, m in messages:
+            pending.append(
+                await producer.send(topic.name, topic.encode(m), key=topic.encode_key(m))
+            )
         # Await each ack without cancelling the producer's own futures on timeout.
         return [await asyncio.shield(ack) for ack in pending]
 
@@ -63,3 +75,8 @@ class DeliveryPublisher:
             await asyncio.wait_for(self._send_all([(WEBHOOK_DELIVERIES, delivery)]), 30)
         except Exception:
             pass  # best effort: the rejection is also counted in webhook health
+
+
+def _ignore(future: asyncio.Future[object]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -239,10 +239,13 @@ class WebhookIngress:
             if key in mine and key not in seen:
                 seen.add(key)
                 records.append(_record(snapshot, version, delivery, emission, source))
+        sent_at_ms = int(time.time() * 1000) - 1000  # a margin for producer-side timestamps
         try:
             ack = await self.publisher.publish(delivery if publish_raw else None, records)
-        except DependencyUnavailable:
-            if claims is not None:
+        except DependencyUnavailable as error:
+            if claims is not None and error.unsettled:
+                self.background.spawn(self.dedupe.settle(claims, error.unsettled, sent_at_ms))
+            elif claims is not None:
                 await self.dedupe.release(claims)
             raise
         if result.emissions and not records:

@@ -27,6 +27,11 @@ Queue = Callable[[Pipeline], object]
 _RELEASE = (
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 )
+# Compare-and-set: move a claim from one state to another only if it is still in the first.
+_SWAP = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end return false"
+)
 _summary = msgspec.json.Decoder(DeliverySummary)
 _secret = msgspec.json.Decoder(SecretEntry)
 _version = msgspec.json.Decoder(VersionRef)
@@ -136,6 +141,16 @@ class IngressStore:
                 pipe.eval(_RELEASE, 1, key, token)
 
         _checked(await self.tick.run(queue))
+
+    async def swap(self, key: str, expected: bytes | str, value: bytes | str, ttl_ms: int) -> bool:
+        """Set `key` to `value` only if it still holds `expected`."""
+        return bool(await self.redis.eval(_SWAP, 1, key, expected, value, ttl_ms))
+
+    @staticmethod
+    def parse_dedupe_key(key: str) -> tuple[str, str]:
+        """(installation id, idempotency key) of a dedupe key."""
+        installation_id = key[len("{i:") : key.index("}")]
+        return installation_id, key.split(":dedupe:", 1)[1]
 
     # History ----------------------------------------------------------------------------
 
