@@ -26,6 +26,7 @@ from services.registry.service.connections import ConnectionService, CredentialC
 from services.registry.service.installation_versions import InstallationVersionService
 from services.registry.service.installations import InstallationService
 from services.registry.service.maintenance import Maintenance
+from services.registry.service.oauth import OAuthService
 from services.registry.service.secrets import SecretService
 from services.registry.service.vault import SecretVault
 from services.registry.service.versions import VersionService
@@ -64,12 +65,11 @@ def create_app(settings: RegistrySettings, infra_settings: InfraSettings) -> Lit
             store, relay, versions, settings.ingress_url
         ),
         "secrets": SecretService(store, relay, vault, check),
-        "connections": ConnectionService(
+        "connections": ConnectionService(store, relay, vault, sync, settings.ingress_url),
+        "oauth": OAuthService(
             store,
             relay,
             vault,
-            sync,
-            settings.ingress_url,
             settings.oauth_redirect_url,
             settings.oauth_state_ttl_s,
             settings.oauth_timeout_s,

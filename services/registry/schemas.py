@@ -233,3 +233,14 @@ class OAuthStatusView(msgspec.Struct, frozen=True, kw_only=True):
     status: Literal["not_connected", "connected", "needs_reauth"]
     scopes: list[str] = []
     expires_at: float | None = None
+
+
+class OAuthReport(msgspec.Struct, frozen=True, kw_only=True):
+    """Internal (sync → registry): refreshed tokens, or a refresh the provider refused."""
+
+    workspace_id: str
+    status: Literal["connected", "needs_reauth"]
+    access_token: str | None = None
+    refresh_token: str | None = None
+    expires_in: float | None = None
+    reason: str = ""

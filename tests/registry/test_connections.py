@@ -22,6 +22,7 @@ from tests.registry.factories import (
     manifest,
     redis_dump,
     snapshots_of,
+    wait_outbox_drained,
 )
 
 
@@ -92,6 +93,7 @@ async def test_an_unreachable_sync_service_is_503_and_saves_nothing(
     settings = registry_settings(fake_sync, sync_url=f"http://127.0.0.1:{free_port()}")
     async with running_registry(infra, http, settings) as url:
         iid = (await install(http, url, tenant, "acme-crm")).json()["id"]
+        await wait_outbox_drained(infra, tenant.id)
         before = await redis_dump(infra)
         response = await http.put(
             f"{url}/v1/installations/{iid}/secrets/api_key",

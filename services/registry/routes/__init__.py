@@ -1,6 +1,10 @@
 """HTTP in: translate requests into registry service calls. Handlers stay two lines."""
 
-from services.registry.routes.connections import ConnectionController, OAuthCallbackController
+from services.registry.routes.connections import (
+    ConnectionController,
+    InternalOAuthController,
+    OAuthCallbackController,
+)
 from services.registry.routes.extensions import CatalogController, ExtensionController
 from services.registry.routes.installations import InstallationController
 from services.registry.routes.workspace import WorkspaceController
@@ -12,6 +16,7 @@ ROUTES = [
     InstallationController,
     ConnectionController,
     OAuthCallbackController,
+    InternalOAuthController,
 ]
 
 __all__ = ["ROUTES"]

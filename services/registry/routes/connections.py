@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+import hmac
+from typing import Any
+
+from litestar import Controller, Request, get, post
 from litestar.params import Parameter
 
-from services.base.auth import Principal
-from services.registry.schemas import ConnectionTest, OAuthStart, OAuthStatusView, WebhookEndpoint
+from services.base.auth import Principal, bearer_of
+from services.base.errors import Unauthenticated
+from services.base.infrastructure import Infrastructure
+from services.registry.schemas import (
+    ConnectionTest,
+    OAuthReport,
+    OAuthStart,
+    OAuthStatusView,
+    WebhookEndpoint,
+)
 from services.registry.service.connections import ConnectionService
+from services.registry.service.oauth import OAuthService
+
+
+def require_internal_token(request: Request[Any, Any, Any], infra: Infrastructure) -> None:
+    """401 unless the bearer token is the configured internal service token."""
+    expected = infra.settings.internal_token
+    given = bearer_of(request)
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Unauthenticated("this endpoint needs the internal service token")
 
 
 class ConnectionController(Controller):
@@ -39,17 +59,17 @@ class ConnectionController(Controller):
 
     @get("/oauth")
     async def get_oauth_status(
-        self, principal: Principal, connections: ConnectionService, installation_id: str
+        self, principal: Principal, oauth: OAuthService, installation_id: str
     ) -> OAuthStatusView:
         """not_connected, connected or needs_reauth."""
-        return await connections.oauth_status(principal, installation_id)
+        return await oauth.oauth_status(principal, installation_id)
 
     @post("/oauth/start", status_code=200)
     async def start_oauth(
-        self, principal: Principal, connections: ConnectionService, installation_id: str
+        self, principal: Principal, oauth: OAuthService, installation_id: str
     ) -> OAuthStart:
         """The provider's authorization URL with state and a PKCE S256 challenge (admin)."""
-        return await connections.start_oauth(principal, installation_id)
+        return await oauth.start_oauth(principal, installation_id)
 
 
 class OAuthCallbackController(Controller):
@@ -61,9 +81,29 @@ class OAuthCallbackController(Controller):
     @get("/callback")
     async def oauth_callback(
         self,
-        connections: ConnectionService,
+        oauth: OAuthService,
         code: str,
         oauth_state: str = Parameter(query="state"),
     ) -> OAuthStatusView:
         """Exchange the code for tokens and store them sealed."""
-        return await connections.complete_oauth(code, oauth_state)
+        return await oauth.complete_oauth(code, oauth_state)
+
+
+class InternalOAuthController(Controller):
+    """Service-to-service (internal token): sync reports refreshed tokens and failed refreshes."""
+
+    path = "/internal/installations/{installation_id:str}/oauth"
+    tags = ["internal"]
+
+    @post("/", status_code=200)
+    async def report_oauth(
+        self,
+        request: Request[Any, Any, Any],
+        infra: Infrastructure,
+        oauth: OAuthService,
+        installation_id: str,
+        data: OAuthReport,
+    ) -> OAuthStatusView:
+        """Store refreshed tokens sealed, or mark the connection needs_reauth."""
+        require_internal_token(request, infra)
+        return await oauth.report(installation_id, data)
