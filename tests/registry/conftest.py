@@ -92,8 +92,12 @@ class running_registry:
         await wait_ready(self.http, url)
         redis = Redis.from_url(self.infra.redis_url)
         try:
-            while not await redis.exists(first_party_key("acme-crm")):
+            for _ in range(600):
+                if await redis.exists(first_party_key("acme-crm")):
+                    break
                 await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("first-party catalog not registered")
         finally:
             await redis.aclose()
         return url

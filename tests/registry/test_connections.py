@@ -230,3 +230,33 @@ async def test_a_refused_authorization_code_is_400_and_leaves_the_connection_unc
         assert done.status_code == 400 and "invalid_grant" in done.json()["error"]["message"]
         status = await http.get(f"{registry}/v1/installations/{iid}/oauth", headers=tenant.admin)
         assert status.json()["status"] == "not_connected"
+
+
+async def test_sync_reports_refreshed_tokens_and_needs_reauth_with_the_internal_token(
+    http: httpx.AsyncClient, registry: str, tenant: Tenant, infra: Infra
+) -> None:
+    await deploy(http, registry, tenant, oauth_connector("https://auth.example.test"))
+    iid = (
+        await install(http, registry, tenant, "oauth-crm", settings={"client_id": "cid-1"})
+    ).json()["id"]
+    url = f"{registry}/internal/installations/{iid}/oauth"
+    body = {"workspace_id": tenant.id, "status": "connected", "access_token": "at-refreshed"}
+    assert (await http.post(url, json=body, headers=tenant.admin)).status_code == 401
+    internal = {"authorization": f"Bearer {infra.settings().internal_token}"}
+    refreshed = await http.post(url, json={**body, "expires_in": 60}, headers=internal)
+    assert refreshed.status_code == 200 and refreshed.json()["status"] == "connected"
+    connected = max(await snapshots_of(infra, iid, 2), key=lambda s: s.revision)
+    assert connected.oauth.status == "connected" and connected.oauth.token_revision == 1
+    assert b"at-refreshed" not in connected.oauth.access_token.ciphertext
+    failed = await http.post(
+        url,
+        json={"workspace_id": tenant.id, "status": "needs_reauth", "reason": "invalid_grant"},
+        headers=internal,
+    )
+    assert failed.json()["status"] == "needs_reauth"
+    status = await http.get(f"{registry}/v1/installations/{iid}/oauth", headers=tenant.member)
+    assert status.json()["status"] == "needs_reauth"
+    latest = max(await snapshots_of(infra, iid, 3), key=lambda s: s.revision)
+    assert latest.oauth.status == "needs_reauth" and latest.oauth.access_token is None
+    elsewhere = await http.post(url, json={**body, "workspace_id": "ws_other"}, headers=internal)
+    assert elsewhere.status_code == 404
