@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
@@ -153,11 +154,31 @@ async def audit_events(infra: Infra, workspace_id: str, action: str) -> list[Any
 
 
 async def read_topic_for(infra: Infra, topic: Topic[Any], match: Any) -> list[Any]:
+    """Decoded messages of `topic` once one matches."""
+    return await read_decoded(infra, topic, lambda msgs: any(match(m) for m in msgs))
+
+
+async def read_decoded(infra: Infra, topic: Topic[Any], until: Any) -> list[Any]:
+    """Decoded messages of `topic` once `until(messages)` holds; undecodable ones (other
+    suites park garbage on purpose) are skipped."""
     from tests.harness import read_topic
 
-    return await read_topic(
-        infra.bootstrap_servers, topic, until=lambda msgs: any(match(m) for m in msgs)
+    def decoded(records: list[Any]) -> list[Any]:
+        messages = []
+        for record in records:
+            try:
+                messages.append(topic.decode(record.value))
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                continue
+        return messages
+
+    records = await read_topic(
+        infra.bootstrap_servers,
+        topic,
+        until=lambda msgs: until(decoded(msgs)),
+        raw=True,
     )
+    return decoded(records)
 
 
 async def wait_outbox_drained(infra: Infra, workspace_id: str, timeout: float = 20) -> None:
@@ -173,12 +194,17 @@ async def wait_outbox_drained(infra: Infra, workspace_id: str, timeout: float = 
         await redis.aclose()
 
 
-async def redis_dump(infra: Infra) -> dict[str, Any]:
-    """Every key and value in Redis (strings, hashes, sets, streams)."""
+REGISTRY_KEYS = ("{w:", "workspaces:", "catalog:", "bundle:", "oauth:", "token:", "outbox:")
+
+
+async def redis_dump(infra: Infra, only_registry: bool = False) -> dict[str, Any]:
+    """Every key and value in Redis (or only the registry's keys, which other tests never touch)."""
     redis = Redis.from_url(infra.redis_url)
     dump: dict[str, Any] = {}
     try:
         async for key in redis.scan_iter(count=1000):
+            if only_registry and not key.decode().startswith(REGISTRY_KEYS):
+                continue
             kind = (await redis.type(key)).decode()
             if kind == "string":
                 dump[key.decode()] = await redis.get(key)

@@ -31,7 +31,7 @@ CONFIG = {
 
 async def _world(infra: Infra) -> tuple[dict[str, Any], dict[int, int], dict[int, int]]:
     return (
-        await redis_dump(infra),
+        await redis_dump(infra, only_registry=True),
         await end_offsets(infra, INSTALLATION_SNAPSHOTS),
         await end_offsets(infra, AUDIT_EVENTS),
     )

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from cli.embedded import free_port
 from contracts.topics import INSTALLATION_SNAPSHOTS
 from services.registry.outbox import outbox_key
-from tests.harness import Infra, read_topic, wait_ready
+from tests.harness import Infra, wait_ready
 from tests.registry.conftest import FakeSync, registry_settings, running_registry
 from tests.registry.factories import (
     CONNECTORS,
@@ -21,6 +21,7 @@ from tests.registry.factories import (
     audit_events,
     install,
     new_tenant,
+    read_decoded,
     snapshots_of,
     wait_outbox_drained,
 )
@@ -101,10 +102,10 @@ async def test_every_snapshot_is_republished_at_start(
     iid = (await install(http, registry, tenant, "acme-crm")).json()["id"]
     before = len(await snapshots_of(infra, iid, 1))
     async with running_registry(infra, http, registry_settings(fake_sync)):
-        seen = await read_topic(
-            infra.bootstrap_servers,
+        seen = await read_decoded(
+            infra,
             INSTALLATION_SNAPSHOTS,
-            until=lambda msgs: sum(m.installation_id == iid for m in msgs) > before,
+            lambda msgs: sum(m.installation_id == iid for m in msgs) > before,
         )
     again = [m for m in seen if m.installation_id == iid]
     assert {m.revision for m in again} == {1}
