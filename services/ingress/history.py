@@ -12,6 +12,8 @@ which runs in observe mode (its writes become observed records, never canonical 
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from contracts.deliveries import DeliveryReceived
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.manifest import Webhooks
@@ -165,14 +167,20 @@ class DeliveryHistory:
     ) -> ReplayResult:
         webhooks = version.manifest.webhooks
         active = snapshot.active is not None and version.version_id == snapshot.active.version_id
-        mode = "active" if active else "observe"
-        base = {"delivery_id": delivery.delivery_id, "version_id": version.version_id, "mode": mode}
+        mode: Literal["active", "observe"] = "active" if active else "observe"
+        base: dict[str, Any] = {
+            "delivery_id": delivery.delivery_id,
+            "version_id": version.version_id,
+            "mode": mode,
+        }
         if webhooks is None:
             return ReplayResult(**base, signature="not_required", outcome="no_webhook_endpoint")
         signature = await self._check_signature(snapshot, webhooks, delivery)
         if signature is not None:
             return ReplayResult(**base, signature="invalid", reason=signature, outcome="rejected")
-        checked = "not_required" if webhooks.auth == "public" else "valid"
+        checked: Literal["valid", "not_required"] = (
+            "not_required" if webhooks.auth == "public" else "valid"
+        )
         if not active:
             result = await self.ingress.invoker.invoke(
                 Invocation(

@@ -194,7 +194,7 @@ class IngressStore:
             )
         if not ids:
             return []
-        raws = await self.redis.mget([f"{t}:delivery:{i.decode()}" for i in ids])
+        raws = await self.redis.mget([f"{t}:delivery:{_text(i)}" for i in ids])
         return [_summary.decode(raw) for raw in raws if raw]
 
     # Held deliveries --------------------------------------------------------------------
@@ -211,7 +211,7 @@ class IngressStore:
     async def next_held(self, installation_id: str) -> str | None:
         """The oldest held delivery id, left in place until `drop_held`."""
         raw = await self.redis.lindex(f"{tag(installation_id)}:held", 0)
-        return raw.decode() if raw else None
+        return _text(raw) if raw else None
 
     async def drop_held(self, installation_id: str, delivery_id: str) -> None:
         """Remove a processed delivery from the head of the held queue."""
@@ -296,3 +296,7 @@ def _checked(results: list[Any]) -> list[Any]:
         if isinstance(result, Exception):
             raise result
     return results
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
