@@ -89,6 +89,17 @@ def session_infra() -> Iterator[Infra]:
             host, port = redis.get_container_host_ip(), redis.get_exposed_port(6379)
             yield Infra(kafka.get_bootstrap_server(), f"redis://{host}:{port}/0", keyring)
         return
+    with embedded_infra(keyring) as infra:
+        yield infra
+
+
+@contextlib.contextmanager
+def embedded_infra(keyring: str | None = None) -> Iterator[Infra]:
+    """A private embedded broker and Valkey on free ports (topics not yet created).
+
+    Fault tests that freeze the broker or Valkey use their own pair, so that no other test
+    shares the frozen server.
+    """
     home = Path(tempfile.mkdtemp(prefix="backfill-test-"))
     broker = start_broker(free_port(), home / "broker.log")
     valkey = start_valkey(free_port(), home / "valkey", home / "valkey.log")
@@ -96,7 +107,7 @@ def session_infra() -> Iterator[Infra]:
         yield Infra(
             f"127.0.0.1:{broker.port}",
             f"redis://127.0.0.1:{valkey.port}/0",
-            keyring,
+            keyring or Keyring.generate_entry("v1"),
             broker=broker,
             valkey=valkey,
         )
@@ -110,18 +121,32 @@ def session_infra() -> Iterator[Infra]:
 async def serving(app: Litestar) -> AsyncIterator[str]:
     """Serve `app` on a free port with a real uvicorn server; yield its base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        lifespan="on",
+        timeout_graceful_shutdown=10,  # as `serve` does in production
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
+    deadline = time.monotonic() + 60
     while not server.started:
         if task.done():
             task.result()
+        if time.monotonic() > deadline:
+            task.cancel()
+            raise AssertionError("the app did not start serving within 60 s")
         await asyncio.sleep(0.02)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        await task
+        try:  # the app's own stop steps are bounded; this only guards against a bug in them
+            await asyncio.wait_for(task, 90)
+        except TimeoutError:
+            raise AssertionError("the app did not stop within 90 s") from None
 
 
 async def wait_ready(client: Any, base_url: str, timeout: float = 30) -> None:

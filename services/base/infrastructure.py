@@ -3,7 +3,9 @@
 Start never blocks on an unreachable dependency: the service comes up, `/healthz` answers, and
 `/readyz` stays red until Kafka and Redis answer and every consumer holds its partitions.
 Stop drains in order: subscribers first (each commits the offset of the message it finished),
-then the producer is flushed, then Redis is closed.
+then the producer is flushed, then Redis is closed. Each step is bounded (`STOP_STEP_S`): a
+broker that stopped answering mid-rebalance must not keep a stopping process alive forever;
+the step that ran out of time is logged and the next one still runs.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from services.base.settings import InfraSettings
 
 log = logging.getLogger(__name__)
 Hook = Callable[[], Awaitable[None]]
+STOP_STEP_S = 15.0
 
 
 @dataclass
@@ -93,10 +96,10 @@ class Infrastructure:
         if self._connector is not None and not self._connector.done():
             self._connector.cancel()
             await asyncio.gather(self._connector, return_exceptions=True)
-        await self.broker.stop()
-        if self._producer is not None:
-            await self._producer.stop()  # flushes pending batches; safe if never started
-        await self.redis.aclose()
+        await _bounded("stop consumers", self.broker.stop())
+        if self._producer is not None:  # flushes pending batches; safe if never started
+            await _bounded("flush producer", self._producer.stop())
+        await _bounded("close redis", self.redis.aclose())
 
     async def readiness(self) -> dict[str, bool]:
         """Per dependency: Redis PING, Kafka metadata, consumers assigned, plus `ready_checks`."""
@@ -115,3 +118,13 @@ class Infrastructure:
         for name, check in self.ready_checks.items():
             checks[name] = check()
         return checks
+
+
+async def _bounded(step: str, work: Awaitable[Any]) -> None:
+    """Run one shutdown step for at most STOP_STEP_S; log (never raise) when it fails."""
+    try:
+        await asyncio.wait_for(work, STOP_STEP_S)
+    except TimeoutError:
+        log.error("shutdown step timed out", extra={"step": step, "timeout_s": STOP_STEP_S})
+    except Exception as error:
+        log.error("shutdown step failed", extra={"step": step, "error": repr(error)})
