@@ -115,6 +115,16 @@ class RegistryStore:
             (msgspec.json.decode(r, type=TokenInfo) for r in raw), key=lambda t: t.created_at
         )
 
+    async def token(self, workspace_id: str, token_id: str) -> tuple[TokenInfo, str] | None:
+        """A token's metadata and the digest its principal record is stored under."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(wkey(workspace_id, "tokens"), token_id)
+            pipe.hget(wkey(workspace_id, "token-digests"), token_id)
+            info, digest = await pipe.execute()
+        if not info or not digest:
+            return None
+        return msgspec.json.decode(info, type=TokenInfo), _text(digest)
+
     @staticmethod
     def put_workspace(pipe: Pipeline, workspace: Workspace) -> None:
         pipe.set(wkey(workspace.id, "workspace"), msgspec.json.encode(workspace))
@@ -131,6 +141,14 @@ class RegistryStore:
         pipe.set(token_key(digest), msgspec.json.encode(principal))
         pipe.hset(wkey(principal.workspace_id, "tokens"), info.id, msgspec.json.encode(info))
         pipe.hset(wkey(principal.workspace_id, "token-digests"), info.id, digest)
+
+    @staticmethod
+    def revoke_token(pipe: Pipeline, workspace_id: str, info: TokenInfo, digest: str) -> None:
+        # The principal record goes (the token stops working at once in every service); the
+        # metadata stays, marked revoked, so the list still explains what happened.
+        pipe.delete(token_key(digest))
+        revoked = msgspec.structs.replace(info, status="revoked")
+        pipe.hset(wkey(workspace_id, "tokens"), info.id, msgspec.json.encode(revoked))
 
     # Versions and bundles
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.harness import Infra
-from tests.registry.factories import Tenant, auth, install, redis_dump
+from tests.registry.factories import Tenant, audit_events, auth, install, redis_dump
 
 
 async def test_a_request_without_a_token_is_401(http: httpx.AsyncClient, registry: str) -> None:
@@ -55,3 +55,48 @@ async def test_tokens_are_shown_once_and_stored_only_hashed(
     assert token not in listed.text
     assert (await http.get(f"{registry}/v1/workspace", headers=auth(token))).status_code == 200
     assert token.encode() not in repr(await redis_dump(infra)).encode()
+
+
+async def test_a_revoked_token_stops_working_at_once_and_stays_listed_as_revoked(
+    http: httpx.AsyncClient, registry: str, tenant: Tenant, infra: Infra
+) -> None:
+    issued = (
+        await http.post(f"{registry}/v1/tokens", json={"name": "ci"}, headers=tenant.admin)
+    ).json()
+    assert (await http.get(f"{registry}/v1/workspace", headers=auth(issued["token"]))).is_success
+
+    revoked = await http.delete(f"{registry}/v1/tokens/{issued['id']}", headers=tenant.admin)
+
+    assert revoked.status_code == 200
+    assert revoked.json()["status"] == "revoked"
+    after = await http.get(f"{registry}/v1/workspace", headers=auth(issued["token"]))
+    assert after.status_code == 401
+    listed = (await http.get(f"{registry}/v1/tokens", headers=tenant.admin)).json()
+    assert [t["status"] for t in listed if t["id"] == issued["id"]] == ["revoked"]
+    again = await http.delete(f"{registry}/v1/tokens/{issued['id']}", headers=tenant.admin)
+    assert again.json()["status"] == "revoked"  # idempotent
+    events = await audit_events(infra, tenant.id, "TokenRevoked")
+    assert [e.target for e in events] == [issued["id"]]
+
+
+async def test_members_revoke_only_their_own_tokens_and_never_another_workspaces(
+    http: httpx.AsyncClient, registry: str, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    own = (
+        await http.post(f"{registry}/v1/tokens", json={"name": "laptop"}, headers=tenant.member)
+    ).json()
+    admins = (
+        await http.post(f"{registry}/v1/tokens", json={"name": "ops"}, headers=tenant.admin)
+    ).json()
+
+    forbidden = await http.delete(f"{registry}/v1/tokens/{admins['id']}", headers=tenant.member)
+    foreign = await http.delete(f"{registry}/v1/tokens/{admins['id']}", headers=other_tenant.admin)
+    unknown = await http.delete(f"{registry}/v1/tokens/tok_unknown", headers=tenant.admin)
+    mine = await http.delete(f"{registry}/v1/tokens/{own['id']}", headers=tenant.member)
+
+    assert forbidden.status_code == 403
+    assert foreign.status_code == 404
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["field"] == "token_id"
+    assert mine.status_code == 200
+    assert (await http.get(f"{registry}/v1/workspace", headers=auth(admins["token"]))).is_success

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from litestar import Controller, delete, get, post
 
 from services.base.auth import Principal
 from services.registry.schemas import (
@@ -54,3 +54,10 @@ class WorkspaceController(Controller):
     ) -> TokenIssued:
         """Issue a token; the plaintext is returned once."""
         return await workspaces.issue_token(principal, data)
+
+    @delete("/tokens/{token_id:str}", status_code=200)
+    async def revoke_token(
+        self, principal: Principal, workspaces: WorkspaceService, token_id: str
+    ) -> TokenInfo:
+        """Revoke a token at once (your own; admins: any). Its metadata stays, marked revoked."""
+        return await workspaces.revoke_token(principal, token_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import msgspec
+
 from contracts.audit import AuditEvent
 from contracts.topics import AUDIT_EVENTS
 from services.base.auth import Principal, new_token, token_digest
@@ -122,6 +124,37 @@ class WorkspaceService:
             token=token,
             created_at=info.created_at,
         )
+
+    async def revoke_token(self, caller: Principal, token_id: str) -> TokenInfo:
+        """Revoke a token at once: the caller's own, or (admins only) any of the workspace."""
+        found = await self.store.token(caller.workspace_id, token_id)
+        if found is None:
+            raise NotFound(f"token {token_id!r} not found", field="token_id")
+        info, digest = found
+        if info.member_id != caller.member_id:
+            caller.require_admin()
+        if info.status == "revoked":
+            return info
+
+        def build(pipe: Any) -> None:
+            self.store.revoke_token(pipe, caller.workspace_id, info, digest)
+            outbox.append(
+                pipe,
+                caller.workspace_id,
+                AUDIT_EVENTS,
+                audit(
+                    caller.workspace_id,
+                    caller.member_id,
+                    "TokenRevoked",
+                    info.id,
+                    member_id=info.member_id,
+                    name=info.name,
+                ),
+            )
+
+        await self.store.transaction(build)
+        self.relay.notify()
+        return msgspec.structs.replace(info, status="revoked")
 
     async def add_member(self, caller: Principal, body: MemberCreate) -> Member:
         """Admins add members; an email is unique within a workspace."""
