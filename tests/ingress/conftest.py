@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -94,10 +95,8 @@ async def redis(infra: Infra) -> AsyncIterator[Redis]:
 @pytest_asyncio.fixture(scope="session")
 async def producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
     """An acks=all producer standing in for the registry's outbox relay."""
-    started = create_producer(infra.settings(), "ingress-tests")
-    await started.start()
-    yield started
-    await started.stop()
+    async with relay_producer(infra) as started:
+        yield started
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -105,6 +104,26 @@ async def ingress(
     infra: Infra, http: httpx.AsyncClient, redis: Redis, producer: AIOKafkaProducer
 ) -> AsyncIterator[Ingress]:
     """One ingress service for the session, ready (its snapshot view caught up)."""
+    async with running_ingress(infra, http, redis, producer) as started:
+        yield started
+
+
+@contextlib.asynccontextmanager
+async def relay_producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
+    """An acks=all producer on `infra`'s broker."""
+    started = create_producer(infra.settings(), "ingress-tests")
+    await started.start()
+    try:
+        yield started
+    finally:
+        await started.stop()
+
+
+@contextlib.asynccontextmanager
+async def running_ingress(
+    infra: Infra, http: httpx.AsyncClient, redis: Redis, producer: AIOKafkaProducer
+) -> AsyncIterator[Ingress]:
+    """An ingress app served on a free port against `infra`, ready."""
     async with serving(create_app(ingress_settings(), infra.settings())) as url:
         await wait_ready(http, url)
         yield Ingress(url, http, redis, producer, Keyring.parse(infra.keyring), infra)

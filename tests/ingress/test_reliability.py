@@ -1,7 +1,8 @@
 """Reliability: duplicate storms, a frozen broker or Redis, and an ingress killed mid-load.
 
 Each test is bounded in count and time, talks to 127.0.0.1 only, and always resumes what it
-paused (in `finally`).
+paused (in `finally`). The module runs on a broker and Valkey of its own, so that freezing them
+disturbs no other test's clients.
 """
 
 from __future__ import annotations
@@ -11,15 +12,41 @@ import os
 import signal
 import sys
 import time
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+import pytest_asyncio
+from redis.asyncio import Redis
 
 from cli.embedded import free_port
 from contracts.topics import CANONICAL_RECORDS
-from tests.harness import read_topic, wait_ready
-from tests.ingress.conftest import Ingress
+from services.base.kafka import ensure_topics
+from tests.harness import Infra, embedded_infra, read_topic, wait_ready
+from tests.ingress.conftest import Ingress, relay_producer, running_ingress
 from tests.ingress.factories import announce, deploy, installation, signed, stripe_event, token_for
+
+
+@pytest.fixture(scope="module")
+def private_infra() -> Iterator[Infra]:
+    """This module's own broker and Valkey (it freezes them); every topic created."""
+    with embedded_infra() as started:
+        asyncio.run(ensure_topics(started.bootstrap_servers))
+        yield started
+
+
+@pytest_asyncio.fixture(scope="module")
+async def ingress(private_infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[Ingress]:
+    """An ingress service on the private infrastructure, ready."""
+    redis = Redis.from_url(private_infra.redis_url)
+    try:
+        async with (
+            relay_producer(private_infra) as producer,
+            running_ingress(private_infra, http, redis, producer) as started,
+        ):
+            yield started
+    finally:
+        await redis.aclose()
 
 
 async def active_install(ingress: Ingress):  # type: ignore[no-untyped-def]
