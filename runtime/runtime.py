@@ -2,9 +2,16 @@
 
 `invoke` never raises for anything the extension did: a missing bundle or file, a handler
 that raises, a denial, a malformed stream page or the time limit each become an outcome with
-a one-line message, and the details (with traceback) go to the extension logs topic. Log
-lines and observed records are published and acknowledged (acks=all) before `invoke`
-returns; a Kafka failure there propagates, so the caller can answer 503 and be retried.
+a one-line message, and the details (with traceback) go to the extension logs topic.
+
+Publishing: observed records are acknowledged (acks=all) before `invoke` returns. Log lines
+are handed to the producer before it returns but their acks are not awaited, so they add no
+broker round trip to the caller's latency: a caller that then publishes on the same producer
+and awaits its own acks (ingress does) finds them written in the same or an earlier produce
+request. A log line the broker does not acknowledge is counted (`log_lines_failed`) and
+logged, never silently dropped. A producer that refuses a message outright (not started,
+buffer full past its timeout) or an unacknowledged observed record propagates, so the
+caller can answer 503 and be retried.
 
 Time limit: `asyncio.wait_for` cancels code that awaits. CPU-bound synchronous code cannot be
 pre-empted in-process (it holds the event loop until it returns); the out-of-process sandbox
@@ -14,6 +21,7 @@ that can replace this class behind the same `invoke` interface can kill it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -35,6 +43,8 @@ from sdk.errors import PermissionDenied
 from services.base.ids import new_id
 from services.base.secrets_crypto import Keyring
 
+log = logging.getLogger(__name__)
+
 
 class Runtime:
     """Implements `runtime.interface.Invoker` in this process."""
@@ -53,9 +63,10 @@ class Runtime:
         self.producer = producer
         self.time_limit_s = time_limit_s
         self.outbound = OutboundHttp(host_overrides)
+        self.log_lines_failed = 0  # log lines the broker did not acknowledge
 
     async def invoke(self, invocation: Invocation) -> InvocationResult:
-        """Run one entry point; publish its logs (and observed records) before returning."""
+        """Run one entry point; hand its logs to the producer, observed records acknowledged."""
         started = time.monotonic()
         try:
             bundle = await self.bundles.get(invocation.version.digest)
@@ -141,13 +152,34 @@ class Runtime:
         )
 
     async def _publish(self, scope: InvocationScope) -> None:
-        """Send every line and observed record, then wait for all acknowledgements."""
+        """Send every observed record and line; wait for the records' acks, not the lines'."""
         if not scope.lines and not scope.observed:
             return
         producer = self.producer()
-        pending = [await _send(producer, OBSERVED_RECORDS, r) for r in scope.observed]
-        pending += [await _send(producer, EXTENSION_LOGS, line) for line in scope.lines]
-        await asyncio.gather(*pending)
+        observed = [await _send(producer, OBSERVED_RECORDS, r) for r in scope.observed]
+        lines = [await _send(producer, EXTENSION_LOGS, line) for line in scope.lines]
+        if lines:
+            acked = asyncio.gather(*lines, return_exceptions=True)
+            invocation_id = scope.invocation.invocation_id
+            acked.add_done_callback(lambda done: self._lines_sent(done, invocation_id))
+        if observed:
+            await asyncio.gather(*observed)
+
+    def _lines_sent(self, done: asyncio.Future[list[object]], invocation_id: str) -> None:
+        """Count and report the log lines of one invocation the broker did not acknowledge."""
+        if done.cancelled():
+            return
+        failed = [ack for ack in done.result() if isinstance(ack, BaseException)]
+        if failed:
+            self.log_lines_failed += len(failed)
+            log.warning(
+                "extension log lines not acknowledged",
+                extra={
+                    "invocation_id": invocation_id,
+                    "lines": len(failed),
+                    "error": repr(failed[0]),
+                },
+            )
 
     async def close(self) -> None:
         """Release the HTTP pool and the loaded bundles."""

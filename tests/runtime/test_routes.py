@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import msgspec
+from redis.asyncio import Redis
 
 from contracts.logs import ExtensionLogLine
 from contracts.topics import EXTENSION_LOGS
-from tests.harness import read_topic
+from services.base.kafka import create_producer, ensure_topics
+from services.base.secrets_crypto import Keyring
+from tests.harness import embedded_infra, read_topic
 from tests.runtime.conftest import make_runtime
 from tests.runtime.factories import BUNDLES, deploy_directory, installation, webhook
 
@@ -112,3 +118,33 @@ async def test_path_without_a_route_file_is_not_found(infra, redis, keyring, pro
     assert result.outcome == "not_found"
     assert "src/api/webhooks/nowhere.py" in (result.error or "")
     await runtime.close()
+
+
+async def test_log_lines_the_broker_never_acknowledges_are_counted_without_holding_invoke():
+    # A private broker, because this test freezes it.
+    with embedded_infra() as private:
+        await ensure_topics(private.bootstrap_servers)
+        redis = Redis.from_url(private.redis_url)
+        producer = create_producer(private.settings(), "runtime-frozen", request_timeout_ms=1_000)
+        await producer.start()
+        runtime = make_runtime(redis, Keyring.parse(private.keyring), producer)
+        try:
+            version = await deploy_directory(redis, BUNDLES / "probe")
+            snapshot = installation(version)
+            await runtime.invoke(webhook(snapshot, body(action="log")))  # metadata is known
+            await producer.flush()
+            assert private.broker is not None
+            private.broker.pause()
+            try:
+                result = await runtime.invoke(webhook(snapshot, body(action="log")))
+                assert result.outcome == "ok"
+                deadline = time.monotonic() + 30
+                while runtime.log_lines_failed < 4 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.1)
+                assert runtime.log_lines_failed == 4
+            finally:
+                private.broker.resume()
+        finally:
+            await producer.stop()
+            await runtime.close()
+            await redis.aclose()
