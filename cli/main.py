@@ -11,11 +11,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="backfill", description="Backfill extensions platform")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start the whole suite locally (embedded broker and Valkey)")
-    topics = commands.add_parser("topics", help="list or create the topics of the registry")
-    topics.add_argument("action", choices=["list", "create", "doc"])
-    topics.add_argument(
-        "--bootstrap-servers", default=None, help="default: KAFKA_BOOTSTRAP_SERVERS"
-    )
+    kafka = argparse.ArgumentParser(add_help=False)
+    kafka.add_argument("--bootstrap-servers", default=None, help="default: KAFKA_BOOTSTRAP_SERVERS")
+    topics = commands.add_parser("topics", help="the topic registry; create or read topics")
+    actions = topics.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="print every topic with its policy")
+    actions.add_parser("create", parents=[kafka], help="create the missing topics")
+    actions.add_parser("doc", help="print docs/topics.md")
+    tail = actions.add_parser("tail", parents=[kafka], help="print a topic's messages as JSON")
+    tail.add_argument("topic", help="a topic name, e.g. ingest.canonical.v1")
+    tail.add_argument("--from-beginning", action="store_true", help="default: new messages only")
+    tail.add_argument("--count", type=int, default=None, help="stop after N messages")
+    tail.add_argument("--timeout", type=float, default=None, help="stop after S seconds")
     deploy = commands.add_parser("deploy", help="pack a directory and deploy it as a version")
     deploy.add_argument("directory", nargs="?", default=".")
     modes = deploy.add_mutually_exclusive_group()
@@ -42,9 +49,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return up()
     if args.command == "topics":
-        from cli.topics import topics_command
+        from cli.topics import tail_command, topics_command
 
-        return topics_command(args.action, args.bootstrap_servers)
+        if args.action == "tail":
+            return tail_command(
+                args.topic, args.bootstrap_servers, args.from_beginning, args.count, args.timeout
+            )
+        return topics_command(args.action, getattr(args, "bootstrap_servers", None))
     parser.error(f"unknown command {args.command}")
     return 2
 
