@@ -14,3 +14,5 @@ class LogsSettings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 8004
     group_id: str = "logs"
     audit_keep: int = 10_000
+    # Newest log lines kept per extension and workspace; older ones are dropped.
+    lines_keep: int = 10_000
