@@ -11,8 +11,11 @@ A publish that timed out is not a publish that failed (the broker may still writ
 its claims are not released at once: they stay pending until the producer settles, then
 become done (acked) or *uncertain* (`u:<sent_at_ms>`). The next delivery of an uncertain key
 looks for the record on the canonical topic before publishing it again.
-The one remaining window (record acknowledged, process gone before marking it done) can yield
-a second record with the same key; every record carries its key so subscribers drop it.
+Ingress marks keys done right after answering the provider (not before), so the answer does
+not wait for that round trip; a duplicate arriving in between finds the key pending and waits
+for it as above. The one remaining window (record acknowledged, process gone before marking it
+done, which now includes writing the answer) can yield a second record with the same key once
+the pending claim expired; every record carries its key so subscribers drop it.
 """
 
 from __future__ import annotations

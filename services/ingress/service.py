@@ -3,8 +3,11 @@
 Guarantees: the handler never runs for a delivery that did not authenticate; a 202 is given
 only after the raw delivery and every new canonical record were acknowledged by Kafka
 (`acks=all`); Kafka or Redis trouble answers 503 so the provider retries, and releases any
-dedupe claim whose record was not written. A disabled installation's deliveries are verified,
-persisted and queued (`held`); `HeldQueue` processes them in arrival order on re-enable.
+dedupe claim whose record was not written. Claims are confirmed (and the delivery added to
+the history) right after answering, in a tracked background task: history may lag a 202 by
+one Redis round trip, and a duplicate arriving meanwhile waits for the confirm. A disabled
+installation's deliveries are verified, persisted and queued (`held`); `HeldQueue` processes
+them in arrival order on re-enable.
 No Litestar or FastStream here: routes translate HTTP into `receive`.
 """
 
@@ -188,13 +191,19 @@ class WebhookIngress:
         self.health.observe(installation_id, handled.status, handled.outcome)
         summary = self._summary(delivery, event, version, handled)
         if handled.claims is not None:
-            try:
-                await self.dedupe.confirm(handled.claims, summary)
-            except Exception:  # records are durable; unconfirmed claims expire on their own
-                log.warning("dedupe confirm failed", extra={"delivery_id": delivery_id})
+            # After the answer, off its latency path: the pending claims keep duplicates
+            # waiting until this lands (see dedupe.py), and shutdown drains it.
+            self.background.spawn(self._confirm(handled.claims, summary))
         else:
             self.background.spawn(self.store.record(summary))
         return Answer(handled.status, handled.body)
+
+    async def _confirm(self, claims: Claims, summary: DeliverySummary) -> None:
+        """Mark the delivery's claims done and record it; a failure is left to claim expiry."""
+        try:
+            await self.dedupe.confirm(claims, summary)
+        except Exception:  # records are durable; unconfirmed claims expire on their own
+            log.warning("dedupe confirm failed", extra={"delivery_id": summary.delivery_id})
 
     async def handle(
         self,

@@ -69,6 +69,26 @@ class TestHistory:
             (d["received_at"] for d in found), reverse=True
         )
 
+    async def test_delivery_confirmed_after_its_answer_shows_in_history_and_its_retry_is_duplicate(
+        self, ingress: Ingress
+    ) -> None:
+        # The confirm runs after the 202: were it lost, the retry would wait out the pending
+        # claim (longer than the dedupe wait in these settings) and be answered 503.
+        snapshot = await active_install(ingress)
+        event = stripe_event("customer.created")
+
+        first = await ingress.deliver(snapshot, *signed(event))
+        [accepted] = await history_of(ingress, snapshot, lambda ds: len(ds) >= 1)
+        retry = await ingress.deliver(snapshot, *signed(event))
+        found = await history_of(ingress, snapshot, lambda ds: len(ds) >= 2)
+
+        assert (first.status_code, retry.status_code) == (202, 202)
+        assert (accepted["outcome"], accepted["records"]) == ("accepted", 1)
+        assert sorted((d["outcome"], d["records"]) for d in found) == [
+            ("accepted", 1),
+            ("duplicate", 0),
+        ]
+
     async def test_another_workspaces_installation_is_404(self, ingress: Ingress) -> None:
         snapshot = await active_install(ingress)
         for path in ("deliveries", "webhook-health", "webhook"):
