@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from litestar import Litestar
 from litestar.di import Provide
 
@@ -95,6 +97,9 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
     async def start() -> None:
         follower.start()
         health.start()
+        # Everything built so far lives as long as the process: exempt it from the cyclic
+        # collector, whose full passes would otherwise rescan it (tens of ms each, under load).
+        gc.freeze()
 
     async def stop() -> None:
         await follower.stop()
