@@ -6,6 +6,8 @@ import gc
 
 from litestar import Litestar
 from litestar.di import Provide
+from litestar.middleware.base import DefineMiddleware
+from litestar.plugins.prometheus import PrometheusConfig
 
 from contracts.topics import (
     CANONICAL_RECORDS,
@@ -26,7 +28,7 @@ from services.ingress.health import HealthRecorder
 from services.ingress.held import HeldQueue
 from services.ingress.history import DeliveryHistory
 from services.ingress.publisher import DeliveryPublisher
-from services.ingress.routes import API_ROUTES, delivery_route
+from services.ingress.routes import API_ROUTES, DeliveryEndpoint, delivery_route
 from services.ingress.service import WebhookIngress
 from services.ingress.settings import PREFIX, IngressSettings
 from services.ingress.signing_keys import SigningKeys
@@ -108,7 +110,7 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         await health.stop()
         await runtime.close()
 
-    return build_http_app(
+    app = build_http_app(
         service="ingress",
         infra=infra,
         route_handlers=[delivery_route(ingress), *API_ROUTES],
@@ -116,6 +118,31 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         on_startup=[start],
         on_shutdown=[stop],
     )
+    # The hot path answers before Litestar's routing and middleware; the rest of the app
+    # (and its lifespan, exception handlers, metrics) is untouched.
+    app.asgi_handler = DeliveryEndpoint(
+        ingress,
+        app.asgi_handler,
+        max_body_bytes=_body_limit(app),
+        prometheus=_prometheus_of(app),
+    )
+    return app
+
+
+def _body_limit(app: Litestar) -> int:
+    """Litestar's request body limit (413 past it), which the fast path keeps."""
+    limit = app.request_max_body_size
+    return limit if isinstance(limit, int) else 10_000_000
+
+
+def _prometheus_of(app: Litestar) -> PrometheusConfig | None:
+    """The Prometheus config the shared HTTP shell installed, so deliveries join its series."""
+    for middleware in app.middleware:
+        if isinstance(middleware, DefineMiddleware) and isinstance(
+            middleware.kwargs.get("config"), PrometheusConfig
+        ):
+            return middleware.kwargs["config"]  # type: ignore[no-any-return]
+    return None
 
 
 def main() -> None:

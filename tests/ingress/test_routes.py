@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 from contracts.topics import CANONICAL_RECORDS
@@ -260,3 +261,58 @@ class TestWebhookHealth:
         assert health["deliveries_per_minute"] == 1.0
         assert health["last_success_at"] is not None
         assert health["last_failure_reason"] == "handler_failed"
+
+
+async def deliveries_counted(ingress: Ingress, status: int) -> float:
+    """`litestar_requests_total` of `POST /hooks/{hook_id}` with `status`, from /metrics."""
+    response = await ingress.http.get(f"{ingress.url}/metrics")
+    wanted = {
+        "app_name": "ingress",
+        "method": "POST",
+        "path": "/hooks/{hook_id}",
+        "status_code": str(status),
+    }
+    for line in response.text.splitlines():
+        name, _, rest = line.partition("{")
+        if name == "litestar_requests_total":
+            labels, _, value = rest.rpartition("} ")
+            if dict(re.findall(r'(\w+)="([^"]*)"', labels)) == wanted:
+                return float(value)
+    return 0.0
+
+
+class TestDeliveryEndpoint:
+    async def test_deliveries_are_counted_in_metrics_by_status(self, ingress: Ingress) -> None:
+        snapshot = await active_install(ingress)
+        before = [await deliveries_counted(ingress, status) for status in (202, 401)]
+
+        await ingress.deliver(snapshot, *signed(stripe_event("customer.created")))
+        await ingress.deliver(snapshot, *signed(stripe_event(), secret="whsec_wrong"))
+
+        after = [await deliveries_counted(ingress, status) for status in (202, 401)]
+        assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1]
+
+    async def test_body_past_the_size_limit_is_413_and_never_handled(
+        self, ingress: Ingress
+    ) -> None:
+        snapshot = await active_install(ingress)
+        body, headers = signed(stripe_event("customer.created"))
+
+        response = await ingress.deliver(snapshot, body + b" " * 10_000_000, headers)
+
+        assert response.status_code == 413
+        assert response.json()["error"]["message"] == "Request Entity Too Large"
+        # Had it been handled, its refusal would be recorded before this later delivery.
+        await ingress.deliver(snapshot, *signed(stripe_event("customer.created")))
+        found = await history_of(ingress, snapshot, lambda ds: len(ds) >= 1)
+        assert [d["outcome"] for d in found] == ["accepted"]
+
+    async def test_other_methods_on_a_hook_url_are_answered_by_the_app(
+        self, ingress: Ingress
+    ) -> None:
+        snapshot = await active_install(ingress)
+
+        response = await ingress.http.get(f"{ingress.url}/hooks/{snapshot.hook_id}")
+
+        assert response.status_code == 405
+        assert response.json()["error"]["code"] == "method_not_allowed"
