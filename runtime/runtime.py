@@ -13,7 +13,7 @@ logged, never silently dropped. A producer that refuses a message outright (not 
 buffer full past its timeout) or an unacknowledged observed record propagates, so the
 caller can answer 503 and be retried.
 
-Time limit: `asyncio.wait_for` cancels code that awaits. CPU-bound synchronous code cannot be
+Time limit: `asyncio.timeout` cancels code that awaits. CPU-bound synchronous code cannot be
 pre-empted in-process (it holds the event loop until it returns); the out-of-process sandbox
 that can replace this class behind the same `invoke` interface can kill it.
 """
@@ -89,9 +89,8 @@ class Runtime:
         result = None
         try:
             with bound(scope):
-                result = await asyncio.wait_for(
-                    run_entry(bundle, path, scope, invocation), self.time_limit_s
-                )
+                async with asyncio.timeout(self.time_limit_s):  # no task per invocation
+                    result = await run_entry(bundle, path, scope, invocation)
         except TimeoutError:
             outcome, message = "timeout", f"time limit of {self.time_limit_s:g}s exceeded"
             scope.record("error", message, kind="error")

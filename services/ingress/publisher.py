@@ -42,7 +42,13 @@ class DeliveryPublisher:
         messages += [(CANONICAL_RECORDS, record) for record in records]
         pending: list[asyncio.Future[RecordMetadata]] = []
         try:
-            acks = await asyncio.wait_for(self._send_all(messages, pending), self.timeout_s)
+            # One deadline for handing over and acks; no task per publish (`asyncio.timeout`),
+            # and waiting never cancels the producer's own futures.
+            async with asyncio.timeout(self.timeout_s):
+                await self._send_all(messages, pending)
+                if pending:
+                    await asyncio.wait(pending)
+            acks = [ack.result() for ack in pending]
         except Exception as error:  # not started, timed out, broker error: nothing promised
             for ack in pending:  # their outcome is read by `settle`, or deliberately not
                 ack.add_done_callback(_ignore)
@@ -53,16 +59,14 @@ class DeliveryPublisher:
     async def _send_all(
         self,
         messages: list[tuple[Topic[Any], Any]],
-        pending: list[asyncio.Future[RecordMetadata]] | None = None,
-    ) -> list[RecordMetadata]:
+        pending: list[asyncio.Future[RecordMetadata]],
+    ) -> None:
+        """Hand every message to the producer (batched by it); collect their ack futures."""
         producer = self._producer()
-        pending = [] if pending is None else pending
         for topic, m in messages:
             pending.append(
                 await producer.send(topic.name, topic.encode(m), key=topic.encode_key(m))
             )
-        # Await each ack without cancelling the producer's own futures on timeout.
-        return [await asyncio.shield(ack) for ack in pending]
 
     def record_rejection(self, delivery: DeliveryReceived) -> None:
         """Record a rejected delivery without waiting: a 401 promises no durability."""
@@ -71,8 +75,12 @@ class DeliveryPublisher:
         task.add_done_callback(self._background.discard)
 
     async def _send_quietly(self, delivery: DeliveryReceived) -> None:
+        pending: list[asyncio.Future[RecordMetadata]] = []
         try:
-            await asyncio.wait_for(self._send_all([(WEBHOOK_DELIVERIES, delivery)]), 30)
+            async with asyncio.timeout(30):
+                await self._send_all([(WEBHOOK_DELIVERIES, delivery)], pending)
+                await asyncio.wait(pending)
+            pending[0].result()
         except Exception:
             pass  # best effort: the rejection is also counted in webhook health
 

@@ -41,7 +41,7 @@ class SigningKeys:
         secrets = [s for s in self._opened(snapshot, webhooks.secret) if s[2] is None or s[2] > now]
         if not secrets:
             raise SignatureError("no_secret_configured")
-        error = SignatureError("no_matching_signature")
+        error: SignatureError | None = None
         for revision, plaintext, _ in secrets:
             try:
                 verify(
@@ -55,7 +55,7 @@ class SigningKeys:
                 return revision
             except SignatureError as failed:
                 error = failed
-        raise error
+        raise error or SignatureError("no_matching_signature")
 
     def verify_with(
         self,
