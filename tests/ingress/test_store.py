@@ -1,0 +1,41 @@
+"""Ingress' Redis state against the session's real Valkey."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from services.base.ids import new_id
+from services.ingress.schemas import DeliverySummary
+from services.ingress.store import IngressStore
+
+
+def summary(installation_id: str, delivery_id: str, received_at: float) -> DeliverySummary:
+    return DeliverySummary(
+        delivery_id=delivery_id,
+        installation_id=installation_id,
+        received_at=received_at,
+        status=202,
+        outcome="accepted",
+    )
+
+
+class TestConfirm:
+    async def test_confirm_marks_claims_done_and_keeps_the_newest_deliveries(
+        self, redis: Redis
+    ) -> None:
+        store = IngressStore(redis, history_limit=3, history_ttl_s=600)
+        installation_id = new_id("ins")
+        keys = [store.dedupe_key(installation_id, f"stripe:event:{i}:0") for i in range(2)]
+        await store.claim(keys, "dlv_0", 5_000)
+
+        await store.confirm(keys, 3_600, summary(installation_id, "dlv_0", 1_000.0))
+        for i in range(1, 5):
+            await store.confirm([], 3_600, summary(installation_id, f"dlv_{i}", 1_000.0 + i))
+
+        assert await store.peek(keys) == [b"d", b"d"]
+        assert 3_000 < await redis.ttl(keys[0]) <= 3_600
+        history = await store.history(installation_id, limit=10)
+        assert [d.delivery_id for d in history] == ["dlv_4", "dlv_3", "dlv_2"]
+        assert await store.delivery(installation_id, "dlv_3") == summary(
+            installation_id, "dlv_3", 1_003.0
+        )
