@@ -5,8 +5,9 @@ installs the first-party Stripe connector, runs ingress as `python -m services.i
 the bare app as separate processes, and drives both from a third process with pre-signed
 Stripe deliveries (every event new, so each one is verified, handled by the connector,
 deduped in Redis and published with its raw delivery, acks=all). Prints deliveries/s,
-p50/p99, the ratio to the bare app, and p99 at a fixed 1,000 req/s. 127.0.0.1 only; bounded
-in count and time; stops every process it started, by pid.
+p50/p99 and each server's CPU per request (Linux), the ratio to the bare app, and p99 at a
+fixed 1,000 req/s. 127.0.0.1 only; bounded in count and time; stops every process it
+started, by pid.
 """
 
 from __future__ import annotations
@@ -192,18 +193,42 @@ def wait_until(url: str, headers: dict[str, str] | None = None, timeout: float =
     raise SystemExit(f"bench: {url} not ready after {timeout}s")
 
 
-def drive(mode: str, port: int, requests: list[bytes], connections: int, rate: float = 0):  # type: ignore[no-untyped-def]
-    """Run the load in a separate process; return its Result."""
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process has used so far (Linux /proc); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def drive(
+    mode: str,
+    server: subprocess.Popen[bytes],
+    port: int,
+    requests: list[bytes],
+    connections: int,
+    rate: float = 0,
+) -> tuple[load.Result, float | None]:
+    """Run the load in a separate process; return its Result and the server's CPU µs/request."""
     ctx = multiprocessing.get_context("spawn")
+    before = cpu_seconds(server.pid)
     with ctx.Pool(1) as pool:
-        return pool.apply(load.run, (mode, port, requests, connections, rate))
+        result = pool.apply(load.run, (mode, port, requests, connections, rate))
+    after = cpu_seconds(server.pid)
+    if before is None or after is None or not result.sent:
+        return result, None
+    return result, (after - before) * 1e6 / result.sent
 
 
-def report(name: str, result: load.Result) -> None:
+def report(name: str, run: tuple[load.Result, float | None]) -> None:
     """One line per run."""
+    result, cpu_us = run
+    cpu = f"{cpu_us:5.0f} µs CPU/req" if cpu_us is not None else ""
     print(
         f"  {name:<34} {result.rate:8.0f} req/s   p50 {result.percentile(50):6.2f} ms   "
-        f"p99 {result.percentile(99):6.2f} ms   statuses {dict(sorted(result.statuses.items()))}"
+        f"p99 {result.percentile(99):6.2f} ms   {cpu}   "
+        f"statuses {dict(sorted(result.statuses.items()))}"
     )
 
 
@@ -237,16 +262,22 @@ def main() -> None:
             )
             wait_until(f"http://127.0.0.1:{bare_port}/schema/openapi.json")
             hook = snapshot.hook_id or ""
-            drive("closed", ingress_port, deliveries(hook, 2_000), options.connections)  # warm-up
-            drive("closed", bare_port, deliveries(hook, 2_000), options.connections)
+            warm_up = deliveries(hook, 2_000)
+            drive("closed", ingress, ingress_port, warm_up, options.connections)
+            drive("closed", bare, bare_port, deliveries(hook, 2_000), options.connections)
             bare_run = drive(
-                "closed", bare_port, deliveries(hook, options.requests), options.connections
+                "closed", bare, bare_port, deliveries(hook, options.requests), options.connections
             )
             ingress_run = drive(
-                "closed", ingress_port, deliveries(hook, options.requests), options.connections
+                "closed",
+                ingress,
+                ingress_port,
+                deliveries(hook, options.requests),
+                options.connections,
             )
             paced = drive(
                 "open",
+                ingress,
                 ingress_port,
                 deliveries(hook, int(options.rate * options.rate_seconds)),
                 64,
@@ -259,10 +290,11 @@ def main() -> None:
     report("bare Litestar return 202", bare_run)
     report("ingress (verify+handler+dedupe+acks)", ingress_run)
     report(f"ingress at fixed {options.rate:.0f} req/s", paced)
-    ratio = ingress_run.rate / bare_run.rate if bare_run.rate else 0
+    ratio = ingress_run[0].rate / bare_run[0].rate if bare_run[0].rate else 0
     print()
     print(f"  ratio ingress / bare: {ratio:.2f}   (target >= 0.60)")
-    print(f"  p99 at {options.rate:.0f} req/s: {paced.percentile(99):.2f} ms   (target <= 25 ms)")
+    p99 = paced[0].percentile(99)
+    print(f"  p99 at {options.rate:.0f} req/s: {p99:.2f} ms   (target <= 25 ms)")
 
 
 if __name__ == "__main__":
