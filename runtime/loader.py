@@ -138,7 +138,8 @@ class BundleCache:
         lock = self.locks.setdefault(digest, asyncio.Lock())
         async with lock:
             if digest not in self.loaded:
-                archive = await self.redis.get(bundle_key(digest))
+                # bytes: the client is built without decode_responses
+                archive: bytes | None = await self.redis.get(bundle_key(digest))  # type: ignore[assignment]
                 if archive is None:
                     raise BundleMissing(f"no bundle stored for {digest}")
                 self._add(digest, archive)

@@ -23,6 +23,7 @@ class CheckedPage:
 
 def check_page(page: Any) -> CheckedPage:
     """Accept a `Page` or a dict with `records`, `next_cursor`, `has_more`; else MalformedPage."""
+    records: Any
     if isinstance(page, Page):
         records, cursor, more = page.records, page.next_cursor, page.has_more
     elif isinstance(page, dict):

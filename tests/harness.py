@@ -144,9 +144,9 @@ async def serving(app: Litestar) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         try:  # the app's own stop steps are bounded; this only guards against a bug in them
-            await asyncio.wait_for(task, 90)
+            await asyncio.wait_for(task, 200)
         except TimeoutError:
-            raise AssertionError("the app did not stop within 90 s") from None
+            raise AssertionError("the app did not stop within 200 s") from None
 
 
 async def wait_ready(client: Any, base_url: str, timeout: float = 30) -> None:

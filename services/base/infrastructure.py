@@ -26,7 +26,7 @@ from services.base.settings import InfraSettings
 
 log = logging.getLogger(__name__)
 Hook = Callable[[], Awaitable[None]]
-STOP_STEP_S = 15.0
+STOP_STEP_S = 60.0  # generous: a consumer leaving a group mid-rebalance can take ~30 s
 
 
 @dataclass
