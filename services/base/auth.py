@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 from litestar import Request
+from litestar.di import NamedDependency
 from redis.asyncio import Redis
 
 from services.base.errors import Forbidden, Unauthenticated
@@ -65,7 +66,9 @@ def bearer_of(request: Request[Any, Any, Any]) -> str:
     return token.strip()
 
 
-async def provide_principal(request: Request[Any, Any, Any], infra: Any) -> Principal:
+async def provide_principal(
+    request: Request[Any, Any, Any], infra: NamedDependency[Any]
+) -> Principal:
     """Litestar dependency: the authenticated caller, or 401."""
     principal = await resolve_token(infra.redis, bearer_of(request))
     if principal is None:

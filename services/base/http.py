@@ -10,7 +10,7 @@ from typing import Any
 
 import uvicorn
 from litestar import Litestar, Response, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -32,7 +32,7 @@ def healthz() -> dict[str, str]:
 
 
 @get("/readyz", include_in_schema=False)
-async def readyz(infra: Infrastructure) -> Response[dict[str, Any]]:
+async def readyz(infra: NamedDependency[Infrastructure]) -> Response[dict[str, Any]]:
     """Ready: Redis and Kafka reachable and every consumer assigned; 503 with the failing checks."""
     checks = await infra.readiness()
     ready = all(checks.values())
@@ -41,7 +41,7 @@ async def readyz(infra: Infrastructure) -> Response[dict[str, Any]]:
 
 
 @get("/asyncapi.json", include_in_schema=False)
-async def asyncapi(infra: Infrastructure) -> dict[str, Any]:
+async def asyncapi(infra: NamedDependency[Infrastructure]) -> dict[str, Any]:
     """The AsyncAPI 3 document of the topics this service consumes and produces."""
     return asyncapi_document(infra.broker, f"backfill {infra.service}", VERSION)
 

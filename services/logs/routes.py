@@ -6,7 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from contracts.audit import AuditEvent
 from contracts.logs import ExtensionLogLine, LogKind, LogLevel
@@ -23,10 +23,10 @@ class AuditController(Controller):
     @get("/")
     async def list_audit_events(
         self,
-        principal: Principal,
-        audit: AuditStore,
-        limit: int = Parameter(default=100, ge=1, le=1000),
-        action: str | None = None,
+        principal: NamedDependency[Principal],
+        audit: NamedDependency[AuditStore],
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+        action: FromQuery[str | None] = None,
     ) -> list[AuditEvent]:
         """Newest first; filter by action (e.g. `SecretRotated`)."""
         return await audit.recent(principal.workspace_id, limit, action)

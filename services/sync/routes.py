@@ -11,6 +11,8 @@ import hmac
 from typing import Any
 
 from litestar import Request, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from runtime.interface import Invocation
 from runtime.runtime import Runtime
@@ -32,9 +34,10 @@ def require_internal_token(request: Request[Any, Any, Any], infra: Infrastructur
 @post("/internal/test-connection", status_code=200, include_in_schema=False)
 async def test_connection(
     request: Request[Any, Any, Any],
-    infra: Infrastructure,
-    runtime: Runtime,  # concrete: Litestar validates injected values against the annotation
-    data: ConnectionTestRequest,
+    infra: NamedDependency[Infrastructure],
+    # concrete: Litestar validates injected values against the annotation
+    runtime: NamedDependency[Runtime],
+    data: JSONBody[ConnectionTestRequest],
 ) -> ConnectionVerdict:
     """Run the connector's test_connection with the given settings and secrets."""
     require_internal_token(request, infra)

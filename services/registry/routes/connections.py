@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from services.base.auth import Principal, bearer_of
 from services.base.errors import Unauthenticated
@@ -38,35 +39,50 @@ class ConnectionController(Controller):
 
     @get("/webhook")
     async def get_webhook(
-        self, principal: Principal, connections: ConnectionService, installation_id: str
+        self,
+        principal: NamedDependency[Principal],
+        connections: NamedDependency[ConnectionService],
+        installation_id: FromPath[str],
     ) -> WebhookEndpoint:
         """The per-installation webhook URL to paste into the provider."""
         return await connections.webhook(principal, installation_id)
 
     @post("/webhook/rotate", status_code=200)
     async def rotate_webhook(
-        self, principal: Principal, connections: ConnectionService, installation_id: str
+        self,
+        principal: NamedDependency[Principal],
+        connections: NamedDependency[ConnectionService],
+        installation_id: FromPath[str],
     ) -> WebhookEndpoint:
         """Replace the webhook URL (admin); the old one stops resolving."""
         return await connections.rotate_webhook(principal, installation_id)
 
     @post("/test-connection", status_code=200)
     async def test_connection(
-        self, principal: Principal, connections: ConnectionService, installation_id: str
+        self,
+        principal: NamedDependency[Principal],
+        connections: NamedDependency[ConnectionService],
+        installation_id: FromPath[str],
     ) -> ConnectionTest:
         """Run the connector's testConnection with the stored credentials (admin)."""
         return await connections.test_connection(principal, installation_id)
 
     @get("/oauth")
     async def get_oauth_status(
-        self, principal: Principal, oauth: OAuthService, installation_id: str
+        self,
+        principal: NamedDependency[Principal],
+        oauth: NamedDependency[OAuthService],
+        installation_id: FromPath[str],
     ) -> OAuthStatusView:
         """not_connected, connected or needs_reauth."""
         return await oauth.oauth_status(principal, installation_id)
 
     @post("/oauth/start", status_code=200)
     async def start_oauth(
-        self, principal: Principal, oauth: OAuthService, installation_id: str
+        self,
+        principal: NamedDependency[Principal],
+        oauth: NamedDependency[OAuthService],
+        installation_id: FromPath[str],
     ) -> OAuthStart:
         """The provider's authorization URL with state and a PKCE S256 challenge (admin)."""
         return await oauth.start_oauth(principal, installation_id)
@@ -81,9 +97,9 @@ class OAuthCallbackController(Controller):
     @get("/callback")
     async def oauth_callback(
         self,
-        oauth: OAuthService,
-        code: str,
-        oauth_state: str = Parameter(query="state"),
+        oauth: NamedDependency[OAuthService],
+        code: FromQuery[str],
+        oauth_state: Annotated[str, QueryParameter(name="state")],
     ) -> OAuthStatusView:
         """Exchange the code for tokens and store them sealed."""
         return await oauth.complete_oauth(code, oauth_state)
@@ -99,10 +115,10 @@ class InternalOAuthController(Controller):
     async def report_oauth(
         self,
         request: Request[Any, Any, Any],
-        infra: Infrastructure,
-        oauth: OAuthService,
-        installation_id: str,
-        data: OAuthReport,
+        infra: NamedDependency[Infrastructure],
+        oauth: NamedDependency[OAuthService],
+        installation_id: FromPath[str],
+        data: JSONBody[OAuthReport],
     ) -> OAuthStatusView:
         """Store refreshed tokens sealed, or mark the connection needs_reauth."""
         require_internal_token(request, infra)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.openapi.spec import (
     OpenAPIFormat,
     OpenAPIMediaType,
@@ -14,7 +15,7 @@ from litestar.openapi.spec import (
     RequestBody,
     Schema,
 )
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery
 
 from services.base.auth import Principal
 from services.registry.schemas import CatalogEntry, Version, VersionDeployed
@@ -45,14 +46,17 @@ class CatalogController(Controller):
 
     @get("/")
     async def list_catalog(
-        self, principal: Principal, versions: VersionService
+        self, principal: NamedDependency[Principal], versions: NamedDependency[VersionService]
     ) -> list[CatalogEntry]:
         """Everything installable in the caller's workspace."""
         return await versions.catalog(principal)
 
     @get("/{key:str}")
     async def get_catalog_entry(
-        self, principal: Principal, versions: VersionService, key: str
+        self,
+        principal: NamedDependency[Principal],
+        versions: NamedDependency[VersionService],
+        key: FromPath[str],
     ) -> CatalogEntry:
         """One entry: permissions, pages, UI contributions, settings form, version."""
         return await versions.catalog_entry(principal, key)
@@ -68,10 +72,10 @@ class ExtensionController(Controller):
     async def deploy_version(
         self,
         request: Request[Any, Any, Any],
-        principal: Principal,
-        versions: VersionService,
-        key: str,
-        mode: Literal["active", "observe", "draft"] = Parameter(default="active"),
+        principal: NamedDependency[Principal],
+        versions: NamedDependency[VersionService],
+        key: FromPath[str],
+        mode: FromQuery[Literal["active", "observe", "draft"]] = "active",
     ) -> Response[VersionDeployed]:
         """Deploy a bundle (admin). 201 for a new version, 200 when this bundle already exists."""
         deployed = await versions.deploy(principal, key, await request.body(), mode)
@@ -79,14 +83,20 @@ class ExtensionController(Controller):
 
     @get("/{key:str}/versions")
     async def list_versions(
-        self, principal: Principal, versions: VersionService, key: str
+        self,
+        principal: NamedDependency[Principal],
+        versions: NamedDependency[VersionService],
+        key: FromPath[str],
     ) -> list[Version]:
         """The whole history, oldest first, tagged active / observation / draft."""
         return await versions.list_versions(principal, key)
 
     @post("/{key:str}/promote", status_code=200)
     async def promote_version(
-        self, principal: Principal, versions: VersionService, key: str
+        self,
+        principal: NamedDependency[Principal],
+        versions: NamedDependency[VersionService],
+        key: FromPath[str],
     ) -> Version:
         """Make the observation version active (admin); widening installs await approval."""
         return await versions.promote(principal, key)

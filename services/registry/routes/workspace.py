@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 
 from services.base.auth import Principal
 from services.registry.schemas import (
@@ -23,41 +25,52 @@ class WorkspaceController(Controller):
     tags = ["workspace"]
 
     @get("/workspace")
-    async def get_workspace(self, principal: Principal, workspaces: WorkspaceService) -> Workspace:
+    async def get_workspace(
+        self, principal: NamedDependency[Principal], workspaces: NamedDependency[WorkspaceService]
+    ) -> Workspace:
         """The workspace the bearer token belongs to."""
         return await workspaces.workspace_of(principal)
 
     @get("/members")
     async def list_members(
-        self, principal: Principal, workspaces: WorkspaceService
+        self, principal: NamedDependency[Principal], workspaces: NamedDependency[WorkspaceService]
     ) -> list[Member]:
         """Every member with their role."""
         return await workspaces.store.members(principal.workspace_id)
 
     @post("/members")
     async def add_member(
-        self, principal: Principal, workspaces: WorkspaceService, data: MemberCreate
+        self,
+        principal: NamedDependency[Principal],
+        workspaces: NamedDependency[WorkspaceService],
+        data: JSONBody[MemberCreate],
     ) -> Member:
         """Add a member (admin)."""
         return await workspaces.add_member(principal, data)
 
     @get("/tokens")
     async def list_tokens(
-        self, principal: Principal, workspaces: WorkspaceService
+        self, principal: NamedDependency[Principal], workspaces: NamedDependency[WorkspaceService]
     ) -> list[TokenInfo]:
         """API tokens of the workspace (metadata only)."""
         return await workspaces.store.tokens(principal.workspace_id)
 
     @post("/tokens")
     async def issue_token(
-        self, principal: Principal, workspaces: WorkspaceService, data: TokenCreate
+        self,
+        principal: NamedDependency[Principal],
+        workspaces: NamedDependency[WorkspaceService],
+        data: JSONBody[TokenCreate],
     ) -> TokenIssued:
         """Issue a token; the plaintext is returned once."""
         return await workspaces.issue_token(principal, data)
 
     @delete("/tokens/{token_id:str}", status_code=200)
     async def revoke_token(
-        self, principal: Principal, workspaces: WorkspaceService, token_id: str
+        self,
+        principal: NamedDependency[Principal],
+        workspaces: NamedDependency[WorkspaceService],
+        token_id: FromPath[str],
     ) -> TokenInfo:
         """Revoke a token at once (your own; admins: any). Its metadata stays, marked revoked."""
         return await workspaces.revoke_token(principal, token_id)
