@@ -109,6 +109,8 @@ async def test_rollback_to_any_prior_version_is_one_new_revision(
     ).json()
     assert versions["active"]["version_id"] == v1
     assert [v["version_id"] for v in versions["history"]] == [v1, v3]
+    # The installation's own state, not the key's (v3 stays the key's current deployment).
+    assert [v["state"] for v in versions["history"]] == [["active"], []]
 
 
 async def test_rollback_to_a_widening_version_needs_approval(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from contracts.installations import VersionRef
 from services.base.auth import Principal
 from services.base.errors import Conflict, NotFound
@@ -50,7 +52,20 @@ class InstallationVersionService:
         """Active, observation, draft, pending upgrade, and every version of the key."""
         record = await load_installation(self.store, caller, installation_id, live=False)
         snap = record.snapshot
-        history = await self.versions.list_versions(caller, snap.extension_key)
+        # `state` here is this installation's (a rollback makes an older version its active
+        # one), not the key's deployment state that /v1/extensions/{key}/versions reports.
+        mine = {"active": snap.active, "observation": snap.observation, "draft": snap.draft}
+        history = [
+            msgspec.structs.replace(
+                v,
+                state=[
+                    tag  # type: ignore[misc]
+                    for tag, ref in mine.items()
+                    if ref is not None and ref.version_id == v.version_id
+                ],
+            )
+            for v in await self.versions.list_versions(caller, snap.extension_key)
+        ]
         return InstallationVersions(
             active=summary(snap.active),
             observation=summary(snap.observation),
