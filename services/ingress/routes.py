@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.enums import MediaType, ScopeType
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.plugins.prometheus.middleware import PrometheusMiddleware
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
@@ -172,7 +173,7 @@ def delivery_route(ingress: WebhookIngress) -> HTTPRouteHandler:
     """`POST /hooks/{hook_id}` bound to one pipeline."""
 
     @post("/hooks/{hook_id:str}", status_code=202, summary="Receive a provider's webhook")
-    async def receive_delivery(hook_id: str, request: Request) -> Response[bytes]:
+    async def receive_delivery(hook_id: FromPath[str], request: Request) -> Response[bytes]:
         """202 only once the raw delivery and its records are acknowledged by Kafka."""
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
         answer = await ingress.receive(hook_id, await request.body(), headers)
@@ -194,11 +195,11 @@ def webhook_endpoint(
 
 @get(f"{BASE}/deliveries", summary="Delivery history, newest first")
 async def list_deliveries(
-    installation_id: str,
-    principal: Principal,
-    history: DeliveryHistory,
-    limit: int = Parameter(default=50, ge=1, le=500),
-    before: float | None = None,
+    installation_id: FromPath[str],
+    principal: NamedDependency[Principal],
+    history: NamedDependency[DeliveryHistory],
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+    before: FromQuery[float | None] = None,
 ) -> DeliveryPage:
     """Status, event type, outcome, duplicate flag and the version that handled each."""
     return await history.page(principal.workspace_id, installation_id, limit=limit, before=before)
@@ -206,7 +207,10 @@ async def list_deliveries(
 
 @get(f"{BASE}/deliveries/{{delivery_id:str}}", summary="One delivery")
 async def get_delivery(
-    installation_id: str, delivery_id: str, principal: Principal, history: DeliveryHistory
+    installation_id: FromPath[str],
+    delivery_id: FromPath[str],
+    principal: NamedDependency[Principal],
+    history: NamedDependency[DeliveryHistory],
 ) -> DeliverySummary:
     """One delivery of the caller's installation."""
     return await history.get(principal.workspace_id, installation_id, delivery_id)
@@ -214,11 +218,11 @@ async def get_delivery(
 
 @post(f"{BASE}/deliveries/{{delivery_id:str}}/replay", status_code=200, summary="Replay one")
 async def replay_delivery(
-    installation_id: str,
-    delivery_id: str,
-    principal: Principal,
-    history: DeliveryHistory,
-    data: ReplayRequest | None = None,
+    installation_id: FromPath[str],
+    delivery_id: FromPath[str],
+    principal: NamedDependency[Principal],
+    history: NamedDependency[DeliveryHistory],
+    data: JSONBody[ReplayRequest | None] = None,
 ) -> ReplayResult:
     """Re-verify with the arrival-time secret, then run through the current or a chosen version."""
     principal.require_admin()
@@ -228,7 +232,10 @@ async def replay_delivery(
 
 @post(f"{BASE}/deliveries/replay", status_code=200, summary="Replay a time range")
 async def replay_range(
-    installation_id: str, data: RangeReplayRequest, principal: Principal, history: DeliveryHistory
+    installation_id: FromPath[str],
+    data: JSONBody[RangeReplayRequest],
+    principal: NamedDependency[Principal],
+    history: NamedDependency[DeliveryHistory],
 ) -> ReplayBatch:
     """Replay every stored delivery received in [since, until), oldest first."""
     principal.require_admin()
@@ -245,7 +252,9 @@ async def replay_range(
 
 @get(f"{BASE}/webhook-health", summary="Webhook health")
 async def webhook_health(
-    installation_id: str, principal: Principal, history: DeliveryHistory
+    installation_id: FromPath[str],
+    principal: NamedDependency[Principal],
+    history: NamedDependency[DeliveryHistory],
 ) -> WebhookHealth:
     """Delivery rate, 2xx/4xx/5xx counts and last success, across every ingress replica."""
     return await history.health(principal.workspace_id, installation_id)
