@@ -38,6 +38,15 @@ def audit(workspace_id: str, actor: str, action: str, target: str, **details: An
     )
 
 
+def record_audit(
+    pipe: Any, workspace_id: str, actor: str, action: str, target: str, **details: Any
+) -> None:
+    """Queue an audit event in the outbox, inside the caller's transaction."""
+    outbox.append(
+        pipe, workspace_id, AUDIT_EVENTS, audit(workspace_id, actor, action, target, **details)
+    )
+
+
 class WorkspaceService:
     """Workspaces, members and API tokens."""
 
@@ -59,18 +68,10 @@ class WorkspaceService:
         def build(pipe: Any) -> None:
             self.store.put_workspace(pipe, workspace)
             self.store.put_member(pipe, workspace.id, admin)
-            outbox.append(
-                pipe,
-                workspace.id,
-                AUDIT_EVENTS,
-                audit(workspace.id, "operator", "WorkspaceCreated", workspace.id, slug=slug),
+            record_audit(
+                pipe, workspace.id, "operator", "WorkspaceCreated", workspace.id, slug=slug
             )
-            outbox.append(
-                pipe,
-                workspace.id,
-                AUDIT_EVENTS,
-                audit(workspace.id, "operator", "MemberAdded", admin.id, role="admin"),
-            )
+            record_audit(pipe, workspace.id, "operator", "MemberAdded", admin.id, role="admin")
 
         await self.store.transaction(build)
         principal = Principal(
@@ -100,18 +101,14 @@ class WorkspaceService:
 
         def build(pipe: Any) -> None:
             self.store.put_token(pipe, token_digest(token), principal, info)
-            outbox.append(
+            record_audit(
                 pipe,
                 caller.workspace_id,
-                AUDIT_EVENTS,
-                audit(
-                    caller.workspace_id,
-                    caller.member_id or "operator",
-                    "TokenIssued",
-                    info.id,
-                    member_id=member.id,
-                    name=body.name,
-                ),
+                caller.member_id or "operator",
+                "TokenIssued",
+                info.id,
+                member_id=member.id,
+                name=body.name,
             )
 
         await self.store.transaction(build)
@@ -138,18 +135,14 @@ class WorkspaceService:
 
         def build(pipe: Any) -> None:
             self.store.revoke_token(pipe, caller.workspace_id, info, digest)
-            outbox.append(
+            record_audit(
                 pipe,
                 caller.workspace_id,
-                AUDIT_EVENTS,
-                audit(
-                    caller.workspace_id,
-                    caller.member_id,
-                    "TokenRevoked",
-                    info.id,
-                    member_id=info.member_id,
-                    name=info.name,
-                ),
+                caller.member_id,
+                "TokenRevoked",
+                info.id,
+                member_id=info.member_id,
+                name=info.name,
             )
 
         await self.store.transaction(build)
@@ -165,17 +158,13 @@ class WorkspaceService:
 
         def build(pipe: Any) -> None:
             self.store.put_member(pipe, caller.workspace_id, member)
-            outbox.append(
+            record_audit(
                 pipe,
                 caller.workspace_id,
-                AUDIT_EVENTS,
-                audit(
-                    caller.workspace_id,
-                    caller.member_id,
-                    "MemberAdded",
-                    member.id,
-                    role=member.role,
-                ),
+                caller.member_id,
+                "MemberAdded",
+                member.id,
+                role=member.role,
             )
 
         await self.store.transaction(build)
