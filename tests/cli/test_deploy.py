@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 from litestar import Litestar, Request, Response, post
+from litestar.params import FromPath
 
 from sdk.bundle import digest_of, manifest_of, pack, version_id_of
 from services.registry.app import create_app
@@ -44,7 +45,7 @@ def recording_registry(received: list[dict[str, Any]]) -> Litestar:
     """A registry stand-in that records each upload and answers like the real one."""
 
     @post("/v1/extensions/{key:str}/versions", status_code=201)
-    async def upload(request: Request, key: str) -> Response:
+    async def upload(request: Request, key: FromPath[str]) -> Response:
         body = await request.body()
         received.append(
             {
@@ -59,7 +60,7 @@ def recording_registry(received: list[dict[str, Any]]) -> Litestar:
         return Response({"version_id": version_id_of(digest), "digest": digest}, status_code=201)
 
     @post("/v1/extensions/{key:str}/promote", status_code=200)
-    async def promote(request: Request, key: str) -> dict[str, Any]:
+    async def promote(request: Request, key: FromPath[str]) -> dict[str, Any]:
         received.append(
             {"key": key, "promote": True, "authorization": request.headers.get("authorization")}
         )
