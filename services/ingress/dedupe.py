@@ -12,9 +12,10 @@ its claims are not released at once: they stay pending until the producer settle
 become done (acked) or *uncertain* (`u:<sent_at_ms>`). The next delivery of an uncertain key
 looks for the record on the canonical topic before publishing it again.
 Ingress marks keys done right after answering the provider (not before), so the answer does
-not wait for that round trip; a duplicate arriving in between finds the key pending and waits
-for it as above. The one remaining window (record acknowledged, process gone before marking it
-done, which now includes writing the answer) can yield a second record with the same key once
+not wait for that round trip, and the confirm rides along with the next Redis pipeline (≤ 1 ms
+later); a duplicate arriving in between finds the key pending and waits for it as above.
+The one remaining window (record acknowledged, process gone before marking it done, which now
+includes writing the answer and that ≤ 1 ms) can yield a second record with the same key once
 the pending claim expired; every record carries its key so subscribers drop it.
 """
 
@@ -130,9 +131,14 @@ class Deduplicator:
             marker = UNCERTAIN + str(sent_at_ms).encode()
             await self.store.swap(key, claims.token, marker, self.ttl_s * 1000)
 
-    async def confirm(self, claims: Claims, summary: DeliverySummary | None = None) -> None:
-        """Mark published keys done (and record the delivery); failures are left to expiry."""
-        await self.store.confirm(claims.mine, self.ttl_s, summary)
+    async def confirm(
+        self, claims: Claims, summary: DeliverySummary | None = None, *, defer: bool = False
+    ) -> None:
+        """Mark published keys done (and record the delivery); failures are left to expiry.
+
+        `defer`: ride along with the next Redis round trip (≤ `store.DEFER_S` later).
+        """
+        await self.store.confirm(claims.mine, self.ttl_s, summary, defer=defer)
 
     async def release(self, claims: Claims) -> None:
         """Give back claims whose records were not acknowledged; best effort (they also expire)."""

@@ -4,8 +4,9 @@ Guarantees: the handler never runs for a delivery that did not authenticate; a 2
 only after the raw delivery and every new canonical record were acknowledged by Kafka
 (`acks=all`); Kafka or Redis trouble answers 503 so the provider retries, and releases any
 dedupe claim whose record was not written. Claims are confirmed (and the delivery added to
-the history) right after answering, in a tracked background task: history may lag a 202 by
-one Redis round trip, and a duplicate arriving meanwhile waits for the confirm. A disabled
+the history) right after answering, in a tracked background task that rides along with the
+next Redis round trip (at most 1 ms later): history may lag a 202 by that plus one round trip,
+and a duplicate arriving meanwhile waits for the confirm. A disabled
 installation's deliveries are verified, persisted and queued (`held`); `HeldQueue` processes
 them in arrival order on re-enable.
 No Litestar or FastStream here: routes translate HTTP into `receive`.
@@ -201,7 +202,8 @@ class WebhookIngress:
     async def _confirm(self, claims: Claims, summary: DeliverySummary) -> None:
         """Mark the delivery's claims done and record it; a failure is left to claim expiry."""
         try:
-            await self.dedupe.confirm(claims, summary)
+            # Deferred: it joins the next delivery's claim pipeline (≤ 1 ms later).
+            await self.dedupe.confirm(claims, summary, defer=True)
         except Exception:  # records are durable; unconfirmed claims expire on their own
             log.warning("dedupe confirm failed", extra={"delivery_id": summary.delivery_id})
 

@@ -109,6 +109,30 @@ class TestAcceptedDelivery:
         records = await canonical(ingress, snapshot.installation_id, lambda rs: len(rs) >= 1)
         assert len(records) == 1
 
+    async def test_concurrent_distinct_and_repeated_events_each_yield_exactly_one_record(
+        self, ingress: Ingress
+    ) -> None:
+        # Claims and (deferred) confirms of concurrent deliveries share Redis round trips.
+        snapshot = await active_install(ingress)
+        events = [stripe_event("customer.created") for _ in range(20)]
+        signed_events = [signed(e) for e in events]
+
+        answers = await asyncio.gather(
+            *(ingress.deliver(snapshot, *s) for s in signed_events + signed_events)
+        )
+        retries = await asyncio.gather(*(ingress.deliver(snapshot, *s) for s in signed_events))
+
+        assert [a.status_code for a in answers + retries] == [202] * 60
+        marker = stripe_event("customer.created")  # published after: proves we read far enough
+        assert (await ingress.deliver(snapshot, *signed(marker))).status_code == 202
+        wanted = {f"stripe:event:{e['id']}:0" for e in [*events, marker]}
+        records = await canonical(
+            ingress,
+            snapshot.installation_id,
+            lambda rs: wanted <= {r.idempotency_key for r in rs},
+        )
+        assert sorted(r.idempotency_key for r in records) == sorted(wanted)  # once each
+
 
 class TestRefusals:
     async def test_unknown_hook_id_is_404(self, ingress: Ingress) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from redis.asyncio import Redis
 
 from services.base.ids import new_id
@@ -17,6 +19,15 @@ def summary(installation_id: str, delivery_id: str, received_at: float) -> Deliv
         status=202,
         outcome="accepted",
     )
+
+
+async def claimed_by_dlv_0(redis: Redis, event_id: str) -> tuple[IngressStore, str, list[str]]:
+    """A store, a fresh installation and one dedupe key claimed (pending) by `dlv_0`."""
+    store = IngressStore(redis, history_limit=10, history_ttl_s=600)
+    installation_id = new_id("ins")
+    keys = [store.dedupe_key(installation_id, f"stripe:event:{event_id}:0")]
+    await store.claim(keys, "dlv_0", 5_000)
+    return store, installation_id, keys
 
 
 class TestConfirm:
@@ -39,3 +50,30 @@ class TestConfirm:
         assert await store.delivery(installation_id, "dlv_3") == summary(
             installation_id, "dlv_3", 1_003.0
         )
+
+    async def test_deferred_confirm_lands_on_its_own_when_nothing_else_is_sent(
+        self, redis: Redis
+    ) -> None:
+        store, installation_id, keys = await claimed_by_dlv_0(redis, "alone")
+
+        await store.confirm(keys, 3_600, summary(installation_id, "dlv_0", 1_000.0), defer=True)
+
+        assert await store.peek(keys) == [b"d"]
+        assert [d.delivery_id for d in await store.history(installation_id, limit=10)] == ["dlv_0"]
+
+    async def test_deferred_confirm_rides_with_concurrent_claims_and_is_applied_first(
+        self, redis: Redis
+    ) -> None:
+        store, installation_id, done = await claimed_by_dlv_0(redis, "done")
+        fresh = [store.dedupe_key(installation_id, f"stripe:event:new{i}:0") for i in range(3)]
+
+        confirmed, again, *claimed = await asyncio.gather(
+            store.confirm(done, 3_600, summary(installation_id, "dlv_0", 1_000.0), defer=True),
+            store.claim(done, "dlv_1", 5_000),
+            *(store.claim([key], f"dlv_{i + 2}", 5_000) for i, key in enumerate(fresh)),
+        )
+
+        assert confirmed is None
+        assert again == [b"d"]  # queued after the confirm: a duplicate, not a second claim
+        assert claimed == [[None], [None], [None]]
+        assert await store.peek(fresh) == [b"dlv_2", b"dlv_3", b"dlv_4"]
