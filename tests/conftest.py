@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 import pytest_asyncio
 
-from services.base.kafka import ensure_topics
 from tests.harness import Infra, session_infra
 
 
@@ -17,7 +15,6 @@ from tests.harness import Infra, session_infra
 def infra() -> Iterator[Infra]:
     """The session's Kafka-compatible broker and Valkey, with every registry topic created."""
     with session_infra() as started:
-        asyncio.run(ensure_topics(started.bootstrap_servers))
         yield started
 
 

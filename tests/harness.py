@@ -8,6 +8,7 @@ embedded Tansu broker and valkey-server started on free ports, as `make run` doe
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import shutil
@@ -25,6 +26,7 @@ from litestar import Litestar
 
 from cli.embedded import EmbeddedProcess, free_port, start_broker, start_valkey
 from contracts.topics import Topic
+from services.base.kafka import ensure_topics
 from services.base.secrets_crypto import Keyring
 from services.base.settings import InfraSettings
 
@@ -79,6 +81,7 @@ def session_infra() -> Iterator[Infra]:
     """Start (or locate) Kafka and Redis for the whole test session; stop what we started."""
     keyring = Keyring.generate_entry("v1")
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("REDIS_URL"):
+        create_topics(os.environ["KAFKA_BOOTSTRAP_SERVERS"])
         yield Infra(os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["REDIS_URL"], keyring)
         return
     if os.environ.get("BACKFILL_TEST_CONTAINERS") != "off" and _docker_available():
@@ -87,6 +90,7 @@ def session_infra() -> Iterator[Infra]:
 
         with KafkaContainer().with_kraft() as kafka, RedisContainer("valkey/valkey:8") as redis:
             host, port = redis.get_container_host_ip(), redis.get_exposed_port(6379)
+            create_topics(kafka.get_bootstrap_server())
             yield Infra(kafka.get_bootstrap_server(), f"redis://{host}:{port}/0", keyring)
         return
     with embedded_infra(keyring) as infra:
@@ -95,7 +99,7 @@ def session_infra() -> Iterator[Infra]:
 
 @contextlib.contextmanager
 def embedded_infra(keyring: str | None = None) -> Iterator[Infra]:
-    """A private embedded broker and Valkey on free ports (topics not yet created).
+    """A private embedded broker and Valkey on free ports, with every registry topic.
 
     Fault tests that freeze the broker or Valkey use their own pair, so that no other test
     shares the frozen server.
@@ -104,6 +108,7 @@ def embedded_infra(keyring: str | None = None) -> Iterator[Infra]:
     broker = start_broker(free_port(), home / "broker.log")
     valkey = start_valkey(free_port(), home / "valkey", home / "valkey.log")
     try:
+        create_topics(f"127.0.0.1:{broker.port}")
         yield Infra(
             f"127.0.0.1:{broker.port}",
             f"redis://127.0.0.1:{valkey.port}/0",
@@ -115,6 +120,12 @@ def embedded_infra(keyring: str | None = None) -> Iterator[Infra]:
         valkey.stop()
         broker.stop()
         shutil.rmtree(home, ignore_errors=True)
+
+
+def create_topics(bootstrap_servers: str) -> None:
+    """Create every registry topic; callable from sync code and from inside an event loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, ensure_topics(bootstrap_servers)).result()
 
 
 @contextlib.asynccontextmanager

@@ -10,6 +10,7 @@ from typing import Any
 
 import uvicorn
 from litestar import Litestar, Response, get
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -95,7 +96,7 @@ def build_http_app(
             **(dependencies or {}),
         },
         lifespan=[lifespan],
-        state=None,
+        state=State({"prometheus": prometheus}),  # for a route answered outside Litestar
         middleware=[prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         logging_config=None,  # configure_logging owns the root logger (JSON lines)

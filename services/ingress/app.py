@@ -6,8 +6,6 @@ import gc
 
 from litestar import Litestar
 from litestar.di import Provide
-from litestar.middleware.base import DefineMiddleware
-from litestar.plugins.prometheus import PrometheusConfig
 
 from contracts.topics import (
     CANONICAL_RECORDS,
@@ -124,7 +122,7 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         ingress,
         app.asgi_handler,
         max_body_bytes=_body_limit(app),
-        prometheus=_prometheus_of(app),
+        prometheus=app.state.prometheus,
     )
     return app
 
@@ -133,16 +131,6 @@ def _body_limit(app: Litestar) -> int:
     """Litestar's request body limit (413 past it), which the fast path keeps."""
     limit = app.request_max_body_size
     return limit if isinstance(limit, int) else 10_000_000
-
-
-def _prometheus_of(app: Litestar) -> PrometheusConfig | None:
-    """The Prometheus config the shared HTTP shell installed, so deliveries join its series."""
-    for middleware in app.middleware:
-        if isinstance(middleware, DefineMiddleware) and isinstance(
-            middleware.kwargs.get("config"), PrometheusConfig
-        ):
-            return middleware.kwargs["config"]  # type: ignore[no-any-return]
-    return None
 
 
 def main() -> None:

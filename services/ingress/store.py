@@ -38,15 +38,6 @@ _SWAP = (
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
     "return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end return false"
 )
-# Confirm a delivery in one command: its claims done, its summary stored, indexed and the
-# index trimmed. KEYS: summary, index, then the claims (one installation: one hash slot).
-_CONFIRM = (
-    "for i = 3, #KEYS do redis.call('SET', KEYS[i], 'd', 'EX', ARGV[1]) end "
-    "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) "
-    "redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5]) "
-    "redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[6]) - 1) "
-    "return 1"
-)
 _summary = msgspec.json.Decoder(DeliverySummary)
 _secret = msgspec.json.Decoder(SecretEntry)
 _version = msgspec.json.Decoder(VersionRef)
@@ -167,24 +158,10 @@ class IngressStore:
         """
 
         def queue(pipe: Pipeline) -> None:
-            if summary is None:
-                for key in keys:
-                    pipe.set(key, b"d", ex=ttl_s)
-                return
-            t = tag(summary.installation_id)
-            pipe.eval(
-                _CONFIRM,
-                2 + len(keys),
-                f"{t}:delivery:{summary.delivery_id}",
-                f"{t}:deliveries",
-                *keys,
-                ttl_s,
-                msgspec.json.encode(summary),
-                self.history_ttl_s,
-                summary.received_at,
-                summary.delivery_id,
-                self.history_limit,
-            )
+            for key in keys:
+                pipe.set(key, b"d", ex=ttl_s)
+            if summary is not None:
+                self._queue_summary(pipe, summary)
 
         _checked(await self.tick.run(queue, defer=defer))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import subprocess
@@ -14,7 +13,6 @@ import httpx
 import pytest
 
 from cli.embedded import free_port
-from services.base.kafka import ensure_topics
 from tests.harness import Infra, embedded_infra
 
 
@@ -22,7 +20,6 @@ from tests.harness import Infra, embedded_infra
 def private() -> Iterator[Infra]:
     """A broker and Valkey of this test only: freezing them disturbs no other test."""
     with embedded_infra() as infra:
-        asyncio.run(ensure_topics(infra.bootstrap_servers))
         yield infra
 
 

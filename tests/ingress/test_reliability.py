@@ -21,7 +21,6 @@ from redis.asyncio import Redis
 
 from cli.embedded import free_port
 from contracts.topics import CANONICAL_RECORDS
-from services.base.kafka import ensure_topics
 from tests.harness import Infra, embedded_infra, read_topic, wait_ready
 from tests.ingress.conftest import Ingress, relay_producer, running_ingress
 from tests.ingress.factories import announce, deploy, installation, signed, stripe_event, token_for
@@ -31,7 +30,6 @@ from tests.ingress.factories import announce, deploy, installation, signed, stri
 def private_infra() -> Iterator[Infra]:
     """This module's own broker and Valkey (it freezes them); every topic created."""
     with embedded_infra() as started:
-        asyncio.run(ensure_topics(started.bootstrap_servers))
         yield started
 
 

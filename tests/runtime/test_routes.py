@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from contracts.logs import ExtensionLogLine
 from contracts.topics import EXTENSION_LOGS
-from services.base.kafka import create_producer, ensure_topics
+from services.base.kafka import create_producer
 from services.base.secrets_crypto import Keyring
 from tests.harness import embedded_infra, read_topic
 from tests.runtime.conftest import make_runtime
@@ -123,7 +123,6 @@ async def test_path_without_a_route_file_is_not_found(infra, redis, keyring, pro
 async def test_log_lines_the_broker_never_acknowledges_are_counted_without_holding_invoke():
     # A private broker, because this test freezes it.
     with embedded_infra() as private:
-        await ensure_topics(private.bootstrap_servers)
         redis = Redis.from_url(private.redis_url)
         producer = create_producer(private.settings(), "runtime-frozen", request_timeout_ms=1_000)
         await producer.start()
