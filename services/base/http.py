@@ -19,7 +19,7 @@ from litestar.types import ControllerRouterHandler
 
 from services.base.auth import provide_principal
 from services.base.errors import EXCEPTION_HANDLERS
-from services.base.infrastructure import Infrastructure
+from services.base.infrastructure import Infrastructure, bounded_step
 from services.base.kafka import asyncapi_document
 from services.base.settings import SettingsError
 
@@ -80,7 +80,7 @@ def build_http_app(
             yield
         finally:
             for hook in on_shutdown:
-                await hook()
+                await bounded_step(getattr(hook, "__qualname__", "shutdown hook"), hook())
             await infra.stop()
 
     prometheus = PrometheusConfig(

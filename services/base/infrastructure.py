@@ -95,11 +95,13 @@ class Infrastructure:
         """Stop consuming (committing finished offsets), flush the producer, close Redis."""
         if self._connector is not None and not self._connector.done():
             self._connector.cancel()
-            await asyncio.gather(self._connector, return_exceptions=True)
-        await _bounded("stop consumers", self.broker.stop())
+            await bounded_step(
+                "stop connecting", asyncio.gather(self._connector, return_exceptions=True)
+            )
+        await bounded_step("stop consumers", self.broker.stop())
         if self._producer is not None:  # flushes pending batches; safe if never started
-            await _bounded("flush producer", self._producer.stop())
-        await _bounded("close redis", self.redis.aclose())
+            await bounded_step("flush producer", self._producer.stop())
+        await bounded_step("close redis", self.redis.aclose())
 
     async def readiness(self) -> dict[str, bool]:
         """Per dependency: Redis PING, Kafka metadata, consumers assigned, plus `ready_checks`."""
@@ -120,7 +122,7 @@ class Infrastructure:
         return checks
 
 
-async def _bounded(step: str, work: Awaitable[Any]) -> None:
+async def bounded_step(step: str, work: Awaitable[Any]) -> None:
     """Run one shutdown step for at most STOP_STEP_S; log (never raise) when it fails."""
     try:
         await asyncio.wait_for(work, STOP_STEP_S)

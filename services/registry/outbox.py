@@ -48,6 +48,7 @@ class OutboxRelay:
         self.poll_s = poll_s
         self.wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def notify(self) -> None:
         """Called after a commit so the relay publishes at once instead of at the next poll."""
@@ -60,16 +61,24 @@ class OutboxRelay:
     def start(self) -> None:
         """Run the relay loop in the background (once: a second call is a no-op)."""
         if self._task is None or self._task.done():
+            self._stopping = False
             self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        """Stop after the current batch (entries not yet published stay in Redis)."""
+        """Stop after the current batch (entries not yet published stay in Redis).
+
+        The flag, not only the cancellation, ends the loop: a cancellation can be lost when it
+        lands just as an awaited call completes (e.g. `asyncio.wait_for` on Python 3.11), and
+        then the relay would run, and this wait would last, forever.
+        """
+        self._stopping = True
+        self.wakeup.set()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 moved = await self.drain()
             except asyncio.CancelledError:
@@ -77,9 +86,10 @@ class OutboxRelay:
             except Exception:
                 log.exception("outbox relay failed; retrying")
                 moved = 0
-            if not moved:
+            if not moved and not self._stopping:
                 try:
-                    await asyncio.wait_for(self.wakeup.wait(), self.poll_s)
+                    async with asyncio.timeout(self.poll_s):
+                        await self.wakeup.wait()
                 except TimeoutError:
                     pass
                 self.wakeup.clear()

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from cli.embedded import free_port
 from contracts.topics import INSTALLATION_SNAPSHOTS
-from services.registry.outbox import outbox_key
+from services.registry.outbox import OutboxRelay, outbox_key
 from tests.harness import Infra, wait_ready
 from tests.registry.conftest import FakeSync, registry_settings, running_registry
 from tests.registry.factories import (
@@ -109,3 +109,20 @@ async def test_every_snapshot_is_republished_at_start(
         )
     again = [m for m in seen if m.installation_id == iid]
     assert {m.revision for m in again} == {1}
+
+
+async def test_the_relay_stops_even_when_woken_just_before_stopping(infra: Infra) -> None:
+    # A commit's notify() landing right before shutdown used to swallow the relay's
+    # cancellation (asyncio.wait_for on Python 3.11), so the registry never finished stopping.
+    redis = Redis.from_url(infra.redis_url)
+    relay = OutboxRelay(redis, producer=lambda: None, poll_s=0.5)  # type: ignore[arg-type,return-value]
+    try:
+        for _ in range(5):
+            relay.start()
+            await asyncio.sleep(0.05)  # idle: nothing to publish, waiting to be woken
+            relay.notify()
+            await asyncio.sleep(0)
+            # A liveness bound, not a performance figure: unfixed, stop() never returns.
+            await asyncio.wait_for(relay.stop(), 10)
+    finally:
+        await redis.aclose()
