@@ -24,13 +24,14 @@ test: $(STAMP)
 lint: $(STAMP)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
+	@$(BIN)/lint-imports
 
 format: $(STAMP)
 	@$(BIN)/ruff format .
 	@$(BIN)/ruff check --fix .
 
 typecheck: $(STAMP)
-	@$(BIN)/mypy contracts services
+	@$(BIN)/mypy contracts services runtime sdk
 
 bench: $(STAMP)
 	@$(BIN)/python -m bench.ingress

@@ -32,12 +32,12 @@ from redis.asyncio import Redis
 
 from bench import load
 from cli.embedded import free_port, start_broker, start_valkey
+from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.secrets import SecretEntry
 from contracts.topics import INSTALLATION_SNAPSHOTS
 from sdk.bundle import bundle_key, digest_of, pack, version_id_of
 from services.base.auth import Principal, new_token, token_digest, token_key
-from services.base.ids import new_id
 from services.base.kafka import create_producer, ensure_topics, publish
 from services.base.secrets_crypto import Keyring, SecretBinding
 from services.base.settings import InfraSettings

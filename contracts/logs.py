@@ -9,6 +9,7 @@ from contracts.base import Message
 LogLevel = Literal["debug", "info", "warn", "error"]
 ScriptType = Literal["hook", "job", "route", "page_action"]
 LogKind = Literal["log", "denial", "error", "would_write", "platform"]
+VersionMode = Literal["active", "observe", "draft"]
 
 
 class ExtensionLogLine(Message, frozen=True, kw_only=True):
@@ -31,3 +32,7 @@ class ExtensionLogLine(Message, frozen=True, kw_only=True):
     route: str | None = None
     job: str | None = None
     attrs: dict[str, Any] = {}
+    # Added compatibly (defaults): the mode of the version that ran, and the dev session a
+    # draft invocation belongs to (`backfill dev` filters its live tail on it).
+    mode: VersionMode = "active"
+    session_id: str | None = None

@@ -91,6 +91,14 @@ class Stream(_Spec, frozen=True, kw_only=True):
     every_seconds: int = 300
 
 
+class Job(_Spec, frozen=True, kw_only=True):
+    """A scheduled script: `entry` exports `run(ctx)`, called every `everySeconds`."""
+
+    name: str
+    entry: str
+    every_seconds: int = 3600
+
+
 class OAuth(_Spec, frozen=True, kw_only=True):
     """An OAuth2 authorization-code connection (PKCE) managed by the platform."""
 
@@ -146,6 +154,7 @@ class Manifest(_Spec, frozen=True, kw_only=True):
     connection: Connection | None = None
     webhooks: Webhooks | None = None
     streams: list[Stream] = []
+    jobs: list[Job] = []
     oauth: OAuth | None = None
     entities: list[EntityDefinition] = []
 
@@ -257,6 +266,12 @@ def check_manifest(m: Manifest) -> None:
         _require(stream.name not in seen, f"streams[{i}].name", "duplicate stream name")
         seen.add(stream.name)
         _require(stream.every_seconds >= 1, f"streams[{i}].everySeconds", "must be at least 1")
+    jobs: set[str] = set()
+    for i, job in enumerate(m.jobs):
+        _require(job.name not in jobs | seen, f"jobs[{i}].name", "duplicate stream or job name")
+        jobs.add(job.name)
+        _require(job.every_seconds >= 1, f"jobs[{i}].everySeconds", "must be at least 1")
+        _require(".." not in job.entry.split("/"), f"jobs[{i}].entry", "must stay in the bundle")
     for i, definition in enumerate(m.entities):
         _require(
             re.match(ENTITY_PATTERN, definition.name) is not None,

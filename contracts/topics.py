@@ -18,9 +18,11 @@ import msgspec
 from contracts.audit import AuditEvent
 from contracts.deadletter import DeadLetter
 from contracts.deliveries import DeliveryReceived
+from contracts.health import WebhookHealthWindow
 from contracts.installations import InstallationSnapshot
 from contracts.logs import ExtensionLogLine
 from contracts.records import CanonicalRecord, ObservedRecord
+from contracts.secret_reads import SecretRead
 from contracts.streams import StreamStatus
 
 M = TypeVar("M", bound=msgspec.Struct)
@@ -124,7 +126,7 @@ CANONICAL_RECORDS: Topic[CanonicalRecord] = Topic(
     cleanup_policy="delete",
     retention_ms=14 * DAY_MS,
     producers=("ingress", "sync"),
-    consumers=("backfill-core",),
+    consumers=("backfill-core", "logs"),
     description="Records in Backfill's canonical model; exactly one per idempotency key.",
 )
 
@@ -149,7 +151,7 @@ EXTENSION_LOGS: Topic[ExtensionLogLine] = Topic(
     partitions=6,
     cleanup_policy="delete",
     retention_ms=14 * DAY_MS,
-    producers=("ingress", "sync", "runtime"),
+    producers=("ingress", "sync"),
     consumers=("logs",),
     description="Every Log call, permission denial and error of extension scripts.",
 )
@@ -165,6 +167,33 @@ STREAM_STATUS: Topic[StreamStatus] = Topic(
     producers=("sync",),
     consumers=("logs",),
     description="Latest status per polled stream: cursor, last success, counts, errors.",
+)
+
+WEBHOOK_HEALTH: Topic[WebhookHealthWindow] = Topic(
+    name="ingress.webhook-health.v1",
+    message=WebhookHealthWindow,
+    key="installation_id",
+    key_of=lambda m: m.installation_id,
+    partitions=3,
+    cleanup_policy="delete",
+    retention_ms=7 * DAY_MS,
+    producers=("ingress",),
+    consumers=("logs",),
+    description="Per installation and flush window: deliveries ingress answered 2xx/4xx/5xx.",
+)
+
+SECRET_READS: Topic[SecretRead] = Topic(
+    name="runtime.secret-reads.v1",
+    message=SecretRead,
+    key="installation_id:version_id:script_name:secret_name",
+    key_of=lambda m: f"{m.installation_id}:{m.version_id}:{m.script_name}:{m.secret_name}",
+    partitions=3,
+    cleanup_policy="compact",
+    retention_ms=0,
+    producers=("ingress", "sync"),
+    consumers=("logs",),
+    description="Which script of which version read which secret name (never the value).",
+    extra_config={"min.compaction.lag.ms": "0"},
 )
 
 DEAD_LETTERS: Topic[DeadLetter] = Topic(
@@ -188,6 +217,8 @@ TOPICS: tuple[Topic[Any], ...] = (
     OBSERVED_RECORDS,
     EXTENSION_LOGS,
     STREAM_STATUS,
+    WEBHOOK_HEALTH,
+    SECRET_READS,
     DEAD_LETTERS,
 )
 BY_NAME: dict[str, Topic[Any]] = {t.name: t for t in TOPICS}

@@ -20,27 +20,25 @@ import msgspec
 
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.logs import ScriptType
+from contracts.secrets import SecretEntry
+from sdk.api import HttpRequest, HttpResponse
+
+__all__ = [
+    "Emission",
+    "EntryKind",
+    "HttpRequest",
+    "HttpResponse",
+    "Invocation",
+    "InvocationResult",
+    "Invoker",
+    "Mode",
+    "Outcome",
+    "SecretOpener",
+]
 
 Mode = Literal["active", "observe", "draft"]
 EntryKind = Literal["webhook", "route", "stream", "test_connection", "hook", "job"]
 Outcome = Literal["ok", "error", "denied", "timeout", "not_found"]
-
-
-class HttpRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """An HTTP request handed to a route handler (headers lower-case, raw body)."""
-
-    method: str = "POST"
-    path: str
-    headers: dict[str, str] = {}
-    query: dict[str, str] = {}
-    body: bytes = b""
-
-
-class HttpResponse(msgspec.Struct, frozen=True, kw_only=True):
-    """What a route handler answered (`api.json(body, status=)`)."""
-
-    status: int = 200
-    body: Any = None
 
 
 class Invocation(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,6 +89,18 @@ class InvocationResult(msgspec.Struct, frozen=True, kw_only=True):
     has_more: bool = False
     error: str | None = None
     duration_ms: float = 0.0
+
+
+class SecretOpener(Protocol):
+    """Opens a sealed secret of an installation; the service hands its keyring in.
+
+    The runtime never holds key material of its own: the service that owns the keyring
+    passes this in, and (isolated) extension code only ever sees values it was granted.
+    """
+
+    def open_secret(self, installation: InstallationSnapshot, entry: SecretEntry) -> str:
+        """The plaintext of `entry`; raises when it does not authenticate."""
+        ...
 
 
 class Invoker(Protocol):

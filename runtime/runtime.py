@@ -29,10 +29,11 @@ from collections.abc import Callable, Mapping
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
+from contracts.ids import new_id
 from contracts.manifest import ManifestError
 from contracts.topics import EXTENSION_LOGS, OBSERVED_RECORDS, Topic
 from runtime.entrypoints import EntryNotFound, run_entry, script_path
-from runtime.interface import Invocation, InvocationResult, Outcome
+from runtime.interface import Invocation, InvocationResult, Outcome, SecretOpener
 from runtime.loader import BundleCache, BundleMissing
 from runtime.outbound import OutboundHttp
 from runtime.pages import MalformedPage
@@ -40,8 +41,6 @@ from runtime.scope import InvocationScope, script_type_of
 from sdk.bundle import BundleError
 from sdk.context import bound
 from sdk.errors import PermissionDenied
-from services.base.ids import new_id
-from services.base.secrets_crypto import Keyring
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ class Runtime:
         self,
         *,
         redis: Redis,
-        keyring: Keyring,
+        keyring: SecretOpener,
         producer: Callable[[], AIOKafkaProducer],
         time_limit_s: float = 10.0,
         host_overrides: Mapping[str, str] | None = None,

@@ -15,15 +15,14 @@ from typing import Any
 import httpx
 import msgspec
 
+from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot
 from contracts.logs import ExtensionLogLine, LogKind, LogLevel
 from contracts.manifest import Manifest
 from contracts.records import ObservedRecord, RecordSource
-from runtime.interface import Emission, Invocation
+from runtime.interface import Emission, Invocation, SecretOpener
 from runtime.outbound import OutboundHttp
 from sdk.errors import PermissionDenied
-from services.base.ids import new_id
-from services.base.secrets_crypto import DecryptionError, Keyring, SecretBinding
 
 _SOURCES: dict[str, RecordSource] = {"webhook": "webhook", "stream": "stream"}
 
@@ -36,7 +35,7 @@ class InvocationScope:
         *,
         invocation: Invocation,
         manifest: Manifest,
-        keyring: Keyring,
+        keyring: SecretOpener,
         outbound: OutboundHttp,
         script_name: str,
     ) -> None:
@@ -85,15 +84,9 @@ class InvocationScope:
             entry = self.installation.secrets.get(name)
             if entry is None:
                 return None
-            binding = SecretBinding(
-                workspace_id=self.installation.workspace_id,
-                installation_id=self.installation.installation_id,
-                name=name,
-                revision=entry.revision,
-            )
             try:
-                value = self.keyring.open(entry.sealed, binding).decode("utf-8")
-            except DecryptionError as error:
+                value = self.keyring.open_secret(self.installation, entry)
+            except Exception as error:  # whatever the opener raises, the line says which secret
                 self.record("error", f"secret {name!r} could not be opened: {error}", kind="error")
                 raise
         if value:

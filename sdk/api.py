@@ -15,7 +15,22 @@ from typing import Any
 
 import msgspec
 
-from runtime.interface import HttpResponse
+
+class HttpRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """An HTTP request handed to a route handler (headers lower-case, raw body)."""
+
+    method: str = "POST"
+    path: str
+    headers: dict[str, str] = {}
+    query: dict[str, str] = {}
+    body: bytes = b""
+
+
+class HttpResponse(msgspec.Struct, frozen=True, kw_only=True):
+    """What a route handler answered (`api.json(body, status=)`)."""
+
+    status: int = 200
+    body: Any = None
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.interface import HttpResponse
 from sdk import ingest
-from sdk.api import api
+from sdk.api import HttpResponse, api
 from sdk.context import current
 
 

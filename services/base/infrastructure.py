@@ -14,18 +14,22 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, TypeVar
 
+import msgspec
 from aiokafka import AIOKafkaProducer
-from faststream.kafka import KafkaBroker
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.subscriber.usecase import LogicSubscriber
 from redis.asyncio import Redis
 
-from services.base.kafka import consumers_assigned, create_broker, create_producer
+from contracts.topics import Topic
+from services.base.kafka import consumers_assigned, create_broker, create_producer, dead_letter
 from services.base.settings import InfraSettings
 
 log = logging.getLogger(__name__)
 Hook = Callable[[], Awaitable[None]]
+M = TypeVar("M", bound=msgspec.Struct)
 STOP_STEP_S = 60.0  # generous: a consumer leaving a group mid-rebalance can take ~30 s
 
 
@@ -44,6 +48,10 @@ class Infrastructure:
     after_connect: list[Hook] = field(default_factory=list)
     # Service-specific readiness conditions (e.g. a local view caught up), named in /readyz.
     ready_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
+    # Names of the topics this service subscribes to and publishes: checked against what
+    # `contracts.topics` declares for the service (tests/test_layout.py).
+    consumes: list[str] = field(default_factory=list)
+    publishes: list[str] = field(default_factory=list)
     producer_request_timeout_ms: int = 10_000
     _connector: asyncio.Task[None] | None = None
 
@@ -102,6 +110,63 @@ class Infrastructure:
         if self._producer is not None:  # flushes pending batches; safe if never started
             await bounded_step("flush producer", self._producer.stop())
         await bounded_step("close redis", self.redis.aclose())
+
+    def subscribe(
+        self,
+        topic: Topic[M],
+        group_id: str,
+        handler: Callable[[M], Awaitable[None]],
+        *,
+        auto_offset_reset: Literal["latest", "earliest", "none"] = "earliest",
+        attempts: int = 5,
+    ) -> LogicSubscriber[Any]:
+        """Consume `topic` as `group_id`, decoding with its Struct; commit after `handler` returns.
+
+        A handler that raises is retried with backoff (transient Redis or Kafka errors); after
+        `attempts` failures the message is parked on the dead-letter topic with the error, then
+        committed. A process that dies mid-handler commits nothing: the message is redelivered.
+        The subscriber counts toward the service's readiness (its consumer must hold partitions).
+        """
+
+        async def consume(message: KafkaMessage) -> None:
+            raw = message.raw_message
+            try:
+                decoded = topic.decode(message.body)
+            except (msgspec.DecodeError, msgspec.ValidationError) as error:
+                await dead_letter(self.producer, topic, group_id, raw, str(error))
+                return
+            for attempt in range(1, attempts + 1):
+                try:
+                    await handler(decoded)
+                    return
+                except Exception as error:  # a failing handler must not commit its message silently
+                    if attempt == attempts:
+                        log.exception("handler failed; message parked on dead-letter topic")
+                        await dead_letter(self.producer, topic, group_id, raw, repr(error))
+                        return
+                    await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+
+        consume.__name__ = f"consume_{topic.name.replace('.', '_').replace('-', '_')}"
+        consume.__doc__ = topic.description
+        subscriber = self.broker.subscriber(
+            topic.name,
+            group_id=group_id,
+            ack_policy=AckPolicy.ACK,
+            auto_offset_reset=auto_offset_reset,
+            title=f"{topic.name} ({group_id})",
+            description=topic.description,
+        )
+        subscriber(consume)
+        self.consumes.append(topic.name)
+        self.subscribers.append(subscriber)
+        return subscriber
+
+    def publisher(self, topic: Topic[Any]) -> None:
+        """Declare a topic this service produces (AsyncAPI lists it; the layout test checks it)."""
+        self.broker.publisher(
+            topic.name, title=f"{topic.name} (publish)", description=topic.description
+        )
+        self.publishes.append(topic.name)
 
     async def readiness(self) -> dict[str, bool]:
         """Per dependency: Redis PING, Kafka metadata, consumers assigned, plus `ready_checks`."""

@@ -9,26 +9,20 @@ dead-letter topic, then committed: one bad message never stops a partition.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import msgspec
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
 from faststream.kafka.subscriber.usecase import LogicSubscriber
 
 from contracts.deadletter import DeadLetter
 from contracts.topics import BY_NAME, DEAD_LETTERS, TOPICS, Topic
 from services.base.settings import InfraSettings
-
-if TYPE_CHECKING:
-    from services.base.infrastructure import Infrastructure
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=msgspec.Struct)
@@ -69,64 +63,10 @@ async def publish(producer: AIOKafkaProducer, topic: Topic[M], message: M) -> No
     await producer.send_and_wait(topic.name, topic.encode(message), key=topic.encode_key(message))
 
 
-def subscribe(
-    infra: Infrastructure,
-    topic: Topic[M],
-    group_id: str,
-    handler: Callable[[M], Awaitable[None]],
-    *,
-    auto_offset_reset: Literal["latest", "earliest", "none"] = "earliest",
-    attempts: int = 5,
-) -> LogicSubscriber[Any]:
-    """Consume `topic` as `group_id`, decoding with its Struct; commit after `handler` returns.
-
-    A handler that raises is retried with backoff (transient Redis or Kafka errors); after
-    `attempts` failures the message is parked on the dead-letter topic with the error, then
-    committed. A process that dies mid-handler commits nothing: the message is redelivered.
-    The subscriber counts toward the service's readiness (its consumer must hold partitions).
-    """
-
-    async def consume(message: KafkaMessage) -> None:
-        raw = message.raw_message
-        try:
-            decoded = topic.decode(message.body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as error:
-            await _dead_letter(infra.producer, topic, group_id, raw, str(error))
-            return
-        for attempt in range(1, attempts + 1):
-            try:
-                await handler(decoded)
-                return
-            except Exception as error:  # a failing handler must not commit its message silently
-                if attempt == attempts:
-                    log.exception("handler failed; message parked on dead-letter topic")
-                    await _dead_letter(infra.producer, topic, group_id, raw, repr(error))
-                    return
-                await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
-
-    consume.__name__ = f"consume_{topic.name.replace('.', '_').replace('-', '_')}"
-    consume.__doc__ = topic.description
-    subscriber = infra.broker.subscriber(
-        topic.name,
-        group_id=group_id,
-        ack_policy=AckPolicy.ACK,
-        auto_offset_reset=auto_offset_reset,
-        title=f"{topic.name} ({group_id})",
-        description=topic.description,
-    )
-    subscriber(consume)
-    infra.subscribers.append(subscriber)
-    return subscriber
-
-
-def declare_publisher(broker: KafkaBroker, topic: Topic[Any]) -> None:
-    """Declare a topic this service produces so the AsyncAPI document lists it."""
-    broker.publisher(topic.name, title=f"{topic.name} (publish)", description=topic.description)
-
-
-async def _dead_letter(
+async def dead_letter(
     producer: AIOKafkaProducer, topic: Topic[Any], group_id: str, raw: Any, error: str
 ) -> None:
+    """Park a message its consumer could not use on the dead-letter topic, with its origin."""
     log.error(
         "undecodable message parked on dead-letter topic",
         extra={

@@ -12,7 +12,8 @@ import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from contracts.secrets import SealedSecret
+from contracts.installations import InstallationSnapshot
+from contracts.secrets import SealedSecret, SecretEntry
 
 KEY_BYTES = 32  # AES-256 for both KEKs and DEKs.
 NONCE_BYTES = 12  # 96-bit GCM nonce, the size GCM is specified and analysed for.
@@ -143,6 +144,23 @@ class Keyring:
             return AESGCM(dek).decrypt(sealed.nonce, sealed.ciphertext, _aad(_VALUE_LABEL, binding))
         except InvalidTag:
             raise DecryptionError("secret value failed authentication (binding/tamper)") from None
+
+    def open_secret(self, installation: InstallationSnapshot, entry: SecretEntry) -> str:
+        """The UTF-8 plaintext of one of `installation`'s secret entries (its own binding).
+
+        Raises DecryptionError when the entry does not authenticate under that binding.
+        This is the `runtime.interface.SecretOpener` the runtime is handed.
+        """
+        binding = SecretBinding(
+            workspace_id=installation.workspace_id,
+            installation_id=installation.installation_id,
+            name=entry.name,
+            revision=entry.revision,
+        )
+        try:
+            return self.open(entry.sealed, binding).decode("utf-8")
+        except UnicodeDecodeError:
+            raise DecryptionError("secret value is not UTF-8") from None
 
     def rewrap(self, sealed: SealedSecret, binding: SecretBinding) -> SealedSecret:
         """Re-wrap only the DEK under the primary KEK; already-primary input is returned as is."""

@@ -16,7 +16,6 @@ from contracts.topics import (
 from runtime.runtime import Runtime
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
-from services.base.kafka import declare_publisher
 from services.base.secrets_crypto import Keyring, KeyringError
 from services.base.settings import InfraSettings, SettingsError
 from services.base.snapshots import SnapshotView
@@ -92,7 +91,7 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
     follower = SnapshotFollower(infra_settings.kafka_bootstrap_servers, view.apply)
     infra.ready_checks["snapshots"] = lambda: follower.caught_up
     for topic in (WEBHOOK_DELIVERIES, CANONICAL_RECORDS, OBSERVED_RECORDS, EXTENSION_LOGS):
-        declare_publisher(infra.broker, topic)
+        infra.publisher(topic)
 
     async def start() -> None:
         follower.start()

@@ -15,8 +15,8 @@ import time
 
 import msgspec
 
+from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot
-from services.base.ids import new_id
 from services.base.snapshots import SnapshotView
 from services.ingress.deliveries import DeliveryReader
 from services.ingress.service import WebhookIngress

@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from contracts.deliveries import DeliveryReceived
+from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.manifest import Webhooks
 from runtime.interface import HttpRequest, Invocation
 from services.base.errors import Conflict, NotFound
-from services.base.ids import new_id
 from services.base.snapshots import SnapshotView
 from services.ingress.deliveries import DeliveryReader
 from services.ingress.health import HealthRecorder

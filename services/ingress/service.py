@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 import msgspec
 
 from contracts.deliveries import DeliveryReceived
+from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.manifest import Webhooks
 from contracts.records import CanonicalRecord, RecordSource
 from runtime.interface import Emission, HttpRequest, Invocation, InvocationResult, Invoker, Mode
-from services.base.ids import new_id
 from services.base.snapshots import SnapshotView
 from services.ingress.dedupe import Claims, Deduplicator
 from services.ingress.errors import DependencyUnavailable

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from contracts.installations import InstallationSnapshot
 from contracts.manifest import Webhooks
 from contracts.secrets import SecretEntry
-from services.base.secrets_crypto import DecryptionError, Keyring, SecretBinding
+from services.base.secrets_crypto import DecryptionError, Keyring
 from services.ingress.signatures import SignatureError, verify
 
 Opened = tuple[int, str, float | None]  # revision, plaintext, valid_until
@@ -100,13 +100,7 @@ class SigningKeys:
     def _open(self, snapshot: InstallationSnapshot, entry: SecretEntry) -> str | None:
         if self.keyring is None:
             return None
-        binding = SecretBinding(
-            workspace_id=snapshot.workspace_id,
-            installation_id=snapshot.installation_id,
-            name=entry.name,
-            revision=entry.revision,
-        )
         try:
-            return self.keyring.open(entry.sealed, binding).decode()
-        except (DecryptionError, UnicodeDecodeError):
+            return self.keyring.open_secret(snapshot, entry)
+        except DecryptionError:
             return None

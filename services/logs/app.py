@@ -8,7 +8,6 @@ from litestar.di import Provide
 from contracts.topics import AUDIT_EVENTS, EXTENSION_LOGS
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
-from services.base.kafka import subscribe
 from services.base.settings import InfraSettings
 from services.logs.routes import AuditController, ExtensionLogsController
 from services.logs.settings import PREFIX, LogsSettings
@@ -21,8 +20,8 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
     infra = Infrastructure.create(infra_settings, "logs")
     audit = AuditStore(infra.redis, settings.audit_keep)
     lines = LogLineStore(infra.redis, settings.lines_keep)
-    subscribe(infra, AUDIT_EVENTS, settings.group_id, audit_handler(audit))
-    subscribe(infra, EXTENSION_LOGS, settings.group_id, log_line_handler(lines))
+    infra.subscribe(AUDIT_EVENTS, settings.group_id, audit_handler(audit))
+    infra.subscribe(EXTENSION_LOGS, settings.group_id, log_line_handler(lines))
     return build_http_app(
         service="logs",
         infra=infra,

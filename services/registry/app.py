@@ -16,7 +16,6 @@ from contracts.topics import AUDIT_EVENTS, INSTALLATION_SNAPSHOTS
 from services.base.auth import resolve_token
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
-from services.base.kafka import declare_publisher
 from services.base.secrets_crypto import Keyring, KeyringError
 from services.base.settings import InfraSettings, SettingsError, load
 from services.registry.outbox import OutboxRelay
@@ -47,8 +46,8 @@ def create_app(settings: RegistrySettings, infra_settings: InfraSettings) -> Lit
     except KeyringError as error:
         raise SettingsError(f"invalid setting SECRETS_KEYRING: {error}") from None
     infra = Infrastructure.create(infra_settings, "registry")
-    declare_publisher(infra.broker, INSTALLATION_SNAPSHOTS)
-    declare_publisher(infra.broker, AUDIT_EVENTS)
+    infra.publisher(INSTALLATION_SNAPSHOTS)
+    infra.publisher(AUDIT_EVENTS)
     store = RegistryStore(infra.redis)
     relay = OutboxRelay(infra.redis, lambda: infra.producer)
     vault = SecretVault(keyring, settings.secret_grace_s)

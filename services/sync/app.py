@@ -15,7 +15,6 @@ from contracts.topics import (
 from runtime.runtime import Runtime
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
-from services.base.kafka import declare_publisher, subscribe
 from services.base.secrets_crypto import Keyring, KeyringError
 from services.base.settings import InfraSettings, SettingsError
 from services.base.snapshots import SnapshotView
@@ -28,9 +27,9 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
     """Wire the snapshot view (this replica's partitions) and the stream scheduler."""
     infra = Infrastructure.create(infra_settings, "sync")
     view = SnapshotView()
-    subscribe(infra, INSTALLATION_SNAPSHOTS, settings.group_id, snapshot_handler(view))
+    infra.subscribe(INSTALLATION_SNAPSHOTS, settings.group_id, snapshot_handler(view))
     for topic in (CANONICAL_RECORDS, OBSERVED_RECORDS, STREAM_STATUS, EXTENSION_LOGS):
-        declare_publisher(infra.broker, topic)
+        infra.publisher(topic)
     try:
         keyring = Keyring.parse(infra_settings.secrets_keyring)
     except KeyringError as error:

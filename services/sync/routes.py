@@ -14,11 +14,11 @@ from litestar import Request, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
+from contracts.ids import new_id
 from runtime.interface import Invocation
 from runtime.runtime import Runtime
 from services.base.auth import bearer_of
 from services.base.errors import Unauthenticated
-from services.base.ids import new_id
 from services.base.infrastructure import Infrastructure
 from services.sync.schemas import ConnectionTestRequest, ConnectionVerdict
 

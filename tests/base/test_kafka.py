@@ -12,7 +12,6 @@ from aiokafka import AIOKafkaProducer
 from contracts.audit import AuditEvent
 from contracts.topics import AUDIT_EVENTS, DEAD_LETTERS
 from services.base.infrastructure import Infrastructure
-from services.base.kafka import subscribe
 from tests.harness import read_topic
 
 
@@ -29,7 +28,7 @@ def audit_event(workspace_id: str, action: str) -> AuditEvent:
 
 async def started_consumer(infra, group: str, handler) -> Infrastructure:
     service = Infrastructure.create(infra.settings(), f"test-{group}")
-    subscribe(service, AUDIT_EVENTS, group, handler)
+    service.subscribe(AUDIT_EVENTS, group, handler)
     await service.start()
     deadline = time.monotonic() + 30
     while not (await service.readiness())["consumers"]:

@@ -10,13 +10,13 @@ import msgspec
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
+from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot, InstallationState, VersionRef
 from contracts.manifest import parse_manifest
 from contracts.secrets import SecretEntry
 from contracts.topics import INSTALLATION_SNAPSHOTS
 from sdk.bundle import bundle_key, digest_of, pack, version_id_of
 from services.base.auth import Principal, new_token, token_digest, token_key
-from services.base.ids import new_id
 from services.base.kafka import publish
 from services.base.secrets_crypto import Keyring, SecretBinding
 from services.ingress.signatures import sign_stripe

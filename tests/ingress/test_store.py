@@ -6,7 +6,7 @@ import asyncio
 
 from redis.asyncio import Redis
 
-from services.base.ids import new_id
+from contracts.ids import new_id
 from services.ingress.schemas import DeliverySummary
 from services.ingress.store import IngressStore
 

@@ -96,7 +96,7 @@ async def new_tenant(
     infra: Infra, http: httpx.AsyncClient, url: str, slug: str, redis_url: str = ""
 ) -> Tenant:
     """Bootstrap a workspace (operator command's code path), then add a member over HTTP."""
-    from services.base.ids import new_id
+    from contracts.ids import new_id
 
     redis = Redis.from_url(redis_url or infra.redis_url)
     try:

@@ -8,11 +8,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.secrets import SecretEntry
 from runtime.interface import EntryKind, HttpRequest, Invocation, Mode
 from sdk.bundle import bundle_key, digest_of, pack, version_id_of
-from services.base.ids import new_id
 from services.base.secrets_crypto import Keyring, SecretBinding
 
 BUNDLES = Path(__file__).parent / "bundles"

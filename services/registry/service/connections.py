@@ -10,10 +10,10 @@ from typing import Any
 
 import msgspec
 
+from contracts.ids import new_id
 from contracts.topics import AUDIT_EVENTS
 from services.base.auth import Principal
 from services.base.errors import Conflict, NotFound
-from services.base.ids import new_id
 from services.registry import outbox
 from services.registry.errors import ConnectionTestFailed
 from services.registry.outbox import OutboxRelay

@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot, OAuthConnection
 from services.base.auth import Principal
 from services.base.errors import Conflict, NotFound
-from services.base.ids import new_id
 from services.registry.errors import InvalidSettings
 from services.registry.outbox import OutboxRelay
 from services.registry.records import InstallationRecord

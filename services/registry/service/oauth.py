@@ -16,10 +16,10 @@ from urllib.parse import urlencode
 
 import httpx
 
+from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot, OAuthConnection
 from services.base.auth import Principal
 from services.base.errors import Conflict, NotFound, ServiceError, Unavailable
-from services.base.ids import new_id
 from services.base.secrets_crypto import SecretBinding
 from services.registry.outbox import OutboxRelay
 from services.registry.records import InstallationRecord, OAuthPending

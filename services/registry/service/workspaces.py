@@ -8,10 +8,10 @@ from typing import Any
 import msgspec
 
 from contracts.audit import AuditEvent
+from contracts.ids import new_id
 from contracts.topics import AUDIT_EVENTS
 from services.base.auth import Principal, new_token, token_digest
 from services.base.errors import Conflict, NotFound
-from services.base.ids import new_id
 from services.registry import outbox
 from services.registry.outbox import OutboxRelay
 from services.registry.schemas import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.base.ids import _ALPHABET, new_id
+from contracts.ids import _ALPHABET, new_id
 
 
 def test_id_is_its_prefix_then_one_symbol_per_five_random_bits():
