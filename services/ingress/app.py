@@ -21,11 +21,12 @@ from services.base.secrets_crypto import Keyring, KeyringError
 from services.base.settings import InfraSettings, SettingsError
 from services.base.snapshots import SnapshotView
 from services.ingress.deliveries import DeliveryReader
+from services.ingress.fast_path import DeliveryEndpoint
 from services.ingress.health import HealthRecorder
 from services.ingress.held import HeldQueue
 from services.ingress.history import DeliveryHistory
 from services.ingress.publisher import DeliveryPublisher
-from services.ingress.routes import API_ROUTES, DeliveryEndpoint, delivery_route
+from services.ingress.routes import API_ROUTES, delivery_route
 from services.ingress.service import WebhookIngress
 from services.ingress.settings import PREFIX, IngressSettings
 from services.ingress.signing_keys import SigningKeys
