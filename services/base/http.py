@@ -96,7 +96,9 @@ def build_http_app(
             **(dependencies or {}),
         },
         lifespan=[lifespan],
-        state=State({"prometheus": prometheus}),  # for a route answered outside Litestar
+        # prometheus: for a route answered outside Litestar; infra: for guards (and tests
+        # that check what an app subscribes and publishes without starting it).
+        state=State({"prometheus": prometheus, "infra": infra}),
         middleware=[prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         logging_config=None,  # configure_logging owns the root logger (JSON lines)

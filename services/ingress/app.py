@@ -17,8 +17,7 @@ from runtime.runtime import Runtime
 from services.base.dedupe import Deduplicator, RecordLedger
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
-from services.base.secrets_crypto import Keyring, KeyringError
-from services.base.settings import InfraSettings, SettingsError
+from services.base.settings import InfraSettings, load_keyring
 from services.base.snapshots import SnapshotView
 from services.ingress.deliveries import DeliveryReader
 from services.ingress.fast_path import DeliveryEndpoint
@@ -37,10 +36,7 @@ from services.ingress.tasks import Background
 
 def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Litestar:
     """Wire the snapshot view, the webhook pipeline, held queues, history and health."""
-    try:
-        keyring = Keyring.parse(infra_settings.secrets_keyring)
-    except KeyringError as error:
-        raise SettingsError(f"invalid setting SECRETS_KEYRING: {error}") from None
+    keyring = load_keyring(infra_settings)
     infra = Infrastructure.create(infra_settings, "ingress")
     infra.producer_request_timeout_ms = settings.producer_request_timeout_ms
     timeout_s = settings.producer_request_timeout_ms / 1000
