@@ -10,6 +10,7 @@ from litestar.di import Provide
 from contracts.topics import (
     CANONICAL_RECORDS,
     EXTENSION_LOGS,
+    INSTALLATION_SNAPSHOTS,
     OBSERVED_RECORDS,
     WEBHOOK_DELIVERIES,
 )
@@ -91,6 +92,8 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
     infra.ready_checks["snapshots"] = lambda: follower.caught_up
     for topic in (WEBHOOK_DELIVERIES, CANONICAL_RECORDS, OBSERVED_RECORDS, EXTENSION_LOGS):
         infra.publisher(topic)
+    infra.reader(INSTALLATION_SNAPSHOTS)  # the snapshot view, rebuilt from the start
+    infra.reader(WEBHOOK_DELIVERIES)  # replays and held deliveries, by offset
 
     async def start() -> None:
         follower.start()
