@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	@$(BIN)/backfill up
 
+# Two workers, each with its own broker and Valkey (tests/harness.py); a file's tests stay
+# together on one worker, so its session-scoped services start once.
 test: $(STAMP)
-	@$(BIN)/python -m pytest
+	@$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .

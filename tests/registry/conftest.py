@@ -17,7 +17,7 @@ from services.base.settings import InfraSettings
 from services.registry.app import create_app
 from services.registry.settings import RegistrySettings
 from services.registry.store import first_party_key
-from tests.harness import Infra, serving, wait_ready
+from tests.harness import Infra, TopicMarks, eventually, serving, wait_ready
 from tests.registry.factories import CONNECTORS, Tenant, new_tenant
 
 INGRESS_URL = "https://hooks.example.test"
@@ -98,12 +98,11 @@ class running_registry:
         await wait_ready(self.http, url)
         redis = Redis.from_url(self.infra.redis_url)
         try:
-            for _ in range(600):
-                if await redis.exists(first_party_key("acme-crm")):
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("first-party catalog not registered")
+            await eventually(
+                lambda: redis.exists(first_party_key("acme-crm")),
+                timeout=30,
+                what="first-party catalog registered",
+            )
         finally:
             await redis.aclose()
         return url
@@ -122,3 +121,8 @@ async def tenant(infra: Infra, http: httpx.AsyncClient, registry: str) -> Tenant
 async def other_tenant(infra: Infra, http: httpx.AsyncClient, registry: str) -> Tenant:
     """A second, unrelated workspace."""
     return await new_tenant(infra, http, registry, "globex")
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _reads_start_at_this_test(marked_topics: TopicMarks) -> None:
+    """Topic reads skip what earlier tests wrote (see `TopicMarks`)."""
