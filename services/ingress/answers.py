@@ -50,3 +50,18 @@ def rejected(reason: str) -> Answer:
 def handler_failed(message: str) -> bytes:
     """The body of a 500 when the connector's handler failed (the raw delivery is kept)."""
     return error_answer(500, "handler_failed", message).body
+
+
+def mark_duplicates(body: object, keys: set[str]) -> object:
+    """`body` with each `ingest.canonical` result of an already-ingested key saying `duplicate`.
+
+    The handler ran before dedupe, so its results say `accepted`; a result is the exact
+    `{"idempotency_key", "status"}` object the SDK returns, wherever the handler put it.
+    """
+    if isinstance(body, list):
+        return [mark_duplicates(item, keys) for item in body]
+    if not isinstance(body, dict):
+        return body
+    if body.keys() == {"idempotency_key", "status"} and body["idempotency_key"] in keys:
+        return {**body, "status": "duplicate"}
+    return {name: mark_duplicates(value, keys) for name, value in body.items()}

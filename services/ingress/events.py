@@ -34,6 +34,10 @@ KEPT_HEADERS = frozenset(
     }
 )
 EVENT_HEADERS = ("x-github-event", "x-shopify-topic")
+# Where each scheme names the event (delivery) itself, before any body field: Standard Webhooks
+# (and its svix-* alias), GitHub and Shopify. A Shopify body's `id` is the object's, not the
+# event's; Stripe names the event in the body's `id`.
+EVENT_ID_HEADERS = ("webhook-id", "svix-id", "x-github-delivery", "x-shopify-webhook-id")
 
 
 class Event(msgspec.Struct):
@@ -67,5 +71,8 @@ def event_type(event: Event | None, headers: Mapping[str, str]) -> str | None:
 
 
 def event_id(event: Event | None, headers: Mapping[str, str]) -> str | None:
-    """The provider's id of the event, as shown in delivery history."""
+    """The provider's id of the event, as shown in delivery history: its header, else `id`."""
+    for name in EVENT_ID_HEADERS:
+        if headers.get(name):
+            return headers[name]
     return event.id if event is not None and isinstance(event.id, str) else None

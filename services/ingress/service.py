@@ -39,6 +39,7 @@ from services.ingress.answers import (
     NOT_FOUND,
     Answer,
     handler_failed,
+    mark_duplicates,
     rejected,
     unavailable,
 )
@@ -221,11 +222,16 @@ class WebhookIngress:
             outcome = "ignored"
         else:
             outcome = "accepted"
+        body = response.body
+        if claims is not None and claims.duplicates:  # the answer says what dedupe found
+            body = mark_duplicates(
+                body, {self.dedupe.store.parse_dedupe_key(k)[1] for k in claims.duplicates}
+            )
         handled = Handled(
             result=result,
             outcome=outcome,
             status=response.status,
-            body=msgspec.json.encode(response.body),
+            body=msgspec.json.encode(body),
             claims=claims,
             records=records,
         )

@@ -109,6 +109,22 @@ class TestAcceptedDelivery:
         records = await canonical(ingress, snapshot.installation_id, lambda rs: len(rs) >= 1)
         assert len(records) == 1
 
+    async def test_redelivered_events_answer_says_duplicate_like_its_history(
+        self, ingress: Ingress
+    ) -> None:
+        snapshot = await active_install(ingress)
+        event = stripe_event("invoice.paid")
+
+        first = await ingress.deliver(snapshot, *signed(event))
+        second = await ingress.deliver(snapshot, *signed(event))
+
+        key = f"stripe:event:{event['id']}"
+        assert [r["status"] for r in first.json()["results"]] == ["accepted", "accepted"]
+        assert second.json()["results"] == [
+            {"idempotency_key": f"{key}:0", "status": "duplicate"},
+            {"idempotency_key": f"{key}:1", "status": "duplicate"},
+        ]
+
     async def test_concurrent_distinct_and_repeated_events_each_yield_exactly_one_record(
         self, ingress: Ingress
     ) -> None:

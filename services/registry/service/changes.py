@@ -13,7 +13,7 @@ workspace outbox inside the MULTI, so state and announcements commit together.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import msgspec
@@ -77,6 +77,20 @@ class Changeset:
             step(pipe)
         for event in self.audits:
             outbox.append(pipe, self.workspace_id, AUDIT_EVENTS, event)
+
+
+def audit_secret_writes(
+    changes: Changeset,
+    before: InstallationRecord,
+    after: InstallationRecord,
+    written: Mapping[str, str],
+) -> None:
+    """One `SecretSet` (new name) or `SecretRotated` event per secret written, whichever request
+    carried it (install, settings, the secret store); names and revisions, never values."""
+    for name in sorted(written):
+        action = "SecretRotated" if name in before.snapshot.secrets else "SecretSet"
+        revision = after.snapshot.secrets[name].revision
+        changes.audit(action, after.snapshot.installation_id, name=name, revision=revision)
 
 
 def republish(pipe: Pipeline, workspace_id: str, snapshots: list[InstallationSnapshot]) -> None:

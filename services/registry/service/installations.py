@@ -19,7 +19,7 @@ from services.registry.errors import InvalidSettings
 from services.registry.outbox import OutboxRelay
 from services.registry.records import InstallationRecord
 from services.registry.schemas import Installation, InstallationCreate
-from services.registry.service.changes import Changeset, commit
+from services.registry.service.changes import Changeset, audit_secret_writes, commit
 from services.registry.service.connections import CredentialCheck, new_hook_id
 from services.registry.service.cutover import settled_state
 from services.registry.service.validation import ValidatedSettings, validate_settings
@@ -96,6 +96,7 @@ class InstallationService:
                 connection_name=body.connection_name,
                 version_id=plan.version_id,
             )
+            audit_secret_writes(changes, record, created, plan.values.secrets)
             if plan.still_protected != plan.protected:
                 self._protect(changes, plan.records, plan.still_protected)
             return self.view(created)
@@ -192,6 +193,7 @@ class InstallationService:
                 fields=sorted(values),
                 secrets=sorted(checked.secrets),
             )
+            audit_secret_writes(changes, record, updated, checked.secrets)
             return self.view(updated)
 
         return await commit(self.store, self.relay, caller.workspace_id, caller.member_id, decide)

@@ -12,7 +12,7 @@ from services.base.errors import NotFound, ServiceError
 from services.registry.outbox import OutboxRelay
 from services.registry.records import InstallationRecord
 from services.registry.schemas import SecretInfo
-from services.registry.service.changes import Changeset, commit
+from services.registry.service.changes import Changeset, audit_secret_writes, commit
 from services.registry.service.connections import CredentialCheck
 from services.registry.service.cutover import settled_state
 from services.registry.service.vault import SecretVault, declared_secrets
@@ -55,9 +55,7 @@ class SecretService:
             record, sealed = self.vault.seal_into(record, {name: value}, caller.member_id)
             state = settled_state(snap, **sealed)
             updated = changes.revise(record, **sealed, state=state)
-            entry = updated.snapshot.secrets[name]
-            action = "SecretRotated" if name in snap.secrets else "SecretSet"
-            changes.audit(action, installation_id, name=name, revision=entry.revision)
+            audit_secret_writes(changes, record, updated, {name: value})
             return next(i for i in secret_infos(updated.snapshot) if i.name == name)
 
         return await commit(self.store, self.relay, caller.workspace_id, caller.member_id, decide)
