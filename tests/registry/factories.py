@@ -134,6 +134,13 @@ async def install(
     )
 
 
+async def installed_crm(http: httpx.AsyncClient, url: str, tenant: Tenant) -> str:
+    """The id of a new acme-crm installation holding an api key the fake sync accepts."""
+    response = await install(http, url, tenant, "acme-crm", settings={"api_key": GOOD_KEY})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
 async def snapshots_of(infra: Infra, installation_id: str, at_least_revision: int) -> list[Any]:
     """Every snapshot of an installation on the topic once `at_least_revision` arrived."""
     seen = await read_topic_for(

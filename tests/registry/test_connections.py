@@ -20,6 +20,7 @@ from tests.registry.factories import (
     Tenant,
     deploy,
     install,
+    installed_crm,
     manifest,
     redis_dump,
     snapshots_of,
@@ -48,9 +49,7 @@ async def test_each_installation_gets_an_unguessable_webhook_url_that_rotates(
 async def test_test_connection_asks_sync_with_the_stored_credentials(
     http: httpx.AsyncClient, registry: str, tenant: Tenant, fake_sync: FakeSync
 ) -> None:
-    iid = (
-        await install(http, registry, tenant, "acme-crm", settings={"api_key": GOOD_KEY})
-    ).json()["id"]
+    iid = await installed_crm(http, registry, tenant)
     response = await http.post(
         f"{registry}/v1/installations/{iid}/test-connection", headers=tenant.admin
     )
@@ -267,9 +266,7 @@ class TestCredentialCheckOutsideTheTransaction:
     async def test_a_workspace_change_during_the_check_does_not_repeat_the_remote_call(
         self, http: httpx.AsyncClient, registry: str, tenant: Tenant, fake_sync: FakeSync
     ) -> None:
-        iid = (
-            await install(http, registry, tenant, "acme-crm", settings={"api_key": GOOD_KEY})
-        ).json()["id"]
+        iid = await installed_crm(http, registry, tenant)
         other = (
             await install(http, registry, tenant, "acme-crm", connection_name="second", settings={})
         ).json()["id"]
@@ -300,9 +297,7 @@ class TestCredentialCheckOutsideTheTransaction:
     async def test_a_change_of_the_installation_during_the_check_saves_nothing(
         self, http: httpx.AsyncClient, registry: str, tenant: Tenant, fake_sync: FakeSync
     ) -> None:
-        iid = (
-            await install(http, registry, tenant, "acme-crm", settings={"api_key": GOOD_KEY})
-        ).json()["id"]
+        iid = await installed_crm(http, registry, tenant)
         fake_sync.gate, fake_sync.waiting = asyncio.Event(), asyncio.Event()
         try:
             saving = asyncio.create_task(

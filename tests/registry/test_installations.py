@@ -11,6 +11,7 @@ from tests.registry.factories import (
     audit_events,
     deploy,
     install,
+    installed_crm,
     manifest,
     snapshots_of,
 )
@@ -220,9 +221,7 @@ async def test_a_secret_supplied_with_the_install_is_audited_like_any_secret_wri
 async def test_a_secret_changed_through_settings_is_audited_as_rotated(
     http: httpx.AsyncClient, registry: str, tenant: Tenant, infra: Infra
 ) -> None:
-    iid = (
-        await install(http, registry, tenant, "acme-crm", settings={"api_key": GOOD_KEY})
-    ).json()["id"]
+    iid = await installed_crm(http, registry, tenant)
 
     updated = await http.patch(
         f"{registry}/v1/installations/{iid}/settings",
