@@ -7,12 +7,18 @@ import time
 import uuid
 
 import pytest
+import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
 from contracts.audit import AuditEvent
 from contracts.topics import AUDIT_EVENTS, DEAD_LETTERS
 from services.base.infrastructure import Infrastructure
-from tests.harness import eventually, read_topic
+from tests.harness import TopicMarks, eventually, read_topic
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _reads_start_at_this_test(marked_topics: TopicMarks) -> None:
+    """Dead-letter reads skip what earlier tests parked (see `TopicMarks`)."""
 
 
 def audit_event(workspace_id: str, action: str) -> AuditEvent:
