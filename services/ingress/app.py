@@ -17,19 +17,20 @@ from contracts.topics import (
     WEBHOOK_HEALTH,
 )
 from runtime.runtime import Runtime
+from services.base.dedupe import Deduplicator, RecordLedger
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
 from services.base.kafka import publish_all
 from services.base.secrets_crypto import Keyring, KeyringError
 from services.base.settings import InfraSettings, SettingsError
 from services.base.snapshots import SnapshotView
-from services.ingress.dedupe import Deduplicator
-from services.ingress.deliveries import DeliveryReader, RecordLedger
+from services.ingress.deliveries import DeliveryReader
+from services.ingress.fast_path import DeliveryEndpoint
 from services.ingress.health import HealthRecorder
 from services.ingress.held import HeldQueue
 from services.ingress.history import DeliveryHistory
 from services.ingress.publisher import DeliveryPublisher
-from services.ingress.routes import API_ROUTES, DeliveryEndpoint, delivery_route
+from services.ingress.routes import API_ROUTES, delivery_route
 from services.ingress.service import WebhookIngress
 from services.ingress.settings import PREFIX, IngressSettings
 from services.ingress.signing_keys import SigningKeys
@@ -77,7 +78,9 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
             ttl_s=settings.dedupe_ttl_s,
             pending_s=settings.dedupe_pending_s,
             wait_s=timeout_s + 2,
-            verify=RecordLedger(infra_settings.kafka_bootstrap_servers, timeout_s * 2).contains,
+            verify=RecordLedger(
+                infra_settings.kafka_bootstrap_servers, timeout_s * 2, client_id="ingress-ledger"
+            ).contains,
         ),
         store=store,
         health=health,

@@ -29,6 +29,9 @@ class FakeSync:
 
     url: str = ""
     calls: list[dict[str, Any]] = field(default_factory=list)
+    # While `gate` is set to an unset Event, each call signals `waiting` and holds its answer.
+    gate: asyncio.Event | None = None
+    waiting: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def fake_sync_app(state: FakeSync, internal_token: str) -> Litestar:
@@ -38,6 +41,9 @@ def fake_sync_app(state: FakeSync, internal_token: str) -> Litestar:
             return Response({"error": "unauthenticated"}, status_code=401)
         body = await request.json()
         state.calls.append(body)
+        if state.gate is not None:
+            state.waiting.set()
+            await state.gate.wait()
         ok = str(body["secrets"].get("api_key", "")).startswith("good-")
         return Response({"ok": ok, "message": "authenticated" if ok else "invalid api key"})
 
