@@ -66,8 +66,6 @@ EXPECTED_GAPS = {
     ("logs", "consumes", STREAM_STATUS.name),
     ("logs", "consumes", WEBHOOK_HEALTH.name),
     ("logs", "consumes", SECRET_READS.name),
-    # Until the logs issue lands: ingress publishes its webhook-health windows.
-    ("ingress", "publishes", WEBHOOK_HEALTH.name),
     # Until the isolated runtime lands: it publishes secret reads for ingress and sync.
     ("ingress", "publishes", SECRET_READS.name),
     ("sync", "publishes", SECRET_READS.name),

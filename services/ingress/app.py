@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+import socket
 
 from litestar import Litestar
 from litestar.di import Provide
@@ -13,11 +15,13 @@ from contracts.topics import (
     INSTALLATION_SNAPSHOTS,
     OBSERVED_RECORDS,
     WEBHOOK_DELIVERIES,
+    WEBHOOK_HEALTH,
 )
 from runtime.runtime import Runtime
 from services.base.dedupe import Deduplicator, RecordLedger
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
+from services.base.kafka import publish_all
 from services.base.settings import InfraSettings, load_keyring
 from services.base.snapshots import SnapshotView
 from services.ingress.deliveries import DeliveryReader
@@ -48,7 +52,13 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         history_ttl_s=settings.history_ttl_s,
     )
     background = Background()
-    health = HealthRecorder(store, settings.health_flush_s)
+    health = HealthRecorder(
+        store,
+        settings.health_flush_s,
+        replica=f"ingress-{socket.gethostname()}-{os.getpid()}",
+        workspace_of=lambda installation_id: _workspace_of(view, installation_id),
+        publish=lambda windows: publish_all(infra.producer, WEBHOOK_HEALTH, windows),
+    )
     runtime = Runtime(
         redis=infra.redis,
         keyring=keyring,
@@ -90,7 +100,13 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
     view.listeners += [remember, held.on_snapshot]
     follower = SnapshotFollower(infra_settings.kafka_bootstrap_servers, view.apply)
     infra.ready_checks["snapshots"] = lambda: follower.caught_up
-    for topic in (WEBHOOK_DELIVERIES, CANONICAL_RECORDS, OBSERVED_RECORDS, EXTENSION_LOGS):
+    for topic in (
+        WEBHOOK_DELIVERIES,
+        CANONICAL_RECORDS,
+        OBSERVED_RECORDS,
+        EXTENSION_LOGS,
+        WEBHOOK_HEALTH,
+    ):
         infra.publisher(topic)
     infra.reader(INSTALLATION_SNAPSHOTS)  # the snapshot view, rebuilt from the start
     infra.reader(WEBHOOK_DELIVERIES)  # replays and held deliveries, by offset
@@ -126,6 +142,11 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         prometheus=app.state.prometheus,
     )
     return app
+
+
+def _workspace_of(view: SnapshotView, installation_id: str) -> str | None:
+    snapshot = view.get(installation_id)
+    return snapshot.workspace_id if snapshot is not None else None
 
 
 def _body_limit(app: Litestar) -> int:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from contracts.ids import new_id
-from contracts.topics import CANONICAL_RECORDS
+from contracts.topics import CANONICAL_RECORDS, WEBHOOK_HEALTH
 from services.ingress.signatures import sign_standard_webhooks
 from tests.harness import eventually, read_topic
 from tests.ingress.conftest import Ingress
@@ -299,6 +299,29 @@ class TestWebhookHealth:
         assert health["deliveries_per_minute"] == 1.0
         assert health["last_success_at"] is not None
         assert health["last_failure_reason"] == "handler_failed"
+
+    async def test_health_windows_are_published_for_the_logs_service(
+        self, ingress: Ingress
+    ) -> None:
+        snapshot = await active_install(ingress)
+        for _ in range(2):
+            await ingress.deliver(snapshot, *signed(stripe_event()))
+        await ingress.deliver(snapshot, *signed(stripe_event("test.crash")))
+
+        def mine(windows: list) -> list:  # type: ignore[type-arg]
+            return [w for w in windows if w.installation_id == snapshot.installation_id]
+
+        windows = await read_topic(
+            ingress.infra.bootstrap_servers,
+            WEBHOOK_HEALTH,
+            until=lambda seen: sum(w.deliveries for w in mine(seen)) >= 3,
+        )
+        windows = mine(windows)
+        assert {w.workspace_id for w in windows} == {snapshot.workspace_id}
+        assert sum(w.status_2xx for w in windows) == 2
+        assert sum(w.status_5xx for w in windows) == 1
+        assert max(w.last_success_at or 0 for w in windows) > 0
+        assert all(w.window_start <= w.window_end for w in windows)
 
 
 async def deliveries_counted(ingress: Ingress, status: int) -> float:
