@@ -240,6 +240,7 @@ class WebhookIngress:
 
     async def _hold(self, delivery: DeliveryReceived) -> Answer:
         held = msgspec.structs.replace(delivery, status="held")
+        event = parse_event(held.body or b"", held.headers)
         try:
             ack = await self.publisher.publish(held, [])
             partition, offset = _where(ack)
@@ -249,7 +250,8 @@ class WebhookIngress:
                 received_at=held.received_at,
                 status=202,
                 outcome="held",
-                event_type=event_type(parse_event(held.body or b"", held.headers), held.headers),
+                event_type=event_type(event, held.headers),
+                event_id=event_id(event, held.headers),
                 secret_revision=held.secret_revision,
                 partition=partition,
                 offset=offset,

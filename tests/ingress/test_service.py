@@ -329,3 +329,6 @@ class TestHeldDeliveries:
         await ingress.install(changed(disabled, state="active"))
         records = await canonical(ingress, snapshot.installation_id, lambda rs: len(rs) >= 3)
         assert [r.idempotency_key for r in records] == [f"stripe:event:{e['id']}:0" for e in events]
+        path = f"/v1/installations/{snapshot.installation_id}/deliveries"
+        history = (await ingress.api("GET", path, snapshot.workspace_id)).json()["deliveries"]
+        assert sorted(d["event_id"] for d in history) == sorted(e["id"] for e in events)
