@@ -140,17 +140,22 @@ def _failure(service: Service, response: httpx.Response) -> Failure:
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         # No agreed error shape: a route this service does not serve (yet), or a crash.
-        code = "not_available" if response.status_code in (404, 405) else "failed"
+        not_served = response.status_code in (404, 405)
         return Failure(
             service=service,
             status=response.status_code,
-            code=code,
-            message=f"HTTP {response.status_code}",
+            code="not_available" if not_served else "failed",
+            message="it does not serve this yet" if not_served else f"HTTP {response.status_code}",
         )
     code = str(error.get("code", "failed"))
     if response.status_code == 405 or (code == "not_found" and error.get("message") == "Not Found"):
         # The router's own answer (no handler named the resource): the route is not served.
-        code = "not_available"
+        return Failure(
+            service=service,
+            status=response.status_code,
+            code="not_available",
+            message="it does not serve this yet",
+        )
     return Failure(
         service=service,
         status=response.status_code,

@@ -57,21 +57,21 @@ ACTIONS: dict[str, tuple[str, str, str, str]] = {
 async def run(
     downstream: Downstream,
     viewer: Viewer,
-    name: str,
+    action: str,
     installation_id: str = "",
     body: Any = None,
     **params: str,
 ) -> Done:
     """Call the action's route; the success sentence, or the service's own message."""
-    if name not in ACTIONS:
-        return Done(ok=False, message=f"Unknown action {name!r}.")
-    service, method, path, sentence = ACTIONS[name]
+    if action not in ACTIONS:
+        return Done(ok=False, message=f"Unknown action {action!r}.")
+    service, method, path, sentence = ACTIONS[action]
     path = path.format(i=f"/v1/installations/{installation_id}", **params)
     reply = await downstream.call(service, method, path, viewer.token, json=body)  # type: ignore[arg-type]
     if reply.failure is not None:
         return Done(ok=False, message=reply.failure.banner, failure=reply.failure)
     data = reply.data if isinstance(reply.data, dict) else {}
-    if name == "retest":
+    if action == "retest":
         ok = bool(data.get("ok"))
         verdict = data.get("message") or ("connected" if ok else "failed")
         return Done(ok=ok, message=f"Connection {'OK' if ok else 'test failed'}: {verdict}", data=data)

@@ -1,0 +1,133 @@
+"""The whole suite for the console's browser tests, in-process on free ports.
+
+A local Stripe-like server answers the connector's credential check, then sync, ingress,
+logs, registry and console run against the session's broker and Valkey; Debian's Chromium
+(driven by Playwright) is the browser. Tests skip, saying why, when Chromium is missing:
+`make test` installs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from litestar import Litestar, Request, Response, get
+from redis.asyncio import Redis
+
+from services.console.app import create_app as console_app
+from services.console.settings import ConsoleSettings
+from services.ingress.app import create_app as ingress_app
+from services.logs.app import create_app as logs_app
+from services.logs.settings import LogsSettings
+from services.registry.app import create_app as registry_app
+from services.registry.settings import RegistrySettings
+from services.registry.store import first_party_key
+from services.sync.app import create_app as sync_app
+from services.sync.settings import SyncSettings
+from tests.harness import Infra, serving, wait_ready
+from tests.ingress.conftest import ingress_settings
+from tests.registry.factories import Tenant, new_tenant
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+GOOD_KEY = "sk_test_good"  # the Stripe-like server accepts keys starting with this
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+
+
+@get("/v1/account", sync_to_thread=False)
+def stripe_account(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Stripe's account endpoint: 200 for a good key, Stripe's 401 shape otherwise."""
+    if not request.headers.get("authorization", "").startswith(f"Bearer {GOOD_KEY}"):
+        return Response({"error": {"type": "invalid_request_error"}}, status_code=401)
+    return Response({"id": "acct_1Console", "business_profile": {"name": "Acme Inc."}})
+
+
+@dataclass
+class Suite:
+    """Base URLs of the running services and the workspace under test."""
+
+    console: str
+    registry: str
+    ingress: str
+    tenant: Tenant
+    infra: Infra
+    http: httpx.AsyncClient
+
+    async def api(self, method: str, path: str, *, as_member: bool = False, **kw: Any) -> Any:
+        """Call the registry as the workspace admin (or member); the JSON answer."""
+        headers = self.tenant.member if as_member else self.tenant.admin
+        response = await self.http.request(method, f"{self.registry}{path}", headers=headers, **kw)
+        return response.json()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def suite(infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[Suite]:
+    """Every service of the suite, ready, with one fresh workspace (admin + member)."""
+    async with (
+        serving(Litestar([stripe_account])) as stripe,
+        serving(sync_app(SyncSettings(host_overrides=f"api.stripe.com={stripe}"), infra.settings())) as sync,
+        serving(ingress_app(ingress_settings(), infra.settings())) as ingress,
+        serving(logs_app(LogsSettings(), infra.settings())) as logs,
+    ):
+        for url in (sync, ingress, logs):
+            await wait_ready(http, url)
+        settings = RegistrySettings(sync_url=sync, ingress_url=ingress, secret_grace_s=3600.0)
+        async with serving(registry_app(settings, infra.settings())) as registry:
+            await wait_ready(http, registry)
+            await catalog_registered(infra, "stripe")
+            console = console_app(
+                ConsoleSettings(
+                    registry_url=registry, ingress_url=ingress, sync_url=sync, logs_url=logs
+                ),
+                infra.settings(),
+            )
+            async with serving(console) as console_url:
+                await wait_ready(http, console_url)
+                tenant = await new_tenant(infra, http, registry, "console")
+                yield Suite(console_url, registry, ingress, tenant, infra, http)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def catalog_registered(infra: Infra, key: str) -> None:
+    """Until the registry has registered the repository's first-party connector `key`."""
+    redis = Redis.from_url(infra.redis_url)
+    try:
+        deadline = time.monotonic() + 30
+        while not await redis.exists(first_party_key(key)):
+            assert time.monotonic() < deadline, f"first-party {key} not registered"
+            await asyncio.sleep(0.05)
+    finally:
+        await redis.aclose()
+
+
+def token_of(headers: dict[str, str]) -> str:
+    return headers["authorization"].removeprefix("Bearer ")
