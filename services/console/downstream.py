@@ -101,7 +101,9 @@ class Downstream:
             )
         except httpx.HTTPError as error:
             reason = "timed out" if isinstance(error, httpx.TimeoutException) else "unreachable"
-            return Reply(failure=Failure(service=service, status=0, code="unreachable", message=reason))
+            return Reply(
+                failure=Failure(service=service, status=0, code="unreachable", message=reason)
+            )
         if response.status_code < 400:
             return Reply(data=response.json() if response.content else None)
         return Reply(failure=_failure(service, response))

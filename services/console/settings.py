@@ -41,4 +41,6 @@ class ConsoleSettings(msgspec.Struct, frozen=True, kw_only=True):
         """The cookie encryption key (random per process when none is configured)."""
         import secrets
 
-        return bytes.fromhex(self.session_secret) if self.session_secret else secrets.token_bytes(32)
+        return (
+            bytes.fromhex(self.session_secret) if self.session_secret else secrets.token_bytes(32)
+        )

@@ -60,4 +60,6 @@ def tone(state: Any) -> str:
 
 
 def configure_environment(engine: JinjaTemplateEngine) -> None:
-    engine.engine.filters.update({"when": when, "ago": ago, "tone": tone, "local_input": local_input})
+    engine.engine.filters.update(
+        {"when": when, "ago": ago, "tone": tone, "local_input": local_input}
+    )

@@ -80,7 +80,9 @@ async def suite(infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[Suite]:
     """Every service of the suite, ready, with one fresh workspace (admin + member)."""
     async with (
         serving(Litestar([stripe_account])) as stripe,
-        serving(sync_app(SyncSettings(host_overrides=f"api.stripe.com={stripe}"), infra.settings())) as sync,
+        serving(
+            sync_app(SyncSettings(host_overrides=f"api.stripe.com={stripe}"), infra.settings())
+        ) as sync,
         serving(ingress_app(ingress_settings(), infra.settings())) as ingress,
         serving(logs_app(LogsSettings(), infra.settings())) as logs,
     ):

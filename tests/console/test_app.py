@@ -155,7 +155,9 @@ async def test_admin_installs_stripe_and_runs_it_through_its_whole_life(browser,
     await page.get_by_label("New value for api_key").fill(ROTATED_KEY)
     await page.get_by_role("row", name="api_key").get_by_role("button", name="Rotate").click()
     await expect(page.get_by_text("Secret api_key saved")).to_be_visible()
-    await expect(page.get_by_role("row", name="api_key").get_by_role("cell").nth(1)).to_contain_text("2")
+    await expect(
+        page.get_by_role("row", name="api_key").get_by_role("cell").nth(1)
+    ).to_contain_text("2")
     await shot(page, "secrets")
     assert ROTATED_KEY not in await page.content()
     await tab(page, "Permissions")
@@ -190,7 +192,11 @@ async def test_admin_installs_stripe_and_runs_it_through_its_whole_life(browser,
     await expect(page.get_by_text("Disabled: hooks, jobs and routes stopped")).to_be_visible()
     await nav(page, "Installed")
     await expect(page.get_by_role("row", name="production")).to_contain_text("disabled")
-    await page.get_by_role("row", name="production").get_by_role("link", name="stripe", exact=True).click()
+    await (
+        page.get_by_role("row", name="production")
+        .get_by_role("link", name="stripe", exact=True)
+        .click()
+    )
     await page.get_by_role("button", name="Enable").click()
     await expect(page.get_by_text("Enabled")).to_be_visible()
     await nav(page, "Installed")
@@ -210,13 +216,17 @@ async def test_admin_installs_stripe_and_runs_it_through_its_whole_life(browser,
     # Uninstall: the confirmation names what is deleted and what persists.
     await page.goto(f"{suite.console}/installations/{installation_id}/settings")
     await page.get_by_role("link", name="Uninstall…").click()
-    await expect(page.get_by_text("Custom entities it defined and their data persist")).to_be_visible()
+    await expect(
+        page.get_by_text("Custom entities it defined and their data persist")
+    ).to_be_visible()
     await expect(page.get_by_text("Its secrets (api_key, webhook_secret)")).to_be_visible()
     await shot(page, "uninstall")
     await page.get_by_role("button", name="Uninstall", exact=True).click()
     await expect(page.get_by_text("Uninstalled.")).to_be_visible()
     await expect(page.get_by_role("row", name="production")).to_have_count(0)
-    assert (await suite.api("GET", f"/v1/installations/{installation_id}"))["state"] == "uninstalled"
+    assert (await suite.api("GET", f"/v1/installations/{installation_id}"))[
+        "state"
+    ] == "uninstalled"
 
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
@@ -268,7 +278,9 @@ async def test_cross_site_form_post_is_refused(browser, suite):
             await page.get_by_role("button", name="win a prize").click()
         response = await answer.value
     assert response.status == 403
-    assert (await suite.api("GET", f"/v1/installations/{installed['id']}"))["state"] != "uninstalled"
+    assert (await suite.api("GET", f"/v1/installations/{installed['id']}"))[
+        "state"
+    ] != "uninstalled"
     # The same action from the console's own page (with its CSRF token) goes through.
     await page.goto(f"{suite.console}/installations/{installed['id']}/uninstall")
     await page.get_by_role("button", name="Uninstall", exact=True).click()

@@ -20,14 +20,13 @@ from services.console.service import installation as tabs
 from services.console.service.viewer import Viewer
 
 BASE = "/installations/{installation_id:str}"
-Ctx = NamedDependency
 
 
 @post(f"{BASE}/settings")
 async def save_settings(
     request: Request[Any, Any, Any],
-    downstream: Ctx[Downstream],
-    viewer: Ctx[Viewer],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
     installation_id: FromPath[str],
 ) -> Template | Redirect:
     """Save, Test connection or Activate; a refusal re-renders the form with field errors."""
@@ -42,8 +41,8 @@ async def save_settings(
 @post(f"{BASE}/action/{{name:str}}")
 async def installation_action(
     request: Request[Any, Any, Any],
-    downstream: Ctx[Downstream],
-    viewer: Ctx[Viewer],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
     installation_id: FromPath[str],
     name: FromPath[str],
 ) -> Redirect:
@@ -61,8 +60,8 @@ async def installation_action(
 @post(f"{BASE}/secrets/{{secret:str}}")
 async def put_secret(
     request: Request[Any, Any, Any],
-    downstream: Ctx[Downstream],
-    viewer: Ctx[Viewer],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
     installation_id: FromPath[str],
     secret: FromPath[str],
 ) -> Redirect:
@@ -77,8 +76,8 @@ async def put_secret(
 @post(f"{BASE}/streams/{{stream:str}}/{{verb:str}}")
 async def stream_action(
     request: Request[Any, Any, Any],
-    downstream: Ctx[Downstream],
-    viewer: Ctx[Viewer],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
     installation_id: FromPath[str],
     stream: FromPath[str],
     verb: FromPath[str],
@@ -100,8 +99,8 @@ async def stream_action(
 @post(f"{BASE}/deliveries/replay")
 async def replay_range(
     request: Request[Any, Any, Any],
-    downstream: Ctx[Downstream],
-    viewer: Ctx[Viewer],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
     installation_id: FromPath[str],
 ) -> Redirect:
     """Replay every delivery received in a time range."""
@@ -116,8 +115,8 @@ async def replay_range(
 @post(f"{BASE}/deliveries/{{delivery_id:str}}/replay")
 async def replay_one(
     request: Request[Any, Any, Any],
-    downstream: Ctx[Downstream],
-    viewer: Ctx[Viewer],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
     installation_id: FromPath[str],
     delivery_id: FromPath[str],
 ) -> Redirect:
@@ -129,7 +128,9 @@ async def replay_one(
 
 @post("/alerts/destinations")
 async def add_destination(
-    request: Request[Any, Any, Any], downstream: Ctx[Downstream], viewer: Ctx[Viewer]
+    request: Request[Any, Any, Any],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
 ) -> Redirect:
     form = await form_of(request)
     body = {"url": str(form.get("url") or "").strip(), "name": str(form.get("name") or "")}
@@ -140,8 +141,8 @@ async def add_destination(
 @post("/alerts/destinations/{destination_id:str}/{verb:str}")
 async def destination_action(
     request: Request[Any, Any, Any],
-    downstream: Ctx[Downstream],
-    viewer: Ctx[Viewer],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
     destination_id: FromPath[str],
     verb: FromPath[str],
 ) -> Redirect:

@@ -42,7 +42,9 @@ async def sign_in_submit(
     viewer = await sign_in(downstream, str(form.get("token") or ""))
     if not isinstance(viewer, Viewer):
         request.clear_session()
-        return page(request, "sign_in.html", {"error": viewer.banner, "next": safe_next(form.get("next"))})
+        return page(
+            request, "sign_in.html", {"error": viewer.banner, "next": safe_next(form.get("next"))}
+        )
     request.set_session({"viewer": viewer.to_session()})
     return Redirect(safe_next(form.get("next")), status_code=303)
 

@@ -17,7 +17,9 @@ from services.console.service.viewer import Viewer
 
 @get("/extensions")
 async def installed(
-    request: Request[Any, Any, Any], downstream: NamedDependency[Downstream], viewer: NamedDependency[Viewer]
+    request: Request[Any, Any, Any],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
 ) -> Template:
     """Installed: one row per installation with version, state and recent activity."""
     return page(request, "installed.html", await extensions.installed(downstream, viewer))
@@ -25,7 +27,9 @@ async def installed(
 
 @get("/extensions/catalog")
 async def catalog(
-    request: Request[Any, Any, Any], downstream: NamedDependency[Downstream], viewer: NamedDependency[Viewer]
+    request: Request[Any, Any, Any],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
 ) -> Template:
     """Catalog: first-party connectors and the workspace's private extensions."""
     return page(request, "catalog.html", await extensions.catalog(downstream, viewer))

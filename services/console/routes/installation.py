@@ -15,7 +15,6 @@ from services.console.service import installation as tabs
 from services.console.service.viewer import Viewer
 
 BASE = "/installations/{installation_id:str}"
-Ctx = NamedDependency
 
 
 @get(BASE)
@@ -26,8 +25,8 @@ async def installation_home(installation_id: FromPath[str]) -> Redirect:
 @get(f"{BASE}/settings")
 async def settings_tab(
     request: Request[Any, Any, Any],
-    downstream: Ctx[Downstream],
-    viewer: Ctx[Viewer],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
     installation_id: FromPath[str],
 ) -> Template:
     """Settings (and, for connectors, the connection setup: test, OAuth, webhook, activate)."""
@@ -38,8 +37,8 @@ async def settings_tab(
 @get(f"{BASE}/secrets")
 async def secrets_tab(
     request: Request[Any, Any, Any],
-    downstream: Ctx[Downstream],
-    viewer: Ctx[Viewer],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
     installation_id: FromPath[str],
 ) -> Template:
     context = await tabs.secrets_tab(downstream, viewer, installation_id)
@@ -49,8 +48,8 @@ async def secrets_tab(
 @get(f"{BASE}/permissions")
 async def permissions_tab(
     request: Request[Any, Any, Any],
-    downstream: Ctx[Downstream],
-    viewer: Ctx[Viewer],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
     installation_id: FromPath[str],
 ) -> Template:
     context = await tabs.permissions_tab(downstream, viewer, installation_id)
@@ -60,8 +59,8 @@ async def permissions_tab(
 @get(f"{BASE}/connection")
 async def connection_tab(
     request: Request[Any, Any, Any],
-    downstream: Ctx[Downstream],
-    viewer: Ctx[Viewer],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
     installation_id: FromPath[str],
 ) -> Template:
     context = await tabs.connection_tab(downstream, viewer, installation_id)
@@ -70,8 +69,8 @@ async def connection_tab(
 
 @get(f"{BASE}/streams/{{stream:str}}/cursors")
 async def cursor_history(
-    downstream: Ctx[Downstream],
-    viewer: Ctx[Viewer],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
     installation_id: FromPath[str],
     stream: FromPath[str],
 ) -> Template:
@@ -86,8 +85,8 @@ async def cursor_history(
 @get(f"{BASE}/deliveries")
 async def deliveries_tab(
     request: Request[Any, Any, Any],
-    downstream: Ctx[Downstream],
-    viewer: Ctx[Viewer],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
     installation_id: FromPath[str],
     before: FromQuery[str | None] = None,
 ) -> Template:
@@ -97,8 +96,8 @@ async def deliveries_tab(
 
 @get(f"{BASE}/deliveries/{{delivery_id:str}}")
 async def delivery_detail(
-    downstream: Ctx[Downstream],
-    viewer: Ctx[Viewer],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
     installation_id: FromPath[str],
     delivery_id: FromPath[str],
 ) -> Template:
@@ -110,8 +109,8 @@ async def delivery_detail(
 @get(f"{BASE}/versions")
 async def versions_tab(
     request: Request[Any, Any, Any],
-    downstream: Ctx[Downstream],
-    viewer: Ctx[Viewer],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
     installation_id: FromPath[str],
 ) -> Template:
     context = await tabs.versions_tab(downstream, viewer, installation_id)
@@ -121,24 +120,22 @@ async def versions_tab(
 @get(f"{BASE}/versions/{{version_id:str}}/rollback")
 async def rollback_confirm(
     request: Request[Any, Any, Any],
-    downstream: Ctx[Downstream],
-    viewer: Ctx[Viewer],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
     installation_id: FromPath[str],
     version_id: FromPath[str],
 ) -> Template:
     """Confirm a rollback: the permission diff, and approval when it widens."""
     context = await tabs.page(downstream, viewer, installation_id, "versions")
     diff = await tabs.upgrade_diff(downstream, viewer, installation_id, version_id)
-    return page(
-        request, "installation/rollback.html", {**context, "diff": diff, "to": version_id}
-    )
+    return page(request, "installation/rollback.html", {**context, "diff": diff, "to": version_id})
 
 
 @get(f"{BASE}/logs")
 async def logs_tab(
     request: Request[Any, Any, Any],
-    downstream: Ctx[Downstream],
-    viewer: Ctx[Viewer],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
     installation_id: FromPath[str],
 ) -> Template:
     filters = dict(request.query_params)
@@ -149,8 +146,8 @@ async def logs_tab(
 @get(f"{BASE}/uninstall")
 async def uninstall_confirm(
     request: Request[Any, Any, Any],
-    downstream: Ctx[Downstream],
-    viewer: Ctx[Viewer],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
     installation_id: FromPath[str],
 ) -> Template:
     """Uninstall's confirmation: what is deleted and what persists."""

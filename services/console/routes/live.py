@@ -17,7 +17,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, ServerSentEvent
 
 from services.console.downstream import Downstream
-from services.console.routes.responses import back
+from services.console.routes.responses import back, session_of
 from services.console.service import installation as tabs
 from services.console.service.actions import Done
 from services.console.service.viewer import Viewer
@@ -71,7 +71,7 @@ async def start_oauth(
     if reply.failure is not None:
         done = Done(ok=False, message=reply.failure.banner)
         return back(request, f"/installations/{installation_id}/settings", done)
-    request.set_session({**request.session, "oauth_installation": installation_id})
+    request.set_session({**session_of(request), "oauth_installation": installation_id})
     return Redirect(reply.data["authorization_url"], status_code=303)
 
 
@@ -82,7 +82,7 @@ async def oauth_callback(
     viewer: NamedDependency[Viewer],
 ) -> Redirect:
     """The provider's redirect: hand code and state to the registry, back to the page."""
-    installation_id = str(request.session.get("oauth_installation") or "")
+    installation_id = str(session_of(request).get("oauth_installation") or "")
     params = {k: request.query_params.get(k) for k in ("code", "state")}
     reply = await downstream.call(
         "registry", "GET", "/v1/oauth/callback", viewer.token, params=params

@@ -20,9 +20,15 @@ class SignInRequired(Exception):
     """No (valid) session: the browser goes to the sign-in page and comes back after."""
 
 
+def session_of(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """A copy of the session (empty when there is none, or after it was cleared)."""
+    session = request.scope.get("session")
+    return dict(session) if isinstance(session, dict) else {}
+
+
 def provide_viewer(request: Request[Any, Any, Any]) -> Viewer:
     """The signed-in viewer (a dependency of every page but sign-in)."""
-    viewer = Viewer.from_session(request.session)
+    viewer = Viewer.from_session(session_of(request))
     if viewer is None:
         raise SignInRequired
     return viewer
@@ -40,7 +46,7 @@ def sign_in_redirect(request: Request[Any, Any, Any], _: SignInRequired) -> Resp
 
 def page(request: Request[Any, Any, Any], template: str, context: dict[str, Any]) -> Template:
     """Render `template` with the viewer, the one-time flash message and the active nav."""
-    session = dict(request.session or {})
+    session = session_of(request)
     flash = session.pop("flash", None)
     if flash is not None:
         request.set_session(session)
@@ -62,7 +68,7 @@ def partial(template: str, context: dict[str, Any]) -> Template:
 
 def back(request: Request[Any, Any, Any], to: str, done: Done) -> Redirect:
     """Post/Redirect/Get: the outcome travels as a flash message in the session."""
-    session = dict(request.session or {})
+    session = session_of(request)
     session["flash"] = {"ok": done.ok, "message": done.message}
     request.set_session(session)
     return Redirect(to, status_code=303)

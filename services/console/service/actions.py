@@ -74,7 +74,9 @@ async def run(
     if action == "retest":
         ok = bool(data.get("ok"))
         verdict = data.get("message") or ("connected" if ok else "failed")
-        return Done(ok=ok, message=f"Connection {'OK' if ok else 'test failed'}: {verdict}", data=data)
+        return Done(
+            ok=ok, message=f"Connection {'OK' if ok else 'test failed'}: {verdict}", data=data
+        )
     count = len(data.get("results", []))
     return Done(ok=True, message=sentence.format(count=count, **params), data=reply.data)
 
@@ -156,7 +158,9 @@ async def save_settings(
         missing = ", ".join(saved.data.get("missing_settings") or [])
         return Done(ok=True, message=f"Settings saved. Still needed before activation: {missing}.")
     if intent == "activate":
-        return Done(ok=True, message="Activated: streams poll on schedule and webhooks are accepted.")
+        return Done(
+            ok=True, message="Activated: streams poll on schedule and webhooks are accepted."
+        )
     return Done(ok=True, message="Settings saved; they take effect immediately.")
 
 

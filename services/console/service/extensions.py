@@ -104,7 +104,8 @@ async def catalog_entry(
         "entry": entry,
         "existing": existing,
         "fields": form_fields(entry["settings_schema"], values, errors),
-        "connection_name": (form or {}).get("connection_name") or ("default" if not existing else ""),
+        "connection_name": (form or {}).get("connection_name")
+        or ("default" if not existing else ""),
         "name_error": errors.get("connection_name"),
         "error": failure.message if failure and not errors else None,
         "banners": banners(*replies.values()),

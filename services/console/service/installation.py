@@ -40,7 +40,9 @@ async def page(
         return {"installation": None, "failure": first.failure, "banners": banners(first)}
     installation = first.data
     replies = await downstream.gather(
-        viewer.token, entry=("registry", "GET", f"/v1/catalog/{installation['extension_key']}"), **extra
+        viewer.token,
+        entry=("registry", "GET", f"/v1/catalog/{installation['extension_key']}"),
+        **extra,
     )
     entry = replies.pop("entry").data
     return {
@@ -87,7 +89,9 @@ async def settings_tab(
     }
 
 
-async def secrets_tab(downstream: Downstream, viewer: Viewer, installation_id: str) -> dict[str, Any]:
+async def secrets_tab(
+    downstream: Downstream, viewer: Viewer, installation_id: str
+) -> dict[str, Any]:
     """Declared and stored secrets: name, revision, set at/by; never a value."""
     ctx = await page(downstream, viewer, installation_id, "secrets")
     if ctx["installation"] is None:
@@ -214,7 +218,9 @@ async def delivery(
     return {"delivery": reply.data, "installation_id": installation_id, "failure": reply.failure}
 
 
-async def versions_tab(downstream: Downstream, viewer: Viewer, installation_id: str) -> dict[str, Any]:
+async def versions_tab(
+    downstream: Downstream, viewer: Viewer, installation_id: str
+) -> dict[str, Any]:
     """Active, observation (with its report), drafts, pending upgrade and the whole history."""
     base = f"/v1/installations/{installation_id}"
     ctx = await page(
@@ -223,21 +229,22 @@ async def versions_tab(downstream: Downstream, viewer: Viewer, installation_id: 
         installation_id,
         "versions",
         versions=("registry", "GET", f"{base}/versions"),
+        members=("registry", "GET", "/v1/members"),
     )
     if ctx["installation"] is None:
         return ctx
     versions = data_or(ctx["replies"]["versions"], {})
+    people = {m["id"]: m["email"] for m in data_or(ctx["replies"]["members"], [])}
     report: Reply | None = None
     if versions.get("observation"):
-        report = await downstream.call(
-            "logs", "GET", f"{base}/observation-report", viewer.token
-        )
+        report = await downstream.call("logs", "GET", f"{base}/observation-report", viewer.token)
     history = sorted(versions.get("history", []), key=lambda v: -v["deployed_at"])
     return {
         **ctx,
         "versions": versions,
         "history": history,
         "report": report.data if report is not None else None,
+        "people": people,
         "banners": ctx["banners"] + (banners(report) if report is not None else []),
     }
 
