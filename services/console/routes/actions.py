@@ -133,8 +133,7 @@ async def add_destination(
     viewer: NamedDependency[Viewer],
 ) -> Redirect:
     form = await form_of(request)
-    body = {"url": str(form.get("url") or "").strip(), "name": str(form.get("name") or "")}
-    done = await actions.run(downstream, viewer, "add_destination", body=body)
+    done = await actions.add_destination(downstream, viewer, form)
     return back(request, actions.safe_back(form.get("back")), done)
 
 

@@ -40,15 +40,24 @@ async def tail_logs(
 async def relay(
     downstream: Downstream, viewer: Viewer, installation_id: str, params: dict[str, Any]
 ) -> AsyncIterator[str]:
+    """Log lines (`line` events) as they arrive; `dropped` or a failure ends the tail."""
     path = f"/v1/installations/{installation_id}/logs/stream"
     try:
         async with downstream.stream("logs", path, viewer.token, params) as response:
             if response.status_code != 200:
                 yield _unavailable(f"HTTP {response.status_code}")
                 return
-            async for chunk in response.aiter_lines():
-                if chunk.startswith("data:"):
-                    yield chunk[5:].strip()
+            event = "message"
+            async for raw in response.aiter_lines():
+                if raw.startswith("event:"):
+                    event = raw[6:].strip()
+                elif raw.startswith("data:") and event in ("line", "message"):
+                    yield raw[5:].strip()
+                elif raw.startswith("data:") and event == "dropped":
+                    yield _unavailable("the tail fell behind; start it again")
+                    return
+                elif not raw:
+                    event = "message"
     except httpx.HTTPError:
         yield _unavailable("unreachable")
 

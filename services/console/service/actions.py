@@ -164,6 +164,22 @@ async def save_settings(
     return Done(ok=True, message="Settings saved; they take effect immediately.")
 
 
+async def add_destination(downstream: Downstream, viewer: Viewer, form: dict[str, Any]) -> Done:
+    """Add an alert destination; its signing secret is shown once, in the flash message."""
+    body = {
+        "url": str(form.get("url") or "").strip(),
+        "description": str(form.get("description") or "").strip(),
+    }
+    done = await run(downstream, viewer, "add_destination", body=body)
+    secret = (done.data or {}).get("secret") if isinstance(done.data, dict) else None
+    if not done.ok or not secret:
+        return done
+    return Done(
+        ok=True,
+        message=f"Alert destination added. Its signing secret, shown this once: {secret}",
+    )
+
+
 def range_body(form: dict[str, Any]) -> dict[str, Any] | Failure:
     """A replay range from two datetime-local inputs (UTC)."""
     try:

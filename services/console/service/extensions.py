@@ -23,14 +23,29 @@ def state_of(installation: dict[str, Any]) -> str:
 
 
 def activity_of(health: dict[str, Any] | None, hooks: dict[str, Any] | None) -> dict[str, Any]:
-    """Recent activity of one installation: last delivery, last sync, errors in the last hour."""
+    """Recent activity of one installation: last delivery, last sync, errors in the last hour.
+
+    `health` is the logs service's view (streams plus webhook windows); without it, `hooks`
+    is ingress's webhook health.
+    """
+    hour_ago = time.time() - HOUR_S
     streams = (health or {}).get("streams") or []
     last_sync = max((s.get("last_success_at") or 0 for s in streams), default=0) or None
-    errors = sum(int(s.get("errors_last_hour", s.get("error_count", 0)) or 0) for s in streams)
-    webhook = (health or {}).get("webhook") or hooks or {}
-    last_delivery = webhook.get("last_delivery_at")
-    errors += int(webhook.get("failures_last_hour", 0) or 0)
-    return {"last_delivery": last_delivery, "last_sync": last_sync, "errors": errors}
+    errors = sum(
+        int(s.get("error_count") or 0)
+        for s in streams
+        if (s.get("last_error_at") or s.get("at") or 0) >= hour_ago
+    )
+    if health is not None:
+        webhook = ((health.get("webhook") or {}).get("last_hour")) or {}
+        errors += int(webhook.get("status_5xx") or 0)
+    else:
+        webhook = hooks or {}
+    return {
+        "last_delivery": webhook.get("last_delivery_at"),
+        "last_sync": last_sync,
+        "errors": errors,
+    }
 
 
 async def installed(downstream: Downstream, viewer: Viewer) -> dict[str, Any]:

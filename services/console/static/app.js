@@ -52,6 +52,7 @@
       source.onmessage = function (event) {
         var line;
         try { line = JSON.parse(event.data); } catch (e) { return; }
+        if (!line.unavailable && !line.message) return;
         if (line.unavailable) {
           status.textContent = line.unavailable; source.close(); source = null;
           button.textContent = "Start live tail"; return;
