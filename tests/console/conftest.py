@@ -22,6 +22,7 @@ import pytest_asyncio
 from litestar import Litestar, Request, Response, get
 from redis.asyncio import Redis
 
+from cli.embedded import free_port
 from services.console.app import create_app as console_app
 from services.console.settings import ConsoleSettings
 from services.ingress.app import create_app as ingress_app
@@ -88,7 +89,13 @@ async def suite(infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[Suite]:
     ):
         for url in (sync, ingress, logs):
             await wait_ready(http, url)
-        settings = RegistrySettings(sync_url=sync, ingress_url=ingress, secret_grace_s=3600.0)
+        console_port = free_port()  # known first: OAuth providers send the admin back there
+        settings = RegistrySettings(
+            sync_url=sync,
+            ingress_url=ingress,
+            secret_grace_s=3600.0,
+            oauth_redirect_url=f"http://127.0.0.1:{console_port}/oauth/callback",
+        )
         async with serving(registry_app(settings, infra.settings())) as registry:
             await wait_ready(http, registry)
             await catalog_registered(infra, "stripe")
@@ -98,7 +105,7 @@ async def suite(infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[Suite]:
                 ),
                 infra.settings(),
             )
-            async with serving(console) as console_url:
+            async with serving(console, console_port) as console_url:
                 await wait_ready(http, console_url)
                 tenant = await new_tenant(infra, http, registry, "console")
                 yield Suite(console_url, registry, ingress, tenant, infra, http)

@@ -21,6 +21,8 @@ from playwright.async_api import Page, expect
 from tests.console.conftest import GOOD_KEY, SCREENSHOTS, Suite, token_of
 from tests.harness import serving
 from tests.ingress.factories import signed, stripe_event
+from tests.registry.factories import deploy
+from tests.registry.test_connections import FakeOAuth, oauth_connector
 
 ROOT = Path(__file__).resolve().parents[2]
 ROTATED_KEY = "sk_test_good_rotated_7f3a91"
@@ -285,4 +287,27 @@ async def test_cross_site_form_post_is_refused(browser, suite):
     await page.goto(f"{suite.console}/installations/{installed['id']}/uninstall")
     await page.get_by_role("button", name="Uninstall", exact=True).click()
     await expect(page.get_by_text("Uninstalled.")).to_be_visible()
+    await page.context.close()
+
+
+async def test_oauth_connect_goes_through_the_provider_and_comes_back_to_the_page(browser, suite):
+    provider = FakeOAuth()
+    async with serving(provider.app()) as base:
+        await deploy(suite.http, suite.registry, suite.tenant, oauth_connector(base))
+        installed = await suite.api(
+            "POST",
+            "/v1/installations",
+            json={"extension_key": "oauth-crm", "settings": {"client_id": "cid-1"}},
+        )
+        page = await signed_in(browser, suite, token_of(suite.tenant.admin))
+        await page.goto(f"{suite.console}/installations/{installed['id']}/settings")
+        await expect(page.get_by_text("Status: not connected")).to_be_visible()
+        await page.get_by_label("Client secret").fill(provider.client_secret)
+        await page.get_by_role("button", name="Save settings").click()
+        await expect(page.get_by_text("Settings saved")).to_be_visible()
+        await shot(page, "oauth-connect")
+        await page.get_by_role("button", name="Connect").click()
+        await expect(page.get_by_text("Connected: the provider authorized")).to_be_visible()
+        await expect(page.get_by_text("Status: connected")).to_be_visible()
+        assert page.url.endswith(f"/installations/{installed['id']}/settings")
     await page.context.close()
