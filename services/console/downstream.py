@@ -45,6 +45,8 @@ class Failure(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def banner(self) -> str:
         """One sentence a person can act on."""
+        if self.code == "not_available":
+            return f"{LABELS[self.service]} does not offer part of this page yet."
         if self.unavailable:
             return f"{LABELS[self.service]} is not available right now ({self.message})."
         return self.message

@@ -21,7 +21,7 @@ from playwright.async_api import Page, expect
 from tests.console.conftest import GOOD_KEY, SCREENSHOTS, Suite, token_of
 from tests.harness import serving
 from tests.ingress.factories import signed, stripe_event
-from tests.registry.factories import deploy
+from tests.registry.factories import deploy, manifest
 from tests.registry.test_connections import FakeOAuth, oauth_connector
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,6 +101,7 @@ async def test_admin_installs_stripe_and_runs_it_through_its_whole_life(browser,
     await shot(page, "catalog-stripe")
     await page.get_by_label("Connection name").fill("production")
     await page.get_by_role("button", name="Install").click()
+    await expect(page.get_by_text("Installed. Fill in the settings below")).to_be_visible()
     await expect(page.get_by_text("Pending:")).to_be_visible()
     installation_id = page.url.split("/installations/")[1].split("/")[0]
     await shot(page, "setup")
@@ -310,4 +311,20 @@ async def test_oauth_connect_goes_through_the_provider_and_comes_back_to_the_pag
         await expect(page.get_by_text("Connected: the provider authorized")).to_be_visible()
         await expect(page.get_by_text("Status: connected")).to_be_visible()
         assert page.url.endswith(f"/installations/{installed['id']}/settings")
+    await page.context.close()
+
+
+async def test_a_private_extension_without_required_settings_is_live_on_install(browser, suite):
+    enrich = manifest("acme-enrich", hosts=["api.acme.test"], config={"properties": {}})
+    assert (await deploy(suite.http, suite.registry, suite.tenant, enrich)).status_code == 201
+    page = await signed_in(browser, suite, token_of(suite.tenant.admin))
+    await nav(page, "Catalog")
+    private = page.get_by_role("heading", name="Private extensions")
+    await expect(private).to_be_visible()
+    await page.get_by_role("link", name="Acme Enrich").click()
+    await expect(page.get_by_text("Enrich record.sidebar")).to_be_visible()  # its UI contribution
+    await expect(page.get_by_text("Overview /overview")).to_be_visible()  # the page it adds
+    await page.get_by_role("button", name="Install").click()
+    await expect(page.get_by_text("Installed: version 1.0.0 is live.")).to_be_visible()
+    await expect(page.locator(".meta .badge")).to_have_text("active")
     await page.context.close()

@@ -10,8 +10,9 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from services.console.downstream import Downstream
-from services.console.routes.responses import form_of, page
+from services.console.routes.responses import back, form_of, page
 from services.console.service import extensions
+from services.console.service.actions import Done
 from services.console.service.viewer import Viewer
 
 
@@ -56,8 +57,9 @@ async def install(
 ) -> Template | Redirect:
     """Install, then continue with the installation's setup; refusals next to their field."""
     form = await form_of(request)
-    installation_id, failure = await extensions.install(downstream, viewer, key, form)
-    if installation_id is None:
+    created, failure = await extensions.install(downstream, viewer, key, form)
+    if created is None:
         context = await extensions.catalog_entry(downstream, viewer, key, form, failure)
         return page(request, "catalog_entry.html", context)
-    return Redirect(f"/installations/{installation_id}/settings?installed=1", status_code=303)
+    done = Done(ok=True, message=extensions.installed_message(created))
+    return back(request, f"/installations/{created['id']}/settings", done)

@@ -129,8 +129,8 @@ async def catalog_entry(
 
 async def install(
     downstream: Downstream, viewer: Viewer, key: str, form: dict[str, Any]
-) -> tuple[str | None, Failure | None]:
-    """Install; returns the new installation id, or the registry's refusal."""
+) -> tuple[dict[str, Any] | None, Failure | None]:
+    """Install; returns the new installation, or the registry's refusal."""
     entry = await downstream.call("registry", "GET", f"/v1/catalog/{key}", viewer.token)
     if entry.failure is not None:
         return None, entry.failure
@@ -145,4 +145,12 @@ async def install(
     reply = await downstream.call("registry", "POST", "/v1/installations", viewer.token, json=body)
     if reply.failure is not None:
         return None, reply.failure
-    return str(reply.data["id"]), None
+    return dict(reply.data), None
+
+
+def installed_message(installation: dict[str, Any]) -> str:
+    """What Install did: live at once, or waiting for its settings."""
+    if installation["state"] == "active":
+        version = (installation.get("active") or {}).get("label", "")
+        return f"Installed: version {version} is live."
+    return "Installed. Fill in the settings below, then activate."
