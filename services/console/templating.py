@@ -18,14 +18,16 @@ def when(timestamp: Any) -> str:
 
 
 def ago(timestamp: Any) -> str:
-    """`42 s ago`, `5 min ago`, `3 h ago`, `2 d ago`; `never` when unknown."""
+    """`42 s ago`, `5 min ago`, `3 h ago`, `2 d ago` (or `in 5 min`); `never` when unknown."""
     if not timestamp:
         return "never"
-    seconds = max(0, time.time() - float(timestamp))
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)} {unit} ago"
-    return f"{int(seconds)} s ago"
+    seconds = time.time() - float(timestamp)
+    future, seconds = seconds < 0, abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size or unit == "s":
+            amount = f"{int(seconds // size)} {unit}"
+            return f"in {amount}" if future else f"{amount} ago"
+    return "now"
 
 
 def local_input(timestamp: Any) -> str:

@@ -58,6 +58,14 @@ def stripe_account(request: Request[Any, Any, Any]) -> Response[Any]:
     return Response({"id": "acct_1Console", "business_profile": {"name": "Acme Inc."}})
 
 
+@get("/v1/{resource:str}", sync_to_thread=False)
+def stripe_list(request: Request[Any, Any, Any], resource: str) -> Response[Any]:
+    """Stripe's list endpoints (what the connector's streams poll): empty, one page."""
+    if not request.headers.get("authorization", "").startswith(f"Bearer {GOOD_KEY}"):
+        return Response({"error": {"type": "invalid_request_error"}}, status_code=401)
+    return Response({"object": "list", "url": f"/v1/{resource}", "data": [], "has_more": False})
+
+
 @dataclass
 class Suite:
     """Base URLs of the running services and the workspace under test."""
@@ -80,7 +88,7 @@ class Suite:
 async def suite(infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[Suite]:
     """Every service of the suite, ready, with one fresh workspace (admin + member)."""
     async with (
-        serving(Litestar([stripe_account])) as stripe,
+        serving(Litestar([stripe_account, stripe_list])) as stripe,
         serving(
             sync_app(SyncSettings(host_overrides=f"api.stripe.com={stripe}"), infra.settings())
         ) as sync,
