@@ -20,6 +20,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from litestar import Litestar, Request, Response, get
+from litestar.params import FromPath
 from redis.asyncio import Redis
 
 from cli.embedded import free_port
@@ -59,7 +60,7 @@ def stripe_account(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @get("/v1/{resource:str}", sync_to_thread=False)
-def stripe_list(request: Request[Any, Any, Any], resource: str) -> Response[Any]:
+def stripe_list(request: Request[Any, Any, Any], resource: FromPath[str]) -> Response[Any]:
     """Stripe's list endpoints (what the connector's streams poll): empty, one page."""
     if not request.headers.get("authorization", "").startswith(f"Bearer {GOOD_KEY}"):
         return Response({"error": {"type": "invalid_request_error"}}, status_code=401)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -188,6 +189,9 @@ async def test_admin_installs_stripe_and_runs_it_through_its_whole_life(browser,
     # Logs tab renders (lines or a clear state) with its filters.
     await tab(page, "Logs")
     await expect(page.get_by_label("Level (minimum)")).to_be_visible()
+    await page.get_by_role("button", name="Start live tail").click()
+    # The tail is relayed by the console: live, or a clear word when the logs service cannot.
+    await expect(page.locator("#live-status")).to_have_text(re.compile("Live:|not available"))
     await shot(page, "logs")
 
     # Disable, enable; the Installed row says so.
@@ -211,6 +215,10 @@ async def test_admin_installs_stripe_and_runs_it_through_its_whole_life(browser,
     # Members and Audit.
     await nav(page, "Members")
     await expect(page.get_by_text("member@example.com")).to_be_visible()
+    await page.get_by_label("Email").fill("kim@example.com")
+    await page.get_by_role("button", name="Add member").click()
+    await expect(page.get_by_text("kim@example.com added.")).to_be_visible()
+    await expect(page.get_by_role("cell", name="kim@example.com")).to_be_visible()
     await shot(page, "members")
     await nav(page, "Audit")
     await expect(page.get_by_role("heading", name="Audit")).to_be_visible()
@@ -251,12 +259,12 @@ async def test_member_sees_everything_read_only_without_admin_actions(browser, s
         await expect(page.get_by_role("button", name=name)).to_have_count(0)
     await expect(page.get_by_role("link", name="Uninstall…")).to_have_count(0)
     await expect(page.get_by_label("Secret key")).to_be_disabled()
+    await shot(page, "member-view")
     await tab(page, "Versions")
     await expect(page.get_by_role("link", name="Roll back…")).to_have_count(0)
     await page.goto(f"{suite.console}/extensions/catalog/stripe")
     await expect(page.get_by_text("Installing needs the workspace admin role")).to_be_visible()
     await expect(page.get_by_role("button", name="Install")).to_have_count(0)
-    await shot(page, "member-view")
     await page.context.close()
 
 
