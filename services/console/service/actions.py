@@ -91,7 +91,7 @@ def body_of(name: str, form: dict[str, Any]) -> dict[str, Any] | None:
     approve = form.get("approve") in ("on", "true", "1")
     if name == "rollback":
         return {"to": str(form.get("to") or ""), "approve_permissions": approve}
-    if name == "upgrade":
+    if name in ("upgrade", "promote"):
         return {"approve_permissions": approve}
     return None
 
