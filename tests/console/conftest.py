@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -85,6 +86,13 @@ class Suite:
         return response.json()
 
 
+def logs_settings() -> LogsSettings:
+    """Logs settings; a private store directory when this logs service keeps one on disk."""
+    if "data_dir" in LogsSettings.__struct_fields__:
+        return LogsSettings(data_dir=tempfile.mkdtemp(prefix="console-logs-"))  # type: ignore[call-arg]
+    return LogsSettings()
+
+
 @pytest_asyncio.fixture(scope="session")
 async def suite(infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[Suite]:
     """Every service of the suite, ready, with one fresh workspace (admin + member)."""
@@ -94,7 +102,7 @@ async def suite(infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[Suite]:
             sync_app(SyncSettings(host_overrides=f"api.stripe.com={stripe}"), infra.settings())
         ) as sync,
         serving(ingress_app(ingress_settings(), infra.settings())) as ingress,
-        serving(logs_app(LogsSettings(), infra.settings())) as logs,
+        serving(logs_app(logs_settings(), infra.settings())) as logs,
     ):
         for url in (sync, ingress, logs):
             await wait_ready(http, url)
