@@ -222,6 +222,8 @@ async def test_admin_installs_stripe_and_runs_it_through_its_whole_life(browser,
     await shot(page, "members")
     await nav(page, "Audit")
     await expect(page.get_by_role("heading", name="Audit")).to_be_visible()
+    installed_row = page.get_by_role("row", name="ExtensionInstalled").first
+    await expect(installed_row).to_contain_text("admin@example.com")  # the actor, by email
     await shot(page, "audit")
 
     # Uninstall: the confirmation names what is deleted and what persists.

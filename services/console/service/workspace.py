@@ -43,13 +43,21 @@ async def members(downstream: Downstream, viewer: Viewer) -> dict[str, Any]:
 
 
 async def audit(downstream: Downstream, viewer: Viewer, filters: dict[str, Any]) -> dict[str, Any]:
+    """The audit trail (logs service) with actors shown by email (registry), concurrently."""
     params = {k: filters.get(k) for k in AUDIT_FILTERS}
-    reply = await downstream.call("logs", "GET", "/v1/audit", viewer.token, params=params)
+    replies = await downstream.gather(
+        viewer.token,
+        audit=("logs", "GET", "/v1/audit", params),
+        members=("registry", "GET", "/v1/members"),
+    )
+    reply = replies["audit"]
     data = data_or(reply, [])
     events = data.get("events", data.get("items", [])) if isinstance(data, dict) else data
     next_cursor = data.get("next_cursor") if isinstance(data, dict) else None
+    people = {m["id"]: m["email"] for m in data_or(replies["members"], [])}
     return {
         "events": events,
+        "people": people,
         "next_cursor": next_cursor,
         "filters": params,
         "audit_ok": reply.ok,
