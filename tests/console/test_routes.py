@@ -80,3 +80,24 @@ async def test_pages_render_what_they_can_with_a_banner_when_services_are_down(s
     assert "The sync service is not available right now" in connection.text
     assert "Webhook ingress is not available right now" in connection.text
     assert audit.status_code == 200 and "The logs service is not available" in audit.text
+
+
+async def test_a_members_forged_admin_action_is_refused_by_the_api_and_said_so(suite: Suite):
+    installed = await suite.api(
+        "POST",
+        "/v1/installations",
+        json={"extension_key": "stripe", "connection_name": "member-forges"},
+    )
+    async with browser_like(suite.console) as client:
+        await sign_in(client, token_of(suite.tenant.member))
+        settings_page = await client.get(f"/installations/{installed['id']}/settings")
+        assert "/action/disable" not in settings_page.text  # the form is not even there
+        csrf = re.search(r'name="_csrf_token" value="([^"]+)"', settings_page.text)
+        assert csrf is not None
+        forged = await client.post(
+            f"/installations/{installed['id']}/action/disable",
+            data={"_csrf_token": csrf.group(1)},
+        )
+        shown = await client.get(forged.headers["location"])
+    assert "this action needs the admin role" in shown.text
+    assert (await suite.api("GET", f"/v1/installations/{installed['id']}"))["state"] != "disabled"
