@@ -151,7 +151,7 @@ async def uninstall_confirm(
     installation_id: FromPath[str],
 ) -> Template:
     """Uninstall's confirmation: what is deleted and what persists."""
-    context = await tabs.page(downstream, viewer, installation_id, "settings")
+    context = await tabs.page(downstream, viewer, installation_id, "uninstall")
     return page(request, "installation/uninstall.html", context)
 
 
