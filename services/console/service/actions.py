@@ -38,7 +38,7 @@ ACTIONS: dict[str, tuple[str, str, str, str]] = {
     "rotate_webhook": ("registry", "POST", "{i}/webhook/rotate", "New webhook URL issued."),
     "retest": ("registry", "POST", "{i}/test-connection", ""),
     "replay": ("ingress", "POST", "{i}/deliveries/{delivery_id}/replay", "Delivery replayed."),
-    "replay_range": ("ingress", "POST", "{i}/deliveries/replay", "Replayed {count} deliveries."),
+    "replay_range": ("ingress", "POST", "{i}/deliveries/replay", "Replayed {count} {deliveries}."),
     "run_stream": ("sync", "POST", "{i}/streams/{stream}/run", "Sync of {stream} started."),
     "reset_stream": ("sync", "POST", "{i}/streams/{stream}/reset", "Cursor of {stream} reset."),
     "restore_cursor": (
@@ -78,7 +78,9 @@ async def run(
             ok=ok, message=f"Connection {'OK' if ok else 'test failed'}: {verdict}", data=data
         )
     count = len(data.get("results", []))
-    return Done(ok=True, message=sentence.format(count=count, **params), data=reply.data)
+    noun = "delivery" if count == 1 else "deliveries"
+    message = sentence.format(count=count, deliveries=noun, **params)
+    return Done(ok=True, message=message, data=reply.data)
 
 
 INSTALLATION_ACTIONS = frozenset(
