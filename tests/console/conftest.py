@@ -12,6 +12,7 @@ import asyncio
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,23 +87,34 @@ class Suite:
         return response.json()
 
 
-def logs_settings() -> LogsSettings:
+def sync_settings(stripe: str, group_id: str) -> SyncSettings:
+    """Sync calling the local Stripe-like server for api.stripe.com."""
+    return SyncSettings(host_overrides=f"api.stripe.com={stripe}", group_id=group_id)
+
+
+def logs_settings(group_id: str) -> LogsSettings:
     """Logs settings; a private store directory when this logs service keeps one on disk."""
     if "data_dir" in LogsSettings.__struct_fields__:
-        return LogsSettings(data_dir=tempfile.mkdtemp(prefix="console-logs-"))  # type: ignore[call-arg]
-    return LogsSettings()
+        directory = tempfile.mkdtemp(prefix="console-logs-")
+        return LogsSettings(group_id=group_id, data_dir=directory)  # type: ignore[call-arg]
+    return LogsSettings(group_id=group_id)
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture(scope="package")
 async def suite(infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[Suite]:
-    """Every service of the suite, ready, with one fresh workspace (admin + member)."""
+    """Every service of the suite, ready, with one fresh workspace (admin + member).
+
+    Package-scoped, with consumer groups of its own: it stops when the console tests end and
+    never takes partitions from another test's sync or logs service.
+    """
+    groups = f"console-{uuid.uuid4().hex[:8]}"
     async with (
         serving(Litestar([stripe_account, stripe_list])) as stripe,
         serving(
             sync_app(SyncSettings(host_overrides=f"api.stripe.com={stripe}"), infra.settings())
         ) as sync,
         serving(ingress_app(ingress_settings(), infra.settings())) as ingress,
-        serving(logs_app(logs_settings(), infra.settings())) as logs,
+        serving(logs_app(logs_settings(f"{groups}-logs"), infra.settings())) as logs,
     ):
         for url in (sync, ingress, logs):
             await wait_ready(http, url)
@@ -128,7 +140,7 @@ async def suite(infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[Suite]:
                 yield Suite(console_url, registry, ingress, tenant, infra, http)
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture(scope="package")
 async def browser() -> AsyncIterator[Any]:
     """Debian's Chromium, headless, driven by Playwright."""
     if not os.access(CHROMIUM, os.X_OK):
