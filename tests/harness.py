@@ -129,9 +129,9 @@ def create_topics(bootstrap_servers: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Litestar) -> AsyncIterator[str]:
-    """Serve `app` on a free port with a real uvicorn server; yield its base URL."""
-    port = free_port()
+async def serving(app: Litestar, port: int | None = None) -> AsyncIterator[str]:
+    """Serve `app` on `port` (default: a free one) with a real uvicorn server; yield its URL."""
+    port = port or free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

@@ -272,4 +272,5 @@ def catalog_entry(version: VersionRef, first_party: bool) -> CatalogEntry:
         webhooks=manifest.webhooks is not None,
         oauth=manifest.oauth is not None,
         streams=[s.name for s in manifest.streams],
+        test_connection=bool(manifest.connection and manifest.connection.test_connection),
     )

@@ -16,6 +16,7 @@ from services.base.errors import Conflict, NotFound
 from services.registry import outbox
 from services.registry.outbox import OutboxRelay
 from services.registry.schemas import (
+    Me,
     Member,
     MemberCreate,
     TokenCreate,
@@ -171,6 +172,13 @@ class WorkspaceService:
         await self.store.transaction(build)
         self.relay.notify()
         return member
+
+    async def me(self, caller: Principal) -> Me:
+        """The caller's workspace and member record."""
+        member = await self.store.member(caller.workspace_id, caller.member_id)
+        if member is None:
+            raise NotFound("member not found")
+        return Me(workspace=await self.workspace_of(caller), member=member)
 
     async def workspace_of(self, caller: Principal) -> Workspace:
         """The caller's workspace."""
