@@ -1,0 +1,250 @@
+"""The isolated runtime: the same `Invoker`, with extension code in locked-down workers.
+
+Bundle loading, entry resolution, the permission checks (`InvocationScope`), the logs and
+observed records, and publishing are the in-process runtime's; only the execution moves to
+a worker of the pool. The parent answers each capability request after the scope's checks
+and enforces the limits the worker cannot be trusted with:
+
+- wall-clock time: past `time_limit_s` the worker is killed (this stops CPU-bound code and
+  code blocked anywhere) and the invocation ends `timeout`; a fresh worker takes its slot;
+- wire size: a frame above `max_frame` (a response, a record, a log line) kills the worker;
+- log volume: at most `max_log_lines` lines per invocation, each message cut at
+  `MAX_MESSAGE_CHARS`, attributes above `MAX_ATTRS_BYTES` replaced by a marker;
+- a worker that exits mid-invocation (memory limit, crash) ends it `error`.
+
+A denial the parent records raises `PermissionDenied` in the worker, exactly as in-process.
+When `allow_in_process` is set and isolation cannot be set up, `start` logs a loud warning
+and the runtime runs code in this process instead (`isolated` is then False); otherwise
+`start` raises `IsolationUnavailable` and the service refuses to start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
+
+from runtime.interface import Invocation, SecretOpener
+from runtime.isolated import protocol
+from runtime.isolated.lockdown import Limits
+from runtime.isolated.pool import IsolationUnavailable, WorkerGone, WorkerPool, WorkerProcess
+from runtime.loader import LoadedBundle
+from runtime.runtime import Ran, Runtime
+from runtime.scope import InvocationScope
+from sdk.errors import PermissionDenied
+
+log = logging.getLogger(__name__)
+LEVELS = {"debug", "info", "warn", "error"}
+MAX_MESSAGE_CHARS = 8_192
+MAX_ATTRS_BYTES = 16_384
+
+
+class IsolatedRuntime(Runtime):
+    """Implements `runtime.interface.Invoker` with a pool of locked-down worker processes."""
+
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        keyring: SecretOpener,
+        producer: Callable[[], AIOKafkaProducer],
+        time_limit_s: float = 10.0,
+        host_overrides: Mapping[str, str] | None = None,
+        secret_read_interval_s: float = 300.0,
+        workers: int = 4,
+        memory_mb: int = 512,
+        max_frame: int = 4 * 1024 * 1024,
+        max_log_lines: int = 1_000,
+        allow_in_process: bool = False,
+    ) -> None:
+        super().__init__(
+            redis=redis,
+            keyring=keyring,
+            producer=producer,
+            time_limit_s=time_limit_s,
+            host_overrides=host_overrides,
+            secret_read_interval_s=secret_read_interval_s,
+        )
+        self.pool = WorkerPool(
+            size=workers, limits=Limits(memory_mb=memory_mb), max_frame=max_frame
+        )
+        self.max_frame = max_frame
+        self.max_log_lines = max_log_lines
+        self.allow_in_process = allow_in_process
+        self.isolated = False
+        self.unavailable: str | None = None  # why isolation is off, when it is
+        self._started: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the pool; IsolationUnavailable unless in-process execution is allowed."""
+        if self._started is None:
+            self._started = asyncio.get_running_loop().create_task(self._start())
+        await asyncio.shield(self._started)
+
+    async def _start(self) -> None:
+        try:
+            report = await self.pool.start()
+        except IsolationUnavailable as error:
+            if not self.allow_in_process:
+                raise
+            self.unavailable = str(error)
+            log.critical(
+                "EXTENSION CODE RUNS INSIDE THIS SERVICE PROCESS: isolation is unavailable "
+                "and RUNTIME_ALLOW_IN_PROCESS is set (development only)",
+                extra={"reason": str(error)},
+            )
+            return
+        self.isolated = True
+        log.info("isolated runtime ready", extra={"lockdown": msgspec.to_builtins(report)})
+
+    async def _execute(
+        self, bundle: LoadedBundle, path: str, scope: InvocationScope, invocation: Invocation
+    ) -> Ran:
+        await self.start()
+        if not self.isolated:
+            return await super()._execute(bundle, path, scope, invocation)
+        worker = await self.pool.acquire(invocation.installation.workspace_id)
+        try:
+            async with asyncio.timeout(self.time_limit_s):
+                ran = await self._converse(worker, bundle, path, scope, invocation)
+        except TimeoutError:
+            self.pool.discard(worker)
+            message = f"time limit of {self.time_limit_s:g}s exceeded"
+            scope.record("error", f"{message}: the worker running it was stopped", kind="error")
+            return Ran(outcome="timeout", message=message)
+        except WorkerGone as gone:
+            self.pool.discard(worker)
+            message = f"{gone} (memory limit, crash or a forbidden operation)"
+            scope.record("error", message, kind="error")
+            return Ran(outcome="error", message=message)
+        except BaseException:
+            self.pool.discard(worker)  # cancelled mid-conversation: its state is unknown
+            raise
+        self.pool.release(worker)
+        return ran
+
+    async def _converse(
+        self,
+        worker: WorkerProcess,
+        bundle: LoadedBundle,
+        path: str,
+        scope: InvocationScope,
+        invocation: Invocation,
+    ) -> Ran:
+        """Send the invocation, serve its requests, return how it ended."""
+        digest = bundle.digest
+        shipped = None
+        if digest not in worker.digests:
+            shipped = protocol.Bundle(digest=digest, files=bundle.files, manifest=bundle.manifest)
+            worker.digests.add(digest)
+        worker.send(
+            protocol.Invoke(
+                invocation=_without_secrets(invocation),
+                path=path,
+                settings=dict(scope.settings),
+                bundle=shipped,
+            )
+        )
+        lines = 0
+        while True:
+            message = await worker.receive()
+            if isinstance(message, protocol.Done):
+                if message.line is not None:
+                    attrs = {"traceback": message.traceback} if message.traceback else None
+                    scope.record("error", message.line, kind="error", attrs=attrs)
+                return Ran(
+                    outcome=message.outcome,
+                    message=message.message,
+                    response=message.response,
+                    next_cursor=message.next_cursor,
+                    has_more=message.has_more,
+                )
+            if isinstance(message, protocol.LogLine):
+                lines += 1
+                if lines <= self.max_log_lines:
+                    scope.log(*_bounded(message))
+                elif lines == self.max_log_lines + 1:
+                    scope.record(
+                        "warn",
+                        f"log line limit of {self.max_log_lines} per invocation reached: "
+                        "further lines dropped",
+                        kind="platform",
+                    )
+            elif isinstance(message, protocol.Annotate):
+                scope.annotate(
+                    **{k: v for k, v in message.fields.items() if k in ("entity", "event")}
+                )
+            elif isinstance(message, protocol.Ingest):
+                try:
+                    scope.ingest(
+                        message.canonical_type, message.payload, message.stream, message.key
+                    )
+                except PermissionDenied:
+                    pass  # recorded; the worker raised it into the code itself
+            elif isinstance(message, protocol.SecretGet):
+                worker.send(self._secret(scope, message.name))
+            elif isinstance(message, protocol.HttpCall):
+                worker.send(await self._http(scope, message))
+            else:
+                raise WorkerGone(f"worker sent {type(message).__name__} during an invocation")
+
+    @staticmethod
+    def _secret(scope: InvocationScope, name: str) -> protocol.SecretValue:
+        try:
+            return protocol.SecretValue(value=scope.secret(name))
+        except PermissionDenied as denied:
+            return protocol.SecretValue(denied=_denial(denied))
+        except Exception:  # the scope recorded which secret; the worker learns nothing more
+            return protocol.SecretValue(error=f"secret {name!r} could not be opened")
+
+    async def _http(self, scope: InvocationScope, call: protocol.HttpCall) -> protocol.HttpAnswer:
+        options: dict[str, Any] = dict(call.options)
+        if isinstance(options.get("auth"), list):
+            options["auth"] = tuple(options["auth"])
+        try:
+            response = await scope.request(call.method, call.url, **options)
+        except PermissionDenied as denied:
+            return protocol.HttpAnswer(denied=_denial(denied))
+        except Exception as error:  # transport failure after retries, bad options
+            return protocol.HttpAnswer(error=f"{type(error).__name__}: {error}")
+        body = response.content
+        if len(body) > self.max_frame - 65_536:
+            return protocol.HttpAnswer(error=f"response body of {len(body)} bytes is too large")
+        return protocol.HttpAnswer(
+            status=response.status_code,
+            headers=[(k, v) for k, v in response.headers.multi_items()],
+            body=body,
+        )
+
+    async def close(self) -> None:
+        """Stop the workers and the zygote, then release what the base runtime holds."""
+        if self._started is not None and not self._started.done():
+            self._started.cancel()
+        await self.pool.close()
+        await super().close()
+
+
+def _denial(denied: PermissionDenied) -> protocol.Denial:
+    return protocol.Denial(capability=denied.capability, target=denied.target, reason=denied.reason)
+
+
+def _bounded(line: protocol.LogLine) -> tuple[Any, str, dict[str, Any]]:
+    level = line.level if line.level in LEVELS else "info"
+    message = line.message[:MAX_MESSAGE_CHARS]
+    attrs = line.attrs
+    if len(msgspec.msgpack.encode(attrs)) > MAX_ATTRS_BYTES:
+        attrs = {"truncated": f"attributes above {MAX_ATTRS_BYTES} bytes were dropped"}
+    return level, message, attrs
+
+
+def _without_secrets(invocation: Invocation) -> Invocation:
+    """What the worker may see: no sealed secrets, no unsaved credentials or settings."""
+    installation = msgspec.structs.replace(invocation.installation, secrets={})
+    return msgspec.structs.replace(
+        invocation, installation=installation, secrets_override=None, settings_override=None
+    )
