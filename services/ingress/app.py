@@ -11,11 +11,12 @@ from contracts.topics import (
     CANONICAL_RECORDS,
     EXTENSION_LOGS,
     OBSERVED_RECORDS,
+    SECRET_READS,
     WEBHOOK_DELIVERIES,
 )
-from runtime.runtime import Runtime
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
+from services.base.runtime import build_runtime
 from services.base.secrets_crypto import Keyring, KeyringError
 from services.base.settings import InfraSettings, SettingsError
 from services.base.snapshots import SnapshotView
@@ -51,12 +52,7 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
     )
     background = Background()
     health = HealthRecorder(store, settings.health_flush_s)
-    runtime = Runtime(
-        redis=infra.redis,
-        keyring=keyring,
-        producer=lambda: infra.producer,
-        time_limit_s=settings.handler_time_limit_s,
-    )
+    runtime = build_runtime(infra, keyring, time_limit_s=settings.handler_time_limit_s)
     ingress = WebhookIngress(
         view=view,
         keys=SigningKeys(keyring, settings.signature_tolerance_s),
@@ -90,7 +86,13 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
     view.listeners += [remember, held.on_snapshot]
     follower = SnapshotFollower(infra_settings.kafka_bootstrap_servers, view.apply)
     infra.ready_checks["snapshots"] = lambda: follower.caught_up
-    for topic in (WEBHOOK_DELIVERIES, CANONICAL_RECORDS, OBSERVED_RECORDS, EXTENSION_LOGS):
+    for topic in (
+        WEBHOOK_DELIVERIES,
+        CANONICAL_RECORDS,
+        OBSERVED_RECORDS,
+        EXTENSION_LOGS,
+        SECRET_READS,
+    ):
         infra.publisher(topic)
 
     async def start() -> None:
