@@ -108,7 +108,10 @@ class IsolatedRuntime(Runtime):
         await self.start()
         if not self.isolated:
             return await super()._execute(bundle, path, scope, invocation)
-        worker = await self.pool.acquire(invocation.installation.workspace_id)
+        installation = invocation.installation
+        worker = await self.pool.acquire(
+            f"{installation.workspace_id}/{installation.installation_id}"
+        )
         try:
             async with asyncio.timeout(self.time_limit_s):
                 ran = await self._converse(worker, bundle, path, scope, invocation)

@@ -1,12 +1,13 @@
-"""Warm, locked-down worker processes, each bound to one workspace until it is retired.
+"""Warm, locked-down worker processes, each bound to one tenant until it is retired.
 
 The pool owns a zygote (see `zygote.py`) and asks it for workers. A worker fresh from the
-zygote belongs to no workspace; the first invocation binds it to that invocation's
-workspace and it only ever serves that workspace again. When a workspace needs a worker and
-the pool is full, an idle worker of another workspace is retired (killed) and a fresh one
-takes its slot: module state never crosses tenants. A worker that timed out, crashed or
+zygote belongs to no tenant; the first invocation binds it to that invocation's tenant (the
+runtime uses tenant and installation: stricter than one tenant, so two extensions of
+one tenant do not share module state either) and it only ever serves that tenant again.
+When a tenant needs a worker and the pool is full, an idle worker of another tenant is
+retired (killed) and a fresh one takes its slot: module state never crosses tenants. A worker that timed out, crashed or
 misbehaved on the wire is killed, never reused. One spare fresh worker is kept forked ahead
-so binding a new workspace costs no fork on the request path.
+so binding a new tenant costs no fork on the request path.
 
 A worker is refused (and the pool fails to start) when its lock-down report is incomplete.
 """
@@ -52,7 +53,7 @@ class WorkerProcess:
         self.reader = reader
         self.writer = writer
         self.max_frame = max_frame
-        self.workspace_id: str | None = None
+        self.tenant: str | None = None
         self.digests: set[str] = set()
         self.served = 0
         self.healthy = True
@@ -96,7 +97,7 @@ class WorkerProcess:
 
 
 class WorkerPool:
-    """At most `size` workers; `acquire(workspace)` / `release(worker)`."""
+    """At most `size` workers; `acquire(tenant)` / `release(worker)`."""
 
     def __init__(
         self,
@@ -222,15 +223,15 @@ class WorkerPool:
             raise IsolationUnavailable("; ".join(ready.report.problems) or "incomplete lock-down")
         return worker
 
-    async def acquire(self, workspace_id: str) -> WorkerProcess:
-        """A worker bound to `workspace_id` (waits while every worker is busy)."""
+    async def acquire(self, tenant: str) -> WorkerProcess:
+        """A worker bound to `tenant` (waits while every worker is busy)."""
         while True:
-            bound = self.idle.get(workspace_id)
+            bound = self.idle.get(tenant)
             if bound:
                 return bound.pop()
             if self.fresh:
                 worker = self.fresh.pop()
-                worker.workspace_id = workspace_id
+                worker.tenant = tenant
                 self._top_up()
                 return worker
             if self.count < self.size:
@@ -240,9 +241,9 @@ class WorkerPool:
                 except BaseException:
                     self.count -= 1
                     raise
-                worker.workspace_id = workspace_id
+                worker.tenant = tenant
                 return worker
-            if self._retire_idle_of_another_workspace():
+            if self._retire_idle_of_another_tenant():
                 continue
             waiter = asyncio.get_running_loop().create_future()
             self.waiters.append(waiter)
@@ -258,8 +259,8 @@ class WorkerPool:
         if not worker.healthy or worker.served >= self.max_invocations:
             self.discard(worker)
             return
-        assert worker.workspace_id is not None
-        self.idle.setdefault(worker.workspace_id, []).append(worker)
+        assert worker.tenant is not None
+        self.idle.setdefault(worker.tenant, []).append(worker)
         self._wake()
 
     def discard(self, worker: WorkerProcess) -> None:
@@ -270,12 +271,12 @@ class WorkerPool:
         self._top_up()
         self._wake()
 
-    def _retire_idle_of_another_workspace(self) -> bool:
-        for workspace_id, workers in self.idle.items():
+    def _retire_idle_of_another_tenant(self) -> bool:
+        for tenant, workers in self.idle.items():
             if workers:
                 self.discard(workers.pop(0))
                 if not workers:
-                    del self.idle[workspace_id]
+                    del self.idle[tenant]
                 return True
         return False
 
