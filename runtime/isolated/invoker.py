@@ -29,6 +29,7 @@ import msgspec
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
+from contracts.installations import InstallationSnapshot
 from runtime.interface import Invocation, SecretOpener
 from runtime.isolated import protocol
 from runtime.isolated.lockdown import Limits
@@ -105,7 +106,8 @@ class IsolatedRuntime(Runtime):
     async def _execute(
         self, bundle: LoadedBundle, path: str, scope: InvocationScope, invocation: Invocation
     ) -> Ran:
-        await self.start()
+        if not self.isolated and self.unavailable is None:
+            await self.start()  # raises while isolation is unavailable and not allowed
         if not self.isolated:
             return await super()._execute(bundle, path, scope, invocation)
         installation = invocation.installation
@@ -145,11 +147,35 @@ class IsolatedRuntime(Runtime):
         if digest not in worker.digests:
             shipped = protocol.Bundle(digest=digest, files=bundle.files, manifest=bundle.manifest)
             worker.digests.add(digest)
+        installation = invocation.installation
+        seen = (
+            installation.installation_id,
+            installation.revision,
+            installation.updated_at,
+            tuple(installation.write_protected_entities),
+        )
+        send_installation = worker.installation != seen
+        worker.installation = seen
+        version = invocation.version
+        send_version = version.version_id not in worker.versions
+        worker.versions.add(version.version_id)
         worker.send(
             protocol.Invoke(
-                invocation=_without_secrets(invocation),
+                invocation_id=invocation.invocation_id,
+                mode=invocation.mode,
+                kind=invocation.kind,
+                script_type=invocation.script_type,
+                entry=invocation.entry,
+                request=invocation.request,
+                cursor=invocation.cursor,
+                source_id=invocation.source_id,
+                session_id=invocation.session_id,
+                digest=digest,
                 path=path,
                 settings=dict(scope.settings),
+                # what the worker may see: no sealed secrets
+                installation=_without_secrets(installation) if send_installation else None,
+                version=version if send_version else None,
                 bundle=shipped,
             )
         )
@@ -245,9 +271,5 @@ def _bounded(line: protocol.LogLine) -> tuple[Any, str, dict[str, Any]]:
     return level, message, attrs
 
 
-def _without_secrets(invocation: Invocation) -> Invocation:
-    """What the worker may see: no sealed secrets, no unsaved credentials or settings."""
-    installation = msgspec.structs.replace(invocation.installation, secrets={})
-    return msgspec.structs.replace(
-        invocation, installation=installation, secrets_override=None, settings_override=None
-    )
+def _without_secrets(installation: InstallationSnapshot) -> InstallationSnapshot:
+    return msgspec.structs.replace(installation, secrets={})

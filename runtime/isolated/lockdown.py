@@ -111,7 +111,7 @@ class Report(msgspec.Struct, kw_only=True):
         """Every layer is in place."""
         return (
             bool(self.namespaces)
-            and self.landlock_abi >= 4
+            and self.landlock_abi >= 1  # TCP rules need ABI 4; the netns and seccomp cover TCP
             and self.seccomp
             and self.rlimits
             and self.environment_cleared

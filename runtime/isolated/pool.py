@@ -5,9 +5,9 @@ zygote belongs to no tenant; the first invocation binds it to that invocation's 
 runtime uses tenant and installation: stricter than one tenant, so two extensions of
 one tenant do not share module state either) and it only ever serves that tenant again.
 When a tenant needs a worker and the pool is full, an idle worker of another tenant is
-retired (killed) and a fresh one takes its slot: module state never crosses tenants. A worker that timed out, crashed or
-misbehaved on the wire is killed, never reused. One spare fresh worker is kept forked ahead
-so binding a new tenant costs no fork on the request path.
+retired (killed) and a fresh one takes its slot: module state never crosses tenants. A
+worker that timed out, crashed or misbehaved on the wire is killed, never reused. One spare
+fresh worker is kept forked ahead so binding a new tenant costs no fork on the request path.
 
 A worker is refused (and the pool fails to start) when its lock-down report is incomplete.
 """
@@ -54,7 +54,10 @@ class WorkerProcess:
         self.writer = writer
         self.max_frame = max_frame
         self.tenant: str | None = None
+        # What the worker holds already (sent once): bundles, versions, the installation.
         self.digests: set[str] = set()
+        self.versions: set[str] = set()
+        self.installation: tuple[object, ...] | None = None
         self.served = 0
         self.healthy = True
         self.report: Report | None = None

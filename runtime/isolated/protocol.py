@@ -15,8 +15,10 @@ from typing import Any
 
 import msgspec
 
+from contracts.installations import InstallationSnapshot, VersionRef
+from contracts.logs import ScriptType
 from contracts.manifest import Manifest
-from runtime.interface import HttpResponse, Invocation, Outcome
+from runtime.interface import EntryKind, HttpRequest, HttpResponse, Mode, Outcome
 from runtime.isolated.lockdown import Report
 
 HEADER = struct.Struct("!I")
@@ -35,11 +37,27 @@ class Bundle(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Invoke(Frame, kw_only=True):
-    """Run `path` of the invocation's version; `bundle` comes along the first time."""
+    """Run `path` of the invocation's version.
 
-    invocation: Invocation
+    `installation` and `version` travel only when the worker does not hold them yet (None:
+    the ones it received last for this installation / digest); `bundle` comes along the
+    first time the worker runs that digest. The installation carries no sealed secrets.
+    """
+
+    invocation_id: str
+    mode: Mode
+    kind: EntryKind
+    script_type: ScriptType
+    entry: str
+    request: HttpRequest | None = None
+    cursor: str | None = None
+    source_id: str = ""
+    session_id: str | None = None
+    digest: str
     path: str
     settings: dict[str, Any]
+    installation: InstallationSnapshot | None = None
+    version: VersionRef | None = None
     bundle: Bundle | None = None
 
 
@@ -122,3 +140,8 @@ def frame(message: Frame) -> bytes:
     """One frame: length prefix and body."""
     body = _encoder.encode(message)
     return HEADER.pack(len(body)) + body
+
+
+def frames(messages: list[Frame]) -> bytes:
+    """Several frames in one buffer (one write, one wake-up of the reader)."""
+    return b"".join(frame(message) for message in messages)

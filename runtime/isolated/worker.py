@@ -13,14 +13,16 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
+import time
 import traceback
 from collections import OrderedDict
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
 
+from contracts.installations import InstallationSnapshot, VersionRef
 from runtime.entrypoints import EntryNotFound, run_entry
 from runtime.interface import Invocation
 from runtime.isolated import lockdown, protocol
@@ -29,26 +31,60 @@ from runtime.pages import MalformedPage
 from sdk.context import bound
 from sdk.errors import PermissionDenied
 
+T = TypeVar("T")
 BUNDLES_KEPT = 16
+READ_BUFFER = 256 * 1024
+FLUSH_BYTES = 256 * 1024
+FLUSH_S = 0.05
 
 
 class Channel:
-    """Blocking frames over the worker's end of its socket."""
+    """Blocking frames over the worker's end of its socket.
+
+    Reads are buffered (several frames per read). One-way frames (log lines, annotations,
+    records) are held and written together with the next request or the `Done`, so a typical
+    invocation costs one write each way; they are also flushed once `FLUSH_BYTES` or
+    `FLUSH_S` is exceeded, so a long invocation's lines keep flowing.
+    """
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self.reader = sock.makefile("rb", buffering=READ_BUFFER)
+        self.held: list[protocol.Frame] = []
+        self.held_bytes = 0
+        self.held_since = 0.0
+
+    def post(self, message: protocol.Frame) -> None:
+        """Queue a one-way frame."""
+        if not self.held:
+            self.held_since = time.monotonic()
+        data = protocol.frame(message)
+        self.held.append(data)  # type: ignore[arg-type]
+        self.held_bytes += len(data)
+        if self.held_bytes > FLUSH_BYTES or time.monotonic() - self.held_since > FLUSH_S:
+            self.flush()
 
     def send(self, message: protocol.Frame) -> None:
-        self.sock.sendall(protocol.frame(message))
+        """Write `message` after everything held."""
+        self.held.append(protocol.frame(message))  # type: ignore[arg-type]
+        self.flush()
+
+    def flush(self) -> None:
+        if self.held:
+            self.sock.sendall(b"".join(self.held))  # type: ignore[arg-type]
+            self.held.clear()
+            self.held_bytes = 0
 
     def receive(self) -> protocol.ToWorker | None:
         """The next frame, or None when the parent closed the socket."""
-        header = self._exactly(protocol.HEADER.size)
-        if header is None:
+        header = self.reader.read(protocol.HEADER.size)
+        if len(header) < protocol.HEADER.size:
             return None
         (size,) = protocol.HEADER.unpack(header)
-        body = self._exactly(size)
-        return None if body is None else protocol.to_worker.decode(body)
+        body = self.reader.read(size)
+        if len(body) < size:
+            return None
+        return protocol.to_worker.decode(body)
 
     def call(self, request: protocol.Frame) -> protocol.ToWorker:
         """Send a capability request and wait for its answer."""
@@ -58,23 +94,19 @@ class Channel:
             raise SystemExit(0)  # the parent is gone: nothing left to do
         return answer
 
-    def _exactly(self, size: int) -> bytes | None:
-        buffer = bytearray(size)
-        view, got = memoryview(buffer), 0
-        while got < size:
-            n = self.sock.recv_into(view[got:])
-            if n == 0:
-                return None
-            got += n
-        return bytes(buffer)
-
 
 class ProxyCapabilities:
     """`sdk.context.Capabilities` answered by the parent."""
 
-    def __init__(self, channel: Channel, invoke: protocol.Invoke, bundle: LoadedBundle) -> None:
+    def __init__(
+        self,
+        channel: Channel,
+        invoke: protocol.Invoke,
+        invocation: Invocation,
+        bundle: LoadedBundle,
+    ) -> None:
         self.channel = channel
-        self.invocation = invoke.invocation
+        self.invocation = invocation
         self.manifest = bundle.manifest
         self._settings = invoke.settings
 
@@ -84,10 +116,10 @@ class ProxyCapabilities:
 
     def log(self, level: Any, message: str, attrs: dict[str, Any]) -> None:
         clean = msgspec.to_builtins(attrs or {}, str_keys=True, enc_hook=repr)
-        self.channel.send(protocol.LogLine(level=level, message=str(message), attrs=clean))
+        self.channel.post(protocol.LogLine(level=level, message=str(message), attrs=clean))
 
     def annotate(self, **fields: str | None) -> None:
-        self.channel.send(protocol.Annotate(fields=fields))
+        self.channel.post(protocol.Annotate(fields=fields))
 
     def secret(self, name: str) -> str | None:
         answer = self.channel.call(protocol.SecretGet(name=name))
@@ -109,7 +141,7 @@ class ProxyCapabilities:
         if canonical_type in self.invocation.installation.write_protected_entities:
             self._refuse(canonical_type, "entity type is write-protected in this workspace")
         payload = msgspec.to_builtins(payload, str_keys=True)
-        self.channel.send(
+        self.channel.post(
             protocol.Ingest(canonical_type=canonical_type, payload=payload, stream=stream, key=key)
         )
         status = "accepted" if self.invocation.mode == "active" else "observed"
@@ -117,7 +149,7 @@ class ProxyCapabilities:
 
     def _refuse(self, canonical_type: str, reason: str) -> None:
         # The parent records the denial line when it sees the record; tell it, then raise.
-        self.channel.send(
+        self.channel.post(
             protocol.Ingest(canonical_type=canonical_type, payload={}, stream=None, key="")
         )
         raise PermissionDenied("ingest", canonical_type, reason)
@@ -149,6 +181,8 @@ class Worker:
         self.loop = loop
         self.max_frame = max_frame
         self.bundles: OrderedDict[str, LoadedBundle] = OrderedDict()
+        self.versions: dict[str, VersionRef] = {}
+        self.installation: InstallationSnapshot | None = None
 
     def serve(self) -> None:
         """Run invocations until the parent closes the socket."""
@@ -159,8 +193,31 @@ class Worker:
             if isinstance(message, protocol.Invoke):
                 self.channel.send(self._finish(self.run(message)))
 
+    def _invocation(self, invoke: protocol.Invoke) -> Invocation:
+        if invoke.installation is not None:
+            self.installation = invoke.installation
+        if invoke.version is not None:
+            self.versions[invoke.version.version_id] = invoke.version
+        version = invoke.version or next(
+            v for v in self.versions.values() if v.digest == invoke.digest
+        )
+        assert self.installation is not None, "the parent sends the installation first"
+        return Invocation(
+            invocation_id=invoke.invocation_id,
+            installation=self.installation,
+            version=version,
+            mode=invoke.mode,
+            kind=invoke.kind,
+            script_type=invoke.script_type,
+            entry=invoke.entry,
+            request=invoke.request,
+            cursor=invoke.cursor,
+            source_id=invoke.source_id,
+            session_id=invoke.session_id,
+        )
+
     def _bundle(self, invoke: protocol.Invoke) -> LoadedBundle:
-        digest = invoke.invocation.version.digest
+        digest = invoke.digest
         if invoke.bundle is not None and digest not in self.bundles:
             given = invoke.bundle
             self.bundles[digest] = register(digest, given.files, given.manifest)
@@ -171,13 +228,14 @@ class Worker:
 
     def run(self, invoke: protocol.Invoke) -> protocol.Done:
         """One invocation, every failure mapped to an outcome as the in-process runtime does."""
-        invocation: Invocation = invoke.invocation
         try:
+            invocation = self._invocation(invoke)
             bundle = self._bundle(invoke)
-            capabilities = ProxyCapabilities(self.channel, invoke, bundle)
+            capabilities = ProxyCapabilities(self.channel, invoke, invocation, bundle)
             with bound(capabilities):
-                outcome = self.loop.run_until_complete(
-                    run_entry(bundle, invoke.path, capabilities, invocation)  # type: ignore[arg-type]
+                outcome = drive(
+                    self.loop,
+                    run_entry(bundle, invoke.path, capabilities, invocation),  # type: ignore[arg-type]
                 )
         except PermissionDenied as denied:
             return protocol.Done(outcome="denied", message=str(denied))
@@ -213,6 +271,40 @@ class Worker:
             message = f"response of {size} bytes exceeds the limit of {self.max_frame}"
             return protocol.Done(outcome="error", message=message, line=message)
         return done
+
+
+def drive(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion: directly while it awaits nothing, else on the loop.
+
+    Most handlers never suspend here (capability calls block on the socket), so stepping the
+    coroutine by hand saves an event-loop turn per invocation; one that awaits a real
+    future (asyncio.sleep, a gather) continues on the loop from where it stopped.
+    """
+    # The code may create futures, tasks or timers while stepped by hand: it must find the loop.
+    asyncio.events._set_running_loop(loop)
+    try:
+        yielded = coroutine.send(None)
+    except StopIteration as finished:
+        return finished.value  # type: ignore[no-any-return]
+    finally:
+        asyncio.events._set_running_loop(None)
+    return loop.run_until_complete(_resume(coroutine, yielded))
+
+
+async def _resume(coroutine: Coroutine[Any, Any, T], yielded: Any) -> T:
+    while True:
+        if yielded is None:
+            await asyncio.sleep(0)  # a bare yield: give the loop one turn
+        else:
+            yielded._asyncio_future_blocking = False  # as a Task does before it waits
+            try:
+                await yielded
+            except BaseException:  # the coroutine reads the outcome from the future itself
+                pass
+        try:
+            yielded = coroutine.send(None)
+        except StopIteration as finished:
+            return finished.value  # type: ignore[no-any-return]
 
 
 def main(fd: int, scratch: str, limits: lockdown.Limits, max_frame: int) -> None:
