@@ -58,6 +58,7 @@ class IsolatedRuntime(Runtime):
         host_overrides: Mapping[str, str] | None = None,
         secret_read_interval_s: float = 300.0,
         workers: int = 4,
+        pipeline_depth: int = 4,
         memory_mb: int = 512,
         max_frame: int = 4 * 1024 * 1024,
         max_log_lines: int = 1_000,
@@ -72,7 +73,11 @@ class IsolatedRuntime(Runtime):
             secret_read_interval_s=secret_read_interval_s,
         )
         self.pool = WorkerPool(
-            size=workers, limits=Limits(memory_mb=memory_mb), max_frame=max_frame
+            size=workers,
+            depth=pipeline_depth,
+            time_limit_s=time_limit_s,
+            limits=Limits(memory_mb=memory_mb),
+            max_frame=max_frame,
         )
         self.max_frame = max_frame
         self.max_log_lines = max_log_lines
@@ -111,37 +116,60 @@ class IsolatedRuntime(Runtime):
         if not self.isolated:
             return await super()._execute(bundle, path, scope, invocation)
         installation = invocation.installation
-        worker = await self.pool.acquire(
-            f"{installation.workspace_id}/{installation.installation_id}"
-        )
-        try:
-            async with asyncio.timeout(self.time_limit_s):
-                ran = await self._converse(worker, bundle, path, scope, invocation)
-        except TimeoutError:
-            self.pool.discard(worker)
-            message = f"time limit of {self.time_limit_s:g}s exceeded"
-            scope.record("error", f"{message}: the worker running it was stopped", kind="error")
-            return Ran(outcome="timeout", message=message)
-        except WorkerGone as gone:
-            self.pool.discard(worker)
-            message = f"{gone} (memory limit, crash or a forbidden operation)"
-            scope.record("error", message, kind="error")
-            return Ran(outcome="error", message=message)
-        except BaseException:
-            self.pool.discard(worker)  # cancelled mid-conversation: its state is unknown
-            raise
-        self.pool.release(worker)
-        return ran
+        tenant = f"{installation.workspace_id}/{installation.installation_id}"
+        conversation = Conversation(self, bundle, path, scope, invocation)
+        while True:
+            worker = await self.pool.worker_for(tenant)
+            conversation.arm()
+            worker.dispatch(conversation)
+            ran = await conversation.ended
+            if ran is not None:
+                return ran
+            # its worker died before it started: run it on another
 
-    async def _converse(
+    async def close(self) -> None:
+        """Stop the workers and the zygote, then release what the base runtime holds."""
+        if self._started is not None and not self._started.done():
+            self._started.cancel()
+        await self.pool.close()
+        await super().close()
+
+
+class Conversation:
+    """One invocation on a worker: its `Invoke`, the capability requests, how it ended.
+
+    Implements the pool's `Job`. `ended` resolves to the `Ran`, or to None when the worker
+    died before the invocation started (the runtime dispatches it again).
+    """
+
+    def __init__(
         self,
-        worker: WorkerProcess,
+        runtime: IsolatedRuntime,
         bundle: LoadedBundle,
         path: str,
         scope: InvocationScope,
         invocation: Invocation,
-    ) -> Ran:
-        """Send the invocation, serve its requests, return how it ended."""
+    ) -> None:
+        self.runtime = runtime
+        self.bundle = bundle
+        self.path = path
+        self.scope = scope
+        self.invocation = invocation
+        self.lines = 0
+        self.ended: asyncio.Future[Ran | None] = asyncio.get_running_loop().create_future()
+
+    def arm(self) -> None:
+        """Ready for a (new) dispatch."""
+        if self.ended.done():
+            self.ended = asyncio.get_running_loop().create_future()
+
+    def _end(self, ran: Ran | None) -> None:
+        if not self.ended.done():
+            self.ended.set_result(ran)
+
+    def invoke_frame(self, worker: WorkerProcess) -> protocol.Invoke:
+        """The `Invoke`, with the installation, version and bundle only if `worker` lacks them."""
+        bundle, invocation, scope = self.bundle, self.invocation, self.scope
         digest = bundle.digest
         shipped = None
         if digest not in worker.digests:
@@ -159,103 +187,117 @@ class IsolatedRuntime(Runtime):
         version = invocation.version
         send_version = version.version_id not in worker.versions
         worker.versions.add(version.version_id)
-        worker.send(
-            protocol.Invoke(
-                invocation_id=invocation.invocation_id,
-                mode=invocation.mode,
-                kind=invocation.kind,
-                script_type=invocation.script_type,
-                entry=invocation.entry,
-                request=invocation.request,
-                cursor=invocation.cursor,
-                source_id=invocation.source_id,
-                session_id=invocation.session_id,
-                digest=digest,
-                path=path,
-                settings=dict(scope.settings),
-                # what the worker may see: no sealed secrets
-                installation=_without_secrets(installation) if send_installation else None,
-                version=version if send_version else None,
-                bundle=shipped,
-            )
+        return protocol.Invoke(
+            invocation_id=invocation.invocation_id,
+            mode=invocation.mode,
+            kind=invocation.kind,
+            script_type=invocation.script_type,
+            entry=invocation.entry,
+            request=invocation.request,
+            cursor=invocation.cursor,
+            source_id=invocation.source_id,
+            session_id=invocation.session_id,
+            digest=digest,
+            path=self.path,
+            settings=dict(scope.settings),
+            # what the worker may see: no sealed secrets
+            installation=_without_secrets(installation) if send_installation else None,
+            version=version if send_version else None,
+            bundle=shipped,
         )
-        lines = 0
-        while True:
-            message = await worker.receive()
-            if isinstance(message, protocol.Done):
-                if message.line is not None:
-                    attrs = {"traceback": message.traceback} if message.traceback else None
-                    scope.record("error", message.line, kind="error", attrs=attrs)
-                return Ran(
+
+    async def handle(self, worker: WorkerProcess, message: protocol.FromWorker) -> bool:
+        """Serve one frame of this invocation; True when it was the `Done`."""
+        scope = self.scope
+        if scope.closed and not isinstance(message, protocol.Done):
+            # The caller went away (cancelled): the code runs on, but nothing it does counts.
+            if isinstance(message, protocol.SecretGet):
+                worker.answer(protocol.SecretValue(error="this invocation has ended"))
+            elif isinstance(message, protocol.HttpCall):
+                worker.answer(protocol.HttpAnswer(error="this invocation has ended"))
+            return False
+        if isinstance(message, protocol.Done):
+            if message.line is not None:
+                attrs = {"traceback": message.traceback} if message.traceback else None
+                scope.record("error", message.line, kind="error", attrs=attrs)
+            self._end(
+                Ran(
                     outcome=message.outcome,
                     message=message.message,
                     response=message.response,
                     next_cursor=message.next_cursor,
                     has_more=message.has_more,
                 )
-            if isinstance(message, protocol.LogLine):
-                lines += 1
-                if lines <= self.max_log_lines:
-                    scope.log(*_bounded(message))
-                elif lines == self.max_log_lines + 1:
-                    scope.record(
-                        "warn",
-                        f"log line limit of {self.max_log_lines} per invocation reached: "
-                        "further lines dropped",
-                        kind="platform",
-                    )
-            elif isinstance(message, protocol.Annotate):
-                scope.annotate(
-                    **{k: v for k, v in message.fields.items() if k in ("entity", "event")}
+            )
+            return True
+        if isinstance(message, protocol.LogLine):
+            self.lines += 1
+            limit = self.runtime.max_log_lines
+            if self.lines <= limit:
+                scope.log(*_bounded(message))
+            elif self.lines == limit + 1:
+                scope.record(
+                    "warn",
+                    f"log line limit of {limit} per invocation reached: further lines dropped",
+                    kind="platform",
                 )
-            elif isinstance(message, protocol.Ingest):
-                try:
-                    scope.ingest(
-                        message.canonical_type, message.payload, message.stream, message.key
-                    )
-                except PermissionDenied:
-                    pass  # recorded; the worker raised it into the code itself
-            elif isinstance(message, protocol.SecretGet):
-                worker.send(self._secret(scope, message.name))
-            elif isinstance(message, protocol.HttpCall):
-                worker.send(await self._http(scope, message))
-            else:
-                raise WorkerGone(f"worker sent {type(message).__name__} during an invocation")
+        elif isinstance(message, protocol.Annotate):
+            scope.annotate(**{k: v for k, v in message.fields.items() if k in ("entity", "event")})
+        elif isinstance(message, protocol.Ingest):
+            try:
+                scope.ingest(message.canonical_type, message.payload, message.stream, message.key)
+            except PermissionDenied:
+                pass  # recorded; the worker raised it into the code itself
+        elif isinstance(message, protocol.SecretGet):
+            worker.answer(self._secret(message.name))
+        elif isinstance(message, protocol.HttpCall):
+            worker.answer(await self._http(message))
+        else:
+            raise WorkerGone(f"worker sent {type(message).__name__} during an invocation")
+        return False
 
-    @staticmethod
-    def _secret(scope: InvocationScope, name: str) -> protocol.SecretValue:
+    def expired(self) -> None:
+        """Killed at the time limit: stops CPU-bound code too."""
+        message = f"time limit of {self.runtime.time_limit_s:g}s exceeded"
+        self.scope.record("error", f"{message}: the worker running it was stopped", kind="error")
+        self._end(Ran(outcome="timeout", message=message))
+
+    def failed(self, error: WorkerGone) -> None:
+        """The worker died under it (memory limit, crash, a broken frame)."""
+        message = f"{error} (memory limit, crash or a forbidden operation)"
+        self.scope.record("error", message, kind="error")
+        self._end(Ran(outcome="error", message=message))
+
+    def requeue(self) -> None:
+        """Never started: the runtime dispatches it again."""
+        self._end(None)
+
+    def _secret(self, name: str) -> protocol.SecretValue:
         try:
-            return protocol.SecretValue(value=scope.secret(name))
+            return protocol.SecretValue(value=self.scope.secret(name))
         except PermissionDenied as denied:
             return protocol.SecretValue(denied=_denial(denied))
         except Exception:  # the scope recorded which secret; the worker learns nothing more
             return protocol.SecretValue(error=f"secret {name!r} could not be opened")
 
-    async def _http(self, scope: InvocationScope, call: protocol.HttpCall) -> protocol.HttpAnswer:
+    async def _http(self, call: protocol.HttpCall) -> protocol.HttpAnswer:
         options: dict[str, Any] = dict(call.options)
         if isinstance(options.get("auth"), list):
             options["auth"] = tuple(options["auth"])
         try:
-            response = await scope.request(call.method, call.url, **options)
+            response = await self.scope.request(call.method, call.url, **options)
         except PermissionDenied as denied:
             return protocol.HttpAnswer(denied=_denial(denied))
         except Exception as error:  # transport failure after retries, bad options
             return protocol.HttpAnswer(error=f"{type(error).__name__}: {error}")
         body = response.content
-        if len(body) > self.max_frame - 65_536:
+        if len(body) > self.runtime.max_frame - 65_536:
             return protocol.HttpAnswer(error=f"response body of {len(body)} bytes is too large")
         return protocol.HttpAnswer(
             status=response.status_code,
             headers=[(k, v) for k, v in response.headers.multi_items()],
             body=body,
         )
-
-    async def close(self) -> None:
-        """Stop the workers and the zygote, then release what the base runtime holds."""
-        if self._started is not None and not self._started.done():
-            self._started.cancel()
-        await self.pool.close()
-        await super().close()
 
 
 def _denial(denied: PermissionDenied) -> protocol.Denial:

@@ -2,12 +2,18 @@
 
 The pool owns a zygote (see `zygote.py`) and asks it for workers. A worker fresh from the
 zygote belongs to no tenant; the first invocation binds it to that invocation's tenant (the
-runtime uses tenant and installation: stricter than one tenant, so two extensions of
-one tenant do not share module state either) and it only ever serves that tenant again.
-When a tenant needs a worker and the pool is full, an idle worker of another tenant is
-retired (killed) and a fresh one takes its slot: module state never crosses tenants. A
-worker that timed out, crashed or misbehaved on the wire is killed, never reused. One spare
-fresh worker is kept forked ahead so binding a new tenant costs no fork on the request path.
+runtime uses workspace and installation: stricter than one workspace, so two extensions of
+one workspace do not share module state either) and it only ever serves that tenant again.
+A tenant without a worker takes a fresh one, or retires (kills) an idle worker of another
+tenant when the pool is full: module state never crosses tenants. One spare fresh worker is
+kept forked ahead so binding a new tenant costs no fork on the request path.
+
+Pipelining: a worker runs its invocations one at a time, in order, but up to `depth` of one
+tenant's invocations may be queued on it, so it never idles between them and frames travel
+in batches (one write per worker per loop turn). The time limit of an invocation starts
+when it reaches the head of its worker's queue. A worker that times out, crashes or breaks
+the protocol is killed, never reused: its running invocation fails, the ones queued behind
+it (not started) are dispatched again.
 
 A worker is refused (and the pool fails to start) when its lock-down report is incomplete.
 """
@@ -24,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 from collections import deque
+from typing import Protocol
 
 import msgspec
 
@@ -43,31 +50,65 @@ class WorkerGone(RuntimeError):
     """The worker's socket closed or it broke the protocol."""
 
 
+class Job(Protocol):
+    """One invocation dispatched to a worker (the runtime's side of the conversation)."""
+
+    def invoke_frame(self, worker: WorkerProcess) -> protocol.Invoke:
+        """The `Invoke` for this worker (what it must be sent depends on what it holds)."""
+        ...
+
+    async def handle(self, worker: WorkerProcess, frame: protocol.FromWorker) -> bool:
+        """Take one frame of this invocation; True once it was the `Done`."""
+        ...
+
+    def expired(self) -> None:
+        """The time limit passed while it ran (its worker is being killed)."""
+        ...
+
+    def failed(self, error: WorkerGone) -> None:
+        """Its worker died while it ran."""
+        ...
+
+    def requeue(self) -> None:
+        """Its worker died before it started: dispatch it again."""
+        ...
+
+
 class WorkerProcess:
-    """The parent's handle on one worker: its socket, its tenant and what it has loaded."""
+    """The parent's handle on one worker: its socket, tenant, queue and what it holds."""
 
     def __init__(
-        self, pid: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, max_frame: int
+        self,
+        pool: WorkerPool,
+        pid: int,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
     ) -> None:
+        self.pool = pool
         self.pid = pid
         self.reader = reader
         self.writer = writer
-        self.max_frame = max_frame
         self.tenant: str | None = None
         # What the worker holds already (sent once): bundles, versions, the installation.
         self.digests: set[str] = set()
         self.versions: set[str] = set()
         self.installation: tuple[object, ...] | None = None
+        self.queue: deque[Job] = deque()
         self.served = 0
         self.healthy = True
         self.report: Report | None = None
+        self._outgoing: list[bytes] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._reading: asyncio.Task[None] | None = None
         try:
             self.pidfd: int | None = os.pidfd_open(pid)
         except OSError:
             self.pidfd = None
 
-    def send(self, message: protocol.Frame) -> None:
-        """Queue one frame (written by the transport without awaiting)."""
+    # -- wire -----------------------------------------------------------------------------
+
+    def answer(self, message: protocol.Frame) -> None:
+        """Write a capability answer now (the worker is blocked waiting for it)."""
         self.writer.write(protocol.frame(message))
 
     async def receive(self) -> protocol.FromWorker:
@@ -75,17 +116,78 @@ class WorkerProcess:
         try:
             header = await self.reader.readexactly(protocol.HEADER.size)
             (size,) = protocol.HEADER.unpack(header)
-            if size > self.max_frame:
-                raise WorkerGone(f"worker sent a frame of {size} bytes (limit {self.max_frame})")
+            if size > self.pool.max_frame:
+                raise WorkerGone(
+                    f"worker sent a frame of {size} bytes (limit {self.pool.max_frame})"
+                )
             return protocol.from_worker.decode(await self.reader.readexactly(size))
         except (asyncio.IncompleteReadError, ConnectionError) as error:
             raise WorkerGone("worker exited during the invocation") from error
         except msgspec.DecodeError as error:
             raise WorkerGone(f"worker sent a malformed frame: {error}") from error
 
+    # -- queue ----------------------------------------------------------------------------
+
+    def dispatch(self, job: Job) -> None:
+        """Queue `job`; its `Invoke` leaves with the others of this loop turn."""
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outgoing.append(protocol.frame(job.invoke_frame(self)))
+        self.queue.append(job)
+        if len(self.queue) == 1:
+            self._arm()
+        if self._reading is None:
+            self._reading = asyncio.get_running_loop().create_task(self._read())
+
+    def _flush(self) -> None:
+        if self._outgoing and self.healthy:
+            self.writer.write(b"".join(self._outgoing))
+        self._outgoing.clear()
+
+    def _arm(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(self.pool.time_limit_s, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        if self.queue:
+            self.queue.popleft().expired()
+        self.pool.discard(self)
+
+    async def _read(self) -> None:
+        """Route every frame to the invocation at the head of the queue, in order."""
+        try:
+            while True:
+                frame = await self.receive()
+                if not self.queue:
+                    raise WorkerGone(f"worker sent {type(frame).__name__} with nothing queued")
+                if await self.queue[0].handle(self, frame):
+                    self.queue.popleft()
+                    self.served += 1
+                    if self._timer is not None:
+                        self._timer.cancel()
+                        self._timer = None
+                    if self.queue:
+                        self._arm()
+                    self.pool.finished(self)
+        except WorkerGone as gone:
+            if self.healthy and self.queue:
+                self.queue.popleft().failed(gone)
+            self.pool.discard(self)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a bug on our side: never leave callers waiting
+            log.exception("runtime worker conversation failed")
+            if self.healthy and self.queue:
+                self.queue.popleft().failed(WorkerGone(f"runtime error: {error!r}"))
+            self.pool.discard(self)
+
     def kill(self) -> None:
-        """SIGKILL the worker (through its pidfd: never a recycled pid) and drop the socket."""
+        """SIGKILL the worker (through its pidfd: never a recycled pid); requeue waiting jobs."""
+        if not self.healthy:
+            return
         self.healthy = False
+        if self._timer is not None:
+            self._timer.cancel()
         try:
             if self.pidfd is not None:
                 signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
@@ -97,24 +199,33 @@ class WorkerProcess:
             os.close(self.pidfd)
             self.pidfd = None
         self.writer.close()
+        if self._reading is not None and self._reading is not asyncio.current_task():
+            self._reading.cancel()
+        queued, self.queue = list(self.queue), deque()
+        for job in queued:  # the running one was failed by whoever killed it
+            job.requeue()
 
 
 class WorkerPool:
-    """At most `size` workers; `acquire(tenant)` / `release(worker)`."""
+    """At most `size` workers, each running up to `depth` queued invocations of its tenant."""
 
     def __init__(
         self,
         *,
         size: int = 4,
+        depth: int = 4,
+        time_limit_s: float = 10.0,
         limits: Limits | None = None,
         max_frame: int = 4 * 1024 * 1024,
         max_invocations: int = 100_000,
     ) -> None:
         self.size = max(1, size)
+        self.depth = max(1, depth)
+        self.time_limit_s = time_limit_s
         self.limits = limits or Limits()
         self.max_frame = max_frame
         self.max_invocations = max_invocations
-        self.idle: dict[str, list[WorkerProcess]] = {}
+        self.bound: dict[str, list[WorkerProcess]] = {}
         self.fresh: list[WorkerProcess] = []
         self.count = 0  # workers alive or being forked
         self.waiters: deque[asyncio.Future[None]] = deque()
@@ -138,11 +249,6 @@ class WorkerPool:
             raise IsolationUnavailable(f"no worker could start: {error}") from error
         assert first.report is not None
         self.report = first.report
-        if not first.report.complete:
-            first.kill()
-            await self.close()
-            problems = "; ".join(first.report.problems) or "incomplete lock-down"
-            raise IsolationUnavailable(problems)
         self.fresh.append(first)
         self.count = 1
         return first.report
@@ -177,10 +283,13 @@ class WorkerPool:
         """Kill every worker and the zygote; remove the scratch root."""
         if self._topping_up is not None:
             self._topping_up.cancel()
-        for worker in [*self.fresh, *(w for ws in self.idle.values() for w in ws)]:
+        for worker in [*self.fresh, *(w for ws in self.bound.values() for w in ws)]:
+            for job in list(worker.queue):
+                job.failed(WorkerGone("the runtime is shutting down"))
+            worker.queue.clear()
             worker.kill()
         self.fresh.clear()
-        self.idle.clear()
+        self.bound.clear()
         if self.control is not None:
             self.control.close()
             self.control = None
@@ -210,7 +319,7 @@ class WorkerPool:
                 answer += chunk
         (pid,) = PID.unpack(answer)
         reader, writer = await asyncio.open_unix_connection(sock=ours, limit=self.max_frame)
-        worker = WorkerProcess(pid, reader, writer, self.max_frame)
+        worker = WorkerProcess(self, pid, reader, writer)
         try:
             async with asyncio.timeout(READY_TIMEOUT_S):
                 ready = await worker.receive()
@@ -226,17 +335,15 @@ class WorkerPool:
             raise IsolationUnavailable("; ".join(ready.report.problems) or "incomplete lock-down")
         return worker
 
-    async def acquire(self, tenant: str) -> WorkerProcess:
-        """A worker bound to `tenant` (waits while every worker is busy)."""
+    async def worker_for(self, tenant: str) -> WorkerProcess:
+        """A worker of `tenant` with room in its queue (waits while there is none)."""
         while True:
-            bound = self.idle.get(tenant)
-            if bound:
-                return bound.pop()
+            mine = self.bound.get(tenant, [])
+            least = min(mine, key=lambda w: len(w.queue), default=None)
+            if least is not None and not least.queue:
+                return least
             if self.fresh:
-                worker = self.fresh.pop()
-                worker.tenant = tenant
-                self._top_up()
-                return worker
+                return self._bind(self.fresh.pop(), tenant)
             if self.count < self.size:
                 self.count += 1
                 try:
@@ -244,43 +351,58 @@ class WorkerPool:
                 except BaseException:
                     self.count -= 1
                     raise
-                worker.tenant = tenant
-                return worker
-            if self._retire_idle_of_another_tenant():
+                return self._bind(worker, tenant)
+            if least is not None and len(least.queue) < self.depth:
+                return least
+            if least is None and self._retire_idle_of_another(tenant):
                 continue
             waiter = asyncio.get_running_loop().create_future()
             self.waiters.append(waiter)
             try:
                 await waiter
             finally:
-                if waiter in self.waiters:
+                if not waiter.done():  # cancelled while waiting (a woken one was popped)
                     self.waiters.remove(waiter)
 
-    def release(self, worker: WorkerProcess) -> None:
-        """Return a worker after an invocation; a broken or worn-out one is retired."""
-        worker.served += 1
-        if not worker.healthy or worker.served >= self.max_invocations:
+    def _bind(self, worker: WorkerProcess, tenant: str) -> WorkerProcess:
+        worker.tenant = tenant
+        self.bound.setdefault(tenant, []).append(worker)
+        self._top_up()
+        return worker
+
+    def finished(self, worker: WorkerProcess) -> None:
+        """An invocation of `worker` ended: recycle a worn-out worker, wake a waiter."""
+        if worker.served >= self.max_invocations and not worker.queue:
             self.discard(worker)
             return
-        assert worker.tenant is not None
-        self.idle.setdefault(worker.tenant, []).append(worker)
         self._wake()
 
     def discard(self, worker: WorkerProcess) -> None:
-        """Kill a worker and free its slot (a fresh one is forked ahead)."""
+        """Kill a worker (requeueing what waited on it) and free its slot."""
+        if not worker.healthy:
+            return
+        workers = self.bound.get(worker.tenant or "", [])
+        if worker in workers:
+            workers.remove(worker)
+            if not workers:
+                del self.bound[worker.tenant or ""]
+        if worker in self.fresh:
+            self.fresh.remove(worker)
         worker.kill()
         self.count -= 1
         self.retired += 1
-        self._top_up()
+        if self.control is not None:
+            self._top_up()
         self._wake()
 
-    def _retire_idle_of_another_tenant(self) -> bool:
-        for tenant, workers in self.idle.items():
-            if workers:
-                self.discard(workers.pop(0))
-                if not workers:
-                    del self.idle[tenant]
-                return True
+    def _retire_idle_of_another(self, tenant: str) -> bool:
+        for other, workers in list(self.bound.items()):
+            if other == tenant:
+                continue
+            for worker in workers:
+                if not worker.queue:
+                    self.discard(worker)
+                    return True
         return False
 
     def _wake(self) -> None:

@@ -41,54 +41,55 @@ FLUSH_S = 0.05
 class Channel:
     """Blocking frames over the worker's end of its socket.
 
-    Reads are buffered (several frames per read). One-way frames (log lines, annotations,
-    records) are held and written together with the next request or the `Done`, so a typical
-    invocation costs one write each way; they are also flushed once `FLUSH_BYTES` or
-    `FLUSH_S` is exceeded, so a long invocation's lines keep flowing.
+    Reads are buffered: one read takes every frame the parent has sent. Frames to the parent
+    are held and written together just before the worker would block reading (its next
+    invocation, or the answer to a capability request), so a batch of queued invocations
+    costs one write; they are also flushed past `FLUSH_BYTES` or `FLUSH_S`, so a long
+    invocation's lines keep flowing.
     """
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.reader = sock.makefile("rb", buffering=READ_BUFFER)
-        self.held: list[protocol.Frame] = []
+        self.buffer = bytearray()
+        self.held: list[bytes] = []
         self.held_bytes = 0
         self.held_since = 0.0
 
     def post(self, message: protocol.Frame) -> None:
-        """Queue a one-way frame."""
+        """Queue a frame for the parent."""
         if not self.held:
             self.held_since = time.monotonic()
         data = protocol.frame(message)
-        self.held.append(data)  # type: ignore[arg-type]
+        self.held.append(data)
         self.held_bytes += len(data)
         if self.held_bytes > FLUSH_BYTES or time.monotonic() - self.held_since > FLUSH_S:
             self.flush()
 
-    def send(self, message: protocol.Frame) -> None:
-        """Write `message` after everything held."""
-        self.held.append(protocol.frame(message))  # type: ignore[arg-type]
-        self.flush()
-
     def flush(self) -> None:
         if self.held:
-            self.sock.sendall(b"".join(self.held))  # type: ignore[arg-type]
+            self.sock.sendall(b"".join(self.held))
             self.held.clear()
             self.held_bytes = 0
 
     def receive(self) -> protocol.ToWorker | None:
-        """The next frame, or None when the parent closed the socket."""
-        header = self.reader.read(protocol.HEADER.size)
-        if len(header) < protocol.HEADER.size:
-            return None
-        (size,) = protocol.HEADER.unpack(header)
-        body = self.reader.read(size)
-        if len(body) < size:
-            return None
-        return protocol.to_worker.decode(body)
+        """The next frame (flushing held frames before blocking); None once the parent left."""
+        header = protocol.HEADER.size
+        while True:
+            if len(self.buffer) >= header:
+                (size,) = protocol.HEADER.unpack_from(self.buffer)
+                if len(self.buffer) >= header + size:
+                    body = bytes(self.buffer[header : header + size])
+                    del self.buffer[: header + size]
+                    return protocol.to_worker.decode(body)
+            self.flush()
+            chunk = self.sock.recv(READ_BUFFER)
+            if not chunk:
+                return None
+            self.buffer += chunk
 
     def call(self, request: protocol.Frame) -> protocol.ToWorker:
         """Send a capability request and wait for its answer."""
-        self.send(request)
+        self.post(request)
         answer = self.receive()
         if answer is None:
             raise SystemExit(0)  # the parent is gone: nothing left to do
@@ -191,7 +192,7 @@ class Worker:
             if message is None:
                 return
             if isinstance(message, protocol.Invoke):
-                self.channel.send(self._finish(self.run(message)))
+                self.channel.post(self._finish(self.run(message)))
 
     def _invocation(self, invoke: protocol.Invoke) -> Invocation:
         if invoke.installation is not None:
@@ -318,7 +319,8 @@ def main(fd: int, scratch: str, limits: lockdown.Limits, max_frame: int) -> None
     asyncio.set_event_loop(loop)
     lockdown.filter_syscalls(report)
     channel = Channel(socket.socket(fileno=fd))
-    channel.send(protocol.Ready(report=report))
+    channel.post(protocol.Ready(report=report))
+    channel.flush()
     try:
         Worker(channel, loop, max_frame).serve()
     finally:
