@@ -2,11 +2,13 @@
 
 Bundle loading, entry resolution, the permission checks (`InvocationScope`), the logs and
 observed records, and publishing are the in-process runtime's; only the execution moves to
-a worker of the pool. The parent answers each capability request after the scope's checks
-and enforces the limits the worker cannot be trusted with:
+a worker of the pool (one tenant per worker, invocations pipelined: see `pool.py`). The
+parent answers each capability request after the scope's checks and enforces the limits the
+worker cannot be trusted with:
 
-- wall-clock time: past `time_limit_s` the worker is killed (this stops CPU-bound code and
-  code blocked anywhere) and the invocation ends `timeout`; a fresh worker takes its slot;
+- wall-clock time: past `time_limit_s` (counted from when the invocation reaches the head of
+  its worker's queue) the worker is killed, which stops CPU-bound code and code blocked
+  anywhere; the invocation ends `timeout`, the ones queued behind it run on another worker;
 - wire size: a frame above `max_frame` (a response, a record, a log line) kills the worker;
 - log volume: at most `max_log_lines` lines per invocation, each message cut at
   `MAX_MESSAGE_CHARS`, attributes above `MAX_ATTRS_BYTES` replaced by a marker;
@@ -119,7 +121,13 @@ class IsolatedRuntime(Runtime):
         tenant = f"{installation.workspace_id}/{installation.installation_id}"
         conversation = Conversation(self, bundle, path, scope, invocation)
         while True:
-            worker = await self.pool.worker_for(tenant)
+            try:
+                worker = await self.pool.worker_for(tenant)
+            except IsolationUnavailable as error:  # the zygote died: fail this one, loudly
+                log.error("no runtime worker could be started", extra={"error": str(error)})
+                message = f"no isolated worker available: {error}"
+                scope.record("error", message, kind="error")
+                return Ran(outcome="error", message=message)
             conversation.arm()
             worker.dispatch(conversation)
             ran = await conversation.ended

@@ -52,6 +52,7 @@ def build_runtime(
     runtime = IsolatedRuntime(
         **common,  # type: ignore[arg-type]
         workers=settings.runtime_workers,
+        pipeline_depth=settings.runtime_pipeline_depth,
         memory_mb=settings.runtime_memory_mb,
         allow_in_process=settings.runtime_allow_in_process,
     )

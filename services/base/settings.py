@@ -38,6 +38,8 @@ class InfraSettings(msgspec.Struct, frozen=True, kw_only=True):
     runtime_allow_in_process: bool = False
     # Warm workers per service process (each serves one workspace until it is recycled).
     runtime_workers: int = 4
+    # Invocations of one tenant queued on one worker (pipelining: no idle gap between them).
+    runtime_pipeline_depth: int = 8
     # Address-space limit of one worker (RLIMIT_AS).
     runtime_memory_mb: int = 512
     # A script's secret reads are published at most once per interval per identity.
