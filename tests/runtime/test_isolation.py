@@ -226,3 +226,37 @@ async def test_module_state_is_invisible_to_another_workspace(hostile):
     ):
         peeked = await runtime.invoke(attack(other, "peek"))
         assert peeked.response is not None and peeked.response.body == {"got": None}
+
+
+async def test_log_flood_is_capped_per_invocation(infra, redis, keyring, producer):
+    runtime = make_runtime(redis, keyring, producer, max_log_lines=50)
+    snapshot = installation(await deploy_directory(redis, BUNDLES / "hostile"))
+    invocation = attack(snapshot, "flood_logs", lines=80, size=20_000)
+    result = await runtime.invoke(invocation)
+    await runtime.close()
+    assert result.outcome == "ok"
+    seen = await read_topic(
+        infra.bootstrap_servers,
+        EXTENSION_LOGS,
+        until=lambda msgs: any(
+            m.invocation_id == invocation.invocation_id and m.kind == "platform" for m in msgs
+        ),
+    )
+    lines = [m for m in seen if m.invocation_id == invocation.invocation_id]
+    logged = [m for m in lines if m.kind == "log"]
+    [cap] = [m for m in lines if m.kind == "platform"]
+    assert len(logged) == 50
+    assert all(len(m.message) == 8_192 for m in logged)
+    assert "log line limit of 50 per invocation reached" in cap.message
+
+
+async def test_oversized_response_is_an_error_not_a_crash(infra, hostile):
+    runtime, snapshot = hostile
+    await assert_contained(
+        infra, runtime, snapshot, "huge_response", "exceeds the limit", bytes=6 * 1024 * 1024
+    )
+
+
+async def test_a_worker_that_dies_mid_invocation_ends_it_with_an_error(infra, hostile):
+    runtime, snapshot = hostile
+    await assert_contained(infra, runtime, snapshot, "crash", "worker exited during the invocation")

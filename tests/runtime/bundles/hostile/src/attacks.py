@@ -102,6 +102,22 @@ def peek(body):
     return STASH.get("value")
 
 
+def flood_logs(body):
+    from sdk import Log
+
+    for i in range(body["lines"]):
+        Log.info("x" * body["size"], n=i)
+    return "flooded"
+
+
+def huge_response(body):
+    return "x" * body["bytes"]
+
+
+def crash(body):
+    os._exit(3)
+
+
 def ok(body):
     return "fine"
 
