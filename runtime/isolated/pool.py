@@ -40,6 +40,22 @@ from runtime.isolated.zygote import PID, ZygoteConfig
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 10.0
+SCRATCH_PREFIX = "backfill-workers-"
+
+
+def _remove_stale_scratch() -> None:
+    """Scratch roots of pools whose process died without closing (SIGKILL) are removed."""
+    root = tempfile.gettempdir()
+    for name in os.listdir(root):
+        owner = name.removeprefix(SCRATCH_PREFIX).partition("-")[0]
+        if not name.startswith(SCRATCH_PREFIX) or not owner.isdigit():
+            continue
+        try:
+            os.kill(int(owner), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        except PermissionError:
+            continue  # alive, someone else's
 
 
 class IsolationUnavailable(RuntimeError):
@@ -254,7 +270,8 @@ class WorkerPool:
         return first.report
 
     def _launch_zygote(self) -> None:
-        self.scratch = tempfile.mkdtemp(prefix="backfill-workers-")
+        _remove_stale_scratch()
+        self.scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
         os.chmod(self.scratch, 0o711)
         control, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         config = ZygoteConfig(
