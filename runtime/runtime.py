@@ -14,8 +14,10 @@ buffer full past its timeout) or an unacknowledged observed record propagates, s
 caller can answer 503 and be retried.
 
 Time limit: `asyncio.timeout` cancels code that awaits. CPU-bound synchronous code cannot be
-pre-empted in-process (it holds the event loop until it returns); the out-of-process sandbox
-that can replace this class behind the same `invoke` interface can kill it.
+pre-empted in-process (it holds the event loop until it returns), and in-process code can
+reach everything the service can: this class runs extension code only in development
+(`RUNTIME_ALLOW_IN_PROCESS`). The default is `runtime.isolated.invoker.IsolatedRuntime`,
+which reuses everything here but `_execute` and runs the code in locked-down workers.
 """
 
 from __future__ import annotations
