@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import os
 import resource
 import signal
@@ -134,11 +135,21 @@ def close_inherited_fds(keep: int) -> None:
     os.closerange(keep + 1, 65536)
 
 
+@functools.cache
 def readable_paths() -> list[str]:
-    """The interpreter's library, third-party packages and worker code; never the platform's."""
+    """The interpreter's library, third-party packages and worker code; never the platform's.
+
+    Computed once in the zygote (workers inherit the result). The standard library is listed
+    entry by entry without its `site-packages`: an image that installs the platform into the
+    interpreter's own site-packages must not expose it through the stdlib rule; site-packages
+    dirs are granted through `sys.path` below, minus the platform's packages.
+    """
     paths: set[str] = set()
     for key in ("stdlib", "platstdlib"):
-        paths.add(sysconfig.get_paths()[key])
+        library = Path(sysconfig.get_paths()[key])
+        for child in library.iterdir():
+            if child.name not in ("site-packages", "dist-packages"):
+                paths.add(str(child))
     for entry in sys.path:
         directory = Path(entry)
         if not directory.is_dir():

@@ -43,6 +43,7 @@ def main() -> None:
     lockdown.die_with_parent()
     if os.getppid() != config.parent_pid:
         sys.exit(0)  # the parent died before the death signal was armed
+    lockdown.readable_paths()  # computed once here, inherited by every worker
     control = socket.socket(fileno=config.control_fd)
     children: dict[int, str] = {}
 
