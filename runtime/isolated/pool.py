@@ -152,8 +152,10 @@ class WorkerProcess:
         self.queue.append(job)
         if len(self.queue) == 1:
             self._arm()
-        if self._reading is None:
-            self._reading = asyncio.get_running_loop().create_task(self._read())
+
+    def listen(self) -> None:
+        """Start routing its frames (from birth: a worker that dies idle is noticed idle)."""
+        self._reading = asyncio.get_running_loop().create_task(self._read())
 
     def _flush(self) -> None:
         if self._outgoing and self.healthy:
@@ -307,15 +309,23 @@ class WorkerPool:
             worker.kill()
         self.fresh.clear()
         self.bound.clear()
+        zygote = self.zygote
+        self._close_zygote()
+        if zygote is not None:
+            await asyncio.to_thread(zygote.wait)
+
+    def _close_zygote(self) -> None:
         if self.control is not None:
             self.control.close()
             self.control = None
         if self.zygote is not None:
             self.zygote.kill()
-            await asyncio.to_thread(self.zygote.wait)
+            if self.zygote.poll() is not None:
+                self.zygote.wait()
             self.zygote = None
         if self.scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = ""
 
     # -- workers --------------------------------------------------------------------------
 
@@ -324,16 +334,25 @@ class WorkerPool:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         loop = asyncio.get_running_loop()
         async with self.spawn_lock:
+            if self.zygote is not None and self.zygote.poll() is not None:
+                # The zygote died (killed from outside): start another; its workers died with it.
+                log.error("runtime zygote exited; starting a new one")
+                self._close_zygote()
+                self._launch_zygote()
             assert self.control is not None
-            socket.send_fds(self.control, [b"s"], [theirs.fileno()])
-            theirs.close()
-            answer = b""
-            while len(answer) < PID.size:
-                chunk = await loop.sock_recv(self.control, PID.size - len(answer))
-                if not chunk:
-                    ours.close()
-                    raise IsolationUnavailable("the zygote exited")
-                answer += chunk
+            try:
+                socket.send_fds(self.control, [b"s"], [theirs.fileno()])
+                answer = b""
+                while len(answer) < PID.size:
+                    chunk = await loop.sock_recv(self.control, PID.size - len(answer))
+                    if not chunk:
+                        raise ConnectionResetError("the zygote closed its control socket")
+                    answer += chunk
+            except OSError as error:
+                ours.close()
+                raise IsolationUnavailable(f"the zygote is gone: {error}") from None
+            finally:
+                theirs.close()
         (pid,) = PID.unpack(answer)
         reader, writer = await asyncio.open_unix_connection(sock=ours, limit=self.max_frame)
         worker = WorkerProcess(self, pid, reader, writer)
@@ -350,6 +369,7 @@ class WorkerPool:
         if not ready.report.complete:
             worker.kill()
             raise IsolationUnavailable("; ".join(ready.report.problems) or "incomplete lock-down")
+        worker.listen()
         return worker
 
     async def worker_for(self, tenant: str) -> WorkerProcess:

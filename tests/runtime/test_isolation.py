@@ -7,6 +7,7 @@ into the response, and that the runtime still serves the next invocation.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from urllib.parse import urlparse
@@ -260,3 +261,32 @@ async def test_oversized_response_is_an_error_not_a_crash(infra, hostile):
 async def test_a_worker_that_dies_mid_invocation_ends_it_with_an_error(infra, hostile):
     runtime, snapshot = hostile
     await assert_contained(infra, runtime, snapshot, "crash", "worker exited during the invocation")
+
+
+def zygotes_of_this_process() -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            cmdline = stat.read_bytes()
+            ppid = int((stat.parent / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if b"runtime.isolated.zygote" in cmdline and ppid == os.getpid():
+            found.append(int(stat.parent.name))
+    return found
+
+
+async def test_runtime_recovers_when_its_zygote_is_killed(hostile):
+    runtime, snapshot = hostile
+    assert (await runtime.invoke(attack(snapshot, "ok"))).outcome == "ok"
+    [zygote] = zygotes_of_this_process()
+    os.kill(zygote, 9)
+    outcomes = []
+    for _ in range(20):  # its workers died with it; at most the in-flight call may fail
+        result = await runtime.invoke(attack(snapshot, "ok"))
+        outcomes.append(result.outcome)
+        if result.outcome == "ok":
+            break
+        await asyncio.sleep(0.1)
+    assert outcomes[-1] == "ok", outcomes
+    assert zygotes_of_this_process() not in ([], [zygote])
