@@ -191,6 +191,13 @@ def set_limits(limits: Limits, report: Report) -> None:
     """Address space, CPU, open files, file size; no core dumps."""
     try:
         memory = limits.memory_mb * 1024 * 1024
+        in_use = _address_space()
+        if memory <= in_use:
+            # a limit the interpreter does not even fit in: every invocation would fail
+            report.problems.append(
+                f"rlimits: memory limit {limits.memory_mb} MB is below the worker's own "
+                f"address space ({in_use // 2**20} MB)"
+            )
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 5))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
@@ -200,6 +207,15 @@ def set_limits(limits: Limits, report: Report) -> None:
         report.rlimits = True
     except (OSError, ValueError) as error:
         report.problems.append(f"rlimits: {error}")
+
+
+def _address_space() -> int:
+    """This process's virtual memory size in bytes (0 when /proc is not readable)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def confine_files(scratch: str, report: Report) -> None:

@@ -12,8 +12,8 @@ from services.ingress.app import create_app
 from tests.harness import free_port, serving, wait_ready
 from tests.ingress.conftest import ingress_settings
 
-# An address-space limit no interpreter fits in: workers die before they report ready,
-# standing in for a host where the lock-down cannot be set up.
+# An address-space limit no interpreter fits in: the worker reports its lock-down incomplete,
+# standing in for a host where a layer cannot be set up.
 UNWORKABLE = {"runtime_memory_mb": 1}
 
 
@@ -32,7 +32,9 @@ def test_service_refuses_to_start_when_workers_cannot_be_locked_down(infra):
         timeout=120,
     )
     assert started.returncode != 0
-    assert "no worker could start" in started.stderr + started.stdout
+    output = started.stderr + started.stdout
+    assert "no worker could start" in output
+    assert "memory limit 1 MB is below the worker's own address space" in output
 
 
 async def test_in_process_fallback_when_allowed_is_loud_in_readyz(infra, http):
