@@ -10,6 +10,12 @@ setup: $(STAMP)
 
 # Reinstall only when the dependency list changed: the stamp is newer than pyproject.toml otherwise.
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c "import ctypes.util,sys; sys.exit(not ctypes.util.find_library('seccomp'))" \
+	  || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	         apt-get install -y -q libseccomp2 >/dev/null || true; fi; } ; \
+	  $(PYTHON) -c "import ctypes.util,sys; sys.exit(not ctypes.util.find_library('seccomp'))" \
+	  || echo "WARNING: libseccomp2 is missing: services will refuse to start (extension code \
+	cannot be isolated) unless RUNTIME_ALLOW_IN_PROCESS=true. Install it: apt-get install libseccomp2" >&2
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 	@$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat

@@ -65,9 +65,6 @@ EXPECTED_GAPS = {
     ("logs", "consumes", STREAM_STATUS.name),
     ("logs", "consumes", WEBHOOK_HEALTH.name),
     ("logs", "consumes", SECRET_READS.name),
-    # Until the isolated runtime lands: it publishes secret reads for ingress and sync.
-    ("ingress", "publishes", SECRET_READS.name),
-    ("sync", "publishes", SECRET_READS.name),
 }
 
 

@@ -37,7 +37,9 @@ async def readyz(infra: NamedDependency[Infrastructure]) -> Response[dict[str, A
     """Ready: Redis and Kafka reachable and every consumer assigned; 503 with the failing checks."""
     checks = await infra.readiness()
     ready = all(checks.values())
-    body = {"status": "ready" if ready else "not_ready", "checks": checks}
+    body: dict[str, Any] = {"status": "ready" if ready else "not_ready", "checks": checks}
+    if infra.warnings:
+        body["warnings"] = infra.warnings
     return Response(body, status_code=200 if ready else 503)
 
 

@@ -53,6 +53,10 @@ class Infrastructure:
     consumes: list[str] = field(default_factory=list)
     publishes: list[str] = field(default_factory=list)
     producer_request_timeout_ms: int = 10_000
+    # Awaited at start before anything is served; one that raises stops the service.
+    start_checks: list[Hook] = field(default_factory=list)
+    # Conditions an operator must know about (development-only modes), shown by /readyz.
+    warnings: list[str] = field(default_factory=list)
     _connector: asyncio.Task[None] | None = None
 
     @classmethod
@@ -73,7 +77,9 @@ class Infrastructure:
         return self._producer
 
     async def start(self) -> None:
-        """Connect in the background until Kafka answers; then run the `after_connect` hooks."""
+        """Run the start checks, then connect in the background until Kafka answers."""
+        for check in self.start_checks:
+            await check()
         self._producer = create_producer(
             self.settings, self.service, request_timeout_ms=self.producer_request_timeout_ms
         )

@@ -14,14 +14,15 @@ from contracts.topics import (
     EXTENSION_LOGS,
     INSTALLATION_SNAPSHOTS,
     OBSERVED_RECORDS,
+    SECRET_READS,
     WEBHOOK_DELIVERIES,
     WEBHOOK_HEALTH,
 )
-from runtime.runtime import Runtime
 from services.base.dedupe import Deduplicator, RecordLedger
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
 from services.base.kafka import publish_all
+from services.base.runtime import build_runtime
 from services.base.settings import InfraSettings, load_keyring
 from services.base.snapshots import SnapshotView
 from services.ingress.deliveries import DeliveryReader
@@ -59,12 +60,7 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         workspace_of=lambda installation_id: _workspace_of(view, installation_id),
         publish=lambda windows: publish_all(infra.producer, WEBHOOK_HEALTH, windows),
     )
-    runtime = Runtime(
-        redis=infra.redis,
-        keyring=keyring,
-        producer=lambda: infra.producer,
-        time_limit_s=settings.handler_time_limit_s,
-    )
+    runtime = build_runtime(infra, keyring, time_limit_s=settings.handler_time_limit_s)
     ingress = WebhookIngress(
         view=view,
         keys=SigningKeys(keyring, settings.signature_tolerance_s),
@@ -106,6 +102,7 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         OBSERVED_RECORDS,
         EXTENSION_LOGS,
         WEBHOOK_HEALTH,
+        SECRET_READS,
     ):
         infra.publisher(topic)
     infra.reader(INSTALLATION_SNAPSHOTS)  # the snapshot view, rebuilt from the start

@@ -10,11 +10,12 @@ from contracts.topics import (
     EXTENSION_LOGS,
     INSTALLATION_SNAPSHOTS,
     OBSERVED_RECORDS,
+    SECRET_READS,
     STREAM_STATUS,
 )
-from runtime.runtime import Runtime
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
+from services.base.runtime import build_runtime
 from services.base.settings import InfraSettings, load_keyring
 from services.base.snapshots import SnapshotView
 from services.sync.routes import test_connection
@@ -27,13 +28,12 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
     infra = Infrastructure.create(infra_settings, "sync")
     view = SnapshotView()
     infra.subscribe(INSTALLATION_SNAPSHOTS, settings.group_id, snapshot_handler(view))
-    for topic in (CANONICAL_RECORDS, OBSERVED_RECORDS, STREAM_STATUS, EXTENSION_LOGS):
+    for topic in (CANONICAL_RECORDS, OBSERVED_RECORDS, STREAM_STATUS, EXTENSION_LOGS, SECRET_READS):
         infra.publisher(topic)
     keyring = load_keyring(infra_settings)
-    runtime = Runtime(
-        redis=infra.redis,
-        keyring=keyring,
-        producer=lambda: infra.producer,
+    runtime = build_runtime(
+        infra,
+        keyring,
         time_limit_s=settings.invocation_time_limit_s,
         host_overrides=settings.parsed_host_overrides(),
     )
