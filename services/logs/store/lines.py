@@ -1,0 +1,218 @@
+"""Log lines in ClickHouse: batched inserts, filtered newest-first pages, retention by count.
+
+Reads say FINAL, so a line redelivered by Kafka (same log id and time) is returned once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
+
+from contracts.logs import ExtensionLogLine
+from services.logs.service.queries import LEVELS_AT_LEAST, Cursor, LogFilter
+from services.logs.store.clickhouse import ClickHouse
+
+COLUMNS = (
+    "workspace_id",
+    "at",
+    "log_id",
+    "level",
+    "kind",
+    "message",
+    "installation_id",
+    "extension_key",
+    "version_id",
+    "mode",
+    "session_id",
+    "invocation_id",
+    "script_type",
+    "script_name",
+    "entity",
+    "event",
+    "route",
+    "job",
+    "attrs",
+    "expires_at",
+)
+SELECTED = (
+    "toUnixTimestamp64Micro(at), log_id, level, kind, message, installation_id, extension_key, "
+    "version_id, mode, session_id, invocation_id, script_type, script_name, entity, event, "
+    "route, job, attrs, workspace_id"
+)
+# Filters that compare one column for equality with the same-named query value.
+EXACT = (
+    "extension_key",
+    "installation_id",
+    "script_type",
+    "kind",
+    "entity",
+    "event",
+    "route",
+    "job",
+    "version_id",
+    "mode",
+    "session_id",
+)
+UTC = dt.UTC
+_encode = msgspec.json.encode
+
+
+def _utc(seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, UTC)
+
+
+def line_row(line: ExtensionLogLine, retention_days: int) -> list[Any]:
+    """One insert row; optional strings are stored as '' (LowCardinality, no Nullable)."""
+    return [
+        line.workspace_id,
+        _utc(line.at),
+        line.log_id,
+        line.level,
+        line.kind,
+        line.message,
+        line.installation_id,
+        line.extension_key,
+        line.version_id,
+        line.mode,
+        line.session_id or "",
+        line.invocation_id,
+        line.script_type,
+        line.script_name,
+        line.entity or "",
+        line.event or "",
+        line.route or "",
+        line.job or "",
+        _encode(line.attrs).decode() if line.attrs else "{}",
+        _utc(line.at + retention_days * 86_400.0),
+    ]
+
+
+def _line(row: Sequence[Any]) -> ExtensionLogLine:
+    (
+        at_us,
+        log_id,
+        level,
+        kind,
+        message,
+        installation_id,
+        extension_key,
+        version_id,
+        mode,
+        session_id,
+        invocation_id,
+        script_type,
+        script_name,
+        entity,
+        event,
+        route,
+        job,
+        attrs,
+        workspace_id,
+    ) = row
+    return ExtensionLogLine(
+        log_id=log_id,
+        at=at_us / 1e6,
+        level=level,
+        kind=kind,
+        message=message,
+        workspace_id=workspace_id,
+        installation_id=installation_id,
+        extension_key=extension_key,
+        version_id=version_id,
+        invocation_id=invocation_id,
+        script_type=script_type,
+        script_name=script_name,
+        entity=entity or None,
+        event=event or None,
+        route=route or None,
+        job=job or None,
+        attrs=msgspec.json.decode(attrs) if attrs and attrs != "{}" else {},
+        mode=mode,
+        session_id=session_id or None,
+    )
+
+
+def where_clause(query: LogFilter, cursor: Cursor | None) -> tuple[str, dict[str, Any]]:
+    """The WHERE of a filtered read; every value is a server-side parameter (no injection)."""
+    clauses = ["workspace_id = {workspace_id:String}"]
+    params: dict[str, Any] = {"workspace_id": query.workspace_id}
+    for name in EXACT:
+        value = getattr(query, name)
+        if value is not None:
+            clauses.append(f"{name} = {{{name}:String}}")
+            params[name] = value
+    if query.level is not None:
+        clauses.append("level IN {levels:Array(String)}")
+        params["levels"] = list(LEVELS_AT_LEAST[query.level])
+    if query.since is not None:
+        clauses.append("at >= fromUnixTimestamp64Micro({since:Int64}, 'UTC')")
+        params["since"] = int(query.since * 1e6)
+    if query.until is not None:
+        clauses.append("at <= fromUnixTimestamp64Micro({until:Int64}, 'UTC')")
+        params["until"] = int(query.until * 1e6)
+    if query.q:
+        escaped = query.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append("lower(message) LIKE {q:String}")
+        params["q"] = f"%{escaped}%"
+    if cursor is not None:
+        # Strictly after the cursor in (at desc, log_id desc): no repeat, no gap.
+        clauses.append(
+            "(at < fromUnixTimestamp64Micro({c_at:Int64}, 'UTC') OR "
+            "(at = fromUnixTimestamp64Micro({c_at:Int64}, 'UTC') AND log_id < {c_id:String}))"
+        )
+        clauses.append("at <= fromUnixTimestamp64Micro({c_at:Int64}, 'UTC')")
+        params["c_at"], params["c_id"] = cursor.at_us, cursor.log_id
+    return " AND ".join(clauses), params
+
+
+class LogLineStore:
+    """Append and read one workspace's lines at a time."""
+
+    def __init__(self, clickhouse: ClickHouse, retention_days: Callable[[str], int]) -> None:
+        self.clickhouse = clickhouse
+        self.retention_days = retention_days
+
+    async def add_many(self, lines: Sequence[ExtensionLogLine]) -> None:
+        """One insert for the whole batch."""
+        rows = [line_row(line, self.retention_days(line.workspace_id)) for line in lines]
+        await self.clickhouse.insert("log_lines", COLUMNS, rows)
+
+    async def page(
+        self, query: LogFilter, cursor: Cursor | None, limit: int
+    ) -> tuple[list[ExtensionLogLine], Cursor | None]:
+        """Up to `limit` lines newest first, and the cursor of the next page (None at the end)."""
+        where, params = where_clause(query, cursor)
+        params["limit"] = limit + 1
+        sql = (
+            f"SELECT {SELECTED} FROM log_lines FINAL WHERE {where} "
+            "ORDER BY at DESC, log_id DESC LIMIT {limit:UInt32}"
+        )
+        rows = await self.clickhouse.rows(sql, params)
+        lines = [_line(row) for row in rows[:limit]]
+        more = len(rows) > limit
+        last = rows[limit - 1] if more else None
+        return lines, Cursor(int(last[0]), last[1]) if last else None
+
+    async def counts_by_workspace(self) -> dict[str, int]:
+        """Stored lines per workspace (retention by count)."""
+        rows = await self.clickhouse.rows(
+            "SELECT workspace_id, count() FROM log_lines GROUP BY workspace_id"
+        )
+        return {workspace: int(count) for workspace, count in rows}
+
+    async def keep_newest(self, workspace_id: str, keep: int) -> None:
+        """Delete a workspace's lines older than its `keep` newest (lightweight delete)."""
+        rows = await self.clickhouse.rows(
+            "SELECT toUnixTimestamp64Micro(at) FROM log_lines FINAL "
+            "WHERE workspace_id = {w:String} ORDER BY at DESC LIMIT 1 OFFSET {keep:UInt64}",
+            {"w": workspace_id, "keep": keep},
+        )
+        if rows:
+            await self.clickhouse.command(
+                "DELETE FROM log_lines WHERE workspace_id = {w:String} "
+                "AND at <= fromUnixTimestamp64Micro({cut:Int64}, 'UTC')",
+                {"w": workspace_id, "cut": int(rows[0][0])},
+            )
