@@ -15,10 +15,12 @@ from redis.asyncio import Redis
 
 from contracts.logs import ExtensionLogLine
 from contracts.topics import Topic
+from services.base.auth import Principal
 from services.base.kafka import create_producer, publish
 from services.logs.app import create_app
 from services.logs.settings import LogsSettings
 from services.registry.outbox import OutboxRelay
+from services.registry.schemas import MemberCreate, TokenCreate
 from services.registry.service import WorkspaceService
 from services.registry.store import RegistryStore
 from tests.harness import Infra, serving, wait_ready
@@ -44,17 +46,30 @@ def log_line(*, workspace_id: str, message: str = "hello", **fields: Any) -> Ext
     return ExtensionLogLine(message=message, **values)
 
 
-async def new_workspace(infra: Infra, role: str = "admin") -> tuple[str, dict[str, str]]:
+async def new_workspace(infra: Infra) -> tuple[str, dict[str, str]]:
     """(workspace id, auth header of its first admin), made by the registry's own code path."""
+    workspace_id, admin, _ = await new_workspace_with_member(infra)
+    return workspace_id, admin
+
+
+async def new_workspace_with_member(infra: Infra) -> tuple[str, dict[str, str], dict[str, str]]:
+    """(workspace id, admin auth header, member auth header)."""
     redis = Redis.from_url(infra.redis_url)
     try:
         service = WorkspaceService(RegistryStore(redis), OutboxRelay(redis, producer=lambda: None))
-        workspace, _, issued = await service.bootstrap_workspace(
+        workspace, admin, issued = await service.bootstrap_workspace(
             f"logs-{uuid.uuid4().hex[:8]}", "admin@example.com"
         )
+        caller = Principal(workspace_id=workspace.id, member_id=admin.id, role="admin", token_id="")
+        member = await service.add_member(caller, MemberCreate(email="member@example.com"))
+        member_token = await service.issue_token(caller, TokenCreate(member_id=member.id))
     finally:
         await redis.aclose()
-    return workspace.id, {"authorization": f"Bearer {issued.token}"}
+    return (
+        workspace.id,
+        {"authorization": f"Bearer {issued.token}"},
+        {"authorization": f"Bearer {member_token.token}"},
+    )
 
 
 async def publish_all(infra: Infra, topic: Topic[Any], messages: list[Any]) -> None:

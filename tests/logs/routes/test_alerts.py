@@ -18,7 +18,14 @@ from contracts.streams import StreamStatus
 from contracts.topics import EXTENSION_LOGS, STREAM_STATUS, WEBHOOK_HEALTH
 from services.ingress.signatures import SignatureError, verify
 from tests.harness import serving
-from tests.logs.factories import eventually, log_line, new_workspace, publish_all, running_logs
+from tests.logs.factories import (
+    eventually,
+    log_line,
+    new_workspace,
+    new_workspace_with_member,
+    publish_all,
+    running_logs,
+)
 
 
 @dataclass
@@ -345,9 +352,26 @@ async def _json(request: Any) -> Any:
 
 
 async def test_members_read_but_cannot_change_alerts(infra, http, logs_url, receiver):
-    _, admin = await new_workspace(infra)
+    _, admin, member = await new_workspace_with_member(infra)
     _, stranger = await new_workspace(infra)
     destination_id, _ = await create_destination(http, logs_url, admin, f"{receiver.url}/members")
+    base = f"{logs_url}/v1/alerts/destinations"
+    assert (await http.get(f"{base}/{destination_id}", headers=member)).status_code == 200
+    assert (await http.get(f"{logs_url}/v1/alerts/rules", headers=member)).status_code == 200
+    for method, url, body in [
+        ("POST", base, {"url": f"{receiver.url}/members"}),
+        ("PATCH", f"{base}/{destination_id}", {"description": "x"}),
+        ("DELETE", f"{base}/{destination_id}", None),
+        ("POST", f"{base}/{destination_id}/rotate-secret", None),
+        ("POST", f"{base}/{destination_id}/test", None),
+        (
+            "POST",
+            f"{logs_url}/v1/alerts/rules",
+            {"type": "denials", "destination_id": destination_id},
+        ),
+    ]:
+        response = await http.request(method, url, headers=member, json=body)
+        assert response.status_code == 403, (method, url, response.text)
     assert (
         await http.get(f"{logs_url}/v1/alerts/destinations/{destination_id}", headers=stranger)
     ).status_code == 404
