@@ -59,6 +59,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
         tail=hub,
         default_window_s=settings.default_window_s,
         tail_heartbeat_s=settings.tail_heartbeat_s,
+        feed_tail=not settings.tail_own_group,
     )
     alert_store = AlertStore(infra.redis)
     rules = AlertRules(alert_store, settings.alert_rules_cache_s)
@@ -88,8 +89,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
         lines, lambda w: settings.retention_for(w)[1], settings.retention_interval_s
     )
 
-    # One consumer for everything stored (each consumer joining a group costs seconds), and
-    # the tail's own group per process from the newest offset: every replica sees every line.
+    # One consumer for everything stored (each consumer joining a group costs seconds).
     infra.subscribe_batch(
         settings.group_id,
         {
@@ -105,13 +105,16 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
         max_records=settings.batch_max_records,
         batch_timeout_ms=settings.batch_timeout_ms,
     )
-    infra.subscribe_batch(
-        f"{settings.group_id}-tail-{uuid.uuid4().hex[:12]}",
-        {EXTENSION_LOGS: on.tail_handler(hub)},
-        max_records=settings.batch_max_records,
-        batch_timeout_ms=settings.batch_timeout_ms,
-        auto_offset_reset="latest",
-    )
+    if settings.tail_own_group:
+        # The tails' own group per process, from the newest offset: every replica sees every
+        # line, whichever partitions its storing consumer holds.
+        infra.subscribe_batch(
+            f"{settings.group_id}-tail-{uuid.uuid4().hex[:12]}",
+            {EXTENSION_LOGS: on.tail_handler(hub)},
+            max_records=settings.batch_max_records,
+            batch_timeout_ms=settings.batch_timeout_ms,
+            auto_offset_reset="latest",
+        )
 
     async def open_store() -> None:
         await clickhouse.open()

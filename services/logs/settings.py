@@ -32,6 +32,10 @@ class LogsSettings(msgspec.Struct, frozen=True, kw_only=True):
     # Live tail: each subscriber may hold this many undelivered lines; past it, it is dropped.
     tail_queue_size: int = 1_000
     tail_heartbeat_s: float = 15.0
+    # False (one process, the embedded store): the storing consumer feeds the tails after each
+    # insert. True (several replicas on a server): each process also reads the whole topic in
+    # its own consumer group for its tails, since its storing consumer sees only some partitions.
+    tail_own_group: bool = False
     # Alerts.
     alert_rules_cache_s: float = 2.0
     alert_retry_horizon_s: float = 6 * 3_600.0

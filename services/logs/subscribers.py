@@ -3,8 +3,9 @@
 Commit behaviour: a batch's offsets are committed only after its handler returned, i.e.
 after the insert finished (`Infrastructure.subscribe_batch`). A crash in between redelivers
 the batch; the tables read with FINAL, so redelivered rows count once.
-The live tail has its own consumer group per process, starting at the newest offset: every
-replica sees every line, and the tail never waits for the store.
+The live tail is fed from memory: by the storing consumer right after each insert, or (with
+`LOGS_TAIL_OWN_GROUP`, for several replicas) by a consumer group of its own per process,
+starting at the newest offset, so every replica's tails see every line.
 """
 
 from __future__ import annotations

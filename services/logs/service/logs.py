@@ -42,6 +42,7 @@ class LogsService:
         tail: TailHub,
         default_window_s: float,
         tail_heartbeat_s: float = 15.0,
+        feed_tail: bool = True,
     ) -> None:
         self.lines = lines
         self.audit = audit
@@ -50,14 +51,17 @@ class LogsService:
         self.tail = tail
         self.default_window_s = default_window_s
         self.tail_heartbeat_s = tail_heartbeat_s
+        self.feed_tail = feed_tail
         self.line_observers: list[LineObserver] = []
 
     async def ingest_lines(self, lines: Sequence[ExtensionLogLine]) -> None:
-        """Store a batch (one insert), then let observers (alert rules) see it.
+        """Store a batch (one insert), then hand it to the live tails and the alert rules.
 
         Returns only once the batch is stored: the subscriber commits offsets after this.
         """
         await self.lines.add_many(lines)
+        if self.feed_tail:
+            self.tail.publish(lines)
         for observer in self.line_observers:
             await observer(lines)
 

@@ -103,7 +103,21 @@ class ClickHouse:
         """A statement without rows (DDL, DELETE, OPTIMIZE)."""
         return await self._run(lambda: self.client.command(sql, parameters=parameters))
 
-    async def insert(self, table: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
-        """One insert of many rows (one part); empty batches are skipped."""
-        if rows:
-            await self._run(lambda: self.client.insert(table, rows, column_names=list(columns)))
+    async def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        data: Sequence[Sequence[Any]],
+        *,
+        column_oriented: bool = False,
+    ) -> None:
+        """One insert of many rows (one part per partition touched); empty batches skipped.
+
+        `data` is a list of rows, or of columns with `column_oriented` (cheaper to build).
+        """
+        if data and data[0]:
+            await self._run(
+                lambda: self.client.insert(
+                    table, data, column_names=list(columns), column_oriented=column_oriented
+                )
+            )

@@ -1,11 +1,12 @@
 """The ClickHouse tables of the logs service; the same DDL runs on chDB and on a server.
 
 Redelivery: every table is a ReplacingMergeTree whose sorting key ends with the message's own
-identity (log id, event id, idempotency key...), and every read of a table that may hold
-duplicates says `FINAL`, so a message redelivered after a crash between insert and offset
-commit is stored twice for a while but always read once. Partitions are per day, so FINAL
-never merges across partitions (`do_not_merge_across_partitions_select_final`) and expiring
-a day drops whole parts.
+identity (log id, event id, idempotency key...), so a message redelivered after a crash
+between insert and offset commit is stored twice only until parts merge, and every read
+returns it once: log lines drop the adjacent repeat while reading (cheap: no FINAL on the
+hot table), the small tables read with `FINAL`. Partitions are per day, so FINAL never
+merges across partitions (`do_not_merge_across_partitions_select_final`) and expiring a day
+drops whole parts.
 """
 
 from __future__ import annotations

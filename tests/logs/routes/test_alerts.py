@@ -131,25 +131,25 @@ async def test_an_alert_fires_once_per_window_signed_and_retried_through_500s(
         EXTENSION_LOGS,
         [log_line(workspace_id=workspace_id, kind="error", level="error", message="boom again")],
     )
-    # A later rule on the same destination: once its alert arrived, the error lines were all
-    # evaluated (same installation, same partition, earlier offsets).
-    await create_rule(
-        http, logs_url, admin, type="denials", destination_id=destination_id, window_s=3600
-    )
+    # A later rule to another destination: once its alert arrived, the error lines were all
+    # evaluated (same installation, same partition, earlier offsets) and their alert queued.
+    marker = f"{path}-marker"
+    marker_id, _ = await create_destination(http, logs_url, admin, f"{receiver.url}/{marker}")
+    await create_rule(http, logs_url, admin, type="denials", destination_id=marker_id)
     await publish_all(
         infra,
         EXTENSION_LOGS,
         [log_line(workspace_id=workspace_id, kind="denial", level="warn", message="denied")],
     )
-    await eventually(
-        lambda: _async(receiver.bodies(path)), lambda b: any(x["rule_type"] == "denials" for x in b)
-    )
+    await eventually(lambda: _async(receiver.bodies(marker)), bool)
+    await eventually(lambda: _async(receiver.received[path]), lambda r: r[-1][2] == 200)
     requests = receiver.received[path]
     error_alerts = [
         (h, body, status)
         for h, body, status in requests
         if json.loads(body)["rule_type"] == "extension_errors"
     ]
+    assert len(error_alerts) == len(requests)
     assert [status for _, _, status in error_alerts] == [500, 500, 200]
     assert len({h["webhook-id"] for h, _, _ in error_alerts}) == 1
     assert all(verified(h, body, [secret]) for h, body, _ in requests)
