@@ -77,3 +77,13 @@ def test_topic_documentation_matches_the_registry():
     from cli.topics import topics_markdown
 
     assert (ROOT / "docs" / "topics.md").read_text() == topics_markdown()
+
+
+def test_logs_store_is_the_official_clickhouse_server():
+    clickhouse = COMPOSE["services"]["clickhouse"]
+    assert clickhouse["image"].startswith("clickhouse/clickhouse-server:")
+    assert "healthcheck" in clickhouse
+    logs = COMPOSE["services"]["logs"]
+    assert logs["environment"]["LOGS_CLICKHOUSE_URL"].startswith("http://backfill:")
+    assert "@clickhouse:8123/" in logs["environment"]["LOGS_CLICKHOUSE_URL"]
+    assert logs["depends_on"]["clickhouse"]["condition"] == "service_healthy"
