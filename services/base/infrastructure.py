@@ -196,8 +196,9 @@ class Infrastructure:
                     await dead_letter(self.producer, topic, group_id, raw, str(error))
             for topic, handler in handlers.items():
                 if parts[topic.name]:
-                    await self._handle_part(topic, group_id, handler, parts[topic.name],
-                                            raws[topic.name], attempts)  # fmt: skip
+                    await self._handle_part(
+                        topic, group_id, handler, parts[topic.name], raws[topic.name], attempts
+                    )
 
         consume.__name__ = f"consume_{group_id.replace('.', '_').replace('-', '_')}_batch"
         consume.__doc__ = "; ".join(topic.description for topic in handlers)
