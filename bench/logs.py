@@ -54,8 +54,9 @@ MARKER = "bench-end-marker"
 async def admin_token(redis_url: str) -> str:
     """A token of the benchmarked workspace, written the way the registry writes it."""
     token = new_token()
-    principal = Principal(workspace_id=WORKSPACE, member_id="mem_bench", role="admin",
-                          token_id="tok_bench")  # fmt: skip
+    principal = Principal(
+        workspace_id=WORKSPACE, member_id="mem_bench", role="admin", token_id="tok_bench"
+    )
     redis = Redis.from_url(redis_url)
     await redis.set(token_key(token_digest(token)), msgspec.json.encode(principal))
     await redis.aclose()
@@ -81,7 +82,7 @@ async def produce(settings: InfraSettings, lines: int) -> float:
             invocation_id="inv_m",
             script_type="job",
             script_name="bench",
-        )  # fmt: skip
+        )
         for i in INSTALLATIONS
     ]
     for line in [*synthetic_lines(lines), *markers]:
@@ -90,7 +91,7 @@ async def produce(settings: InfraSettings, lines: int) -> float:
                 EXTENSION_LOGS.name,
                 EXTENSION_LOGS.encode(line),
                 key=EXTENSION_LOGS.encode_key(line),
-            )  # fmt: skip
+            )
         )
         if len(pending) >= 20_000:
             await asyncio.gather(*pending)
@@ -105,8 +106,9 @@ async def wait_queryable(client: httpx.AsyncClient, base: str, timeout: float) -
     """Until every installation's end marker is queryable (each partition fully stored)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        response = await client.get(f"{base}/v1/extensions/helpdesk/logs",
-                                    params={"q": MARKER, "since": time.time() - 3600})  # fmt: skip
+        response = await client.get(
+            f"{base}/v1/extensions/helpdesk/logs", params={"q": MARKER, "since": time.time() - 3600}
+        )
         if response.status_code == 200 and len(response.json()["items"]) >= len(INSTALLATIONS):
             return time.perf_counter()
         await asyncio.sleep(0.05)
@@ -139,8 +141,9 @@ async def http_queries(client: httpx.AsyncClient, base: str, repeat: int) -> dic
     return results
 
 
-async def tail_latency(client: httpx.AsyncClient, base: str, settings: InfraSettings,
-                       subscribers: int, lines: int) -> tuple[float, float, int]:  # fmt: skip
+async def tail_latency(
+    client: httpx.AsyncClient, base: str, settings: InfraSettings, subscribers: int, lines: int
+) -> tuple[float, float, int]:
     """Publish → SSE delivery latency over `subscribers` tails of one installation."""
     received: list[float] = []
 
@@ -163,13 +166,23 @@ async def tail_latency(client: httpx.AsyncClient, base: str, settings: InfraSett
     producer = create_producer(settings, "bench-logs-tail")
     await producer.start()
     for n in range(lines):
-        line = ExtensionLogLine(log_id=f"tail_{uuid.uuid4().hex}", at=time.time(), level="info",
-                                message=f"tail {n}", workspace_id=WORKSPACE,
-                                installation_id="ins_tail", extension_key="helpdesk",
-                                version_id="ver_1", invocation_id="inv_t", script_type="hook",
-                                script_name="bench", attrs={"sent": time.time()})  # fmt: skip
-        await producer.send_and_wait(EXTENSION_LOGS.name, EXTENSION_LOGS.encode(line),
-                                     key=EXTENSION_LOGS.encode_key(line))  # fmt: skip
+        line = ExtensionLogLine(
+            log_id=f"tail_{uuid.uuid4().hex}",
+            at=time.time(),
+            level="info",
+            message=f"tail {n}",
+            workspace_id=WORKSPACE,
+            installation_id="ins_tail",
+            extension_key="helpdesk",
+            version_id="ver_1",
+            invocation_id="inv_t",
+            script_type="hook",
+            script_name="bench",
+            attrs={"sent": time.time()},
+        )
+        await producer.send_and_wait(
+            EXTENSION_LOGS.name, EXTENSION_LOGS.encode(line), key=EXTENSION_LOGS.encode_key(line)
+        )
         await asyncio.sleep(0.01)
     await producer.stop()
     await asyncio.wait_for(asyncio.gather(*tasks), 60)
@@ -184,8 +197,11 @@ async def store_queries(data_dir: str, repeat: int) -> dict[str, tuple[float, fl
     lines = LogLineStore(clickhouse, lambda _: 14)
     results = {}
     for name, params in console_filters():
-        query = LogFilter(workspace_id=WORKSPACE, extension_key="helpdesk",
-                          **{"since": time.time() - 7 * 86_400, **params})  # fmt: skip
+        query = LogFilter(
+            workspace_id=WORKSPACE,
+            extension_key="helpdesk",
+            **{"since": time.time() - 7 * 86_400, **params},
+        )
         samples = []
         for n in range(repeat + 3):
             started = time.perf_counter()
@@ -217,16 +233,21 @@ def sqlite_baseline(lines: int, repeat: int) -> tuple[float, dict[str, tuple[flo
 
 
 async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
-    settings = InfraSettings(kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
-                             redis_url=env["REDIS_URL"])  # fmt: skip
+    settings = InfraSettings(
+        kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"], redis_url=env["REDIS_URL"]
+    )
     await ensure_topics(settings.kafka_bootstrap_servers)
     token = await admin_token(env["REDIS_URL"])
     produced = await produce(settings, args.lines)
     print(f"produced {args.lines:,} lines at {produced:,.0f} lines/s (acks=all)")
     with tempfile.TemporaryDirectory(prefix="bench-logs-store-") as data_dir:
         port = free_port()
-        service_env = {**env, "LOGS_PORT": str(port), "LOGS_DATA_DIR": data_dir,
-                       "LOGS_GROUP_ID": f"bench-{uuid.uuid4().hex[:8]}"}  # fmt: skip
+        service_env = {
+            **env,
+            "LOGS_PORT": str(port),
+            "LOGS_DATA_DIR": data_dir,
+            "LOGS_GROUP_ID": f"bench-{uuid.uuid4().hex[:8]}",
+        }
         base = f"http://127.0.0.1:{port}"
         launched = time.perf_counter()
         service = start(["-m", "services.logs"], service_env)
@@ -237,8 +258,10 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
             async with httpx.AsyncClient(headers=headers, timeout=60) as client:
                 done = await wait_queryable(client, base, 900)
                 total = args.lines + len(INSTALLATIONS)
-                print(f"ingest: {total / (done - ready):,.0f} lines/s from ready to queryable "
-                      f"({total / (done - launched):,.0f} lines/s including start-up)")  # fmt: skip
+                print(
+                    f"ingest: {total / (done - ready):,.0f} lines/s from ready to queryable "
+                    f"({total / (done - launched):,.0f} lines/s including start-up)"
+                )
                 over_http = await http_queries(client, base, args.queries)
                 tail = await tail_latency(client, base, settings, args.subscribers, args.tail_lines)
         finally:
@@ -247,17 +270,23 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
     sqlite_rate, sqlite = sqlite_baseline(args.lines, args.queries)
     print(f"baseline: SQLite with indexes inserts {sqlite_rate:,.0f} lines/s (batches of 5,000)")
     print(f"\nqueries over {args.lines:,} lines, newest 100, {args.queries} runs each (ms)")
-    print(f"{'filter':<24}{'rows':>6}{'http p50':>10}{'http p99':>10}{'store p50':>10}"
-          f"{'store p99':>10}{'sqlite p50':>11}{'sqlite p99':>11}")  # fmt: skip
+    print(
+        f"{'filter':<24}{'rows':>6}{'http p50':>10}{'http p99':>10}{'store p50':>10}"
+        f"{'store p99':>10}{'sqlite p50':>11}{'sqlite p99':>11}"
+    )
     for name, (p50, p99, rows) in over_http.items():
         d50, d99 = direct.get(name, (float("nan"), float("nan")))
         s50, s99 = sqlite.get(name, (float("nan"), float("nan")))
-        print(f"{name:<24}{rows:>6}{p50:>10.1f}{p99:>10.1f}{d50:>10.1f}{d99:>10.1f}"
-              f"{s50:>11.1f}{s99:>11.1f}")  # fmt: skip
+        print(
+            f"{name:<24}{rows:>6}{p50:>10.1f}{p99:>10.1f}{d50:>10.1f}{d99:>10.1f}"
+            f"{s50:>11.1f}{s99:>11.1f}"
+        )
     worst = max(p99 for _, p99, _ in over_http.values())
     print(f"worst http p99: {worst:.1f} ms (target <= 50)")
-    print(f"tail: {args.subscribers} subscribers x {args.tail_lines} lines, publish -> SSE "
-          f"p50 {tail[0]:.1f} ms, p99 {tail[1]:.1f} ms ({tail[2]} deliveries)")  # fmt: skip
+    print(
+        f"tail: {args.subscribers} subscribers x {args.tail_lines} lines, publish -> SSE "
+        f"p50 {tail[0]:.1f} ms, p99 {tail[1]:.1f} ms ({tail[2]} deliveries)"
+    )
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, {platform.platform()}")
 
 

@@ -113,12 +113,29 @@ def sqlite_load(path: str, lines: list[ExtensionLogLine]) -> float:
     started = time.perf_counter()
     for offset in range(0, len(lines), 5_000):
         rows = [
-            (ln.workspace_id, ln.at, ln.log_id, LEVEL[ln.level], ln.kind, ln.message,
-             ln.installation_id, ln.extension_key, ln.version_id, ln.mode, ln.session_id,
-             ln.invocation_id, ln.script_type, ln.script_name, ln.entity, ln.event, ln.route,
-             ln.job, "{}")
+            (
+                ln.workspace_id,
+                ln.at,
+                ln.log_id,
+                LEVEL[ln.level],
+                ln.kind,
+                ln.message,
+                ln.installation_id,
+                ln.extension_key,
+                ln.version_id,
+                ln.mode,
+                ln.session_id,
+                ln.invocation_id,
+                ln.script_type,
+                ln.script_name,
+                ln.entity,
+                ln.event,
+                ln.route,
+                ln.job,
+                "{}",
+            )
             for ln in lines[offset : offset + 5_000]
-        ]  # fmt: skip
+        ]
         with db:
             db.executemany(f"INSERT OR IGNORE INTO log_lines VALUES ({','.join('?' * 19)})", rows)
     elapsed = time.perf_counter() - started
@@ -131,8 +148,17 @@ def sqlite_query(db: sqlite3.Connection, extension_key: str, params: dict[str, A
     """The same query as the API's, newest 100, in SQL that can use the indexes."""
     clauses = ["workspace_id = ?", "extension_key = ?", "at >= ?"]
     values: list[Any] = [WORKSPACE, extension_key, params.get("since", time.time() - 7 * 86_400)]
-    for name in ("kind", "script_type", "entity", "event", "route", "job", "installation_id",
-                 "version_id", "mode"):  # fmt: skip
+    for name in (
+        "kind",
+        "script_type",
+        "entity",
+        "event",
+        "route",
+        "job",
+        "installation_id",
+        "version_id",
+        "mode",
+    ):
         if name in params:
             clauses.append(f"{name} = ?")
             values.append(params[name])

@@ -37,22 +37,41 @@ async def test_a_batch_is_split_by_topic_and_undecodable_messages_are_parked(inf
         while not (await service.readiness())["consumers"]:
             assert time.monotonic() < deadline, "consumer never got partitions"
             await asyncio.sleep(0.1)
-        event = AuditEvent(event_id="evt_1", workspace_id=workspace, actor="a", action="X",
-                           target="t", at=time.time())  # fmt: skip
-        status = StreamStatus(workspace_id=workspace, installation_id="ins_1", extension_key="k",
-                              stream="s", state="ok", at=time.time())  # fmt: skip
+        event = AuditEvent(
+            event_id="evt_1",
+            workspace_id=workspace,
+            actor="a",
+            action="X",
+            target="t",
+            at=time.time(),
+        )
+        status = StreamStatus(
+            workspace_id=workspace,
+            installation_id="ins_1",
+            extension_key="k",
+            stream="s",
+            state="ok",
+            at=time.time(),
+        )
         producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers, acks="all")
         await producer.start()
         try:
             await producer.send_and_wait(AUDIT_EVENTS.name, b'{"broken', key=workspace.encode())
-            await producer.send_and_wait(AUDIT_EVENTS.name, AUDIT_EVENTS.encode(event),
-                                         key=workspace.encode())  # fmt: skip
-            await producer.send_and_wait(STREAM_STATUS.name, STREAM_STATUS.encode(status),
-                                         key=STREAM_STATUS.encode_key(status))  # fmt: skip
+            await producer.send_and_wait(
+                AUDIT_EVENTS.name, AUDIT_EVENTS.encode(event), key=workspace.encode()
+            )
+            await producer.send_and_wait(
+                STREAM_STATUS.name,
+                STREAM_STATUS.encode(status),
+                key=STREAM_STATUS.encode_key(status),
+            )
         finally:
             await producer.stop()
-        letters = await read_topic(infra.bootstrap_servers, DEAD_LETTERS,
-                                   lambda ms: any(m.key == workspace.encode() for m in ms))  # fmt: skip
+        letters = await read_topic(
+            infra.bootstrap_servers,
+            DEAD_LETTERS,
+            lambda ms: any(m.key == workspace.encode() for m in ms),
+        )
         assert next(m for m in letters if m.key == workspace.encode()).value == b'{"broken'
         deadline = time.monotonic() + 20
         while not (audits and statuses) and time.monotonic() < deadline:
