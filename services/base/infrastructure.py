@@ -206,6 +206,9 @@ class Infrastructure:
             *by_name,
             group_id=group_id,
             batch=True,
+            # The handler decodes each record with its topic's Struct; FastStream's own decoder
+            # would JSON-parse every record of the batch a second time, for nothing.
+            decoder=_raw_batch,
             max_records=max_records,
             batch_timeout_ms=batch_timeout_ms,
             ack_policy=AckPolicy.ACK,
@@ -263,6 +266,11 @@ class Infrastructure:
         for name, check in self.ready_checks.items():
             checks[name] = check()
         return checks
+
+
+async def _raw_batch(message: Any) -> Any:
+    """A batch decoder that decodes nothing (subscribe_batch decodes from raw records)."""
+    return None
 
 
 async def bounded_step(step: str, work: Awaitable[Any]) -> None:
