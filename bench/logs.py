@@ -250,8 +250,7 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
         }
         base = f"http://127.0.0.1:{port}"
         launched = time.perf_counter()
-        profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
-        service = start([*profile, "-m", "services.logs"], service_env)
+        service = start(["-m", "services.logs"], service_env)
         try:
             await asyncio.to_thread(wait_until, f"{base}/readyz", None, 120)
             ready = time.perf_counter()
@@ -297,7 +296,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--subscribers", type=int, default=20)
     parser.add_argument("--tail-lines", type=int, default=200)
-    parser.add_argument("--profile", default="", help="write the service's cProfile stats here")
+
     args = parser.parse_args()
     with infrastructure() as env:
         asyncio.run(run(args, env))
