@@ -58,8 +58,3 @@ class LogsSettings(msgspec.Struct, frozen=True, kw_only=True):
             days = int(day_part) if day_part.strip() else days
             lines = int(line_part) if line_part.strip() else lines
         return days, lines
-
-    def overridden_workspaces(self) -> list[str]:
-        """Workspaces that have their own retention."""
-        entries = (e.strip() for e in self.retention_overrides.split(","))
-        return [e.partition("=")[0].strip() for e in entries if e]

@@ -350,3 +350,19 @@ async def test_the_audit_trail_filters_and_paginates(infra, http, logs_url):
         events[1].event_id,
     ]
     assert (await query(http, logs_url, stranger, path="/v1/audit", since=base - 1))["items"] == []
+
+
+async def test_without_since_a_query_looks_back_one_week(infra, http, logs_url):
+    workspace_id, admin = await new_workspace(infra)
+    now = time.time()
+    old = log_line(workspace_id=workspace_id, message="eight days ago", at=now - 8 * 86_400)
+    recent = log_line(workspace_id=workspace_id, message="just now", at=now)
+    await publish_all(infra, EXTENSION_LOGS, [old, recent])
+    everything = await eventually(
+        lambda: query(http, logs_url, admin, since=now - 9 * 86_400),
+        lambda p: len(p["items"]) == 2,
+    )
+    assert [i["message"] for i in everything["items"]] == ["just now", "eight days ago"]
+    assert [i["message"] for i in (await query(http, logs_url, admin))["items"]] == ["just now"]
+    before = await query(http, logs_url, admin, until=now - 7 * 86_400)
+    assert [i["message"] for i in before["items"]] == ["eight days ago"]
