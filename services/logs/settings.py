@@ -47,6 +47,20 @@ class LogsSettings(msgspec.Struct, frozen=True, kw_only=True):
     # Development only: allow http:// and private, loopback and link-local alert targets.
     alert_allow_private_targets: bool = False
 
+    def __post_init__(self) -> None:
+        """Fail fast on a malformed retention override (instead of at the first insert)."""
+        for entry in filter(None, (e.strip() for e in self.retention_overrides.split(","))):
+            workspace, sep, limits = entry.partition("=")
+            day_part, _, line_part = limits.partition("/")
+            if (
+                not sep
+                or not workspace.strip()
+                or not all(p.strip().isdigit() for p in (day_part, line_part) if p.strip())
+            ):
+                raise ValueError(
+                    f"LOGS_RETENTION_OVERRIDES: expected workspace_id=days/max_lines, got {entry!r}"
+                )
+
     def retention_for(self, workspace_id: str) -> tuple[int, int]:
         """(days, max lines) for one workspace."""
         days, lines = self.retention_days, self.max_lines_per_workspace

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from services.base.settings import load
+import pytest
+
+from services.base.settings import SettingsError, load
 from services.logs.settings import PREFIX, LogsSettings
 
 
@@ -20,3 +22,10 @@ def test_a_workspace_override_replaces_days_lines_or_both():
     assert settings.retention_for("ws_b") == (7, 1000)
     assert settings.retention_for("ws_c") == (14, 10)
     assert settings.retention_for("ws_other") == (14, 1000)
+
+
+@pytest.mark.parametrize("value", ["ws_a", "ws_a=thirty", "=7", "ws_a=7/many"])
+def test_a_malformed_override_stops_the_service_naming_the_variable(value):
+    with pytest.raises(SettingsError) as error:
+        load(LogsSettings, PREFIX, {"LOGS_RETENTION_OVERRIDES": value})
+    assert "LOGS_RETENTION_OVERRIDES" in error.value.message
