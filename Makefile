@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck bench clean setup browser
+.PHONY: run test lint format typecheck bench bench-logs clean setup browser
 
 setup: $(STAMP)
 
@@ -57,6 +57,9 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	@$(BIN)/python -m bench.ingress
+
+bench-logs: $(STAMP)
+	@$(BIN)/python -m bench.logs
 
 clean:
 	rm -rf $(VENV) .backfill .pytest_cache .ruff_cache .mypy_cache

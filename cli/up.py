@@ -176,6 +176,8 @@ def up(env: dict[str, str] | None = None) -> int:
     (home / "logs").mkdir(parents=True, exist_ok=True)
     env["SECRETS_KEYRING"] = _keyring(home, env)
     env.setdefault("INTERNAL_TOKEN", secrets.token_urlsafe(32))
+    # The embedded logs store lives with the rest of this suite's state (one process owns it).
+    env.setdefault("LOGS_DATA_DIR", str(home / "logs-store"))
     for name in SERVICES:
         env.setdefault(f"CONSOLE_{name.upper()}_URL", f"http://127.0.0.1:{service_port(name, env)}")
     # OAuth providers send the admin back through the console, which returns to the page.

@@ -92,3 +92,13 @@ def test_services_running_extension_code_may_unshare_without_added_capabilities(
     assert rules["defaultAction"] == "SCMP_ACT_ALLOW"
     assert not denied & {"unshare", "clone", "landlock_create_ruleset", "landlock_restrict_self"}
     assert {"mount", "ptrace", "bpf", "kexec_load"} <= denied
+
+
+def test_logs_store_is_the_official_clickhouse_server():
+    clickhouse = COMPOSE["services"]["clickhouse"]
+    assert clickhouse["image"].startswith("clickhouse/clickhouse-server:")
+    assert "healthcheck" in clickhouse
+    logs = COMPOSE["services"]["logs"]
+    assert logs["environment"]["LOGS_CLICKHOUSE_URL"].startswith("http://backfill:")
+    assert "@clickhouse:8123/" in logs["environment"]["LOGS_CLICKHOUSE_URL"]
+    assert logs["depends_on"]["clickhouse"]["condition"] == "service_healthy"

@@ -13,14 +13,8 @@ import msgspec
 import pytest
 
 from contracts.topics import (
-    CANONICAL_RECORDS,
     DEAD_LETTERS,
-    INSTALLATION_SNAPSHOTS,
-    OBSERVED_RECORDS,
-    SECRET_READS,
-    STREAM_STATUS,
     TOPICS,
-    WEBHOOK_HEALTH,
 )
 from tests.harness import Infra
 
@@ -43,9 +37,6 @@ GRAB_BAG_NAMES = {"utils", "helpers", "misc", "common"}
 MISSING_ALLOWED = {
     # The registry consumes no topic: it is the source of installations and audit events.
     ("registry", "subscribers.py"),
-    # The logs service is being rebuilt (logs issue); today it has only its consumers.
-    ("logs", "service.py"),
-    ("logs", "schemas.py"),
     # Sync is being rebuilt (sync issue); today it only answers test-connection.
     ("sync", "service.py"),
     ("sync", "store.py"),
@@ -57,14 +48,8 @@ MISSING_ALLOWED = {
 }
 
 # (service, "consumes" | "publishes", topic) the contracts declare but the app does not do yet.
-EXPECTED_GAPS = {
-    # Until the sync/logs issue lands: logs reads every topic it is declared to consume.
-    ("logs", "consumes", CANONICAL_RECORDS.name),
-    ("logs", "consumes", OBSERVED_RECORDS.name),
-    ("logs", "consumes", INSTALLATION_SNAPSHOTS.name),
-    ("logs", "consumes", STREAM_STATUS.name),
-    ("logs", "consumes", WEBHOOK_HEALTH.name),
-    ("logs", "consumes", SECRET_READS.name),
+EXPECTED_GAPS: set[tuple[str, str, str]] = {
+    # (service, "consumes" | "publishes", topic) with the reason it is allowed; none today.
 }
 
 

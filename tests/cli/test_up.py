@@ -107,7 +107,7 @@ def test_up_starts_five_ready_services_carries_a_message_and_stops_cleanly(suite
         targets: list[str] = []
         while member_id not in targets and time.monotonic() < deadline:
             audit = client.get(f"http://127.0.0.1:{ports['logs']}/v1/audit", headers=auth)
-            targets = [e["target"] for e in audit.json()]
+            targets = [e["target"] for e in audit.json()["items"]]
             time.sleep(0.2)
         assert member_id in targets, "the registry's audit event never reached the logs service"
 
