@@ -122,6 +122,20 @@ def embedded_infra(keyring: str | None = None) -> Iterator[Infra]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+_LOGS_STORE: list[Path] = []
+
+
+def logs_store_dir() -> str:
+    """The one embedded logs store (chDB) directory of this test process.
+
+    chDB keeps one data directory per process for the process' lifetime: every logs app a
+    test process starts shares this one (tests keep apart by workspace and consumer group).
+    """
+    if not _LOGS_STORE:
+        _LOGS_STORE.append(Path(tempfile.mkdtemp(prefix="backfill-logs-store-")))
+    return str(_LOGS_STORE[0])
+
+
 def create_topics(bootstrap_servers: str) -> None:
     """Create every registry topic; callable from sync code and from inside an event loop."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -36,7 +35,7 @@ from services.registry.settings import RegistrySettings
 from services.registry.store import first_party_key
 from services.sync.app import create_app as sync_app
 from services.sync.settings import SyncSettings
-from tests.harness import Infra, serving, wait_ready
+from tests.harness import Infra, logs_store_dir, serving, wait_ready
 from tests.ingress.conftest import ingress_settings
 from tests.registry.factories import Tenant, new_tenant
 
@@ -93,11 +92,8 @@ def sync_settings(stripe: str, group_id: str) -> SyncSettings:
 
 
 def logs_settings(group_id: str) -> LogsSettings:
-    """Logs settings; a private store directory when this logs service keeps one on disk."""
-    if "data_dir" in LogsSettings.__struct_fields__:
-        directory = tempfile.mkdtemp(prefix="console-logs-")
-        return LogsSettings(group_id=group_id, data_dir=directory)  # type: ignore[call-arg]
-    return LogsSettings(group_id=group_id)
+    """Logs settings on this test process' one embedded store."""
+    return LogsSettings(group_id=group_id, data_dir=logs_store_dir())
 
 
 @pytest_asyncio.fixture(scope="package")

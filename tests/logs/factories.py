@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,7 +22,7 @@ from services.registry.outbox import OutboxRelay
 from services.registry.schemas import MemberCreate, TokenCreate
 from services.registry.service import WorkspaceService
 from services.registry.store import RegistryStore
-from tests.harness import Infra, serving, wait_ready
+from tests.harness import Infra, logs_store_dir, serving, wait_ready
 
 T = TypeVar("T")
 
@@ -87,17 +86,16 @@ async def publish_all(infra: Infra, topic: Topic[Any], messages: list[Any]) -> N
 async def running_logs(
     infra: Infra, http: httpx.AsyncClient, **overrides: Any
 ) -> AsyncIterator[str]:
-    """A logs service with its own embedded store (temp dir) and consumer group."""
-    with tempfile.TemporaryDirectory(prefix="logs-store-") as data_dir:
-        values: dict[str, Any] = {
-            "group_id": f"logs-{uuid.uuid4().hex[:8]}",
-            "data_dir": data_dir,
-            "batch_timeout_ms": 20,
-            **overrides,
-        }
-        async with serving(create_app(LogsSettings(**values), infra.settings())) as url:
-            await wait_ready(http, url)
-            yield url
+    """A logs service on this test process' embedded store, with its own consumer group."""
+    values: dict[str, Any] = {
+        "group_id": f"logs-{uuid.uuid4().hex[:8]}",
+        "data_dir": logs_store_dir(),
+        "batch_timeout_ms": 20,
+        **overrides,
+    }
+    async with serving(create_app(LogsSettings(**values), infra.settings())) as url:
+        await wait_ready(http, url)
+        yield url
 
 
 async def eventually(

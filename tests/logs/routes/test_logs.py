@@ -117,7 +117,9 @@ async def filtered(infra, http, logs_url) -> tuple[str, dict[str, str]]:
     return workspace_id, admin
 
 
-@pytest.mark.parametrize(("params", "expected"), FILTERS, ids=[json.dumps(p) for p, _ in FILTERS])
+@pytest.mark.parametrize(
+    ("params", "expected"), FILTERS, ids=["+".join(sorted(p)) or "none" for p, _ in FILTERS]
+)
 async def test_each_filter_alone_and_combined_selects_exactly_its_lines(
     http, logs_url, filtered, params, expected
 ):
