@@ -21,6 +21,7 @@ from services.base.auth import provide_principal
 from services.base.errors import EXCEPTION_HANDLERS
 from services.base.infrastructure import Infrastructure, bounded_step
 from services.base.kafka import asyncapi_document
+from services.base.openapi import document_errors
 from services.base.settings import SettingsError
 
 VERSION = "0.1.0"
@@ -73,6 +74,8 @@ def build_http_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if openapi:
+            document_errors(app)  # every route is registered by now
         await infra.start()
         for hook in on_startup:
             await hook()

@@ -30,3 +30,10 @@ async def test_the_openapi_document_describes_every_route(
         assert operation.get("description") or operation.get("summary"), (path, method)
     deploy = document["paths"]["/v1/extensions/{key}/versions"]["post"]
     assert "application/gzip" in deploy["requestBody"]["content"]
+
+
+async def test_internal_routes_are_not_in_the_public_document(
+    http: httpx.AsyncClient, registry: str
+) -> None:
+    document = (await http.get(f"{registry}/schema/openapi.json")).json()
+    assert [p for p in document["paths"] if not p.startswith("/v1/")] == []

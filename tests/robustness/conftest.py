@@ -1,0 +1,20 @@
+"""The live suite for the robustness sweeps: every API service as its own process, on the
+session's broker and Valkey, with three seeded workspaces (`fuzz`, `a`, `b`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.harness import Infra
+from tests.robustness.live import Suite, running_suite, seed_workspace
+
+
+@pytest.fixture(scope="session")
+def live(infra: Infra) -> Iterator[Suite]:
+    """registry, ingress, logs and sync running as processes, with seeded workspaces."""
+    with running_suite(infra) as suite:
+        for slug in ("fuzz", "a", "b"):
+            suite.workspaces[slug] = seed_workspace(suite, slug)
+        yield suite
