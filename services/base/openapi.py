@@ -4,12 +4,14 @@ Litestar documents its own `{status_code, detail, extra}` body for validation er
 service answers `{"error": {"code", "message", "field"}}` (services/base/errors.py). This
 rewrites each operation's error responses in the generated document to that shape, and adds
 the statuses the shared machinery can give to any operation: 400 (bad input), 401/403 (bearer
-token and role, on `/v1`), 404 (an id in the path), 409 (a write, or any call on a resource,
-that contradicts its state: an uninstalled installation),
-413 (a body over the limit) and 503 (Kafka or Redis unreachable: retry).
+token and role, where the route takes the token), 404 (an id in the path, or named in the
+body), 409 (a write, or any call on a resource, that contradicts its state: an uninstalled
+installation), 413 (a body over the limit) and 503 (Kafka or Redis unreachable: retry).
 """
 
 from __future__ import annotations
+
+import re
 
 from litestar import Litestar
 from litestar.openapi.spec import (
@@ -66,8 +68,20 @@ def _error_response(status: int) -> OpenAPIResponse:
     )
 
 
+def authenticated_operations(app: Litestar) -> set[tuple[str, str]]:
+    """(path, method) of every route whose handler takes the bearer-token `principal`."""
+    found = set()
+    for route in app.routes:
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
+        for handler in getattr(route, "route_handlers", []):
+            if "principal" in handler.parsed_fn_signature.parameters:
+                found |= {(path, method.lower()) for method in handler.http_methods}
+    return found
+
+
 def document_errors(app: Litestar) -> None:
     """Rewrite the app's OpenAPI document in place (before it is first served)."""
+    authenticated = authenticated_operations(app)
     document = app.openapi_schema
     if document.components is None:
         document.components = Components()
@@ -85,7 +99,7 @@ def document_errors(app: Litestar) -> None:
             if operation is None:
                 continue
             statuses = {400, 503}
-            if path.startswith("/v1/"):
+            if (path, method) in authenticated:
                 statuses |= {401, 403}
                 operation.security = [{"bearer": []}]
             if path.startswith("/hooks/"):

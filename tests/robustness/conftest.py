@@ -4,8 +4,10 @@ session's broker and Valkey, with three seeded workspaces (`fuzz`, `a`, `b`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import schemathesis
 
 from tests.harness import Infra
 from tests.robustness.live import Suite, running_suite, seed_workspace
@@ -18,3 +20,10 @@ def live(infra: Infra) -> Iterator[Suite]:
         for slug in ("fuzz", "a", "b"):
             suite.workspaces[slug] = seed_workspace(suite, slug)
         yield suite
+
+
+@schemathesis.serializer("application/gzip")
+def gzip_body(ctx: Any, value: Any) -> bytes:
+    """A deploy body as generated (random bytes or text): never a valid archive, which is the
+    point of fuzzing it; valid bundles are deployed by the seeding."""
+    return value if isinstance(value, bytes) else str(value).encode()

@@ -206,6 +206,7 @@ def seed_workspace(suite: Suite, slug: str) -> Workspace:
             )
         )
         webhook = ok(client.get(f"{registry}/v1/installations/{installation['id']}/webhook"))
+        delivery_id = deliver_one(client, suite, installation["id"], webhook["url"])
     return Workspace(
         id=workspace["id"],
         admin=admin,
@@ -221,6 +222,8 @@ def seed_workspace(suite: Suite, slug: str) -> Workspace:
             "version_id": version.get("version_id") or version.get("id", ""),
             "name": "webhook_secret",
             "hook_url": webhook.get("url", ""),
+            "hook_id": webhook["url"].rsplit("/", 1)[-1],
+            "delivery_id": delivery_id,
         },
     )
 
@@ -266,3 +269,27 @@ def install_recorder(suite: Suite, workspace: Workspace, auth: str, secret: str)
         else:
             raise AssertionError(f"ingress never served {installation_id}")
     return {"installation_id": installation_id, "url": url}
+
+
+def deliver_one(client: httpx.Client, suite: Suite, installation_id: str, url: str) -> str:
+    """Once ingress serves the installation, deliver one signed Stripe event; its delivery id."""
+    from services.ingress.signatures import sign_stripe
+
+    ingress = suite.url("ingress")
+    deadline = time.monotonic() + 30
+    body = json.dumps(
+        {"id": f"evt_{os.urandom(6).hex()}", "type": "customer.created", "data": {"object": {}}}
+    ).encode()
+    while time.monotonic() < deadline:
+        headers = {"stripe-signature": sign_stripe(body, WEBHOOK_SECRET, int(time.time()))}
+        if httpx.post(url, content=body, headers=headers, timeout=20).status_code == 202:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("ingress never accepted the seeding delivery")
+    while time.monotonic() < deadline:  # history is confirmed just after the answer
+        page = client.get(f"{ingress}/v1/installations/{installation_id}/deliveries").json()
+        if page["deliveries"]:
+            return str(page["deliveries"][0]["delivery_id"])
+        time.sleep(0.05)
+    raise AssertionError("the seeding delivery never showed in history")

@@ -63,13 +63,6 @@ def error_shape(ctx: Any, response: Any, case: Any) -> bool | None:
     return None
 
 
-@schemathesis.serializer("application/gzip")
-def gzip_body(ctx: Any, value: Any) -> bytes:
-    """A deploy body as generated (random bytes or text): never a valid archive, which is the
-    point; valid bundles are deployed by the seeding."""
-    return value if isinstance(value, bytes) else str(value).encode()
-
-
 def operations(live: Suite, service: str) -> list[Any]:
     """Every operation of the service's live OpenAPI document."""
     schema = schemathesis.openapi.from_url(f"{live.url(service)}/schema/openapi.json")
