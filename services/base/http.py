@@ -18,11 +18,11 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ControllerRouterHandler
 
 from services.base.auth import provide_principal
+from services.base.connections import raise_open_files_limit, uvicorn_limits
 from services.base.errors import EXCEPTION_HANDLERS
 from services.base.infrastructure import Infrastructure, bounded_step
 from services.base.kafka import asyncapi_document
 from services.base.openapi import document_errors
-from services.base.connections import raise_open_files_limit, uvicorn_limits
 from services.base.settings import HttpLimits, SettingsError
 
 VERSION = "0.1.0"
