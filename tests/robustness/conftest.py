@@ -4,6 +4,7 @@ session's broker and Valkey, with three seeded workspaces (`fuzz`, `a`, `b`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -16,9 +17,10 @@ from tests.robustness.live import Suite, running_suite, seed_workspace
 @pytest.fixture(scope="session")
 def live(infra: Infra) -> Iterator[Suite]:
     """registry, ingress, logs and sync running as processes, with seeded workspaces."""
-    with running_suite(infra) as suite:
-        for slug in ("fuzz", "a", "b"):
-            suite.workspaces[slug] = seed_workspace(suite, slug)
+    with running_suite(infra) as suite, ThreadPoolExecutor(3) as pool:
+        slugs = ("fuzz", "a", "b")
+        seeded = pool.map(lambda slug: seed_workspace(suite, slug), slugs)
+        suite.workspaces.update(zip(slugs, seeded, strict=True))
         yield suite
 
 

@@ -36,7 +36,7 @@ from services.ingress.signatures import (
 from tests.harness import read_topic
 from tests.robustness.live import Suite, install_recorder
 
-EXAMPLES = int(os.environ.get("BACKFILL_FUZZ_EXAMPLES", "4")) * 10
+EXAMPLES = int(os.environ.get("BACKFILL_FUZZ_EXAMPLES", "4")) * 5
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
