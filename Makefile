@@ -24,11 +24,11 @@ test: $(STAMP)
 # The robustness sweeps with a large budget: fresh fuzz examples every run (docs/reliability.md).
 fuzz: $(STAMP)
 	@BACKFILL_FUZZ_EXAMPLES=$${BACKFILL_FUZZ_EXAMPLES:-200} BACKFILL_FUZZ_RANDOM=1 \
-		$(BIN)/python -m pytest -q -p no:cacheprovider tests/robustness/test_fuzz.py tests/robustness/test_webhook_fuzz.py
+		$(BIN)/python -m pytest -q -s -p no:cacheprovider tests/robustness/test_fuzz.py tests/robustness/test_webhook_fuzz.py
 
 # The crash matrix with long storms and repeated kills (docs/reliability.md).
 crash: $(STAMP)
-	@BACKFILL_CRASH_ROUNDS=$${BACKFILL_CRASH_ROUNDS:-5} $(BIN)/python -m pytest -q -p no:cacheprovider tests/robustness/test_crash_matrix.py
+	@BACKFILL_CRASH_ROUNDS=$${BACKFILL_CRASH_ROUNDS:-5} $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/robustness/test_crash_matrix.py
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .

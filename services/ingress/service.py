@@ -82,6 +82,9 @@ def _error(status: int, code: str, message: str, **extra: str) -> Answer:
 
 
 NOT_FOUND = _error(404, "not_found", "no webhook endpoint at this URL")
+# Unknown while the snapshot view is still loading (a replica that just started): the
+# provider must retry, not conclude the URL is gone (some disable an endpoint on 404s).
+LOADING = _error(503, "unavailable", "webhook endpoints are still loading; retry later")
 GONE = _error(410, "gone", "the installation behind this URL was uninstalled")
 MALFORMED = _error(400, "malformed_payload", "the body is not valid JSON")
 HELD = Answer(202, b'{"status":"held"}')
@@ -145,7 +148,7 @@ class WebhookIngress:
         """Answer one provider delivery; headers are lower-case."""
         snapshot = self.view.by_hook_id(hook_id)
         if snapshot is None:
-            return NOT_FOUND
+            return NOT_FOUND if self.view.caught_up() else LOADING
         installation_id = snapshot.installation_id
         if snapshot.state == "uninstalled":
             self.health.observe(installation_id, 410, "uninstalled")

@@ -234,6 +234,13 @@ RECORDER_BUNDLE = Path(__file__).parent / "fixtures" / "recorder"
 def install_recorder(suite: Suite, workspace: Workspace, auth: str, secret: str) -> dict[str, str]:
     """Deploy the invocation recorder with webhook scheme `auth` and install it with `secret`;
     wait until ingress serves it. Returns the installation id and its webhook URL."""
+    installed = deploy_recorder(suite, workspace, auth, secret)
+    wait_served(suite, workspace, installed["installation_id"])
+    return installed
+
+
+def deploy_recorder(suite: Suite, workspace: Workspace, auth: str, secret: str) -> dict[str, str]:
+    """Deploy and install the recorder through the registry (ingress need not be up)."""
     from sdk.bundle import pack
 
     registry = suite.url("registry")
@@ -260,15 +267,19 @@ def install_recorder(suite: Suite, workspace: Workspace, auth: str, secret: str)
         assert installed.status_code in (200, 201), installed.text
         installation_id = installed.json()["id"]
         url = client.get(f"{registry}/v1/installations/{installation_id}/webhook").json()["url"]
-        deadline = time.monotonic() + 30
+    return {"installation_id": installation_id, "url": url}
+
+
+def wait_served(suite: Suite, workspace: Workspace, installation_id: str) -> None:
+    """Until ingress serves the installation's webhook endpoint, active."""
+    deadline = time.monotonic() + 30
+    with httpx.Client(timeout=20, headers=workspace.auth()) as client:
         while time.monotonic() < deadline:
             seen = client.get(f"{suite.url('ingress')}/v1/installations/{installation_id}/webhook")
             if seen.status_code == 200 and seen.json().get("state") in (None, "active"):
-                break
+                return
             time.sleep(0.1)
-        else:
-            raise AssertionError(f"ingress never served {installation_id}")
-    return {"installation_id": installation_id, "url": url}
+    raise AssertionError(f"ingress never served {installation_id}")
 
 
 def deliver_one(client: httpx.Client, suite: Suite, installation_id: str, url: str) -> str:
