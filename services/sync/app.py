@@ -15,8 +15,7 @@ from contracts.topics import (
 from runtime.runtime import Runtime
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
-from services.base.secrets_crypto import Keyring, KeyringError
-from services.base.settings import InfraSettings, SettingsError
+from services.base.settings import InfraSettings, load_keyring
 from services.base.snapshots import SnapshotView
 from services.sync.routes import test_connection
 from services.sync.settings import PREFIX, SyncSettings
@@ -30,10 +29,7 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
     infra.subscribe(INSTALLATION_SNAPSHOTS, settings.group_id, snapshot_handler(view))
     for topic in (CANONICAL_RECORDS, OBSERVED_RECORDS, STREAM_STATUS, EXTENSION_LOGS):
         infra.publisher(topic)
-    try:
-        keyring = Keyring.parse(infra_settings.secrets_keyring)
-    except KeyringError as error:
-        raise SettingsError(f"invalid setting SECRETS_KEYRING: {error}") from None
+    keyring = load_keyring(infra_settings)
     runtime = Runtime(
         redis=infra.redis,
         keyring=keyring,
