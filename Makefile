@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck bench bench-logs clean setup browser
+.PHONY: run test fuzz crash screenshots lint format typecheck bench bench-logs clean setup browser
 
 setup: $(STAMP)
 
@@ -43,6 +43,15 @@ browser:
 test: $(STAMP) browser
 	@$(BIN)/python -m pytest -n 2 --dist loadfile
 
+# The robustness sweeps with a large budget: fresh fuzz examples every run (docs/reliability.md).
+fuzz: $(STAMP)
+	@BACKFILL_FUZZ_EXAMPLES=$${BACKFILL_FUZZ_EXAMPLES:-200} BACKFILL_FUZZ_RANDOM=1 \
+		$(BIN)/python -m pytest -q -s -p no:cacheprovider tests/robustness/test_fuzz.py tests/robustness/test_webhook_fuzz.py
+
+# The crash matrix with long storms and repeated kills (docs/reliability.md).
+crash: $(STAMP)
+	@BACKFILL_CRASH_ROUNDS=$${BACKFILL_CRASH_ROUNDS:-5} $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/robustness/test_crash_matrix.py
+
 lint: $(STAMP)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
@@ -54,6 +63,10 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	@$(BIN)/mypy contracts services runtime sdk
+
+# Refresh the console screenshots in docs/console/ (the browser journey, saving each page).
+screenshots: $(STAMP) browser
+	@BACKFILL_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/console/test_app.py
 
 bench: $(STAMP)
 	@$(BIN)/python -m bench.ingress

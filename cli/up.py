@@ -2,9 +2,11 @@
 
 Order: broker and Valkey (unless KAFKA_BOOTSTRAP_SERVERS / REDIS_URL name external ones) →
 every registry topic → the five services as separate processes → all `/readyz` green → the
-`dev` workspace bootstrapped → URLs and admin token printed. Ctrl-C or SIGTERM stops the
-services first (they finish requests and commit offsets), then Valkey (AOF fsync), then the
-broker. Children die with the supervisor (PR_SET_PDEATHSIG), so nothing is left behind.
+`dev` workspace bootstrapped → URLs and admin token printed. From then on a service that
+dies is restarted with backoff (cli/supervisor.py) while the broker, Valkey and the other
+services keep running; only Ctrl-C / SIGTERM, or a crash loop, stops the suite. Stopping
+stops the services first (they finish requests and commit offsets), then Valkey (AOF fsync),
+then the broker. Children die with the supervisor (PR_SET_PDEATHSIG), so nothing is left behind.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import httpx
 import msgspec
 
 from cli.embedded import EmbeddedError, EmbeddedProcess, die_with_parent, start_broker, start_valkey
+from cli.supervisor import CrashLoop, Supervisor
 from services.base.secrets_crypto import Keyring
 from services.base.settings import SettingsError, load
 
@@ -82,15 +85,32 @@ class Suite:
     def start_services(self) -> None:
         """Start each service as `python -m services.<name>`, logging JSON to .backfill/logs."""
         for name in SERVICES:
-            log_file = self.home / "logs" / f"{name}.log"
-            with log_file.open("ab") as out:
-                self.services[name] = subprocess.Popen(
-                    [sys.executable, "-m", f"services.{name}"],
-                    env=self.env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    preexec_fn=die_with_parent,
-                )
+            self.start_service(name)
+
+    def start_service(self, name: str) -> subprocess.Popen[bytes]:
+        """(Re)start one service; its output is appended to .backfill/logs/<name>.log."""
+        log_file = self.home / "logs" / f"{name}.log"
+        with log_file.open("ab") as out:
+            self.services[name] = subprocess.Popen(
+                [sys.executable, "-m", f"services.{name}"],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
+            )
+        return self.services[name]
+
+    def is_ready(self, name: str) -> bool:
+        """One quick `/readyz` probe of a service."""
+        url = f"http://127.0.0.1:{service_port(name, self.env)}/readyz"
+        try:
+            return httpx.get(url, timeout=0.5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def dead_infrastructure(self) -> EmbeddedProcess | None:
+        """The embedded broker or Valkey if it exited (nothing restarts them: see supervisor)."""
+        return next((p for p in self.infra if p.process.poll() is not None), None)
 
     def wait_ready(self, timeout: float) -> None:
         """Poll every `/readyz` until all are 200; fail naming the service that is not."""
@@ -203,18 +223,25 @@ def up(env: dict[str, str] | None = None) -> int:
         suite.wait_ready(settings.ready_timeout_s)
         token = _bootstrap(env, settings, home / "admin-token")
         _print_banner(env, token, home)
+        supervisor = Supervisor(
+            start=suite.start_service,
+            ready=suite.is_ready,
+            log_of=lambda name: str(home / "logs" / f"{name}.log"),
+        )
+        for name, process in suite.services.items():
+            supervisor.adopt(name, process)
         while not stopping:
-            for name, process in suite.services.items():
-                if process.poll() is not None:
-                    print(
-                        f"backfill: {name} exited with {process.returncode}; stopping",
-                        file=sys.stderr,
-                    )
-                    stopping = True
+            supervisor.tick()
+            dead = suite.dead_infrastructure()
+            if dead is not None:
+                raise EmbeddedError(
+                    f"the embedded {dead.name} exited with {dead.process.returncode}; "
+                    f"stopping the suite — see {home / 'logs' / (dead.name + '.log')}"
+                )
             time.sleep(0.2)
         print("backfill: stopping services, then valkey, then the broker", flush=True)
         return 0
-    except (EmbeddedError, SettingsError) as error:
+    except (EmbeddedError, SettingsError, CrashLoop) as error:
         print(f"backfill: {error}", file=sys.stderr)
         return 1
     finally:

@@ -9,6 +9,8 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
 class ServiceError(Exception):
@@ -125,9 +127,25 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
     return Response(_body("internal_error", "internal error", None), status_code=500)
 
 
+def dependency_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Redis unreachable or frozen past its socket timeout: 503 so the caller retries (it is
+    not a bug, and nothing was committed: a MULTI that did not answer did not run)."""
+    logging.getLogger("services.errors").warning(
+        "dependency unavailable",
+        extra={"path": request.url.path, "method": request.method, "error": repr(exc)},
+    )
+    return Response(
+        _body("unavailable", "a dependency (redis) is unavailable; retry later", None),
+        status_code=503,
+        headers={"retry-after": "1"},
+    )
+
+
 EXCEPTION_HANDLERS = {
     Exception: unexpected_error_handler,
     ServiceError: service_error_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,
+    RedisConnectionError: dependency_error_handler,
+    RedisTimeoutError: dependency_error_handler,
 }

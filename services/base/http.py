@@ -18,10 +18,12 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ControllerRouterHandler
 
 from services.base.auth import provide_principal
+from services.base.connections import raise_open_files_limit, uvicorn_limits
 from services.base.errors import EXCEPTION_HANDLERS
 from services.base.infrastructure import Infrastructure, bounded_step
 from services.base.kafka import asyncapi_document
-from services.base.settings import SettingsError
+from services.base.openapi import document_errors
+from services.base.settings import HttpLimits, SettingsError
 
 VERSION = "0.1.0"
 
@@ -76,6 +78,8 @@ def build_http_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if openapi:
+            document_errors(app)  # every route is registered by now
         await infra.start()
         for hook in on_startup:
             await hook()
@@ -131,9 +135,21 @@ def check_port_free(host: str, port: int, setting: str) -> None:
             raise SettingsError(f"cannot listen on {host}:{port} ({setting}): {error}") from None
 
 
-def serve(app: Litestar, *, host: str, port: int, port_setting: str) -> None:
-    """Run under uvicorn; SIGTERM/SIGINT finish in-flight requests, then the lifespan shuts down."""
+def serve(
+    app: Litestar,
+    *,
+    host: str,
+    port: int,
+    port_setting: str,
+    limits: HttpLimits | None = None,
+) -> None:
+    """Run under uvicorn; SIGTERM/SIGINT finish in-flight requests, then the lifespan shuts down.
+
+    Connections are bounded (services/base/connections.py): concurrency, idle keep-alive,
+    a deadline on every request head, and the open-files limit raised to its hard maximum.
+    """
     check_port_free(host, port, port_setting)
+    raise_open_files_limit()
     config = uvicorn.Config(
         app,
         host=host,
@@ -143,7 +159,7 @@ def serve(app: Litestar, *, host: str, port: int, port_setting: str) -> None:
         lifespan="on",
         timeout_graceful_shutdown=10,
         loop="uvloop",
-        http="httptools",
+        **uvicorn_limits(limits or HttpLimits()),
     )
     uvicorn.Server(config).run()
 
@@ -162,10 +178,17 @@ def run_service(
 
     try:
         infra_settings = load(InfraSettings)
+        limits = load(HttpLimits, "HTTP_")
         settings = load(settings_cls, prefix)
         configure_logging(service, infra_settings.log_level)
         app = create_app(settings, infra_settings)
-        serve(app, host=settings.host, port=settings.port, port_setting=f"{prefix}PORT")
+        serve(
+            app,
+            host=settings.host,
+            port=settings.port,
+            port_setting=f"{prefix}PORT",
+            limits=limits,
+        )
     except SettingsError as error:
         print(f"{service}: {error.message}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -48,6 +48,29 @@ class InfraSettings(msgspec.Struct, frozen=True, kw_only=True):
     runtime_secret_read_interval_s: float = 300.0
 
 
+class HttpLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """`HTTP_*`: how much a client may hold of a service (services/base/connections.py)."""
+
+    # Connections (and requests) served at once; past it a request is answered 503 at once.
+    # Sized for the descriptors serve() raises the soft limit to; idle clients are cut early.
+    limit_concurrency: int = 4096
+    # An idle keep-alive connection is closed after this long.
+    keep_alive_s: float = 5.0
+    # A connection must deliver a complete request head this soon after connecting (or after
+    # its previous response), or it is closed: slow and half-open clients free their slot.
+    header_timeout_s: float = 10.0
+    # Pending connections the kernel queues before accept.
+    backlog: int = 2048
+    # Largest request head (request line and headers) accepted (h11; httptools has its own).
+    max_head_bytes: int = 64 * 1024
+
+    def __post_init__(self) -> None:
+        if self.limit_concurrency < 1:
+            raise msgspec.ValidationError("must be at least 1 - at `$.limit_concurrency`")
+        if self.keep_alive_s <= 0 or self.header_timeout_s <= 0:
+            raise msgspec.ValidationError("must be positive - at `$.header_timeout_s`")
+
+
 _PATH = re.compile(r"at `\$\.(?P<field>[a-z0-9_]+)")
 
 

@@ -23,6 +23,9 @@ class SnapshotView:
         self.by_hook: dict[str, str] = {}
         self.listeners: list[Listener] = []
         self.changed = asyncio.Condition()
+        # Whether the view has read the topic up to where it stood at start (set by the
+        # service's wiring); until then "not in the view" does not mean "does not exist".
+        self.caught_up: Callable[[], bool] = lambda: True
 
     def get(self, installation_id: str) -> InstallationSnapshot | None:
         """The current snapshot, or None if never seen."""

@@ -27,6 +27,9 @@ def error_answer(status: int, code: str, message: str, **extra: str) -> Answer:
 
 
 NOT_FOUND = error_answer(404, "not_found", "no webhook endpoint at this URL")
+# Unknown while the snapshot view is still loading (a replica that just started): the
+# provider must retry, not conclude the URL is gone (some disable an endpoint on 404s).
+LOADING = error_answer(503, "unavailable", "webhook endpoints are still loading; retry later")
 GONE = error_answer(410, "gone", "the installation behind this URL was uninstalled")
 MALFORMED = error_answer(400, "malformed_payload", "the body is not valid JSON")
 HELD = Answer(202, b'{"status":"held"}')

@@ -96,6 +96,7 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
     view.listeners += [remember, held.on_snapshot]
     follower = SnapshotFollower(infra_settings.kafka_bootstrap_servers, view.apply)
     infra.ready_checks["snapshots"] = lambda: follower.caught_up
+    view.caught_up = lambda: follower.caught_up
     for topic in (
         WEBHOOK_DELIVERIES,
         CANONICAL_RECORDS,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from litestar.enums import ScopeType
@@ -62,10 +63,12 @@ class DeliveryEndpoint:
             self._metrics.in_progress.inc()
         status = 500
         try:
-            body = await _body(receive, self.max_body_bytes)
+            # A body announced over the limit is refused before any of it is read.
+            oversized = _declared_length(scope["headers"]) > self.max_body_bytes
+            body = b"" if oversized else await _body(receive, self.max_body_bytes)
             if body is None:
                 return  # the client went away; nobody to answer
-            if len(body) > self.max_body_bytes:
+            if oversized or len(body) > self.max_body_bytes:
                 answer = TOO_LARGE
             else:
                 headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
@@ -131,6 +134,15 @@ class _DeliveryMetrics:
 
 async def _unused(scope: Scope, receive: Receive, send: Send) -> None:
     raise RuntimeError("only the middleware's metrics are used")
+
+
+def _declared_length(headers: Iterable[tuple[bytes, bytes]]) -> int:
+    """The request's Content-Length (0 when absent or unreadable: the body is then read and
+    measured as it arrives)."""
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
 
 
 async def _body(receive: Receive, limit: int) -> bytes | None:

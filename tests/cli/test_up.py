@@ -44,8 +44,10 @@ def alive(pid: int) -> bool:
     return not (state.exists() and state.read_text().split()[2] == "Z")
 
 
-@pytest.fixture
-def suite(tmp_path):
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    """One `backfill up` for the module: the supervision test runs first, the clean stop last."""
+    tmp_path = tmp_path_factory.mktemp("up")
     ports = {name: free_port() for name in SERVICES}
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL")}
     env.update({f"{name.upper()}_PORT": str(port) for name, port in ports.items()})
@@ -79,6 +81,73 @@ def suite(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def processes_by_role(pid: int) -> dict[str, int]:
+    """The supervisor's children by role: each service name, `broker` and `valkey`."""
+    roles: dict[str, int] = {}
+    for child in children_of(pid):
+        try:
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        words = [a.decode(errors="replace") for a in argv if a]
+        if "-m" in words and words[words.index("-m") + 1].startswith("services."):
+            roles[words[words.index("-m") + 1].removeprefix("services.")] = child
+        elif any("valkey" in w or "redis-server" in w for w in words[:1]):
+            roles["valkey"] = child
+        elif "broker" in words:
+            roles["broker"] = child
+    return roles
+
+
+def read_until(process: subprocess.Popen[str], text: str, timeout: float) -> str:
+    """The supervisor's output up to the first line containing `text` (fails after `timeout`)."""
+    import threading
+
+    seen: list[str] = []
+    found = threading.Event()
+
+    def reader() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            seen.append(line)
+            if text in line:
+                found.set()
+                return
+
+    threading.Thread(target=reader, daemon=True).start()
+    assert found.wait(timeout), f"no {text!r} within {timeout}s:\n{''.join(seen)}"
+    return "".join(seen)
+
+
+def test_a_killed_service_is_restarted_and_nothing_else_stops(suite):
+    process, ports, _, home = suite
+    before = processes_by_role(process.pid)
+    assert {"ingress", "registry", "broker", "valkey"} <= set(before), before
+    token = (home / "admin-token").read_text().strip()
+    auth = {"authorization": f"Bearer {token}"}
+    with httpx.Client(timeout=10) as client:
+        member = client.post(
+            f"http://127.0.0.1:{ports['registry']}/v1/members",
+            json={"email": "kept@example.com"},
+            headers=auth,
+        )
+        assert member.status_code == 201, member.text
+
+        os.kill(before["ingress"], signal.SIGKILL)
+        output = read_until(process, "ingress is ready again", timeout=90)
+
+        assert "ingress exited with -9; restarting" in output
+        assert process.poll() is None, "the supervisor stopped"
+        after = processes_by_role(process.pid)
+        assert after["ingress"] != before["ingress"]
+        for role in ("registry", "sync", "logs", "console", "broker", "valkey"):
+            assert after[role] == before[role], f"{role} was restarted or stopped"
+        assert client.get(f"http://127.0.0.1:{ports['ingress']}/readyz").status_code == 200
+        members = client.get(f"http://127.0.0.1:{ports['registry']}/v1/members", headers=auth)
+        assert member.json()["id"] in [m["id"] for m in members.json()]
+    # the clean stop of everything, the restarted ingress included, is the next test's
 
 
 def test_up_starts_five_ready_services_carries_a_message_and_stops_cleanly(suite):

@@ -98,6 +98,13 @@ CASES: dict[str, tuple[Call, int, str | None]] = {
         404,
         "to",
     ),
+    "rollback without naming a version": (
+        lambda h, u, t, ids: h.post(
+            f"{u}/v1/installations/{ids['notes']}/rollback", json={}, headers=t.admin
+        ),
+        400,
+        "to",
+    ),
     "install of a disabled key": (
         lambda h, u, t, ids: install(h, u, t, "acme-crm"),
         409,

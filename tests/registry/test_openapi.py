@@ -30,3 +30,20 @@ async def test_the_openapi_document_describes_every_route(
         assert operation.get("description") or operation.get("summary"), (path, method)
     deploy = document["paths"]["/v1/extensions/{key}/versions"]["post"]
     assert "application/gzip" in deploy["requestBody"]["content"]
+
+
+async def test_internal_routes_are_not_in_the_public_document(
+    http: httpx.AsyncClient, registry: str
+) -> None:
+    document = (await http.get(f"{registry}/schema/openapi.json")).json()
+    assert [p for p in document["paths"] if not p.startswith("/v1/")] == []
+
+
+async def test_operations_that_take_the_token_say_so_and_the_oauth_callback_does_not(
+    http: httpx.AsyncClient, registry: str
+) -> None:
+    paths = (await http.get(f"{registry}/schema/openapi.json")).json()["paths"]
+    assert paths["/v1/installations"]["get"]["security"] == [{"bearer": []}]
+    assert "401" in paths["/v1/installations"]["get"]["responses"]
+    callback = paths["/v1/oauth/callback"]["get"]
+    assert "security" not in callback and "401" not in callback["responses"]

@@ -99,6 +99,7 @@ class InternalOAuthController(Controller):
 
     path = "/internal/installations/{installation_id:str}/oauth"
     tags = ["internal"]
+    include_in_schema = False  # not a public API (docs/http-api.md): the internal token only
 
     @post("/", status_code=200, guards=[require_internal_token])
     async def report_oauth(

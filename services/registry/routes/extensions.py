@@ -18,6 +18,7 @@ from litestar.openapi.spec import (
 from litestar.params import FromPath, FromQuery
 
 from services.base.auth import Principal
+from services.registry.routes.pages import MAX_PAGE, After, Limit, page_of
 from services.registry.schemas import CatalogEntry, Version, VersionDeployed
 from services.registry.service.versions import VersionService
 
@@ -46,10 +47,15 @@ class CatalogController(Controller):
 
     @get("/")
     async def list_catalog(
-        self, principal: NamedDependency[Principal], versions: NamedDependency[VersionService]
-    ) -> list[CatalogEntry]:
-        """Everything installable in the caller's workspace."""
-        return await versions.catalog(principal)
+        self,
+        principal: NamedDependency[Principal],
+        versions: NamedDependency[VersionService],
+        limit: Limit = MAX_PAGE,
+        after: After = None,
+    ) -> Response[list[CatalogEntry]]:
+        """Everything installable in the caller's workspace; paged by key."""
+        entries = await versions.catalog(principal)
+        return page_of(entries, path="/v1/catalog", limit=limit, after=after, id_of=_key)
 
     @get("/{key:str}")
     async def get_catalog_entry(
@@ -87,9 +93,13 @@ class ExtensionController(Controller):
         principal: NamedDependency[Principal],
         versions: NamedDependency[VersionService],
         key: FromPath[str],
-    ) -> list[Version]:
-        """The whole history, oldest first, tagged active / observation / draft."""
-        return await versions.list_versions(principal, key)
+        limit: Limit = MAX_PAGE,
+        after: After = None,
+    ) -> Response[list[Version]]:
+        """The history, oldest first, tagged active / observation / draft; paged."""
+        history = await versions.list_versions(principal, key)
+        path = f"/v1/extensions/{key}/versions"
+        return page_of(history, path=path, limit=limit, after=after, id_of=_version_id)
 
     @post("/{key:str}/promote", status_code=200)
     async def promote_version(
@@ -100,3 +110,11 @@ class ExtensionController(Controller):
     ) -> Version:
         """Make the observation version active (admin); widening installs await approval."""
         return await versions.promote(principal, key)
+
+
+def _key(entry: CatalogEntry) -> str:
+    return entry.key
+
+
+def _version_id(version: Version) -> str:
+    return version.version_id

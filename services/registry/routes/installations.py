@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from litestar import Controller, delete, get, patch, post, put
+from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from services.base.auth import Principal
+from services.registry.routes.pages import MAX_PAGE, After, Limit, page_of
 from services.registry.schemas import (
     Installation,
     InstallationCreate,
@@ -34,9 +35,12 @@ class InstallationController(Controller):
         self,
         principal: NamedDependency[Principal],
         installations: NamedDependency[InstallationService],
-    ) -> list[Installation]:
-        """Every installation that is not uninstalled."""
-        return await installations.list_installations(principal)
+        limit: Limit = MAX_PAGE,
+        after: After = None,
+    ) -> Response[list[Installation]]:
+        """Installations that are not uninstalled, oldest first; paged (`Link: rel="next"`)."""
+        found = await installations.list_installations(principal)
+        return page_of(found, path="/v1/installations", limit=limit, after=after)
 
     @post("/")
     async def install_extension(

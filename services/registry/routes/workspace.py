@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from services.base.auth import Principal
+from services.registry.routes.pages import MAX_PAGE, After, Limit, page_of
 from services.registry.schemas import (
     Me,
     Member,
@@ -41,10 +42,15 @@ class WorkspaceController(Controller):
 
     @get("/members")
     async def list_members(
-        self, principal: NamedDependency[Principal], workspaces: NamedDependency[WorkspaceService]
-    ) -> list[Member]:
-        """Every member with their role."""
-        return await workspaces.store.members(principal.workspace_id)
+        self,
+        principal: NamedDependency[Principal],
+        workspaces: NamedDependency[WorkspaceService],
+        limit: Limit = MAX_PAGE,
+        after: After = None,
+    ) -> Response[list[Member]]:
+        """Members with their role, oldest first; paged (`Link: rel="next"`)."""
+        members = await workspaces.store.members(principal.workspace_id)
+        return page_of(members, path="/v1/members", limit=limit, after=after)
 
     @post("/members")
     async def add_member(
@@ -58,10 +64,15 @@ class WorkspaceController(Controller):
 
     @get("/tokens")
     async def list_tokens(
-        self, principal: NamedDependency[Principal], workspaces: NamedDependency[WorkspaceService]
-    ) -> list[TokenInfo]:
-        """API tokens of the workspace (metadata only)."""
-        return await workspaces.store.tokens(principal.workspace_id)
+        self,
+        principal: NamedDependency[Principal],
+        workspaces: NamedDependency[WorkspaceService],
+        limit: Limit = MAX_PAGE,
+        after: After = None,
+    ) -> Response[list[TokenInfo]]:
+        """API tokens of the workspace (metadata only), oldest first; paged."""
+        tokens = await workspaces.store.tokens(principal.workspace_id)
+        return page_of(tokens, path="/v1/tokens", limit=limit, after=after)
 
     @post("/tokens")
     async def issue_token(

@@ -11,7 +11,7 @@ import msgspec
 
 from contracts.installations import VersionRef
 from services.base.auth import Principal
-from services.base.errors import Conflict, NotFound
+from services.base.errors import Conflict, NotFound, ServiceError
 from services.registry.errors import ApprovalRequired
 from services.registry.outbox import OutboxRelay
 from services.registry.schemas import (
@@ -106,8 +106,9 @@ class InstallationVersionService:
         self, caller: Principal, installation_id: str, body: VersionChange
     ) -> Installation:
         """Make any previously deployed version active again."""
+        caller.require_admin()  # before looking at the input: a member learns nothing from it
         if body.to is None:
-            raise NotFound("name the version to roll back to", field="to")
+            raise ServiceError("name the version to roll back to", field="to")
         return await self._switch(caller, installation_id, body, "rollback")
 
     async def promote(
