@@ -15,13 +15,13 @@ from contracts.topics import (
     STREAM_STATUS,
 )
 from runtime.runtime import Runtime
+from services.base.dedupe import DedupeStore, Deduplicator, RecordLedger
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
 from services.base.kafka import publish
 from services.base.secrets_crypto import Keyring, KeyringError
 from services.base.settings import InfraSettings, SettingsError
 from services.sync.budget import RequestBudget
-from services.sync.dedupe import RecordDedupe
 from services.sync.oauth import TokenSource
 from services.sync.routes import (
     cursor_history,
@@ -43,6 +43,7 @@ from services.sync.subscribers import SnapshotPartitions
 def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litestar:
     """Wire the scheduler (this replica's snapshot partitions), its runs and the API."""
     infra = Infrastructure.create(infra_settings, "sync")
+    infra.producer_request_timeout_ms = int(settings.publish_timeout_s * 1000)
     for topic in (CANONICAL_RECORDS, OBSERVED_RECORDS, STREAM_STATUS, EXTENSION_LOGS, AUDIT_EVENTS):
         infra.publisher(topic)
     try:
@@ -71,11 +72,16 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
     runner = Runner(
         invoker=runtime,
         store=store,
-        dedupe=RecordDedupe(
-            infra.redis,
+        dedupe=Deduplicator(
+            DedupeStore(infra.redis),
             ttl_s=settings.dedupe_ttl_s,
             pending_s=settings.dedupe_pending_s,
             wait_s=settings.dedupe_pending_s + 2,
+            verify=RecordLedger(
+                infra_settings.kafka_bootstrap_servers,
+                settings.publish_timeout_s * 2,
+                client_id="sync-dedupe-ledger",
+            ).contains,
         ),
         board=board,
         budget=budget,

@@ -20,8 +20,6 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot
 from contracts.logs import ExtensionLogLine
@@ -29,8 +27,8 @@ from contracts.records import CanonicalRecord
 from contracts.topics import CANONICAL_RECORDS, EXTENSION_LOGS
 from runtime.interface import Emission, Invocation, InvocationResult, Invoker
 from runtime.pages import stamp_of
+from services.base.dedupe import Deduplicator
 from services.sync.budget import RequestBudget
-from services.sync.dedupe import RecordDedupe
 from services.sync.oauth import NeedsReauth, TokenSource
 from services.sync.schemas import CursorEntry
 from services.sync.status import StatusBoard
@@ -76,7 +74,7 @@ class Runner:
         *,
         invoker: Invoker,
         store: SyncStore,
-        dedupe: RecordDedupe,
+        dedupe: Deduplicator,
         board: StatusBoard,
         budget: RequestBudget,
         tokens: TokenSource,
@@ -91,6 +89,7 @@ class Runner:
         self.tokens = tokens
         self.producer = producer
         self.limits = limits
+        self._settling: set[asyncio.Task[None]] = set()
         self.pages_fetched = 0  # every page call made by this process (bench and tests read it)
 
     def backoff_s(self, failures: int) -> float:
@@ -240,49 +239,53 @@ class Runner:
         if not emissions:
             return 0, 0
         inst = target.installation_id
-        claimed = await self.dedupe.claim(inst, [e.idempotency_key for e in emissions], run_id)
-        mine = set(claimed.mine)
-        fresh = [
-            e
-            for e in {e.idempotency_key: e for e in emissions}.values()
-            if e.idempotency_key in mine
-        ]
+        by_key = {self.dedupe.store.dedupe_key(inst, e.idempotency_key): e for e in emissions}
+        claims = await self.dedupe.claim(list(by_key), token=run_id)
+        fresh = [by_key[key] for key in claims.mine]
         producer = self.producer()
+        sent_at_ms = int(time.time() * 1000) - 1000  # margin for producer-side timestamps
+        acks: list[asyncio.Future[Any]] = []
         try:
-            acks = [
-                await producer.send(
-                    CANONICAL_RECORDS.name,
-                    CANONICAL_RECORDS.encode(record),
-                    key=inst.encode(),
+            for emission in fresh:
+                record = self._record(target, snapshot, emission, run_id)
+                acks.append(
+                    await producer.send(
+                        CANONICAL_RECORDS.name,
+                        CANONICAL_RECORDS.encode(record),
+                        key=CANONICAL_RECORDS.encode_key(record),
+                    )
                 )
-                for record in (self._record(target, snapshot, e, run_id) for e in fresh)
-            ]
             await asyncio.gather(*acks)
         except Exception as error:
-            await self.dedupe.release(inst, claimed)
+            if acks and len(acks) == len(claims.mine):
+                # Not acknowledged is not "not written": settle marks the keys done or
+                # uncertain (looked up on the topic by the next claim), never just free.
+                self._settling.add(
+                    asyncio.create_task(self.dedupe.settle(claims, acks, sent_at_ms))
+                )
+            else:
+                await self.dedupe.release(claims)
             raise PageFailed(
                 f"records not acknowledged by Kafka: {type(error).__name__}"
             ) from error
-        await self.dedupe.confirm(inst, claimed)
+        await self.dedupe.confirm(claims)
         return len(fresh), self._gaps(snapshot, target, fresh, status)
 
     def _gaps(
         self, snapshot: InstallationSnapshot, target: Target, fresh: list[Emission], status: Any
     ) -> int:
-        """New-to-the-store records older than the window, once the first sweep is done."""
+        """Webhook gap: records new to the shared dedupe store although older than the window.
+
+        Only for a connector that also takes webhooks, and only after the stream's first
+        successful sweep (the initial backfill finds every old record new, by design). A
+        record whose key the webhook path had delivered is a duplicate, never `fresh`.
+        """
         manifest = snapshot.active.manifest if snapshot.active else None
         if manifest is None or manifest.webhooks is None or status.last_success_at is None:
             return 0
         horizon = time.time() - self.limits.gap_window_s
-        count = 0
-        for emission in fresh:
-            stamp = stamp_of(emission.payload)
-            if (
-                isinstance(stamp, int | float)
-                and status.last_success_at - 86400 * 365 < stamp < horizon
-            ):
-                count += 1
-        return count
+        stamps = (stamp_of(e.payload) for e in fresh)
+        return sum(1 for s in stamps if isinstance(s, int | float) and s < horizon)
 
     @staticmethod
     def _record(
@@ -353,7 +356,9 @@ class Runner:
         )
         try:
             await self.producer().send_and_wait(
-                EXTENSION_LOGS.name, msgspec.json.encode(line), key=EXTENSION_LOGS.encode_key(line)
+                EXTENSION_LOGS.name,
+                EXTENSION_LOGS.encode(line),
+                key=EXTENSION_LOGS.encode_key(line),
             )
         except Exception:
             log.warning("run failure not logged to Kafka", extra={"slot": target.slot})

@@ -38,7 +38,10 @@ class SyncSettings(msgspec.Struct, frozen=True, kw_only=True):
     cursor_history_limit: int = 50
     # Dedupe keys live at least as long as the providers' retry horizon (as ingress').
     dedupe_ttl_s: int = 7 * 24 * 3600
+    # A pending claim outlives the producer's request timeout (a publish in doubt settles first).
     dedupe_pending_s: float = 30.0
+    # How long a page's records may wait for Kafka's acknowledgement before the page fails.
+    publish_timeout_s: float = 10.0
     # A polled record older than this that the webhook path never delivered counts as a gap.
     webhook_gap_window_s: float = 900.0
     # Refresh an OAuth access token this long before it expires.

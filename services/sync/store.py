@@ -19,6 +19,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from contracts.streams import StreamStatus
+from services.base.dedupe import tag
 from services.sync.schemas import CursorEntry
 
 RUN_REQUESTS = "sync:run-requests"  # not per installation: every scheduler scans it each tick
@@ -73,11 +74,6 @@ _status = msgspec.json.Decoder(StreamStatus)
 def _text(value: Any) -> str:
     """redis-py types replies as bytes | str; this client answers bytes."""
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def tag(installation_id: str) -> str:
-    """The hash tag every key of one installation starts with (the same as ingress')."""
-    return f"{{i:{installation_id}}}"
 
 
 class SyncStore:
