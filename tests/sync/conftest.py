@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from redis.asyncio import Redis
 
 from contracts.ids import new_id
@@ -18,7 +18,6 @@ from contracts.topics import CANONICAL_RECORDS, INSTALLATION_SNAPSHOTS
 from services.base.auth import Principal, new_token, token_digest, token_key
 from services.base.kafka import publish
 from services.sync.settings import SyncSettings
-from tests.harness import read_topic
 from tests.runtime.conftest import keyring, producer, redis  # noqa: F401 - shared fixtures
 
 
@@ -69,14 +68,30 @@ async def canonical_of(
     until: Callable[[list[CanonicalRecord]], bool],
     timeout: float = 60,
 ) -> list[CanonicalRecord]:
-    """Canonical records of one installation, read until `until` holds for them."""
-    seen = await read_topic(
-        bootstrap,
-        CANONICAL_RECORDS,
-        lambda all_: until([r for r in all_ if r.installation_id == installation_id]),
-        timeout=timeout,
-    )
-    return [r for r in seen if r.installation_id == installation_id]
+    """Canonical records of one installation, read from the beginning until `until` holds."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(CANONICAL_RECORDS.name, p) for p in range(CANONICAL_RECORDS.partitions)
+        ]
+        await consumer.end_offsets(partitions)  # loads the topic's metadata before fetching
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        mine: list[CanonicalRecord] = []
+        deadline = time.monotonic() + timeout
+        while not until(mine):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met; saw {len(mine)} records")
+            batch = await consumer.getmany(timeout_ms=300)
+            for records in batch.values():
+                for record in records:
+                    decoded = CANONICAL_RECORDS.decode(record.value)
+                    if decoded.installation_id == installation_id:
+                        mine.append(decoded)
+        return mine
+    finally:
+        await consumer.stop()
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 60, every: float = 0.2) -> Any:

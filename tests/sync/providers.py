@@ -110,12 +110,22 @@ class PagedProvider:
 
 @dataclass
 class OAuthServer:
-    """An OAuth2 token endpoint: refresh_token grants; `invalid` refresh tokens → invalid_grant."""
+    """An OAuth2 token endpoint: refresh_token grants; any other refresh token → invalid_grant.
 
-    refresh_token: str = "rt_good"
+    Counts only the grants of its own refresh token (`refreshes`) and the refused ones
+    (`refused`), so installations of earlier tests that a sync replica still polls do not
+    blur a test's counts.
+    """
+
+    refresh_token: str = field(default_factory=lambda: f"rt_{time.monotonic_ns()}")
     refreshes: int = 0
+    refused: list[str] = field(default_factory=list)
     delay_s: float = 0.2
     issued: list[str] = field(default_factory=list)
+
+    def accepts(self, authorization: str) -> bool:
+        """Whether a bearer header carries a token this server issued."""
+        return authorization.removeprefix("Bearer ") in self.issued
 
     def app(self) -> Litestar:
         server = self
@@ -125,11 +135,13 @@ class OAuthServer:
             form = await request.form()
             if form.get("grant_type") != "refresh_token":
                 return Response({"error": "unsupported_grant_type"}, status_code=400)
-            server.refreshes += 1
+            given = str(form.get("refresh_token"))
             await asyncio.sleep(server.delay_s)  # a slow provider widens the race window
-            if form.get("refresh_token") != server.refresh_token:
+            if given != server.refresh_token:
+                server.refused.append(given)
                 return Response({"error": "invalid_grant"}, status_code=400)
-            access = f"at_{server.refreshes}"
+            server.refreshes += 1
+            access = f"at_{server.refresh_token}_{server.refreshes}"
             server.issued.append(access)
             return Response({"access_token": access, "token_type": "bearer", "expires_in": 3600})
 
