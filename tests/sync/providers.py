@@ -40,6 +40,7 @@ class PagedProvider:
     concurrent_same_page: int = 0
     times: list[float] = field(default_factory=list)
     limited_at: list[float] = field(default_factory=list)
+    calls: list[tuple[str, float, int]] = field(default_factory=list)  # (kind, at, status)
     on_page: Callable[[int], Awaitable[None]] | None = None
     _pages_open: dict[str, int] = field(default_factory=dict)
     token_check: Callable[[str], bool] | None = None
@@ -71,11 +72,13 @@ class PagedProvider:
             if provider.rate_limited > 0:
                 provider.rate_limited -= 1
                 provider.limited_at.append(time.monotonic())
+                provider.calls.append((kind, time.monotonic(), 429))
                 return Response(
                     {"error": {"type": "rate_limit"}},
                     status_code=429,
                     headers={"retry-after": f"{provider.retry_after_s:g}"},
                 )
+            provider.calls.append((kind, time.monotonic(), 200))
             if kind != "customers":
                 return Response({"object": "list", "data": [], "has_more": False})
             limit = int(request.query_params.get("limit", 10))

@@ -10,7 +10,7 @@ from services.sync.app import create_app
 from tests.harness import read_topic, serving
 from tests.sync.conftest import canonical_of, eventually, put_snapshot, sync_settings, token_for
 from tests.sync.providers import PagedProvider
-from tests.sync.test_runs import stripe_install, streams_of
+from tests.sync.test_runs import streams_of, stripe_install
 
 
 async def wait_customers_ok(http, sync, snap, headers, runs: int = 1):
