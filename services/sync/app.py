@@ -118,8 +118,8 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
         await publish(infra.producer, AUDIT_EVENTS, event)
 
     async def end() -> None:
-        await partitions.stop()  # revokes: runs cancelled, leases released
-        await scheduler.stop()
+        await scheduler.stop()  # runs end at a page boundary, leases released
+        await partitions.stop()  # then leave the group: the partitions move on
         await tokens.close()
         await runtime.close()
 

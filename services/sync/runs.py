@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,8 +99,18 @@ class Runner:
             self.limits.backoff_base_s * 2 ** max(failures - 1, 0), self.limits.backoff_max_s
         )
 
-    async def run(self, target: Target, snapshot: InstallationSnapshot) -> RunOutcome:
-        """Run `target` once if its lease is free; `busy` when another run holds it."""
+    async def run(
+        self,
+        target: Target,
+        snapshot: InstallationSnapshot,
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> RunOutcome:
+        """Run `target` once if its lease is free; `busy` when another run holds it.
+
+        `stopping()` is checked before every page: a run asked to stop (its partition is
+        being revoked) ends at a page boundary, so the next owner never fetches a page this
+        replica is still fetching.
+        """
         inst, slot = target.installation_id, target.slot
         token = await self.store.acquire(inst, slot, self.limits.lease_ttl_s)
         if token is None:
@@ -107,7 +118,7 @@ class Runner:
         renewer = asyncio.create_task(self._keep(target, token))
         run_id = new_id("run")
         try:
-            return await self._pages(target, snapshot, token, run_id)
+            return await self._pages(target, snapshot, token, run_id, stopping)
         finally:
             renewer.cancel()
             await asyncio.gather(renewer, return_exceptions=True)
@@ -127,7 +138,12 @@ class Runner:
                 pass  # a Redis blip: the commit check is what protects the cursor
 
     async def _pages(
-        self, target: Target, snapshot: InstallationSnapshot, token: str, run_id: str
+        self,
+        target: Target,
+        snapshot: InstallationSnapshot,
+        token: str,
+        run_id: str,
+        stopping: Callable[[], bool],
     ) -> RunOutcome:
         status = await self.board.current(target)
         started = time.time()
@@ -144,6 +160,9 @@ class Runner:
         more = False
         try:
             for _ in range(self.limits.max_pages):
+                if stopping():
+                    more = True
+                    break
                 result = await self._invoke(target, snapshot, cursor, run_id)
                 new, gaps = await self._deliver(target, snapshot, result, run_id, status)
                 pages += 1

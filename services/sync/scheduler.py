@@ -57,6 +57,8 @@ class Scheduler:
         self.targets: dict[Key, Target] = {}
         self.due_at: dict[Key, float] = {}
         self.running: dict[Key, asyncio.Task[None]] = {}
+        self.stopping: set[Key] = set()  # runs asked to end at their next page boundary
+        self.handover_s = 30.0  # longest a revocation waits for runs to reach a boundary
         self.lateness: deque[float] = deque(maxlen=100_000)  # seconds late per started run
         self._heap: list[tuple[float, int, Key]] = []
         self._seq = itertools.count()
@@ -73,11 +75,11 @@ class Scheduler:
         ]
 
     async def stop(self) -> None:
-        """Stop dispatching and cancel runs in flight (their leases are released)."""
+        """Stop dispatching; runs in flight end at a page boundary (leases released)."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._cancel(list(self.running))
+        await self._drain(list(self.running))
 
     # Partitions (called by the snapshot consumer) -----------------------------------------
 
@@ -89,9 +91,9 @@ class Scheduler:
         self.live -= gone
         installations = [i for i, p in self.partition_of.items() if p in gone]
         keys = [k for k in self.targets if k[0] in set(installations)]
-        await self._cancel(keys)
         for key in keys:
             self._unschedule(key)
+        await self._drain(keys)
         for installation_id in installations:
             self.snapshots.pop(installation_id, None)
             self.partition_of.pop(installation_id, None)
@@ -219,13 +221,14 @@ class Scheduler:
         snapshot = self.snapshots[target.installation_id]
         outcome = RunOutcome(state="error")
         try:
-            outcome = await self.runner.run(target, snapshot)
+            outcome = await self.runner.run(target, snapshot, lambda: key in self.stopping)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("run crashed", extra={"slot": target.slot})
         finally:
             self.running.pop(key, None)
+            self.stopping.discard(key)
             self._wake.set()
         if key not in self.targets or key in self.due_at:
             return  # unscheduled meanwhile, or already due again (run-now)
@@ -257,6 +260,14 @@ class Scheduler:
                         await self.run_now(installation_id, slot)
             except Exception as error:
                 log.warning("run requests not read", extra={"error": repr(error)})
+
+    async def _drain(self, keys: list[Key]) -> None:
+        """Let runs of `keys` end at a page boundary (bounded), then cancel what is left."""
+        tasks = [self.running[k] for k in keys if k in self.running]
+        self.stopping.update(k for k in keys if k in self.running)
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.handover_s)
+        await self._cancel(keys)
 
     async def _cancel(self, keys: list[Key]) -> None:
         tasks = [self.running[k] for k in keys if k in self.running]

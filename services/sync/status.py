@@ -8,6 +8,7 @@ stream's status with the observation's. An uninstalled installation's keys get t
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -19,6 +20,8 @@ from contracts.topics import STREAM_STATUS
 from services.base.kafka import publish
 from services.sync.store import SyncStore
 from services.sync.targets import Target
+
+log = logging.getLogger(__name__)
 
 
 def initial_status(target: Target) -> StreamStatus:
@@ -63,8 +66,13 @@ class StatusBoard:
         self.cache[target.key] = status
         await self.store.save_status(target.slot, status)
         if target.mode == "active":
-            producer: AIOKafkaProducer = self.producer()
-            await publish(producer, STREAM_STATUS, status)
+            try:
+                producer: AIOKafkaProducer = self.producer()
+                await publish(producer, STREAM_STATUS, status)
+            except Exception as error:
+                # Kafka is unreachable: the run must not fail for its status line. The status
+                # is stored (the API shows it) and the next change publishes it whole.
+                log.warning("stream status not published", extra={"error": repr(error)})
         return status
 
     def forget(self, installation_id: str) -> None:
