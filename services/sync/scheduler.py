@@ -148,14 +148,10 @@ class Scheduler:
                 continue
             status = await self.board.current(target)
             due = now + random.uniform(0, min(1.0, target.every_s * self.jitter_fraction))
-            if status.last_run_at is not None and status.state in ("ok", "idle"):
-                due = max(due, status.last_run_at + self._interval(target))
-            elif status.consecutive_failures:
-                due = max(
-                    due,
-                    (status.last_error_at or now)
-                    + self.runner.backoff_s(status.consecutive_failures),
-                )
+            if status.next_run_at is not None and status.state not in ("disabled", "needs_reauth"):
+                # The schedule survives a rebalance or a restart: the previous owner stored
+                # when this target is due next (now, for a run that stopped with pages left).
+                due = max(due, status.next_run_at)
             self._schedule(key, due)
             state = status.state if status.state not in ("disabled", "needs_reauth") else "idle"
             await self.board.update(target, state=state, next_run_at=due)

@@ -78,9 +78,11 @@ async def canonical_of(
         await consumer.end_offsets(partitions)  # loads the topic's metadata before fetching
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        mine: list[CanonicalRecord] = []
+        # By position: the embedded broker may hand a reader a batch again after a fetch
+        # that overlapped it; the same offset twice is one record, two offsets are two.
+        mine: dict[tuple[int, int], CanonicalRecord] = {}
         deadline = time.monotonic() + timeout
-        while not until(mine):
+        while not until(list(mine.values())):
             if time.monotonic() > deadline:
                 raise AssertionError(f"condition not met; saw {len(mine)} records")
             batch = await consumer.getmany(timeout_ms=300)
@@ -88,8 +90,8 @@ async def canonical_of(
                 for record in records:
                     decoded = CANONICAL_RECORDS.decode(record.value)
                     if decoded.installation_id == installation_id:
-                        mine.append(decoded)
-        return mine
+                        mine[(record.partition, record.offset)] = decoded
+        return list(mine.values())
     finally:
         await consumer.stop()
 
