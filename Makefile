@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck bench clean setup
+.PHONY: run test lint format typecheck bench bench-sync clean setup
 
 setup: $(STAMP)
 
@@ -35,6 +35,9 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	@$(BIN)/python -m bench.ingress
+
+bench-sync: $(STAMP)
+	@$(BIN)/python -m bench.sync
 
 clean:
 	rm -rf $(VENV) .backfill .pytest_cache .ruff_cache .mypy_cache
