@@ -15,13 +15,14 @@ from contracts.topics import (
     STREAM_STATUS,
 )
 from runtime.runtime import Runtime
-from services.base.dedupe import DedupeStore, Deduplicator, RecordLedger
+from services.base.dedupe import Deduplicator, RecordLedger
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
 from services.base.kafka import publish
 from services.base.secrets_crypto import Keyring, KeyringError
 from services.base.settings import InfraSettings, SettingsError
 from services.sync.budget import RequestBudget
+from services.sync.dedupe import PageDedupeStore
 from services.sync.oauth import TokenSource
 from services.sync.routes import (
     cursor_history,
@@ -73,7 +74,7 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
         invoker=runtime,
         store=store,
         dedupe=Deduplicator(
-            DedupeStore(infra.redis),
+            PageDedupeStore(infra.redis),
             ttl_s=settings.dedupe_ttl_s,
             pending_s=settings.dedupe_pending_s,
             wait_s=settings.dedupe_pending_s + 2,
