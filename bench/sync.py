@@ -275,6 +275,11 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def run(args: argparse.Namespace) -> None:
+    if args.only == "lateness":
+        with infrastructure() as env:
+            late = await lateness(env, args.streams // 10, args.lateness_seconds)
+        report_lateness(args, late)
+        return
     with infrastructure() as env:
         port = free_port()
         provider = start(
@@ -335,6 +340,11 @@ async def run(args: argparse.Namespace) -> None:
         f"ratio sync/baseline per CPU-s: {sync_rate / base_rate:.2f} (target >= 0.5; "
         f"target >= 20,000 records per CPU-s)"
     )
+    report_lateness(args, late)
+
+
+def report_lateness(args: argparse.Namespace, late: dict[str, Any]) -> None:
+    """Lateness percentiles of the first runs and of the runs after them."""
     for name, values in (
         ("activation burst (first runs)", late["first"]),
         ("steady state (later runs)", late["later"]),
@@ -357,6 +367,7 @@ def main() -> None:
     parser.add_argument("--lateness-seconds", type=float, default=150.0)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--url", default="")
+    parser.add_argument("--only", choices=["all", "lateness"], default="all")
     args = parser.parse_args()
     if args.mode == "provider":
         import uvicorn

@@ -18,7 +18,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.ids import new_id
@@ -49,11 +49,13 @@ class LeaseLost(RuntimeError):
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """How a run ended, for the scheduler's next due time."""
+    """How a run ended, and its final status changes (the scheduler adds the next due time
+    and stores them in one status update)."""
 
     state: str  # ok | error | busy | lease_lost | needs_reauth
     more: bool = False  # stopped at the page limit with pages left: run again soon
     failures: int = 0
+    changes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -156,18 +158,23 @@ class Runner:
             kind=target.kind,
         )
         cursor = await self.store.cursor(target.installation_id, target.slot)
-        pages = records = gap = 0
+        pages = records = 0
+        total, gap_total = status.records_total, status.webhook_gap
+        progress: dict[str, Any] = {}
         more = False
         try:
             for _ in range(self.limits.max_pages):
                 if stopping():
                     more = True
                     break
+                if progress:  # a page of a longer run: the status shows the moving cursor
+                    await self.board.update(target, **progress)
                 result = await self._invoke(target, snapshot, cursor, run_id)
                 new, gaps = await self._deliver(target, snapshot, result, run_id, status)
                 pages += 1
                 records += new
-                gap += gaps
+                total += new
+                gap_total += gaps
                 cursor = result.next_cursor if target.kind == "stream" else cursor
                 entry = CursorEntry(
                     entry_id=new_id("cur"),
@@ -182,34 +189,28 @@ class Runner:
                     target.installation_id, target.slot, token, cursor, entry
                 ):
                     raise LeaseLost("the run lease was lost before the cursor commit")
-                status = await self.board.update(
-                    target,
-                    cursor=cursor,
-                    pages_last_run=pages,
-                    records_last_run=records,
-                    records_total=status.records_total + new,
-                    webhook_gap=status.webhook_gap + gaps,
-                )
+                progress = {
+                    "cursor": cursor,
+                    "pages_last_run": pages,
+                    "records_last_run": records,
+                    "records_total": total,
+                    "webhook_gap": gap_total,
+                }
                 more = result.has_more and target.kind == "stream"
                 if not more:
                     break
         except LeaseLost as lost:
             log.warning("run stopped", extra={"slot": target.slot, "reason": str(lost)})
-            return RunOutcome(state="lease_lost")
+            return RunOutcome(state="lease_lost", changes=progress)
         except NeedsReauth as error:
-            await self.board.update(
-                target,
-                state="needs_reauth",
-                last_error=str(error),
-                last_error_at=time.time(),
-                next_run_at=None,
+            changes = {"state": "needs_reauth", "last_error": str(error)}
+            return RunOutcome(
+                state="needs_reauth", changes={**progress, **changes, "last_error_at": time.time()}
             )
-            return RunOutcome(state="needs_reauth")
         except Exception as error:
-            return await self._failed(target, snapshot, run_id, error)
-        now = time.time()
-        await self.board.update(target, state="ok", last_success_at=now, consecutive_failures=0)
-        return RunOutcome(state="ok", more=more)
+            return await self._failed(target, snapshot, run_id, error, progress)
+        done = {"state": "ok", "last_success_at": time.time(), "consecutive_failures": 0}
+        return RunOutcome(state="ok", more=more, changes={**progress, **done})
 
     async def _invoke(
         self, target: Target, snapshot: InstallationSnapshot, cursor: str | None, run_id: str
@@ -325,22 +326,26 @@ class Runner:
         )
 
     async def _failed(
-        self, target: Target, snapshot: InstallationSnapshot, run_id: str, error: Exception
+        self,
+        target: Target,
+        snapshot: InstallationSnapshot,
+        run_id: str,
+        error: Exception,
+        progress: dict[str, Any],
     ) -> RunOutcome:
         status = await self.board.current(target)
         failures = status.consecutive_failures + 1
         message = str(error) or type(error).__name__
-        now = time.time()
-        await self.board.update(
-            target,
-            state="error" if failures == 1 else "backing_off",
-            consecutive_failures=failures,
-            error_count=status.error_count + 1,
-            last_error=message[:500],
-            last_error_at=now,
-        )
         await self._log_error(target, snapshot, run_id, message, error)
-        return RunOutcome(state="error", failures=failures)
+        changes = {
+            **progress,
+            "state": "error" if failures == 1 else "backing_off",
+            "consecutive_failures": failures,
+            "error_count": status.error_count + 1,
+            "last_error": message[:500],
+            "last_error_at": time.time(),
+        }
+        return RunOutcome(state="error", failures=failures, changes=changes)
 
     async def _log_error(
         self,

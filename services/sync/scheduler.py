@@ -59,6 +59,7 @@ class Scheduler:
         self.running: dict[Key, asyncio.Task[None]] = {}
         self.stopping: set[Key] = set()  # runs asked to end at their next page boundary
         self.handover_s = 30.0  # longest a revocation waits for runs to reach a boundary
+        self.phased: set[Key] = set()  # targets whose schedule took its random phase
         self.lateness: deque[float] = deque(maxlen=100_000)  # seconds late per started run
         self._heap: list[tuple[float, int, Key]] = []
         self._seq = itertools.count()
@@ -153,7 +154,8 @@ class Scheduler:
                 # when this target is due next (now, for a run that stopped with pages left).
                 due = max(due, status.next_run_at)
             self._schedule(key, due)
-            state = status.state if status.state not in ("disabled", "needs_reauth") else "idle"
+            paused = ("disabled", "needs_reauth", "running")  # running: its owner is gone
+            state = "idle" if status.state in paused else status.state
             await self.board.update(target, state=state, next_run_at=due)
 
     @staticmethod
@@ -174,6 +176,7 @@ class Scheduler:
 
     def _unschedule(self, key: Key) -> None:
         self.targets.pop(key, None)
+        self.phased.discard(key)
         self.due_at.pop(key, None)  # its heap entry is skipped when popped
 
     async def run_now(self, installation_id: str, slot: str) -> bool:
@@ -226,24 +229,40 @@ class Scheduler:
             self.running.pop(key, None)
             self.stopping.discard(key)
             self._wake.set()
-        if key not in self.targets or key in self.due_at:
-            return  # unscheduled meanwhile, or already due again (run-now)
-        target = self.targets[key]
+        changes = dict(outcome.changes)
+        if key in self.targets and key not in self.due_at:  # else unscheduled, or run-now
+            target = self.targets[key]
+            due = self._next_due(key, target, outcome)
+            if due is None:
+                self._unschedule(key)
+            else:
+                self._schedule(key, due)
+            changes["next_run_at"] = due
+        if changes:
+            try:
+                await self.board.update(target, **changes)
+            except Exception:
+                log.warning("status not updated", extra={"slot": target.slot})
+
+    def _next_due(self, key: Key, target: Target, outcome: RunOutcome) -> float | None:
+        """When a target runs next after `outcome` (None: not until its snapshot changes)."""
         now = time.time()
         if outcome.state == "needs_reauth":
-            self._unschedule(key)
-            return
+            return None
         if outcome.state == "ok":
-            due = now if outcome.more else now + self._interval(target)
-        elif outcome.state == "error":
-            due = now + self.runner.backoff_s(outcome.failures)
-        else:  # busy or lease lost: another replica has it now; look again soon
-            due = now + min(target.every_s, 5.0) * random.uniform(0.5, 1.0)
-        self._schedule(key, due)
-        try:
-            await self.board.update(target, next_run_at=due)
-        except Exception:
-            log.warning("status not updated", extra={"slot": target.slot})
+            if outcome.more:
+                return now
+            if key not in self.phased:
+                # After the first run (the activation backfill, which runs at once) a target
+                # takes a random phase within one interval: thousands activated together
+                # spread evenly instead of firing together every interval.
+                self.phased.add(key)
+                return now + target.every_s * random.uniform(0.5, 1.5)
+            return now + self._interval(target)
+        if outcome.state == "error":
+            return now + self.runner.backoff_s(outcome.failures)
+        # busy or lease lost: another replica has it now; look again soon
+        return now + min(target.every_s, 5.0) * random.uniform(0.5, 1.0)
 
     async def _requests(self) -> None:
         while True:
