@@ -27,7 +27,9 @@ def job(snapshot, name: str) -> Invocation:
     )
 
 
-async def test_a_job_runs_its_entry_and_an_undeclared_job_is_not_found(infra, redis, keyring, producer):
+async def test_a_job_runs_its_entry_and_an_undeclared_job_is_not_found(
+    infra, redis, keyring, producer
+):
     seen: list[str] = []
 
     @get("/v1/ping", sync_to_thread=False)
