@@ -6,6 +6,7 @@ import json
 
 from contracts.ids import new_id
 from contracts.topics import EXTENSION_LOGS
+from services.base.dedupe import DedupeStore
 from services.sync.app import create_app
 from tests.connectors.conftest import CONNECTORS
 from tests.harness import read_topic, serving
@@ -111,3 +112,36 @@ async def test_failed_page_logs_a_job_error_and_backs_off_without_moving_the_cur
         "payment_intents",
         "refunds",
     }
+
+
+async def test_webhook_gap_counts_polled_records_the_webhook_path_never_delivered(
+    infra, http, redis, keyring, producer
+):
+    provider = PagedProvider(key=new_id("sk_test"), customers=30)
+    snap = await stripe_install(redis, keyring, provider)
+    headers = await token_for(redis, snap.workspace_id)
+    base = f"/v1/installations/{snap.installation_id}/streams/customers"
+    # The webhook path delivered customer 31 (same record key): it is not a gap.
+    delivered = DedupeStore.dedupe_key(snap.installation_id, "stripe:customer:cus_00031:1700000031")
+    await redis.set(delivered, "d", ex=60)
+    async with serving(provider.app()) as url:
+        settings = sync_settings(url, webhook_gap_window_s=1.0)
+        async with serving(create_app(settings, infra.settings())) as sync:
+            await put_snapshot(producer, snap)
+
+            async def swept(runs: int):
+                found = (await streams_of(http, sync, snap.installation_id, headers)).get(
+                    "customers"
+                )
+                history = await http.get(f"{sync}{base}/cursors", headers=headers)
+                done = [e for e in history.json().get("entries", []) if e["action"] == "run"]
+                ok = found and found["state"] == "ok" and len(done) >= runs
+                return found if ok else None
+
+            first = await eventually(lambda: swept(1))
+            provider.customers = 40  # ten more upstream, all older than the gap window
+            await http.post(f"{sync}{base}/run", headers=headers)
+            second = await eventually(lambda: swept(2))
+    assert first["webhook_gap"] == 0  # the initial backfill finds every record new by design
+    assert second["webhook_gap"] == 9
+    assert second["records_total"] == 39
