@@ -4,12 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck bench bench-sync clean setup
+.PHONY: run test lint format typecheck bench bench-logs bench-sync clean setup browser
 
 setup: $(STAMP)
 
 # Reinstall only when the dependency list changed: the stamp is newer than pyproject.toml otherwise.
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c "import ctypes.util,sys; sys.exit(not ctypes.util.find_library('seccomp'))" \
+	  || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	         apt-get install -y -q libseccomp2 >/dev/null || true; fi; } ; \
+	  $(PYTHON) -c "import ctypes.util,sys; sys.exit(not ctypes.util.find_library('seccomp'))" \
+	  || echo "WARNING: libseccomp2 is missing: services will refuse to start (extension code \
+	cannot be isolated) unless RUNTIME_ALLOW_IN_PROCESS=true. Install it: apt-get install libseccomp2" >&2
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 	@$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
@@ -18,8 +24,24 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	@$(BIN)/backfill up
 
-test: $(STAMP)
-	@$(BIN)/python -m pytest
+# The console's browser tests drive Debian's Chromium (Playwright cannot download its own here).
+# A no-op when it is present; as root with apt-get it is installed; otherwise say so plainly.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing chromium with apt-get for the console's browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	      || echo "make: apt-get could not install chromium; the console browser tests will be skipped" >&2; \
+	  else \
+	    echo "make: $(CHROMIUM) is missing and cannot be installed here (needs root and apt-get);" \
+	      "install Debian's chromium, or the console browser tests will be skipped" >&2; \
+	  fi; }
+
+# Two workers, each with its own broker and Valkey (tests/harness.py); a file's tests stay
+# together on one worker, so its session-scoped services start once.
+test: $(STAMP) browser
+	@$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .
@@ -35,6 +57,9 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	@$(BIN)/python -m bench.ingress
+
+bench-logs: $(STAMP)
+	@$(BIN)/python -m bench.logs
 
 bench-sync: $(STAMP)
 	@$(BIN)/python -m bench.sync

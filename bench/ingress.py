@@ -1,5 +1,9 @@
 """`make bench`: ingress end to end against a bare Litestar `return 202`, in the same run.
 
+Ingress runs twice side by side: with the default isolated runtime (extension code in
+locked-down worker processes) and with the in-process runtime (`RUNTIME_ISOLATION=false`,
+`RUNTIME_ALLOW_IN_PROCESS=true`), so the cost of isolation is measured in the same run.
+
 Starts its own embedded broker and Valkey (or uses KAFKA_BOOTSTRAP_SERVERS / REDIS_URL),
 installs the first-party Stripe connector, runs ingress as `python -m services.ingress` and
 the bare app as separate processes, and drives both from a third process with pre-signed
@@ -194,12 +198,28 @@ def wait_until(url: str, headers: dict[str, str] | None = None, timeout: float =
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time a process has used so far (Linux /proc); None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    """User + system CPU of a process and its live descendants (the runtime's workers) so far.
+
+    Linux /proc; None elsewhere.
+    """
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    if pid not in stats:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, (ppid, _) in stats.items() if ppid == parent and p not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(stats[p][1] for p in tree) / os.sysconf("SC_CLK_TCK")
 
 
 def drive(
@@ -247,23 +267,36 @@ def main() -> None:
     print(f"python {platform.python_version()}; {options.connections} keep-alive connections")
     with infrastructure() as env:
         snapshot, token = asyncio.run(install_stripe(env))
-        ingress_port, bare_port = free_port(), free_port()
+        ingress_port, in_process_port, bare_port = free_port(), free_port(), free_port()
+        quiet = {"LOG_LEVEL": "WARNING", "RUNTIME_ISOLATION": "true"}
         ingress = start(
+            ["-m", "services.ingress"], {**env, **quiet, "INGRESS_PORT": str(ingress_port)}
+        )
+        in_process = start(
             ["-m", "services.ingress"],
-            {**env, "INGRESS_PORT": str(ingress_port), "LOG_LEVEL": "WARNING"},
+            {
+                **env,
+                **quiet,
+                "INGRESS_PORT": str(in_process_port),
+                "RUNTIME_ISOLATION": "false",
+                "RUNTIME_ALLOW_IN_PROCESS": "true",
+            },
         )
         bare = start(["-m", "bench.bare_app", str(bare_port)], env)
         try:
-            base = f"http://127.0.0.1:{ingress_port}"
-            wait_until(f"{base}/readyz")
-            wait_until(
-                f"{base}/v1/installations/{snapshot.installation_id}/webhook",
-                {"authorization": f"Bearer {token}"},
-            )
+            for port in (ingress_port, in_process_port):
+                base = f"http://127.0.0.1:{port}"
+                wait_until(f"{base}/readyz")
+                wait_until(
+                    f"{base}/v1/installations/{snapshot.installation_id}/webhook",
+                    {"authorization": f"Bearer {token}"},
+                )
             wait_until(f"http://127.0.0.1:{bare_port}/schema/openapi.json")
             hook = snapshot.hook_id or ""
-            warm_up = deliveries(hook, 2_000)
-            drive("closed", ingress, ingress_port, warm_up, options.connections)
+            drive("closed", ingress, ingress_port, deliveries(hook, 2_000), options.connections)
+            drive(
+                "closed", in_process, in_process_port, deliveries(hook, 2_000), options.connections
+            )
             drive("closed", bare, bare_port, deliveries(hook, 2_000), options.connections)
             bare_run = drive(
                 "closed", bare, bare_port, deliveries(hook, options.requests), options.connections
@@ -275,6 +308,13 @@ def main() -> None:
                 deliveries(hook, options.requests),
                 options.connections,
             )
+            in_process_run = drive(
+                "closed",
+                in_process,
+                in_process_port,
+                deliveries(hook, options.requests),
+                options.connections,
+            )
             paced = drive(
                 "open",
                 ingress,
@@ -283,18 +323,33 @@ def main() -> None:
                 64,
                 options.rate,
             )
+            paced_in_process = drive(
+                "open",
+                in_process,
+                in_process_port,
+                deliveries(hook, int(options.rate * options.rate_seconds)),
+                64,
+                options.rate,
+            )
         finally:
             stop(ingress)
+            stop(in_process)
             stop(bare)
     print()
     report("bare Litestar return 202", bare_run)
-    report("ingress (verify+handler+dedupe+acks)", ingress_run)
-    report(f"ingress at fixed {options.rate:.0f} req/s", paced)
+    report("ingress, isolated runtime", ingress_run)
+    report("ingress, in-process runtime", in_process_run)
+    report(f"isolated at fixed {options.rate:.0f} req/s", paced)
+    report(f"in-process at fixed {options.rate:.0f} req/s", paced_in_process)
     ratio = ingress_run[0].rate / bare_run[0].rate if bare_run[0].rate else 0
+    isolation = ingress_run[0].rate / in_process_run[0].rate if in_process_run[0].rate else 0
     print()
-    print(f"  ratio ingress / bare: {ratio:.2f}   (target >= 0.60)")
+    print(f"  ratio ingress (isolated) / bare: {ratio:.2f}   (target >= 0.60)")
+    print(f"  ratio isolated / in-process: {isolation:.2f}   (target >= 0.80)")
     p99 = paced[0].percentile(99)
-    print(f"  p99 at {options.rate:.0f} req/s: {p99:.2f} ms   (target <= 25 ms)")
+    print(f"  p99 at {options.rate:.0f} req/s, isolated: {p99:.2f} ms   (target <= 25 ms)")
+    p99 = paced_in_process[0].percentile(99)
+    print(f"  p99 at {options.rate:.0f} req/s, in-process: {p99:.2f} ms")
 
 
 if __name__ == "__main__":

@@ -61,6 +61,8 @@ class Invocation(msgspec.Struct, frozen=True, kw_only=True):
     source_id: str = ""
     settings_override: dict[str, Any] | None = None
     secrets_override: dict[str, str] | None = None  # test-connection of unsaved credentials
+    # The `backfill dev` session a draft invocation belongs to; carried onto its log lines.
+    session_id: str | None = None
 
 
 class Emission(msgspec.Struct, frozen=True, kw_only=True):

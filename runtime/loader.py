@@ -17,11 +17,13 @@ import sys
 from collections import OrderedDict
 from dataclasses import dataclass
 from types import ModuleType
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING
 
 from contracts.manifest import Manifest
 from sdk.bundle import MANIFEST_FILE, BundleError, bundle_key, manifest_of, unpack
+
+if TYPE_CHECKING:  # the isolated worker imports this module and must not load a Redis client
+    from redis.asyncio import Redis
 
 
 class BundleMissing(LookupError):
@@ -116,6 +118,18 @@ class LoadedBundle:
         return importlib.import_module(f"{self.package}.{dotted}")
 
 
+def register(digest: str, files: dict[str, bytes], manifest: Manifest) -> LoadedBundle:
+    """Make a version's files importable under its own package; `unregister` undoes it."""
+    package = package_of(digest)
+    _IMPORTER.acquire(package, files)
+    return LoadedBundle(digest, package, files, manifest)
+
+
+def unregister(bundle: LoadedBundle) -> None:
+    """Forget a bundle registered with `register` (its modules once the last user let go)."""
+    _IMPORTER.release(bundle.package)
+
+
 def package_of(digest: str) -> str:
     """The unique top-level module name of a digest's code."""
     return "_bundle_" + digest.removeprefix("sha256:")[:32]
@@ -150,15 +164,13 @@ class BundleCache:
         files = unpack(archive)
         if MANIFEST_FILE not in files:
             raise BundleError(f"bundle {digest} has no {MANIFEST_FILE}")
-        package = package_of(digest)
-        _IMPORTER.acquire(package, files)
-        self.loaded[digest] = LoadedBundle(digest, package, files, manifest_of(archive))
+        self.loaded[digest] = register(digest, files, manifest_of(archive))
         while len(self.loaded) > self.capacity:
             _, bundle = self.loaded.popitem(last=False)
-            _IMPORTER.release(bundle.package)
+            unregister(bundle)
 
     def close(self) -> None:
         """Forget every loaded bundle (modules and files)."""
         for bundle in self.loaded.values():
-            _IMPORTER.release(bundle.package)
+            unregister(bundle)
         self.loaded.clear()

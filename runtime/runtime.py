@@ -14,8 +14,10 @@ buffer full past its timeout) or an unacknowledged observed record propagates, s
 caller can answer 503 and be retried.
 
 Time limit: `asyncio.timeout` cancels code that awaits. CPU-bound synchronous code cannot be
-pre-empted in-process (it holds the event loop until it returns); the out-of-process sandbox
-that can replace this class behind the same `invoke` interface can kill it.
+pre-empted in-process (it holds the event loop until it returns), and in-process code can
+reach everything the service can: this class runs extension code only in development
+(`RUNTIME_ALLOW_IN_PROCESS`). The default is `runtime.isolated.invoker.IsolatedRuntime`,
+which reuses everything here but `_execute` and runs the code in locked-down workers.
 """
 
 from __future__ import annotations
@@ -25,24 +27,37 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from contracts.ids import new_id
 from contracts.manifest import ManifestError
-from contracts.topics import EXTENSION_LOGS, OBSERVED_RECORDS, Topic
+from contracts.topics import EXTENSION_LOGS, OBSERVED_RECORDS, SECRET_READS, Topic
 from runtime.entrypoints import EntryNotFound, run_entry, script_path
-from runtime.interface import Invocation, InvocationResult, Outcome, SecretOpener
-from runtime.loader import BundleCache, BundleMissing
+from runtime.interface import HttpResponse, Invocation, InvocationResult, Outcome, SecretOpener
+from runtime.loader import BundleCache, BundleMissing, LoadedBundle
 from runtime.outbound import OutboundHttp
 from runtime.pages import MalformedPage
 from runtime.scope import InvocationScope, script_type_of
+from runtime.secret_reads import SecretReadAudit
 from sdk.bundle import BundleError
 from sdk.context import bound
 from sdk.errors import PermissionDenied
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ran:
+    """How the entry point ended, wherever it ran."""
+
+    outcome: Outcome
+    message: str | None = None
+    response: HttpResponse | None = None
+    next_cursor: str | None = None
+    has_more: bool = False
 
 
 class Runtime:
@@ -56,6 +71,7 @@ class Runtime:
         producer: Callable[[], AIOKafkaProducer],
         time_limit_s: float = 10.0,
         host_overrides: Mapping[str, str] | None = None,
+        secret_read_interval_s: float = 300.0,
     ) -> None:
         self.bundles = BundleCache(redis)
         self.keyring = keyring
@@ -63,6 +79,7 @@ class Runtime:
         self.time_limit_s = time_limit_s
         self.outbound = OutboundHttp(host_overrides)
         self.log_lines_failed = 0  # log lines the broker did not acknowledge
+        self.secret_reads = SecretReadAudit(secret_read_interval_s)
 
     async def invoke(self, invocation: Invocation) -> InvocationResult:
         """Run one entry point; hand its logs to the producer, observed records acknowledged."""
@@ -82,7 +99,33 @@ class Runtime:
             keyring=self.keyring,
             outbound=self.outbound,
             script_name=path,
+            secret_reads=self.secret_reads,
         )
+        try:
+            ran = await self._execute(bundle, path, scope, invocation)
+        finally:
+            scope.closed = True
+        if ran.outcome != "ok":
+            # Nothing of a failed run counts: its page is retried, its request is answered 5xx.
+            scope.emissions.clear()
+            scope.observed.clear()
+        await self._publish(scope)
+        return InvocationResult(
+            invocation_id=invocation.invocation_id,
+            outcome=ran.outcome,
+            response=ran.response,
+            emissions=list(scope.emissions),
+            observed=len(scope.observed),
+            next_cursor=ran.next_cursor,
+            has_more=ran.has_more,
+            error=ran.message,
+            duration_ms=(time.monotonic() - started) * 1000,
+        )
+
+    async def _execute(
+        self, bundle: LoadedBundle, path: str, scope: InvocationScope, invocation: Invocation
+    ) -> Ran:
+        """Run the entry point in this process (the isolated runtime overrides this)."""
         outcome: Outcome = "ok"
         message: str | None = None
         result = None
@@ -109,24 +152,13 @@ class Runtime:
                 kind="error",
                 attrs={"traceback": traceback.format_exc()},
             )
-        finally:
-            scope.closed = True
-        if outcome != "ok":
-            # Nothing of a failed run counts: its page is retried, its request is answered 5xx.
-            scope.emissions.clear()
-            scope.observed.clear()
-        await self._publish(scope)
         page = result.page if result is not None else None
-        return InvocationResult(
-            invocation_id=invocation.invocation_id,
+        return Ran(
             outcome=outcome,
+            message=message,
             response=result.response if result is not None else None,
-            emissions=list(scope.emissions),
-            observed=len(scope.observed),
             next_cursor=page.next_cursor if page else None,
             has_more=page.has_more if page else False,
-            error=message,
-            duration_ms=(time.monotonic() - started) * 1000,
         )
 
     async def _unrunnable(
@@ -151,11 +183,14 @@ class Runtime:
 
     async def _publish(self, scope: InvocationScope) -> None:
         """Send every observed record and line; wait for the records' acks, not the lines'."""
-        if not scope.lines and not scope.observed:
+        reads = self.secret_reads.due()
+        if not scope.lines and not scope.observed and not reads:
             return
         producer = self.producer()
         observed = [await _send(producer, OBSERVED_RECORDS, r) for r in scope.observed]
         lines = [await _send(producer, EXTENSION_LOGS, line) for line in scope.lines]
+        # Secret reads ride along like log lines: handed over, acks counted, not awaited.
+        lines += [await _send(producer, SECRET_READS, read) for read in reads]
         if lines:
             acked = asyncio.gather(*lines, return_exceptions=True)
             invocation_id = scope.invocation.invocation_id
@@ -194,4 +229,4 @@ def new_invocation_id() -> str:
     return new_id("inv")
 
 
-__all__ = ["Runtime", "new_invocation_id", "script_type_of"]
+__all__ = ["Ran", "Runtime", "new_invocation_id", "script_type_of"]

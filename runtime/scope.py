@@ -22,6 +22,7 @@ from contracts.manifest import Manifest
 from contracts.records import ObservedRecord, RecordSource
 from runtime.interface import Emission, Invocation, SecretOpener
 from runtime.outbound import OutboundHttp
+from runtime.secret_reads import SecretReadAudit
 from sdk.errors import PermissionDenied
 
 _SOURCES: dict[str, RecordSource] = {"webhook": "webhook", "stream": "stream"}
@@ -38,6 +39,7 @@ class InvocationScope:
         keyring: SecretOpener,
         outbound: OutboundHttp,
         script_name: str,
+        secret_reads: SecretReadAudit | None = None,
     ) -> None:
         self.invocation = invocation
         self.installation: InstallationSnapshot = invocation.installation
@@ -45,6 +47,7 @@ class InvocationScope:
         self.keyring = keyring
         self.outbound = outbound
         self.script_name = script_name
+        self.secret_reads = secret_reads
         self.lines: list[ExtensionLogLine] = []
         self.emissions: list[Emission] = []
         self.observed: list[ObservedRecord] = []
@@ -77,6 +80,14 @@ class InvocationScope:
         self._check_open()
         if name not in self.manifest.permissions.secrets:
             self.deny("secret", name, "not declared in permissions.secrets")
+        if self.secret_reads is not None:
+            self.secret_reads.saw(
+                self.installation,
+                version_id=self.invocation.version.version_id,
+                mode=self.invocation.mode,
+                script_name=self.script_name,
+                secret_name=name,
+            )
         override = self.invocation.secrets_override
         if override is not None and name in override:
             value: str | None = override[name]
@@ -192,6 +203,8 @@ class InvocationScope:
                 route=invocation.entry if invocation.kind in ("webhook", "route") else None,
                 job=invocation.entry if invocation.kind in ("stream", "job") else None,
                 attrs=clean,
+                mode=invocation.mode,
+                session_id=invocation.session_id,
             )
         )
 

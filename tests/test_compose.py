@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,27 @@ def test_topic_documentation_matches_the_registry():
     from cli.topics import topics_markdown
 
     assert (ROOT / "docs" / "topics.md").read_text() == topics_markdown()
+
+
+@pytest.mark.parametrize("name", ["ingress", "sync"])
+def test_services_running_extension_code_may_unshare_without_added_capabilities(name):
+    service = COMPOSE["services"][name]
+    profile = ROOT / "seccomp-runtime.json"
+    assert f"seccomp=./{profile.name}" in service["security_opt"]
+    assert service["cap_drop"] == ["ALL"]
+    assert "RUNTIME_ALLOW_IN_PROCESS" not in service["environment"]
+    rules = json.loads(profile.read_text())
+    denied = {name for rule in rules["syscalls"] for name in rule["names"]}
+    assert rules["defaultAction"] == "SCMP_ACT_ALLOW"
+    assert not denied & {"unshare", "clone", "landlock_create_ruleset", "landlock_restrict_self"}
+    assert {"mount", "ptrace", "bpf", "kexec_load"} <= denied
+
+
+def test_logs_store_is_the_official_clickhouse_server():
+    clickhouse = COMPOSE["services"]["clickhouse"]
+    assert clickhouse["image"].startswith("clickhouse/clickhouse-server:")
+    assert "healthcheck" in clickhouse
+    logs = COMPOSE["services"]["logs"]
+    assert logs["environment"]["LOGS_CLICKHOUSE_URL"].startswith("http://backfill:")
+    assert "@clickhouse:8123/" in logs["environment"]["LOGS_CLICKHOUSE_URL"]
+    assert logs["depends_on"]["clickhouse"]["condition"] == "service_healthy"

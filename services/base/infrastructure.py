@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -23,7 +23,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.subscriber.usecase import LogicSubscriber
 from redis.asyncio import Redis
 
-from contracts.topics import Topic
+from contracts.topics import DEAD_LETTERS, Topic
 from services.base.kafka import consumers_assigned, create_broker, create_producer, dead_letter
 from services.base.settings import InfraSettings
 
@@ -53,6 +53,10 @@ class Infrastructure:
     consumes: list[str] = field(default_factory=list)
     publishes: list[str] = field(default_factory=list)
     producer_request_timeout_ms: int = 10_000
+    # Awaited at start before anything is served; one that raises stops the service.
+    start_checks: list[Hook] = field(default_factory=list)
+    # Conditions an operator must know about (development-only modes), shown by /readyz.
+    warnings: list[str] = field(default_factory=list)
     _connector: asyncio.Task[None] | None = None
 
     @classmethod
@@ -73,7 +77,9 @@ class Infrastructure:
         return self._producer
 
     async def start(self) -> None:
-        """Connect in the background until Kafka answers; then run the `after_connect` hooks."""
+        """Run the start checks, then connect in the background until Kafka answers."""
+        for check in self.start_checks:
+            await check()
         self._producer = create_producer(
             self.settings, self.service, request_timeout_ms=self.producer_request_timeout_ms
         )
@@ -158,8 +164,101 @@ class Infrastructure:
         )
         subscriber(consume)
         self.consumes.append(topic.name)
+        if DEAD_LETTERS.name not in self.publishes:  # where `consume` parks what it cannot take
+            self.publisher(DEAD_LETTERS)
         self.subscribers.append(subscriber)
         return subscriber
+
+    def reader(self, topic: Topic[Any]) -> None:
+        """Declare a topic this service reads without a consumer group (from offsets it chooses).
+
+        For example ingress' snapshot view, rebuilt from the start of the compacted topic on
+        every start, and its replay reads at known offsets. The layout test checks it.
+        """
+        self.consumes.append(topic.name)
+
+    def subscribe_batch(
+        self,
+        group_id: str,
+        handlers: Mapping[Topic[Any], Callable[[list[Any]], Awaitable[None]]],
+        *,
+        max_records: int = 1_000,
+        batch_timeout_ms: int = 50,
+        auto_offset_reset: Literal["latest", "earliest", "none"] = "earliest",
+        attempts: int = 5,
+    ) -> LogicSubscriber[Any]:
+        """One consumer for several topics; each handler gets its topic's part of a batch.
+
+        A batch is up to `max_records` messages; its part for each topic is decoded and handed
+        to that topic's handler (one storage write per topic and batch) in the order of
+        `handlers`. Offsets are committed after every handler returned (commit after
+        processing); a crash mid-batch redelivers all of it, so handlers stay idempotent.
+        Undecodable messages are parked on the dead-letter topic and left out; a part whose
+        handler fails `attempts` times is parked whole. One consumer instead of one per topic:
+        each consumer joining a group costs seconds on some brokers.
+        """
+        by_name = {topic.name: topic for topic in handlers}
+        if DEAD_LETTERS.name not in self.publishes:  # where `consume` parks what it cannot take
+            self.publisher(DEAD_LETTERS)
+
+        async def consume(message: KafkaMessage) -> None:
+            records = message.raw_message if isinstance(message.raw_message, tuple) else ()
+            parts: dict[str, list[Any]] = {name: [] for name in by_name}
+            raws: dict[str, list[Any]] = {name: [] for name in by_name}
+            for raw in records:
+                topic = by_name[raw.topic]
+                try:
+                    parts[raw.topic].append(topic.decode(raw.value or b""))
+                    raws[raw.topic].append(raw)
+                except (msgspec.DecodeError, msgspec.ValidationError) as error:
+                    await dead_letter(self.producer, topic, group_id, raw, str(error))
+            for topic, handler in handlers.items():
+                if parts[topic.name]:
+                    await self._handle_part(
+                        topic, group_id, handler, parts[topic.name], raws[topic.name], attempts
+                    )
+
+        consume.__name__ = f"consume_{group_id.replace('.', '_').replace('-', '_')}_batch"
+        consume.__doc__ = "; ".join(topic.description for topic in handlers)
+        subscriber = self.broker.subscriber(
+            *by_name,
+            group_id=group_id,
+            batch=True,
+            # The handler decodes each record with its topic's Struct; FastStream's own decoder
+            # would JSON-parse every record of the batch a second time, for nothing.
+            decoder=_raw_batch,
+            max_records=max_records,
+            batch_timeout_ms=batch_timeout_ms,
+            ack_policy=AckPolicy.ACK,
+            auto_offset_reset=auto_offset_reset,
+            title=f"{', '.join(by_name)} ({group_id})",
+            description=consume.__doc__,
+        )
+        subscriber(consume)
+        self.consumes.extend(by_name)
+        self.subscribers.append(subscriber)
+        return subscriber
+
+    async def _handle_part(
+        self,
+        topic: Topic[Any],
+        group_id: str,
+        handler: Callable[[list[Any]], Awaitable[None]],
+        part: list[Any],
+        raws: list[Any],
+        attempts: int,
+    ) -> None:
+        for attempt in range(1, attempts + 1):
+            try:
+                await handler(part)
+                return
+            except Exception as error:  # a failing handler must not commit its batch silently
+                if attempt == attempts:
+                    log.exception("batch handler failed; batch parked on dead-letter topic")
+                    for raw in raws:
+                        await dead_letter(self.producer, topic, group_id, raw, repr(error))
+                    return
+                await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
 
     def publisher(self, topic: Topic[Any]) -> None:
         """Declare a topic this service produces (AsyncAPI lists it; the layout test checks it)."""
@@ -185,6 +284,11 @@ class Infrastructure:
         for name, check in self.ready_checks.items():
             checks[name] = check()
         return checks
+
+
+async def _raw_batch(message: Any) -> Any:
+    """A batch decoder that decodes nothing (subscribe_batch decodes from raw records)."""
+    return None
 
 
 async def bounded_step(step: str, work: Awaitable[Any]) -> None:

@@ -9,6 +9,8 @@ from typing import TypeVar
 
 import msgspec
 
+from services.base.secrets_crypto import Keyring, KeyringError
+
 S = TypeVar("S", bound=msgspec.Struct)
 
 
@@ -31,6 +33,19 @@ class InfraSettings(msgspec.Struct, frozen=True, kw_only=True):
     # Shared bearer token for service-to-service calls that carry plaintext (test-connection).
     internal_token: str = ""
     log_level: str = "INFO"
+    # Extension code runs in locked-down worker processes (runtime/isolated). Where isolation
+    # cannot be set up the service refuses to start, unless RUNTIME_ALLOW_IN_PROCESS=true
+    # (development only) lets it run extension code inside itself, loudly.
+    runtime_isolation: bool = True
+    runtime_allow_in_process: bool = False
+    # Warm workers per service process (each serves one workspace until it is recycled).
+    runtime_workers: int = 4
+    # Invocations of one tenant queued on one worker (pipelining: no idle gap between them).
+    runtime_pipeline_depth: int = 8
+    # Address-space limit of one worker (RLIMIT_AS).
+    runtime_memory_mb: int = 512
+    # A script's secret reads are published at most once per interval per identity.
+    runtime_secret_read_interval_s: float = 300.0
 
 
 _PATH = re.compile(r"at `\$\.(?P<field>[a-z0-9_]+)")
@@ -52,3 +67,11 @@ def load(cls: type[S], prefix: str = "", env: Mapping[str, str] | None = None) -
         variable = f"{prefix}{field.upper()}" if field else f"{prefix}*"
         detail = _PATH.sub("", str(error)).strip(" -")
         raise SettingsError(f"invalid setting {variable}={raw.get(field)!r}: {detail}") from None
+
+
+def load_keyring(settings: InfraSettings) -> Keyring:
+    """The parsed SECRETS_KEYRING; a bad one stops the service naming the variable, not a key."""
+    try:
+        return Keyring.parse(settings.secrets_keyring)
+    except KeyringError as error:
+        raise SettingsError(f"invalid setting SECRETS_KEYRING: {error}") from None

@@ -2,34 +2,148 @@
 
 from __future__ import annotations
 
+import uuid
+
+import httpx
 from litestar import Litestar
 from litestar.di import Provide
 
-from contracts.topics import AUDIT_EVENTS, EXTENSION_LOGS
+from contracts.topics import (
+    AUDIT_EVENTS,
+    CANONICAL_RECORDS,
+    EXTENSION_LOGS,
+    INSTALLATION_SNAPSHOTS,
+    OBSERVED_RECORDS,
+    SECRET_READS,
+    STREAM_STATUS,
+    WEBHOOK_HEALTH,
+)
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
+from services.base.secrets_crypto import Keyring
 from services.base.settings import InfraSettings
-from services.logs.routes import AuditController, ExtensionLogsController
+from services.base.snapshots import SnapshotView
+from services.logs import subscribers as on
+from services.logs.routes import CONTROLLERS
+from services.logs.routes.filters import provide_filters
+from services.logs.service.alerts.admin import AlertAdmin
+from services.logs.service.alerts.delivery import AlertSender
+from services.logs.service.alerts.rules import AlertRules
+from services.logs.service.logs import LogsService
+from services.logs.service.observation import ObservationReports
+from services.logs.service.retention import RetentionSweeper
+from services.logs.service.tail import TailHub
 from services.logs.settings import PREFIX, LogsSettings
-from services.logs.store import AuditStore, LogLineStore
-from services.logs.subscribers import audit_handler, log_line_handler
+from services.logs.store.alerts import AlertStore
+from services.logs.store.audit import AuditStore
+from services.logs.store.clickhouse import ClickHouse
+from services.logs.store.health import HealthStore
+from services.logs.store.lines import LogLineStore
+from services.logs.store.records import RecordStore
+from services.logs.store.secret_reads import SecretReadStore
 
 
 def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litestar:
-    """Wire stores, subscribers and the query API."""
+    """Wire the store, subscribers, alerting and the HTTP API."""
     infra = Infrastructure.create(infra_settings, "logs")
-    audit = AuditStore(infra.redis, settings.audit_keep)
-    lines = LogLineStore(infra.redis, settings.lines_keep)
-    infra.subscribe(AUDIT_EVENTS, settings.group_id, audit_handler(audit))
-    infra.subscribe(EXTENSION_LOGS, settings.group_id, log_line_handler(lines))
+    clickhouse = ClickHouse(settings.clickhouse_url, settings.data_dir)
+    lines = LogLineStore(clickhouse, lambda w: settings.retention_for(w)[0])
+    records = RecordStore(clickhouse)
+    view = SnapshotView()
+    hub = TailHub(settings.tail_queue_size)
+    logs = LogsService(
+        lines=lines,
+        audit=AuditStore(clickhouse),
+        health=HealthStore(clickhouse),
+        secret_reads=SecretReadStore(clickhouse),
+        tail=hub,
+        default_window_s=settings.default_window_s,
+        tail_heartbeat_s=settings.tail_heartbeat_s,
+        feed_tail=not settings.tail_own_group,
+    )
+    alert_store = AlertStore(infra.redis)
+    rules = AlertRules(alert_store, settings.alert_rules_cache_s)
+    logs.line_observers.append(rules.on_lines)
+    http = httpx.AsyncClient(timeout=settings.alert_timeout_s, follow_redirects=False)
+    sender = AlertSender(
+        store=alert_store,
+        keyring=Keyring.parse(infra_settings.secrets_keyring)
+        if infra_settings.secrets_keyring
+        else None,
+        http=http,
+        audit=logs.record_audit,
+        allow_private=settings.alert_allow_private_targets,
+        retry_base_s=settings.alert_retry_base_s,
+        retry_cap_s=settings.alert_retry_cap_s,
+        retry_horizon_s=settings.alert_retry_horizon_s,
+        poll_s=settings.alert_poll_s,
+    )
+    admin = AlertAdmin(
+        store=alert_store,
+        sender=sender,
+        rules=rules,
+        allow_private=settings.alert_allow_private_targets,
+        overlap_s=settings.alert_secret_overlap_s,
+    )
+    sweeper = RetentionSweeper(
+        lines, lambda w: settings.retention_for(w)[1], settings.retention_interval_s
+    )
+
+    # One consumer for everything stored (each consumer joining a group costs seconds).
+    infra.subscribe_batch(
+        settings.group_id,
+        {
+            INSTALLATION_SNAPSHOTS: on.snapshot_handler(view),
+            EXTENSION_LOGS: on.log_lines_handler(logs),
+            AUDIT_EVENTS: on.audit_handler(logs),
+            STREAM_STATUS: on.stream_status_handler(logs, rules),
+            WEBHOOK_HEALTH: on.webhook_health_handler(logs, rules),
+            SECRET_READS: on.secret_reads_handler(logs),
+            CANONICAL_RECORDS: on.canonical_handler(records, view),
+            OBSERVED_RECORDS: on.observed_handler(records),
+        },
+        max_records=settings.batch_max_records,
+        batch_timeout_ms=settings.batch_timeout_ms,
+    )
+    if settings.tail_own_group:
+        # The tails' own group per process, from the newest offset: every replica sees every
+        # line, whichever partitions its storing consumer holds.
+        infra.subscribe_batch(
+            f"{settings.group_id}-tail-{uuid.uuid4().hex[:12]}",
+            {EXTENSION_LOGS: on.tail_handler(hub)},
+            max_records=settings.batch_max_records,
+            batch_timeout_ms=settings.batch_timeout_ms,
+            auto_offset_reset="latest",
+        )
+
+    async def open_store() -> None:
+        await clickhouse.open()
+        await sender.start()
+        await sweeper.start()
+
+    async def close_store() -> None:
+        await sweeper.stop()
+        await sender.stop()
+        await http.aclose()
+        # Consumers finish (and commit) their batch before the store closes; stopping the
+        # broker again in Infrastructure.stop is a no-op.
+        await infra.broker.stop()
+        await clickhouse.close()
+
     return build_http_app(
         service="logs",
         infra=infra,
-        route_handlers=[AuditController, ExtensionLogsController],
+        route_handlers=CONTROLLERS,
         dependencies={
-            "audit": Provide(lambda: audit, sync_to_thread=False),
-            "logs": Provide(lambda: lines, sync_to_thread=False),
+            "logs": Provide(lambda: logs, sync_to_thread=False),
+            "reports": Provide(
+                lambda: ObservationReports(records, lines, view), sync_to_thread=False
+            ),
+            "alerts": Provide(lambda: admin, sync_to_thread=False),
+            "filters": Provide(provide_filters),
         },
+        on_startup=[open_store],
+        on_shutdown=[close_store],
     )
 
 

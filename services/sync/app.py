@@ -9,18 +9,19 @@ from contracts.audit import AuditEvent
 from contracts.topics import (
     AUDIT_EVENTS,
     CANONICAL_RECORDS,
+    DEAD_LETTERS,
     EXTENSION_LOGS,
     INSTALLATION_SNAPSHOTS,
     OBSERVED_RECORDS,
+    SECRET_READS,
     STREAM_STATUS,
 )
-from runtime.runtime import Runtime
 from services.base.dedupe import Deduplicator, RecordLedger
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
 from services.base.kafka import publish
-from services.base.secrets_crypto import Keyring, KeyringError
-from services.base.settings import InfraSettings, SettingsError
+from services.base.runtime import build_runtime
+from services.base.settings import InfraSettings, load_keyring
 from services.sync.budget import RequestBudget
 from services.sync.dedupe import PageDedupeStore
 from services.sync.oauth import TokenSource
@@ -45,17 +46,14 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
     """Wire the scheduler (this replica's snapshot partitions), its runs and the API."""
     infra = Infrastructure.create(infra_settings, "sync")
     infra.producer_request_timeout_ms = int(settings.publish_timeout_s * 1000)
-    for topic in (CANONICAL_RECORDS, OBSERVED_RECORDS, STREAM_STATUS, EXTENSION_LOGS, AUDIT_EVENTS):
+    published = (CANONICAL_RECORDS, OBSERVED_RECORDS, STREAM_STATUS, EXTENSION_LOGS, SECRET_READS)
+    for topic in (*published, AUDIT_EVENTS):
         infra.publisher(topic)
-    try:
-        keyring = Keyring.parse(infra_settings.secrets_keyring)
-    except KeyringError as error:
-        raise SettingsError(f"invalid setting SECRETS_KEYRING: {error}") from None
+    keyring = load_keyring(infra_settings)
     overrides = settings.parsed_host_overrides()
-    runtime = Runtime(
-        redis=infra.redis,
-        keyring=keyring,
-        producer=lambda: infra.producer,
+    runtime = build_runtime(
+        infra,
+        keyring,
         time_limit_s=settings.invocation_time_limit_s,
         host_overrides=overrides,
     )
@@ -105,10 +103,12 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
         jitter_fraction=settings.jitter_fraction,
     )
     partitions = SnapshotPartitions(
-        infra_settings.kafka_bootstrap_servers, settings.group_id, scheduler
+        infra_settings.kafka_bootstrap_servers, settings.group_id, scheduler, lambda: infra.producer
     )
-    # The scheduler's own consumer (it needs the rebalance callbacks FastStream hides).
+    # The scheduler's own group consumer (it needs the rebalance callbacks FastStream hides);
+    # like infra.subscribe, it parks what it cannot decode on the dead-letter topic.
     infra.consumes.append(INSTALLATION_SNAPSHOTS.name)
+    infra.publisher(DEAD_LETTERS)
     infra.ready_checks["scheduler"] = lambda: partitions.caught_up
 
     async def begin() -> None:  # after Kafka answered: runs publish from their first page

@@ -13,13 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    TopicPartition,
+)
 
 from contracts.installations import InstallationSnapshot
 from contracts.topics import INSTALLATION_SNAPSHOTS
+from services.base.kafka import dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +54,17 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 class SnapshotPartitions:
     """The scheduler's consumer; rebuilt (and the group rejoined) after a broker failure."""
 
-    def __init__(self, bootstrap_servers: str, group_id: str, owner: PartitionOwner) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        group_id: str,
+        owner: PartitionOwner,
+        producer: Callable[[], AIOKafkaProducer],
+    ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.group_id = group_id
         self.owner = owner
+        self.producer = producer  # parks undecodable snapshots on the dead-letter topic
         self.joined = False
         self.loading: dict[int, int] = {}  # partition → end offset to reach before it is live
         self._consumer: AIOKafkaConsumer | None = None
@@ -123,9 +137,9 @@ class SnapshotPartitions:
             consumer.subscribe([INSTALLATION_SNAPSHOTS.name], listener=_Listener(self))
             while True:
                 batch = await consumer.getmany(timeout_ms=200, max_records=500)
-                for tp, records in batch.items():
+                for records in batch.values():
                     for record in records:
-                        await self._apply(tp.partition, record.value, record.offset)
+                        await self._apply(record)
                 for partition, end in list(self.loading.items()):
                     tp = TopicPartition(INSTALLATION_SNAPSHOTS.name, partition)
                     if tp in consumer.assignment() and await consumer.position(tp) >= end:
@@ -137,15 +151,15 @@ class SnapshotPartitions:
             finally:
                 self._consumer = None
 
-    async def _apply(self, partition: int, raw: bytes | None, offset: int) -> None:
-        if raw is None:
+    async def _apply(self, record: Any) -> None:
+        if record.value is None:
             return  # a tombstone: nothing to apply
         try:
-            snapshot = INSTALLATION_SNAPSHOTS.decode(raw)
+            snapshot = INSTALLATION_SNAPSHOTS.decode(record.value)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
-            log.error(
-                "undecodable snapshot skipped",
-                extra={"partition": partition, "offset": offset, "error": str(error)},
+            # Parked like every group consumer's undecodable message; the partition goes on.
+            await dead_letter(
+                self.producer(), INSTALLATION_SNAPSHOTS, self.group_id, record, str(error)
             )
             return
-        await self.owner.snapshot_read(partition, snapshot)
+        await self.owner.snapshot_read(record.partition, snapshot)

@@ -87,6 +87,7 @@ def test_up_starts_five_ready_services_carries_a_message_and_stops_cleanly(suite
         assert f"http://127.0.0.1:{ports[name]}" in output
     token = (home / "admin-token").read_text().strip()
     assert token in output
+    assert f"http://127.0.0.1:{ports['console']}/sign-in#token={token}" in output
     descendants = children_of(process.pid)
     assert len(descendants) >= 7  # five services, the broker and valkey
 
@@ -106,7 +107,7 @@ def test_up_starts_five_ready_services_carries_a_message_and_stops_cleanly(suite
         targets: list[str] = []
         while member_id not in targets and time.monotonic() < deadline:
             audit = client.get(f"http://127.0.0.1:{ports['logs']}/v1/audit", headers=auth)
-            targets = [e["target"] for e in audit.json()]
+            targets = [e["target"] for e in audit.json()["items"]]
             time.sleep(0.2)
         assert member_id in targets, "the registry's audit event never reached the logs service"
 

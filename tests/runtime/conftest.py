@@ -8,7 +8,7 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
-from runtime.runtime import Runtime
+from runtime.isolated.invoker import IsolatedRuntime
 from services.base.kafka import create_producer
 from services.base.secrets_crypto import Keyring
 from tests.harness import Infra
@@ -39,6 +39,10 @@ def keyring(infra: Infra) -> Keyring:
 
 def make_runtime(
     redis: Redis, keyring: Keyring, producer: AIOKafkaProducer, **options: object
-) -> Runtime:
-    """A runtime over the session's clients (options: time_limit_s, host_overrides)."""
-    return Runtime(redis=redis, keyring=keyring, producer=lambda: producer, **options)  # type: ignore[arg-type]
+) -> IsolatedRuntime:
+    """The default runtime (isolated workers) over the session's clients.
+
+    Options: time_limit_s, host_overrides, workers, memory_mb, max_log_lines.
+    """
+    options.setdefault("workers", 2)
+    return IsolatedRuntime(redis=redis, keyring=keyring, producer=lambda: producer, **options)  # type: ignore[arg-type]

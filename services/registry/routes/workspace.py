@@ -8,6 +8,7 @@ from litestar.params import FromPath, JSONBody
 
 from services.base.auth import Principal
 from services.registry.schemas import (
+    Me,
     Member,
     MemberCreate,
     TokenCreate,
@@ -30,6 +31,13 @@ class WorkspaceController(Controller):
     ) -> Workspace:
         """The workspace the bearer token belongs to."""
         return await workspaces.workspace_of(principal)
+
+    @get("/me")
+    async def whoami(
+        self, principal: NamedDependency[Principal], workspaces: NamedDependency[WorkspaceService]
+    ) -> Me:
+        """The caller: workspace and member with role (how the console learns who signed in)."""
+        return await workspaces.me(principal)
 
     @get("/members")
     async def list_members(

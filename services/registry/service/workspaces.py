@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import msgspec
+from redis.asyncio.client import Pipeline
 
 from contracts.audit import AuditEvent
 from contracts.ids import new_id
@@ -15,6 +16,7 @@ from services.base.errors import Conflict, NotFound
 from services.registry import outbox
 from services.registry.outbox import OutboxRelay
 from services.registry.schemas import (
+    Me,
     Member,
     MemberCreate,
     TokenCreate,
@@ -39,7 +41,7 @@ def audit(workspace_id: str, actor: str, action: str, target: str, **details: An
 
 
 def record_audit(
-    pipe: Any, workspace_id: str, actor: str, action: str, target: str, **details: Any
+    pipe: Pipeline, workspace_id: str, actor: str, action: str, target: str, **details: Any
 ) -> None:
     """Queue an audit event in the outbox, inside the caller's transaction."""
     outbox.append(
@@ -65,7 +67,7 @@ class WorkspaceService:
         admin = Member(id=new_id("mem"), email=admin_email, role="admin", created_at=now)
         await self.relay.register(workspace.id)
 
-        def build(pipe: Any) -> None:
+        def build(pipe: Pipeline) -> None:
             self.store.put_workspace(pipe, workspace)
             self.store.put_member(pipe, workspace.id, admin)
             record_audit(
@@ -99,7 +101,7 @@ class WorkspaceService:
             token_id=info.id,
         )
 
-        def build(pipe: Any) -> None:
+        def build(pipe: Pipeline) -> None:
             self.store.put_token(pipe, token_digest(token), principal, info)
             record_audit(
                 pipe,
@@ -133,7 +135,7 @@ class WorkspaceService:
         if info.status == "revoked":
             return info
 
-        def build(pipe: Any) -> None:
+        def build(pipe: Pipeline) -> None:
             self.store.revoke_token(pipe, caller.workspace_id, info, digest)
             record_audit(
                 pipe,
@@ -156,7 +158,7 @@ class WorkspaceService:
             raise Conflict(f"{body.email} is already a member", field="email")
         member = Member(id=new_id("mem"), email=body.email, role=body.role, created_at=time.time())
 
-        def build(pipe: Any) -> None:
+        def build(pipe: Pipeline) -> None:
             self.store.put_member(pipe, caller.workspace_id, member)
             record_audit(
                 pipe,
@@ -170,6 +172,13 @@ class WorkspaceService:
         await self.store.transaction(build)
         self.relay.notify()
         return member
+
+    async def me(self, caller: Principal) -> Me:
+        """The caller's workspace and member record."""
+        member = await self.store.member(caller.workspace_id, caller.member_id)
+        if member is None:
+            raise NotFound("member not found")
+        return Me(workspace=await self.workspace_of(caller), member=member)
 
     async def workspace_of(self, caller: Principal) -> Workspace:
         """The caller's workspace."""

@@ -1,0 +1,1 @@
+"""Extension code out of the service process: a pool of locked-down workers (see invoker.py)."""

@@ -1,0 +1,326 @@
+"""The isolated runtime: the same `Invoker`, with extension code in locked-down workers.
+
+Bundle loading, entry resolution, the permission checks (`InvocationScope`), the logs and
+observed records, and publishing are the in-process runtime's; only the execution moves to
+a worker of the pool (one tenant per worker, invocations pipelined: see `pool.py`). The
+parent answers each capability request after the scope's checks and enforces the limits the
+worker cannot be trusted with:
+
+- wall-clock time: past `time_limit_s` (counted from when the invocation reaches the head of
+  its worker's queue) the worker is killed, which stops CPU-bound code and code blocked
+  anywhere; the invocation ends `timeout`, the ones queued behind it run on another worker;
+- wire size: a frame above `max_frame` (a response, a record, a log line) kills the worker;
+- log volume: at most `max_log_lines` lines per invocation, each message cut at
+  `MAX_MESSAGE_CHARS`, attributes above `MAX_ATTRS_BYTES` replaced by a marker;
+- a worker that exits mid-invocation (memory limit, crash) ends it `error`.
+
+A denial the parent records raises `PermissionDenied` in the worker, exactly as in-process.
+When `allow_in_process` is set and isolation cannot be set up, `start` logs a loud warning
+and the runtime runs code in this process instead (`isolated` is then False); otherwise
+`start` raises `IsolationUnavailable` and the service refuses to start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
+
+from contracts.installations import InstallationSnapshot
+from runtime.interface import Invocation, SecretOpener
+from runtime.isolated import protocol
+from runtime.isolated.lockdown import Limits
+from runtime.isolated.pool import IsolationUnavailable, WorkerPool
+from runtime.isolated.worker_process import WorkerGone, WorkerProcess
+from runtime.loader import LoadedBundle
+from runtime.runtime import Ran, Runtime
+from runtime.scope import InvocationScope
+from sdk.errors import PermissionDenied
+
+log = logging.getLogger(__name__)
+LEVELS = {"debug", "info", "warn", "error"}
+MAX_MESSAGE_CHARS = 8_192
+MAX_ATTRS_BYTES = 16_384
+
+
+class IsolatedRuntime(Runtime):
+    """Implements `runtime.interface.Invoker` with a pool of locked-down worker processes."""
+
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        keyring: SecretOpener,
+        producer: Callable[[], AIOKafkaProducer],
+        time_limit_s: float = 10.0,
+        host_overrides: Mapping[str, str] | None = None,
+        secret_read_interval_s: float = 300.0,
+        workers: int = 4,
+        pipeline_depth: int = 4,
+        memory_mb: int = 512,
+        max_frame: int = 4 * 1024 * 1024,
+        max_log_lines: int = 1_000,
+        allow_in_process: bool = False,
+    ) -> None:
+        super().__init__(
+            redis=redis,
+            keyring=keyring,
+            producer=producer,
+            time_limit_s=time_limit_s,
+            host_overrides=host_overrides,
+            secret_read_interval_s=secret_read_interval_s,
+        )
+        self.pool = WorkerPool(
+            size=workers,
+            depth=pipeline_depth,
+            time_limit_s=time_limit_s,
+            limits=Limits(memory_mb=memory_mb),
+            max_frame=max_frame,
+        )
+        self.max_frame = max_frame
+        self.max_log_lines = max_log_lines
+        self.allow_in_process = allow_in_process
+        self.isolated = False
+        self.unavailable: str | None = None  # why isolation is off, when it is
+        self._started: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the pool; IsolationUnavailable unless in-process execution is allowed."""
+        if self._started is None:
+            self._started = asyncio.get_running_loop().create_task(self._start())
+        await asyncio.shield(self._started)
+
+    async def _start(self) -> None:
+        try:
+            report = await self.pool.start()
+        except IsolationUnavailable as error:
+            if not self.allow_in_process:
+                raise
+            self.unavailable = str(error)
+            log.critical(
+                "EXTENSION CODE RUNS INSIDE THIS SERVICE PROCESS: isolation is unavailable "
+                "and RUNTIME_ALLOW_IN_PROCESS is set (development only)",
+                extra={"reason": str(error)},
+            )
+            return
+        self.isolated = True
+        log.info("isolated runtime ready", extra={"lockdown": msgspec.to_builtins(report)})
+
+    async def _execute(
+        self, bundle: LoadedBundle, path: str, scope: InvocationScope, invocation: Invocation
+    ) -> Ran:
+        if not self.isolated and self.unavailable is None:
+            await self.start()  # raises while isolation is unavailable and not allowed
+        if not self.isolated:
+            return await super()._execute(bundle, path, scope, invocation)
+        installation = invocation.installation
+        tenant = f"{installation.workspace_id}/{installation.installation_id}"
+        conversation = Conversation(self, bundle, path, scope, invocation)
+        while True:
+            try:
+                worker = await self.pool.worker_for(tenant)
+            except IsolationUnavailable as error:  # the zygote died: fail this one, loudly
+                log.error("no runtime worker could be started", extra={"error": str(error)})
+                message = f"no isolated worker available: {error}"
+                scope.record("error", message, kind="error")
+                return Ran(outcome="error", message=message)
+            conversation.arm()
+            worker.dispatch(conversation)
+            ran = await conversation.ended
+            if ran is not None:
+                return ran
+            # its worker died before it started: run it on another
+
+    async def close(self) -> None:
+        """Stop the workers and the zygote, then release what the base runtime holds."""
+        if self._started is not None and not self._started.done():
+            self._started.cancel()
+        await self.pool.close()
+        await super().close()
+
+
+class Conversation:
+    """One invocation on a worker: its `Invoke`, the capability requests, how it ended.
+
+    Implements the pool's `Job`. `ended` resolves to the `Ran`, or to None when the worker
+    died before the invocation started (the runtime dispatches it again).
+    """
+
+    def __init__(
+        self,
+        runtime: IsolatedRuntime,
+        bundle: LoadedBundle,
+        path: str,
+        scope: InvocationScope,
+        invocation: Invocation,
+    ) -> None:
+        self.runtime = runtime
+        self.bundle = bundle
+        self.path = path
+        self.scope = scope
+        self.invocation = invocation
+        self.lines = 0
+        self.ended: asyncio.Future[Ran | None] = asyncio.get_running_loop().create_future()
+
+    def arm(self) -> None:
+        """Ready for a (new) dispatch."""
+        if self.ended.done():
+            self.ended = asyncio.get_running_loop().create_future()
+
+    def _end(self, ran: Ran | None) -> None:
+        if not self.ended.done():
+            self.ended.set_result(ran)
+
+    def invoke_frame(self, worker: WorkerProcess) -> protocol.Invoke:
+        """The `Invoke`, with the installation, version and bundle only if `worker` lacks them."""
+        bundle, invocation, scope = self.bundle, self.invocation, self.scope
+        digest = bundle.digest
+        shipped = None
+        if digest not in worker.digests:
+            shipped = protocol.Bundle(digest=digest, files=bundle.files, manifest=bundle.manifest)
+            worker.digests.add(digest)
+        installation = invocation.installation
+        seen = (
+            installation.installation_id,
+            installation.revision,
+            installation.updated_at,
+            tuple(installation.write_protected_entities),
+        )
+        send_installation = worker.installation != seen
+        worker.installation = seen
+        version = invocation.version
+        send_version = version.version_id not in worker.versions
+        worker.versions.add(version.version_id)
+        return protocol.Invoke(
+            invocation_id=invocation.invocation_id,
+            mode=invocation.mode,
+            kind=invocation.kind,
+            script_type=invocation.script_type,
+            entry=invocation.entry,
+            request=invocation.request,
+            cursor=invocation.cursor,
+            source_id=invocation.source_id,
+            session_id=invocation.session_id,
+            digest=digest,
+            path=self.path,
+            settings=dict(scope.settings),
+            # what the worker may see: no sealed secrets
+            installation=_without_secrets(installation) if send_installation else None,
+            version=version if send_version else None,
+            bundle=shipped,
+        )
+
+    async def handle(self, worker: WorkerProcess, message: protocol.FromWorker) -> bool:
+        """Serve one frame of this invocation; True when it was the `Done`."""
+        scope = self.scope
+        if scope.closed and not isinstance(message, protocol.Done):
+            # The caller went away (cancelled): the code runs on, but nothing it does counts.
+            if isinstance(message, protocol.SecretGet):
+                worker.answer(protocol.SecretValue(error="this invocation has ended"))
+            elif isinstance(message, protocol.HttpCall):
+                worker.answer(protocol.HttpAnswer(error="this invocation has ended"))
+            return False
+        if isinstance(message, protocol.Done):
+            if message.line is not None:
+                attrs = {"traceback": message.traceback} if message.traceback else None
+                scope.record("error", message.line, kind="error", attrs=attrs)
+            self._end(
+                Ran(
+                    outcome=message.outcome,
+                    message=message.message,
+                    response=message.response,
+                    next_cursor=message.next_cursor,
+                    has_more=message.has_more,
+                )
+            )
+            return True
+        if isinstance(message, protocol.LogLine):
+            self.lines += 1
+            limit = self.runtime.max_log_lines
+            if self.lines <= limit:
+                scope.log(*_bounded(message))
+            elif self.lines == limit + 1:
+                scope.record(
+                    "warn",
+                    f"log line limit of {limit} per invocation reached: further lines dropped",
+                    kind="platform",
+                )
+        elif isinstance(message, protocol.Annotate):
+            scope.annotate(**{k: v for k, v in message.fields.items() if k in ("entity", "event")})
+        elif isinstance(message, protocol.Ingest):
+            try:
+                scope.ingest(message.canonical_type, message.payload, message.stream, message.key)
+            except PermissionDenied:
+                pass  # recorded; the worker raised it into the code itself
+        elif isinstance(message, protocol.SecretGet):
+            worker.answer(self._secret(message.name))
+        elif isinstance(message, protocol.HttpCall):
+            worker.answer(await self._http(message))
+        else:
+            raise WorkerGone(f"worker sent {type(message).__name__} during an invocation")
+        return False
+
+    def expired(self) -> None:
+        """Killed at the time limit: stops CPU-bound code too."""
+        message = f"time limit of {self.runtime.time_limit_s:g}s exceeded"
+        self.scope.record("error", f"{message}: the worker running it was stopped", kind="error")
+        self._end(Ran(outcome="timeout", message=message))
+
+    def failed(self, error: WorkerGone) -> None:
+        """The worker died under it (memory limit, crash, a broken frame)."""
+        message = f"{error} (memory limit, crash or a forbidden operation)"
+        self.scope.record("error", message, kind="error")
+        self._end(Ran(outcome="error", message=message))
+
+    def requeue(self) -> None:
+        """Never started: the runtime dispatches it again."""
+        self._end(None)
+
+    def _secret(self, name: str) -> protocol.SecretValue:
+        try:
+            return protocol.SecretValue(value=self.scope.secret(name))
+        except PermissionDenied as denied:
+            return protocol.SecretValue(denied=_denial(denied))
+        except Exception:  # the scope recorded which secret; the worker learns nothing more
+            return protocol.SecretValue(error=f"secret {name!r} could not be opened")
+
+    async def _http(self, call: protocol.HttpCall) -> protocol.HttpAnswer:
+        options: dict[str, Any] = dict(call.options)
+        if isinstance(options.get("auth"), list):
+            options["auth"] = tuple(options["auth"])
+        try:
+            response = await self.scope.request(call.method, call.url, **options)
+        except PermissionDenied as denied:
+            return protocol.HttpAnswer(denied=_denial(denied))
+        except Exception as error:  # transport failure after retries, bad options
+            return protocol.HttpAnswer(error=f"{type(error).__name__}: {error}")
+        body = response.content
+        if len(body) > self.runtime.max_frame - 65_536:
+            return protocol.HttpAnswer(error=f"response body of {len(body)} bytes is too large")
+        return protocol.HttpAnswer(
+            status=response.status_code,
+            headers=[(k, v) for k, v in response.headers.multi_items()],
+            body=body,
+        )
+
+
+def _denial(denied: PermissionDenied) -> protocol.Denial:
+    return protocol.Denial(capability=denied.capability, target=denied.target, reason=denied.reason)
+
+
+def _bounded(line: protocol.LogLine) -> tuple[Any, str, dict[str, Any]]:
+    level = line.level if line.level in LEVELS else "info"
+    message = line.message[:MAX_MESSAGE_CHARS]
+    attrs = line.attrs
+    if len(msgspec.msgpack.encode(attrs)) > MAX_ATTRS_BYTES:
+        attrs = {"truncated": f"attributes above {MAX_ATTRS_BYTES} bytes were dropped"}
+    return level, message, attrs
+
+
+def _without_secrets(installation: InstallationSnapshot) -> InstallationSnapshot:
+    return msgspec.structs.replace(installation, secrets={})

@@ -1,0 +1,306 @@
+"""Warm, locked-down worker processes, each bound to one tenant until it is retired.
+
+The pool owns a zygote (see `zygote.py`) and asks it for workers. A worker fresh from the
+zygote belongs to no tenant; the first invocation binds it to that invocation's tenant (the
+runtime uses workspace and installation: stricter than one workspace, so two extensions of
+one workspace do not share module state either) and it only ever serves that tenant again.
+A tenant without a worker takes a fresh one, or retires (kills) an idle worker of another
+tenant when the pool is full: module state never crosses tenants. One spare fresh worker is
+kept forked ahead so binding a new tenant costs no fork on the request path.
+
+Pipelining: a worker runs its invocations one at a time, in order, but up to `depth` of one
+tenant's invocations may be queued on it, so it never idles between them and frames travel
+in batches (one write per worker per loop turn). The time limit of an invocation starts
+when it reaches the head of its worker's queue. A worker that times out, crashes or breaks
+the protocol is killed, never reused: its running invocation fails, the ones queued behind
+it (not started) are dispatched again.
+
+A worker is refused (and the pool fails to start) when its lock-down report is incomplete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections import deque
+
+import msgspec
+
+from runtime.isolated import protocol
+from runtime.isolated.lockdown import Limits, Report
+from runtime.isolated.worker_process import WorkerGone, WorkerProcess
+from runtime.isolated.zygote import PID, ZygoteConfig
+
+log = logging.getLogger(__name__)
+READY_TIMEOUT_S = 10.0
+SCRATCH_PREFIX = "backfill-workers-"
+
+
+def _remove_stale_scratch() -> None:
+    """Scratch roots of pools whose process died without closing (SIGKILL) are removed."""
+    root = tempfile.gettempdir()
+    for name in os.listdir(root):
+        owner = name.removeprefix(SCRATCH_PREFIX).partition("-")[0]
+        if not name.startswith(SCRATCH_PREFIX) or not owner.isdigit():
+            continue
+        try:
+            os.kill(int(owner), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        except PermissionError:
+            continue  # alive, someone else's
+
+
+class IsolationUnavailable(RuntimeError):
+    """Workers cannot be locked down on this host (the message says which layer failed)."""
+
+
+class WorkerPool:
+    """At most `size` workers, each running up to `depth` queued invocations of its tenant."""
+
+    def __init__(
+        self,
+        *,
+        size: int = 4,
+        depth: int = 4,
+        time_limit_s: float = 10.0,
+        limits: Limits | None = None,
+        max_frame: int = 4 * 1024 * 1024,
+        max_invocations: int = 100_000,
+    ) -> None:
+        self.size = max(1, size)
+        self.depth = max(1, depth)
+        self.time_limit_s = time_limit_s
+        self.limits = limits or Limits()
+        self.max_frame = max_frame
+        self.max_invocations = max_invocations
+        self.bound: dict[str, list[WorkerProcess]] = {}
+        self.fresh: list[WorkerProcess] = []
+        self.count = 0  # workers alive or being forked
+        self.waiters: deque[asyncio.Future[None]] = deque()
+        self.zygote: subprocess.Popen[bytes] | None = None
+        self.control: socket.socket | None = None
+        self.spawn_lock = asyncio.Lock()
+        self.scratch = ""
+        self.report: Report | None = None
+        self.retired = 0
+        self._topping_up: asyncio.Task[None] | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> Report:
+        """Start the zygote and one worker; IsolationUnavailable if it is not fully locked."""
+        self._launch_zygote()
+        try:
+            first = await self._spawn()
+        except Exception as error:
+            await self.close()
+            raise IsolationUnavailable(f"no worker could start: {error}") from error
+        assert first.report is not None
+        self.report = first.report
+        self.fresh.append(first)
+        self.count = 1
+        return first.report
+
+    def _launch_zygote(self) -> None:
+        _remove_stale_scratch()
+        self.scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
+        os.chmod(self.scratch, 0o711)
+        control, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        config = ZygoteConfig(
+            control_fd=child.fileno(),
+            parent_pid=os.getpid(),
+            scratch=self.scratch,
+            limits=self.limits,
+            max_frame=self.max_frame,
+        )
+        # An empty environment and only the control socket: the zygote (and every worker it
+        # forks) inherits nothing of this process. `-I`: no PYTHON* variables, no user site.
+        self.zygote = subprocess.Popen(
+            [sys.executable, "-I", "-m", "runtime.isolated.zygote", msgspec.json.encode(config)],
+            env={},
+            cwd=self.scratch,
+            close_fds=True,
+            pass_fds=(child.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+        child.close()
+        control.setblocking(False)
+        self.control = control
+
+    async def close(self) -> None:
+        """Kill every worker and the zygote; remove the scratch root."""
+        if self._topping_up is not None:
+            self._topping_up.cancel()
+        for worker in [*self.fresh, *(w for ws in self.bound.values() for w in ws)]:
+            for job in list(worker.queue):
+                job.failed(WorkerGone("the runtime is shutting down"))
+            worker.queue.clear()
+            worker.kill()
+        self.fresh.clear()
+        self.bound.clear()
+        zygote = self.zygote
+        self._close_zygote()
+        if zygote is not None:
+            await asyncio.to_thread(zygote.wait)
+
+    def _close_zygote(self) -> None:
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+        if self.zygote is not None:
+            self.zygote.kill()
+            if self.zygote.poll() is not None:
+                self.zygote.wait()
+            self.zygote = None
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = ""
+
+    # -- workers --------------------------------------------------------------------------
+
+    async def _spawn(self) -> WorkerProcess:
+        """Ask the zygote for one worker and wait for its lock-down report."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        loop = asyncio.get_running_loop()
+        async with self.spawn_lock:
+            if self.zygote is not None and self.zygote.poll() is not None:
+                # The zygote died (killed from outside): start another; its workers died with it.
+                log.error("runtime zygote exited; starting a new one")
+                self._close_zygote()
+                self._launch_zygote()
+            assert self.control is not None
+            try:
+                socket.send_fds(self.control, [b"s"], [theirs.fileno()])
+                answer = b""
+                while len(answer) < PID.size:
+                    chunk = await loop.sock_recv(self.control, PID.size - len(answer))
+                    if not chunk:
+                        raise ConnectionResetError("the zygote closed its control socket")
+                    answer += chunk
+            except OSError as error:
+                ours.close()
+                raise IsolationUnavailable(f"the zygote is gone: {error}") from None
+            finally:
+                theirs.close()
+        (pid,) = PID.unpack(answer)
+        reader, writer = await asyncio.open_unix_connection(sock=ours, limit=self.max_frame)
+        worker = WorkerProcess(self, pid, reader, writer)
+        try:
+            async with asyncio.timeout(READY_TIMEOUT_S):
+                ready = await worker.receive()
+        except (TimeoutError, WorkerGone) as error:
+            worker.kill()
+            raise IsolationUnavailable(f"worker {pid} did not report ready: {error}") from None
+        if not isinstance(ready, protocol.Ready):
+            worker.kill()
+            raise IsolationUnavailable(f"worker {pid} spoke before it was ready")
+        worker.report = ready.report
+        if not ready.report.complete:
+            worker.kill()
+            raise IsolationUnavailable("; ".join(ready.report.problems) or "incomplete lock-down")
+        worker.listen()
+        return worker
+
+    async def worker_for(self, tenant: str) -> WorkerProcess:
+        """A worker of `tenant` with room in its queue (waits while there is none)."""
+        while True:
+            mine = self.bound.get(tenant, [])
+            least = min(mine, key=lambda w: len(w.queue), default=None)
+            if least is not None and not least.queue:
+                return least
+            if self.fresh:
+                return self._bind(self.fresh.pop(), tenant)
+            if self.count < self.size:
+                self.count += 1
+                try:
+                    worker = await self._spawn()
+                except BaseException:
+                    self.count -= 1
+                    raise
+                return self._bind(worker, tenant)
+            if least is not None and len(least.queue) < self.depth:
+                return least
+            if least is None and self._retire_idle_of_another(tenant):
+                continue
+            waiter = asyncio.get_running_loop().create_future()
+            self.waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if not waiter.done():  # cancelled while waiting (a woken one was popped)
+                    self.waiters.remove(waiter)
+
+    def _bind(self, worker: WorkerProcess, tenant: str) -> WorkerProcess:
+        worker.tenant = tenant
+        self.bound.setdefault(tenant, []).append(worker)
+        self._top_up()
+        return worker
+
+    def finished(self, worker: WorkerProcess) -> None:
+        """An invocation of `worker` ended: recycle a worn-out worker, wake a waiter."""
+        if worker.served >= self.max_invocations and not worker.queue:
+            self.discard(worker)
+            return
+        self._wake()
+
+    def discard(self, worker: WorkerProcess) -> None:
+        """Kill a worker (requeueing what waited on it) and free its slot."""
+        if not worker.healthy:
+            return
+        workers = self.bound.get(worker.tenant or "", [])
+        if worker in workers:
+            workers.remove(worker)
+            if not workers:
+                del self.bound[worker.tenant or ""]
+        if worker in self.fresh:
+            self.fresh.remove(worker)
+        worker.kill()
+        self.count -= 1
+        self.retired += 1
+        if self.control is not None:
+            self._top_up()
+        self._wake()
+
+    def _retire_idle_of_another(self, tenant: str) -> bool:
+        for other, workers in list(self.bound.items()):
+            if other == tenant:
+                continue
+            for worker in workers:
+                if not worker.queue:
+                    self.discard(worker)
+                    return True
+        return False
+
+    def _wake(self) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _top_up(self) -> None:
+        """Fork one spare fresh worker in the background when a slot is free."""
+        if self.fresh or self.count >= self.size or self.control is None:
+            return
+        if self._topping_up is not None and not self._topping_up.done():
+            return
+        self.count += 1
+        self._topping_up = asyncio.get_running_loop().create_task(self._add_spare())
+
+    async def _add_spare(self) -> None:
+        try:
+            worker = await self._spawn()
+        except Exception as error:
+            self.count -= 1
+            log.error("could not fork a spare runtime worker", extra={"error": str(error)})
+            return
+        self.fresh.append(worker)
+        self._wake()

@@ -1,0 +1,134 @@
+"""HTTP shapes of the logs API (msgspec); requests are `ThingCreate`, answers are `Thing`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from contracts.audit import AuditEvent
+from contracts.logs import ExtensionLogLine
+from contracts.secret_reads import SecretRead
+from contracts.streams import StreamStatus
+from services.logs.store.health import WebhookTotals
+
+
+class LogPage(msgspec.Struct, frozen=True, kw_only=True):
+    """Lines newest first; pass `next_cursor` as `cursor` for the next page (None: the end)."""
+
+    items: list[ExtensionLogLine]
+    next_cursor: str | None = None
+
+
+class AuditPage(msgspec.Struct, frozen=True, kw_only=True):
+    """Audit events newest first, keyset-paginated like log lines."""
+
+    items: list[AuditEvent]
+    next_cursor: str | None = None
+
+
+class WebhookHealth(msgspec.Struct, frozen=True, kw_only=True):
+    """Webhook answers of the last hour and the last day."""
+
+    last_hour: WebhookTotals
+    last_day: WebhookTotals
+
+
+class InstallationHealth(msgspec.Struct, frozen=True, kw_only=True):
+    """The Connection tab: every stream's latest status plus webhook health."""
+
+    installation_id: str
+    streams: list[StreamStatus]
+    webhook: WebhookHealth
+    failing_streams: int = 0
+
+
+class WorkspaceHealth(msgspec.Struct, frozen=True, kw_only=True):
+    """The Installed list's recent activity: one entry per installation with any activity."""
+
+    installations: list[InstallationHealth]
+
+
+class SecretReadsView(msgspec.Struct, frozen=True, kw_only=True):
+    """Reads newest first, and for each secret name the versions that read it."""
+
+    reads: list[SecretRead]
+    versions_by_secret: dict[str, list[str]]
+
+
+RuleType = Literal[
+    "extension_errors",
+    "denials",
+    "stream_failing",
+    "stream_stuck",
+    "webhook_5xx_rate",
+    "test_connection_failed",
+]
+
+
+class DestinationCreate(msgspec.Struct, frozen=True, kw_only=True):
+    """A new alert destination: the HTTPS URL that receives signed alerts."""
+
+    url: str
+    description: str = ""
+
+
+class DestinationUpdate(msgspec.Struct, frozen=True, kw_only=True):
+    """Change the URL, the description or re-enable a destination."""
+
+    url: str | None = None
+    description: str | None = None
+    enabled: bool | None = None
+
+
+class Destination(msgspec.Struct, frozen=True, kw_only=True):
+    """An alert destination; its signing secrets are never shown after creation/rotation."""
+
+    id: str
+    url: str
+    description: str
+    enabled: bool
+    disabled_reason: str | None = None
+    created_at: float
+    secret_versions: int = 1
+
+
+class DestinationWithSecret(msgspec.Struct, frozen=True, kw_only=True):
+    """Answer of create and rotate: the only time the signing secret is shown."""
+
+    destination: Destination
+    secret: str
+
+
+class RuleCreate(msgspec.Struct, frozen=True, kw_only=True):
+    """An alert rule; `params` by type (see docs/logs.md): extension_key, runs, intervals,
+    threshold, min_deliveries, stream, installation_id."""
+
+    type: RuleType
+    destination_id: str
+    window_s: float = msgspec.field(default=300.0)
+    params: dict[str, Any] = {}
+
+
+class Rule(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored rule: fires at most once per `window_s` to its destination."""
+
+    id: str
+    type: RuleType
+    destination_id: str
+    window_s: float
+    params: dict[str, Any] = {}
+    created_at: float
+
+
+class Attempt(msgspec.Struct, frozen=True, kw_only=True):
+    """One delivery attempt of an alert to a destination."""
+
+    delivery_id: str
+    alert_id: str
+    attempt: int
+    at: float
+    status_code: int | None = None
+    error: str | None = None
+    ok: bool
+    next_attempt_at: float | None = None

@@ -1,0 +1,158 @@
+"""Reading and ingesting log lines, the audit trail, health and secret reads."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+import msgspec
+
+from contracts.audit import AuditEvent
+from contracts.logs import ExtensionLogLine
+from contracts.streams import StreamStatus
+from services.logs.errors import InvalidFilter
+from services.logs.schemas import (
+    AuditPage,
+    InstallationHealth,
+    LogPage,
+    SecretReadsView,
+    WebhookHealth,
+    WorkspaceHealth,
+)
+from services.logs.service.queries import Cursor, LogFilter
+from services.logs.service.tail import TailHub, TailSubscription
+from services.logs.store.audit import AuditFilter, AuditStore
+from services.logs.store.health import HealthStore, WebhookTotals
+from services.logs.store.lines import LogLineStore
+from services.logs.store.secret_reads import SecretReadStore
+
+LineObserver = Callable[[Sequence[ExtensionLogLine]], Awaitable[None]]
+
+
+class LogsService:
+    """What the routes and subscribers call; every read is scoped to one workspace."""
+
+    def __init__(
+        self,
+        *,
+        lines: LogLineStore,
+        audit: AuditStore,
+        health: HealthStore,
+        secret_reads: SecretReadStore,
+        tail: TailHub,
+        default_window_s: float,
+        tail_heartbeat_s: float = 15.0,
+        feed_tail: bool = True,
+    ) -> None:
+        self.lines = lines
+        self.audit = audit
+        self.health = health
+        self.secret_reads = secret_reads
+        self.tail = tail
+        self.default_window_s = default_window_s
+        self.tail_heartbeat_s = tail_heartbeat_s
+        self.feed_tail = feed_tail
+        self.line_observers: list[LineObserver] = []
+
+    async def ingest_lines(self, lines: Sequence[ExtensionLogLine]) -> None:
+        """Store a batch (one insert), then hand it to the live tails and the alert rules.
+
+        Returns only once the batch is stored: the subscriber commits offsets after this.
+        """
+        await self.lines.add_many(lines)
+        if self.feed_tail:
+            self.tail.publish(lines)
+        for observer in self.line_observers:
+            await observer(lines)
+
+    async def query_lines(self, query: LogFilter, cursor: str | None, limit: int) -> LogPage:
+        """Newest first; without `since`, only the default window (bounded scans)."""
+        if query.since is not None and query.until is not None and query.since > query.until:
+            raise InvalidFilter("since is after until", field="since")
+        if query.since is None:
+            end = query.until if query.until is not None else time.time()
+            query = _with(query, since=end - self.default_window_s)
+        position = Cursor.decode(cursor) if cursor else None
+        items, after = await self.lines.page(query, position, limit)
+        return LogPage(items=items, next_cursor=after.encode() if after else None)
+
+    def open_tail(self, query: LogFilter) -> TailSubscription:
+        """A live tail of lines matching `query` from now on (fed by the Kafka consumer)."""
+        return self.tail.subscribe(query)
+
+    def close_tail(self, subscription: TailSubscription) -> None:
+        """The client left."""
+        self.tail.unsubscribe(subscription)
+
+    async def query_audit(self, query: AuditFilter, cursor: str | None, limit: int) -> AuditPage:
+        """Newest first, keyset-paginated."""
+        position = Cursor.decode(cursor) if cursor else None
+        items, after = await self.audit.page(query, position, limit)
+        return AuditPage(items=items, next_cursor=after.encode() if after else None)
+
+    async def record_audit(self, events: Sequence[AuditEvent]) -> None:
+        """Store audit events (the registry's and this service's own)."""
+        await self.audit.add_many(events)
+
+    async def installation_health(
+        self, workspace_id: str, installation_id: str
+    ) -> InstallationHealth:
+        """Latest status of every stream plus webhook answers of the last hour and day."""
+        found = await self._health(workspace_id, installation_id)
+        return found.get(installation_id) or _health_of(installation_id, [], {}, {})
+
+    async def workspace_health(self, workspace_id: str) -> WorkspaceHealth:
+        """The same for every installation of the workspace that has any activity."""
+        found = await self._health(workspace_id, None)
+        return WorkspaceHealth(installations=[found[key] for key in sorted(found)])
+
+    async def _health(
+        self, workspace_id: str, installation_id: str | None
+    ) -> dict[str, InstallationHealth]:
+        now = time.time()
+        statuses = await self.health.statuses(workspace_id, installation_id)
+        hour = {
+            t.installation_id: t
+            for t in await self.health.webhook_totals(workspace_id, now - 3600, installation_id)
+        }
+        day = {
+            t.installation_id: t
+            for t in await self.health.webhook_totals(workspace_id, now - 86400, installation_id)
+        }
+        ids = {s.installation_id for s in statuses} | set(day)
+        return {
+            i: _health_of(i, [s for s in statuses if s.installation_id == i], hour, day)
+            for i in ids
+        }
+
+    async def secret_reads_of(self, workspace_id: str, installation_id: str) -> SecretReadsView:
+        """Reads newest first, and which versions read each secret name."""
+        reads = await self.secret_reads.of_installation(workspace_id, installation_id)
+        versions: dict[str, list[str]] = {}
+        for read in sorted(reads, key=lambda r: r.first_read_at):
+            seen = versions.setdefault(read.secret_name, [])
+            if read.version_id not in seen:
+                seen.append(read.version_id)
+        return SecretReadsView(reads=reads, versions_by_secret=versions)
+
+
+def _health_of(
+    installation_id: str,
+    streams: list[StreamStatus],
+    hour: dict[str, WebhookTotals],
+    day: dict[str, WebhookTotals],
+) -> InstallationHealth:
+    empty = WebhookTotals(installation_id=installation_id)
+    failing = sum(1 for s in streams if s.state in ("error", "backing_off", "needs_reauth"))
+    return InstallationHealth(
+        installation_id=installation_id,
+        streams=streams,
+        webhook=WebhookHealth(
+            last_hour=hour.get(installation_id, empty), last_day=day.get(installation_id, empty)
+        ),
+        failing_streams=failing,
+    )
+
+
+def _with(query: LogFilter, **changes: object) -> LogFilter:
+    return msgspec.structs.replace(query, **changes)

@@ -1,0 +1,123 @@
+"""One ClickHouse client for the process: embedded chDB by default, a server by URL.
+
+Both go through `clickhouse-connect` (a `chdb:///path` DSN for the embedded engine), so the
+SQL and the code are the same. The client is synchronous and chDB is not safe to call from
+several threads at once: every call runs in one worker thread, serialised by a lock, and
+the event loop only awaits it. One process owns an embedded data directory (chDB locks
+it); several replicas need the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from services.logs.store.schema import TABLES
+
+T = TypeVar("T")
+# Every read says FINAL (see schema.py); within a day's partition only.
+QUERY_SETTINGS = {"do_not_merge_across_partitions_select_final": 1}
+
+
+def connect(clickhouse_url: str, data_dir: str) -> Client:
+    """A client for the server at `clickhouse_url`, or for chDB in `data_dir` when it is empty."""
+    if clickhouse_url:
+        return clickhouse_connect.get_client(dsn=clickhouse_url)
+    path = Path(data_dir).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return clickhouse_connect.get_client(dsn=f"chdb://{path}")
+
+
+class ClickHouse:
+    """Async facade: queries and inserts run one at a time in a dedicated thread."""
+
+    def __init__(self, clickhouse_url: str, data_dir: str) -> None:
+        self.clickhouse_url = clickhouse_url
+        self.data_dir = data_dir
+        self._client: Client | None = None
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
+        # Consumers may start before the store is open: their first call waits for it.
+        self._opened = asyncio.Event()
+
+    async def open(self) -> None:
+        """Connect and create the tables (idempotent)."""
+        await self._call(self._open)
+        self._opened.set()
+
+    def _open(self) -> None:
+        self._client = connect(self.clickhouse_url, self.data_dir)
+        for ddl in TABLES:
+            self._client.command(ddl)
+
+    async def close(self) -> None:
+        """Close the client and release the embedded data directory."""
+
+        def close() -> None:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+        self._opened.clear()
+        await self._call(close)
+        self._executor.shutdown(wait=True)
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            raise RuntimeError("ClickHouse store not open")
+        return self._client
+
+    async def _run(self, work: Callable[[], T]) -> T:
+        await self._opened.wait()
+        return await self._call(work)
+
+    async def _call(self, work: Callable[[], T]) -> T:
+        def locked() -> T:
+            with self._lock:
+                return work()
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, locked)
+
+    async def rows(
+        self, sql: str, parameters: dict[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Rows of a SELECT, with `{name:Type}` server-side parameters."""
+        return await self._run(
+            lambda: [
+                tuple(row)
+                for row in self.client.query(
+                    sql, parameters=parameters, settings=QUERY_SETTINGS
+                ).result_rows
+            ]
+        )
+
+    async def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
+        """A statement without rows (DDL, DELETE, OPTIMIZE)."""
+        return await self._run(lambda: self.client.command(sql, parameters=parameters))
+
+    async def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        data: Sequence[Sequence[Any]],
+        *,
+        column_oriented: bool = False,
+    ) -> None:
+        """One insert of many rows (one part per partition touched); empty batches skipped.
+
+        `data` is a list of rows, or of columns with `column_oriented` (cheaper to build).
+        """
+        if data and data[0]:
+            await self._run(
+                lambda: self.client.insert(
+                    table, data, column_names=list(columns), column_oriented=column_oriented
+                )
+            )
