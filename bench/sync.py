@@ -151,14 +151,14 @@ async def baseline(bootstrap: str, url: str, customers: int) -> dict[str, float]
 
 
 async def _done(redis: Redis, snapshots: list[InstallationSnapshot]) -> int:
-    """Records delivered so far by finished `customers` sweeps (0 until all finished)."""
+    """Records delivered by finished `customers` sweeps (0 until every status says so)."""
     total = 0
     for snap in snapshots:
-        tag = f"{{i:{snap.installation_id}}}"
-        cursor = await redis.hget(f"{tag}:sync:cursors", "stream:customers")
-        if not cursor or not json.loads(cursor).get("since"):
+        raw = await redis.hget(f"{{i:{snap.installation_id}}}:sync:status", "stream:customers")
+        status = json.loads(raw or b"{}")
+        swept = json.loads(status.get("cursor") or "{}").get("since")
+        if status.get("state") != "ok" or not swept:
             return 0
-        status = json.loads(await redis.hget(f"{tag}:sync:status", "stream:customers") or b"{}")
         total += status.get("records_total", 0)
     return total
 
@@ -293,6 +293,33 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def run(args: argparse.Namespace) -> None:
+    if args.only == "throughput":
+        with infrastructure() as env:
+            port = free_port()
+            provider = start(
+                [
+                    "-m",
+                    "bench.sync",
+                    "provider",
+                    "--port",
+                    str(port),
+                    "--customers",
+                    str(args.customers),
+                ],
+                env,
+            )
+            try:
+                wait_until(f"http://127.0.0.1:{port}/v1/customers")
+                synced = await throughput(
+                    env, f"http://127.0.0.1:{port}", args.customers, args.installations
+                )
+            finally:
+                stop(provider)
+        print(
+            f"sync: {synced['records']:,} records, {synced['cpu_s']:.2f} CPU-s, "
+            f"{synced['records'] / synced['cpu_s']:,.0f} records per CPU-s"
+        )
+        return
     if args.only == "lateness":
         with infrastructure() as env:
             late = await lateness(env, args.streams // 10, args.lateness_seconds)
@@ -385,7 +412,7 @@ def main() -> None:
     parser.add_argument("--lateness-seconds", type=float, default=150.0)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--url", default="")
-    parser.add_argument("--only", choices=["all", "lateness"], default="all")
+    parser.add_argument("--only", choices=["all", "throughput", "lateness"], default="all")
     args = parser.parse_args()
     if args.mode == "provider":
         import uvicorn
