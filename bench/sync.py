@@ -30,10 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from litestar import Litestar, Response, get
-from litestar.params import FromPath, FromQuery
 from redis.asyncio import Redis
 
 from bench.ingress import cpu_seconds, infrastructure, install_stripe, start, stop, wait_until
@@ -67,42 +64,6 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
-def provider_app(customers: int) -> Litestar:
-    """Stripe's list API over `customers` objects, every page encoded once up front."""
-    objects = [
-        {
-            "id": f"cus_{i:07d}",
-            "object": "customer",
-            "created": 1_700_000_000 + i,
-            "email": f"c{i}@example.com",
-            "name": f"Customer {i}",
-        }
-        for i in reversed(range(customers))
-    ]
-    pages: dict[str, bytes] = {}
-    for start_at in range(0, customers, PAGE):
-        after = objects[start_at - 1]["id"] if start_at else ""
-        body = {
-            "object": "list",
-            "data": objects[start_at : start_at + PAGE],
-            "has_more": start_at + PAGE < customers,
-        }
-        pages[after] = msgspec.json.encode(body)
-    empty = msgspec.json.encode({"object": "list", "data": [], "has_more": False})
-
-    @get("/v1/{kind:str}", media_type="application/json")
-    async def listing(
-        kind: FromPath[str],
-        starting_after: FromQuery[str] = "",
-        created_gt: FromQuery[str | None] = None,
-    ) -> Response[bytes]:
-        if kind != "customers":
-            return Response(empty)
-        return Response(pages.get(starting_after, empty))
-
-    return Litestar([listing])
-
-
 async def baseline(bootstrap: str, url: str, customers: int) -> dict[str, float]:
     """The same pages with httpx, the same records produced with aiokafka (acks=all)."""
     producer = create_producer(InfraSettings(kafka_bootstrap_servers=bootstrap), "bench-base")
@@ -112,7 +73,9 @@ async def baseline(bootstrap: str, url: str, customers: int) -> dict[str, float]
     async with httpx.AsyncClient(timeout=15) as client:
         after = ""
         while True:
-            params = {"limit": PAGE, **({"starting_after": after} if after else {})}
+            params: dict[str, str | int] = {"limit": PAGE}
+            if after:
+                params["starting_after"] = after
             body = (await client.get(f"{url}/v1/customers", params=params)).json()
             acks = []
             for obj in body["data"]:
@@ -299,8 +262,7 @@ async def run(args: argparse.Namespace) -> None:
             provider = start(
                 [
                     "-m",
-                    "bench.sync",
-                    "provider",
+                    "bench.paged_provider",
                     "--port",
                     str(port),
                     "--customers",
@@ -330,8 +292,7 @@ async def run(args: argparse.Namespace) -> None:
         provider = start(
             [
                 "-m",
-                "bench.sync",
-                "provider",
+                "bench.paged_provider",
                 "--port",
                 str(port),
                 "--customers",
@@ -405,7 +366,7 @@ def report_lateness(args: argparse.Namespace, late: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.sync")
-    parser.add_argument("mode", nargs="?", default="run", choices=["run", "provider", "baseline"])
+    parser.add_argument("mode", nargs="?", default="run", choices=["run", "baseline"])
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--installations", type=int, default=2)
     parser.add_argument("--streams", type=int, default=10_000)
@@ -414,17 +375,7 @@ def main() -> None:
     parser.add_argument("--url", default="")
     parser.add_argument("--only", choices=["all", "throughput", "lateness"], default="all")
     args = parser.parse_args()
-    if args.mode == "provider":
-        import uvicorn
-
-        uvicorn.run(
-            provider_app(args.customers),
-            host="127.0.0.1",
-            port=args.port,
-            log_level="warning",
-            access_log=False,
-        )
-    elif args.mode == "baseline":
+    if args.mode == "baseline":
         import os
 
         result = asyncio.run(
