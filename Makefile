@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz crash screenshots lint format typecheck bench bench-logs clean setup browser
+.PHONY: run test fuzz crash screenshots lint format typecheck bench bench-logs bench-sync clean setup browser
 
 setup: $(STAMP)
 
@@ -73,6 +73,9 @@ bench: $(STAMP)
 
 bench-logs: $(STAMP)
 	@$(BIN)/python -m bench.logs
+
+bench-sync: $(STAMP)
+	@$(BIN)/python -m bench.sync
 
 clean:
 	rm -rf $(VENV) .backfill .pytest_cache .ruff_cache .mypy_cache

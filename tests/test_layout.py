@@ -37,9 +37,6 @@ GRAB_BAG_NAMES = {"utils", "helpers", "misc", "common"}
 MISSING_ALLOWED = {
     # The registry consumes no topic: it is the source of installations and audit events.
     ("registry", "subscribers.py"),
-    # Sync is being rebuilt (sync issue); today it only answers test-connection.
-    ("sync", "service.py"),
-    ("sync", "store.py"),
     # The console holds no state beyond the session and consumes no topic: it calls the other
     # services' HTTP APIs (downstream.py) and renders templates (no JSON shapes of its own).
     ("console", "subscribers.py"),

@@ -1,0 +1,390 @@
+"""`make bench-sync`: sync throughput against a direct httpx + aiokafka baseline, and lateness.
+
+Starts its own embedded broker and Valkey (or uses KAFKA_BOOTSTRAP_SERVERS / REDIS_URL), a
+local Stripe-like list API (pages of 100, newest first, `starting_after`) as its own process,
+and sync as `python -m services.sync`. Prints:
+
+- records/s from the provider to acknowledged canonical records per sync CPU-second (sync and
+  its isolated runtime workers; the
+  Stripe connector's `customers` stream through the runtime, dedupe, acks=all, cursor
+  commits), and the ratio against an in-run baseline process that fetches the same pages
+  with httpx and produces the same number of records with aiokafka directly (acks=all);
+- scheduling lateness p50/p99 with 10,000 streams on one replica (1,000 installations of a
+  ten-stream connector whose pages are empty), from `sync.stream-status.v1`: a run's start
+  minus the due time its previous status announced, for first runs (the activation burst)
+  and for the runs after them.
+
+127.0.0.1 only; bounded in count and time; stops every process it started, by pid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from redis.asyncio import Redis
+
+from bench.ingress import cpu_seconds, infrastructure, install_stripe, start, stop, wait_until
+from cli.embedded import free_port
+from contracts.ids import new_id
+from contracts.installations import InstallationSnapshot, VersionRef
+from contracts.records import CanonicalRecord
+from contracts.topics import CANONICAL_RECORDS, INSTALLATION_SNAPSHOTS, STREAM_STATUS
+from sdk.bundle import bundle_key, digest_of, pack, version_id_of
+from services.base.kafka import create_producer, publish
+from services.base.settings import InfraSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = 100
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU of a process and all its live descendants (sync's isolated runtime workers)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += cpu_seconds(current) or 0.0
+        todo.extend(children.get(current, []))
+    return total
+
+
+async def baseline(bootstrap: str, url: str, customers: int) -> dict[str, float]:
+    """The same pages with httpx, the same records produced with aiokafka (acks=all)."""
+    producer = create_producer(InfraSettings(kafka_bootstrap_servers=bootstrap), "bench-base")
+    await producer.start()
+    cpu, wall = time.process_time(), time.monotonic()
+    records = 0
+    async with httpx.AsyncClient(timeout=15) as client:
+        after = ""
+        while True:
+            params: dict[str, str | int] = {"limit": PAGE}
+            if after:
+                params["starting_after"] = after
+            body = (await client.get(f"{url}/v1/customers", params=params)).json()
+            acks = []
+            for obj in body["data"]:
+                record = CanonicalRecord(
+                    idempotency_key=f"bench:customer:{obj['id']}:{obj['created']}",
+                    workspace_id="ws_bench",
+                    installation_id="ins_baseline",
+                    extension_key="bench",
+                    version_id="ver_bench",
+                    canonical_type="customer",
+                    stream="customers",
+                    payload=obj,
+                    source="stream",
+                    source_id="baseline",
+                    emitted_at=time.time(),
+                )
+                acks.append(
+                    await producer.send(
+                        CANONICAL_RECORDS.name,
+                        CANONICAL_RECORDS.encode(record),
+                        key=b"ins_baseline",
+                    )
+                )
+            await asyncio.gather(*acks)
+            records += len(body["data"])
+            if not body["has_more"]:
+                break
+            after = body["data"][-1]["id"]
+    result = {
+        "records": records,
+        "cpu_s": time.process_time() - cpu,
+        "wall_s": time.monotonic() - wall,
+    }
+    await producer.stop()
+    return result
+
+
+async def _done(redis: Redis, snapshots: list[InstallationSnapshot]) -> int:
+    """Records delivered by finished `customers` sweeps (0 until every status says so)."""
+    total = 0
+    for snap in snapshots:
+        raw = await redis.hget(f"{{i:{snap.installation_id}}}:sync:status", "stream:customers")
+        status = json.loads(raw or b"{}")
+        swept = json.loads(status.get("cursor") or "{}").get("since")
+        if status.get("state") != "ok" or not swept:
+            return 0
+        total += status.get("records_total", 0)
+    return total
+
+
+def sync_process(env: dict[str, str], port: int, **settings: str) -> subprocess.Popen[bytes]:
+    values = {
+        "SYNC_PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        "SYNC_GROUP_ID": new_id("bench"),
+        **{f"SYNC_{k.upper()}": v for k, v in settings.items()},
+    }
+    process = start(["-m", "services.sync"], {**env, **values})
+    wait_until(f"http://127.0.0.1:{port}/readyz", timeout=90)
+    return process
+
+
+async def throughput(env: dict[str, str], url: str, customers: int, count: int) -> dict[str, float]:
+    """Sync's records per CPU-second for `count` installations of `customers` each."""
+    port = free_port()
+    process = sync_process(
+        env,
+        port,
+        host_overrides=f"api.stripe.com={url}",
+        max_pages_per_run="100000",
+        requests_per_second="0",
+    )
+    redis = Redis.from_url(env["REDIS_URL"])
+    try:
+        before, wall = tree_cpu_seconds(process.pid), time.monotonic()
+        snapshots = [(await install_stripe(env))[0] for _ in range(count)]
+        deadline = time.monotonic() + 600
+        while not (records := await _done(redis, snapshots)):
+            if time.monotonic() > deadline:
+                raise SystemExit("bench: sync did not finish its sweeps within 600 s")
+            await asyncio.sleep(0.2)
+        used = tree_cpu_seconds(process.pid) - before
+        return {"records": records, "cpu_s": used, "wall_s": time.monotonic() - wall}
+    finally:
+        await redis.aclose()
+        stop(process)
+
+
+async def install_tickers(env: dict[str, str], installations: int) -> None:
+    """`installations` active installations of the ten-stream ticker connector."""
+    archive, manifest = pack(Path(__file__).parent / "connectors" / "ticker")
+    digest = digest_of(archive)
+    redis = Redis.from_url(env["REDIS_URL"])
+    await redis.set(bundle_key(digest), archive)
+    await redis.aclose()
+    version = VersionRef(
+        version_id=version_id_of(digest),
+        digest=digest,
+        label="1.0.0",
+        deployed_at=time.time(),
+        deployed_by="mem_bench",
+        manifest=manifest,
+    )
+    producer = create_producer(
+        InfraSettings(kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"]), "bench-ticker"
+    )
+    await producer.start()
+    for _ in range(installations):
+        snapshot = InstallationSnapshot(
+            installation_id=new_id("ins"),
+            workspace_id="ws_bench",
+            extension_key="ticker",
+            kind="connector",
+            revision=1,
+            state="active",
+            active=version,
+            updated_at=time.time(),
+        )
+        await publish(producer, INSTALLATION_SNAPSHOTS, snapshot)
+    await producer.stop()
+
+
+async def lateness(env: dict[str, str], installations: int, seconds: float) -> dict[str, Any]:
+    """Run start minus announced due time, from the status topic, after `seconds` of running."""
+    port = free_port()
+    process = sync_process(env, port, max_concurrent_runs="64")
+    try:
+        before = tree_cpu_seconds(process.pid)
+        await install_tickers(env, installations)
+        await asyncio.sleep(seconds)
+        used = tree_cpu_seconds(process.pid) - before
+    finally:
+        stop(process)
+    first, later = await _lateness_from_status(env["KAFKA_BOOTSTRAP_SERVERS"])
+    return {"first": first, "later": later, "cpu_s": used}
+
+
+async def _lateness_from_status(bootstrap: str) -> tuple[list[float], list[float]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    due: dict[tuple[str, str], float] = {}
+    runs: dict[tuple[str, str], int] = {}
+    first: list[float] = []
+    later: list[float] = []
+    try:
+        tps = [TopicPartition(STREAM_STATUS.name, p) for p in range(STREAM_STATUS.partitions)]
+        ends = await consumer.end_offsets(tps)
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        idle = 0
+        while idle < 5:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            idle = idle + 1 if not batch else 0
+            for records in batch.values():
+                for record in records:
+                    if record.value is None:
+                        continue
+                    status = STREAM_STATUS.decode(record.value)
+                    if status.extension_key != "ticker":
+                        continue
+                    key = (status.installation_id, status.stream)
+                    if status.state == "running" and key in due and status.last_run_at:
+                        seen = runs.get(key, 0)
+                        (first if seen == 0 else later).append(status.last_run_at - due.pop(key))
+                        runs[key] = seen + 1
+                    elif status.next_run_at is not None and status.state != "running":
+                        due[key] = status.next_run_at
+            if all([await consumer.position(tp) >= end for tp, end in ends.items()]):
+                break
+    finally:
+        await consumer.stop()
+    return first, later
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
+
+
+async def run(args: argparse.Namespace) -> None:
+    if args.only == "throughput":
+        with infrastructure() as env:
+            port = free_port()
+            provider = start(
+                [
+                    "-m",
+                    "bench.paged_provider",
+                    "--port",
+                    str(port),
+                    "--customers",
+                    str(args.customers),
+                ],
+                env,
+            )
+            try:
+                wait_until(f"http://127.0.0.1:{port}/v1/customers")
+                synced = await throughput(
+                    env, f"http://127.0.0.1:{port}", args.customers, args.installations
+                )
+            finally:
+                stop(provider)
+        print(
+            f"sync: {synced['records']:,} records, {synced['cpu_s']:.2f} CPU-s, "
+            f"{synced['records'] / synced['cpu_s']:,.0f} records per CPU-s"
+        )
+        return
+    if args.only == "lateness":
+        with infrastructure() as env:
+            late = await lateness(env, args.streams // 10, args.lateness_seconds)
+        report_lateness(args, late)
+        return
+    with infrastructure() as env:
+        port = free_port()
+        provider = start(
+            [
+                "-m",
+                "bench.paged_provider",
+                "--port",
+                str(port),
+                "--customers",
+                str(args.customers),
+            ],
+            env,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until(f"{url}/v1/customers")
+            command = [
+                sys.executable,
+                "-m",
+                "bench.sync",
+                "baseline",
+                "--url",
+                url,
+                "--customers",
+                str(args.customers),
+            ]
+            done = await asyncio.to_thread(
+                subprocess.run,
+                command,
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                check=True,
+                timeout=600,
+            )
+            base = json.loads(done.stdout.decode().strip().splitlines()[-1])
+            synced = await throughput(env, url, args.customers, args.installations)
+        finally:
+            stop(provider)
+        late = await lateness(env, args.streams // 10, args.lateness_seconds)
+    base_rate = base["records"] / base["cpu_s"]
+    sync_rate = synced["records"] / synced["cpu_s"]
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} "
+        f"python {platform.python_version()}"
+    )
+    print(
+        f"baseline httpx+aiokafka: {base['records']:,} records, {base['cpu_s']:.2f} CPU-s, "
+        f"{base_rate:,.0f} records per CPU-s ({base['records'] / base['wall_s']:,.0f}/s wall)"
+    )
+    print(
+        f"sync (Stripe connector, {args.installations} installations): {synced['records']:,} "
+        f"records, {synced['cpu_s']:.2f} CPU-s, {sync_rate:,.0f} records per CPU-s "
+        f"({synced['records'] / synced['wall_s']:,.0f}/s wall)"
+    )
+    print(
+        f"ratio sync/baseline per CPU-s: {sync_rate / base_rate:.2f} (target >= 0.5; "
+        f"target >= 20,000 records per CPU-s)"
+    )
+    report_lateness(args, late)
+
+
+def report_lateness(args: argparse.Namespace, late: dict[str, Any]) -> None:
+    """Lateness percentiles of the first runs and of the runs after them."""
+    for name, values in (
+        ("activation burst (first runs)", late["first"]),
+        ("steady state (later runs)", late["later"]),
+    ):
+        print(
+            f"lateness, {args.streams:,} streams, {name}: n={len(values):,} "
+            f"p50={percentile(values, 50):.3f}s p99={percentile(values, 99):.3f}s"
+        )
+    print(
+        f"sync CPU during the lateness run: {late['cpu_s']:.1f} s in {args.lateness_seconds:.0f} s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.sync")
+    parser.add_argument("mode", nargs="?", default="run", choices=["run", "baseline"])
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--installations", type=int, default=2)
+    parser.add_argument("--streams", type=int, default=10_000)
+    parser.add_argument("--lateness-seconds", type=float, default=150.0)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--url", default="")
+    parser.add_argument("--only", choices=["all", "throughput", "lateness"], default="all")
+    args = parser.parse_args()
+    if args.mode == "baseline":
+        import os
+
+        result = asyncio.run(
+            baseline(os.environ["KAFKA_BOOTSTRAP_SERVERS"], args.url, args.customers)
+        )
+        print(json.dumps(result))
+    else:
+        asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

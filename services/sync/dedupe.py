@@ -1,0 +1,53 @@
+"""The shared dedupe store, one Lua call per page instead of one command per record.
+
+Same keys and states as every other caller of `services.base.dedupe` (ingress included):
+only the transport differs. A page's keys all carry the installation's hash tag, so one
+script touches one Redis Cluster slot; a claim is `SET NX GET PX` per key and a confirm
+`SET d EX` per key, exactly what the pipeline would send, minus redis-py's per-command cost
+(which was most of sync's CPU per record).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.asyncio import Redis
+
+from services.base.dedupe import DONE, DedupeStore, Queue
+
+_CLAIM = """
+local holders = {}
+for i, key in ipairs(KEYS) do
+  holders[i] = redis.call('SET', key, ARGV[1], 'NX', 'GET', 'PX', ARGV[2])
+end
+return holders
+"""
+_CONFIRM = """
+for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'EX', ARGV[2]) end
+return #KEYS
+"""
+
+
+class PageDedupeStore(DedupeStore):
+    """`DedupeStore` whose claim and confirm of one page are one script each."""
+
+    def __init__(self, redis: Redis) -> None:
+        super().__init__(redis)
+        self._claim = redis.register_script(_CLAIM)
+        self._confirm = redis.register_script(_CONFIRM)
+
+    async def claim(self, keys: list[str], token: str, pending_ms: int) -> list[bytes | None]:
+        """SET NX GET each key to `token`; None where we claimed it, else the holder's value."""
+        if not keys:
+            return []
+        holders: list[Any] = await self._claim(keys=keys, args=[token, pending_ms])
+        return [h if isinstance(h, bytes) else None for h in holders]
+
+    async def confirm(
+        self, keys: list[str], ttl_s: int, also: Queue | None = None, *, defer: bool = False
+    ) -> None:
+        """Mark claims done for `ttl_s` (the caller's `also` writes go through the pipeline)."""
+        if keys:
+            await self._confirm(keys=keys, args=[DONE, ttl_s])
+        if also is not None:
+            await super().confirm([], ttl_s, also, defer=defer)
