@@ -193,7 +193,8 @@ class Infrastructure:
         to that topic's handler (one storage write per topic and batch) in the order of
         `handlers`. Offsets are committed after every handler returned (commit after
         processing); a crash mid-batch redelivers all of it, so handlers stay idempotent.
-        Undecodable messages are parked on the dead-letter topic and left out; a part whose
+        Tombstones (deletions on a compacted topic) are skipped. Undecodable messages are
+        parked on the dead-letter topic and left out; a part whose
         handler fails `attempts` times is parked whole. One consumer instead of one per topic:
         each consumer joining a group costs seconds on some brokers.
         """
@@ -206,6 +207,8 @@ class Infrastructure:
             parts: dict[str, list[Any]] = {name: [] for name in by_name}
             raws: dict[str, list[Any]] = {name: [] for name in by_name}
             for raw in records:
+                if raw.value is None:
+                    continue  # a tombstone: a compacted topic's deletion, nothing to store
                 topic = by_name[raw.topic]
                 try:
                     parts[raw.topic].append(topic.decode(raw.value or b""))

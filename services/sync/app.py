@@ -23,6 +23,7 @@ from services.base.kafka import publish
 from services.base.runtime import build_runtime
 from services.base.settings import InfraSettings, load_keyring
 from services.sync.budget import RequestBudget
+from services.sync.connection_test import ConnectionTester
 from services.sync.dedupe import PageDedupeStore
 from services.sync.oauth import TokenSource
 from services.sync.routes import (
@@ -126,6 +127,7 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
 
     infra.after_connect.append(begin)
     service = SyncService(store, audit)
+    tester = ConnectionTester(runtime, lambda line: publish(infra.producer, EXTENSION_LOGS, line))
     app = build_http_app(
         service="sync",
         infra=infra,
@@ -138,7 +140,7 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
             test_connection,
         ],
         dependencies={
-            "runtime": Provide(lambda: runtime, sync_to_thread=False),
+            "tester": Provide(lambda: tester, sync_to_thread=False),
             "sync": Provide(lambda: service, sync_to_thread=False),
         },
         on_shutdown=[end],

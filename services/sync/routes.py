@@ -8,15 +8,12 @@ the runtime, with the unsaved values as overrides: nothing here is stored.
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from runtime.invocations import new_invocation
-from runtime.runtime import Runtime
 from services.base.auth import Principal, require_internal_token
+from services.sync.connection_test import ConnectionTester
 from services.sync.schemas import (
     ConnectionTestRequest,
     ConnectionVerdict,
@@ -98,30 +95,8 @@ async def restore_cursor(
     guards=[require_internal_token],
 )
 async def test_connection(
-    # concrete: Litestar validates injected values against the annotation
-    runtime: NamedDependency[Runtime],
+    tester: NamedDependency[ConnectionTester],
     data: JSONBody[ConnectionTestRequest],
 ) -> ConnectionVerdict:
     """Run the connector's test_connection with the given settings and secrets."""
-    result = await runtime.invoke(
-        new_invocation(
-            data.installation,
-            data.version,
-            kind="test_connection",
-            entry="test_connection",
-            settings_override=data.settings,
-            secrets_override=data.secrets,
-        )
-    )
-    return verdict_of(
-        result.outcome, result.response.body if result.response else None, result.error
-    )
-
-
-def verdict_of(outcome: str, body: Any, error: str | None) -> ConnectionVerdict:
-    """The runtime's result as the admin should read it."""
-    if outcome == "ok" and isinstance(body, dict):
-        return ConnectionVerdict(ok=bool(body.get("ok")), message=str(body.get("message", "")))
-    if outcome == "not_found":
-        return ConnectionVerdict(ok=False, message="this connector cannot test its connection")
-    return ConnectionVerdict(ok=False, message=error or f"test connection ended with {outcome}")
+    return await tester.test(data)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import msgspec
 from litestar import Litestar, Request, Response, get
 
+from contracts.topics import EXTENSION_LOGS
 from services.sync.app import create_app
 from services.sync.settings import SyncSettings
 from tests.connectors.conftest import CONNECTORS
-from tests.harness import serving
+from tests.harness import read_topic, serving
 from tests.runtime.conftest import keyring, producer, redis  # noqa: F401 - shared fixtures
 from tests.runtime.factories import deploy_directory, installation
 
@@ -85,3 +86,34 @@ def test_malformed_host_override_stops_the_service_naming_the_variable():
 
     with pytest.raises(SettingsError, match="SYNC_HOST_OVERRIDES"):
         SyncSettings(host_overrides="api.stripe.com").parsed_host_overrides()
+
+
+async def test_failed_test_connection_is_logged_for_alerts_without_the_credential(
+    infra,
+    http,
+    redis,  # noqa: F811
+):
+    body = await body_for(redis, {"api_key": "sk_test_revoked_9d2f"})
+    installation_id = msgspec.json.decode(body)["installation"]["installation_id"]
+    async with serving(Litestar([account])) as stripe:
+        settings = SyncSettings(host_overrides=f"api.stripe.com={stripe}")
+        async with serving(create_app(settings, infra.settings())) as sync:
+            verdict = await http.post(
+                f"{sync}/internal/test-connection", content=body, headers=TOKEN
+            )
+
+    def failures(lines: list) -> list:  # type: ignore[type-arg]
+        return [
+            line
+            for line in lines
+            if line.installation_id == installation_id
+            and line.attrs.get("event") == "test_connection_failed"
+        ]
+
+    lines = failures(
+        await read_topic(infra.bootstrap_servers, EXTENSION_LOGS, until=lambda seen: failures(seen))
+    )
+    assert verdict.json()["ok"] is False
+    assert [(line.kind, line.level) for line in lines] == [("platform", "warn")]
+    assert "Stripe rejected the API key" in lines[0].message
+    assert "sk_test_revoked_9d2f" not in msgspec.json.encode(lines[0]).decode()
