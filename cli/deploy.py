@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import httpx
+import typer
 
 from contracts.manifest import ManifestError
 from sdk.bundle import BundleError, digest_of, pack, version_id_of
@@ -97,3 +99,40 @@ def promote(key: str, registry: str | None, token: str | None) -> int:
         return _fail(f"promote refused ({_error_text(response)})")
     print(f"{key}: {response.json().get('version_id')} is now active")
     return 0
+
+
+RegistryOption = Annotated[
+    str | None, typer.Option("--registry", help="registry URL (default: BACKFILL_REGISTRY_URL)")
+]
+TokenOption = Annotated[
+    str | None, typer.Option("--token", help="API token (default: BACKFILL_TOKEN)")
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `deploy` and `promote` to the CLI."""
+
+    @app.command("deploy")
+    def deploy_command(
+        directory: Annotated[str, typer.Argument(help="the extension directory")] = ".",
+        observe: Annotated[
+            bool, typer.Option("--observe", help="run in shadow: writes intercepted")
+        ] = False,
+        draft: Annotated[bool, typer.Option("--draft", help="a draft for your dev session")] = False,
+        registry: RegistryOption = None,
+        token: TokenOption = None,
+    ) -> None:
+        """Pack a directory and deploy it as an immutable version (prints the version id)."""
+        if observe and draft:
+            raise typer.BadParameter("choose one of --observe and --draft", param_hint="--draft")
+        mode = "observe" if observe else "draft" if draft else "active"
+        raise typer.Exit(deploy(directory, mode, registry, token))
+
+    @app.command("promote")
+    def promote_command(
+        key: Annotated[str, typer.Argument(help="the extension key")],
+        registry: RegistryOption = None,
+        token: TokenOption = None,
+    ) -> None:
+        """Make the observation version of KEY active."""
+        raise typer.Exit(promote(key, registry, token))
