@@ -118,7 +118,9 @@ def register(app: typer.Typer) -> None:
         observe: Annotated[
             bool, typer.Option("--observe", help="run in shadow: writes intercepted")
         ] = False,
-        draft: Annotated[bool, typer.Option("--draft", help="a draft for your dev session")] = False,
+        draft: Annotated[
+            bool, typer.Option("--draft", help="a draft for your dev session")
+        ] = False,
         registry: RegistryOption = None,
         token: TokenOption = None,
     ) -> None:
