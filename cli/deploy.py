@@ -1,4 +1,4 @@
-"""`backfill deploy` and `backfill promote`: ship a directory as an immutable version.
+"""`backfill deploy`: ship a directory as an immutable version.
 
 The manifest is checked locally before anything is uploaded, so a bad field is named at once
 (and by the same rules the registry applies). The same directory always packs to the same
@@ -85,22 +85,6 @@ def deploy(directory: str, mode: str, registry: str | None, token: str | None) -
     return 0
 
 
-def promote(key: str, registry: str | None, token: str | None) -> int:
-    """Make the observation version of `key` active."""
-    bearer = token_of(token)
-    if not bearer:
-        return _fail("no token: pass --token, set BACKFILL_TOKEN or run `backfill up`")
-    url = f"{registry_url(registry)}/v1/extensions/{key}/promote"
-    try:
-        response = httpx.post(url, headers={"authorization": f"Bearer {bearer}"}, timeout=30)
-    except httpx.HTTPError as error:
-        return _fail(f"registry unreachable at {url}: {type(error).__name__}")
-    if response.status_code != 200:
-        return _fail(f"promote refused ({_error_text(response)})")
-    print(f"{key}: {response.json().get('version_id')} is now active")
-    return 0
-
-
 RegistryOption = Annotated[
     str | None, typer.Option("--registry", help="registry URL (default: BACKFILL_REGISTRY_URL)")
 ]
@@ -110,7 +94,7 @@ TokenOption = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    """Add `deploy` and `promote` to the CLI."""
+    """Add `deploy` to the CLI."""
 
     @app.command("deploy")
     def deploy_command(
@@ -129,12 +113,3 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("choose one of --observe and --draft", param_hint="--draft")
         mode = "observe" if observe else "draft" if draft else "active"
         raise typer.Exit(deploy(directory, mode, registry, token))
-
-    @app.command("promote")
-    def promote_command(
-        key: Annotated[str, typer.Argument(help="the extension key")],
-        registry: RegistryOption = None,
-        token: TokenOption = None,
-    ) -> None:
-        """Make the observation version of KEY active."""
-        raise typer.Exit(promote(key, registry, token))

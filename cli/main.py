@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from cli import account, installations, versions
 from cli import deploy as deploy_commands
 from cli.errors import CliError
 from cli.output import report
@@ -71,6 +72,8 @@ def topics_tail(
 
 
 deploy_commands.register(app)
+for module in (account, versions, installations):
+    app.registered_commands += module.app.registered_commands
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -192,6 +192,10 @@ class InvocationScope:
                 route=invocation.entry if invocation.kind in ("webhook", "route") else None,
                 job=invocation.entry if invocation.kind in ("stream", "job") else None,
                 attrs=clean,
+                mode=invocation.mode,
+                session_id=self.installation.draft_session_id
+                if invocation.mode == "draft"
+                else None,
             )
         )
 

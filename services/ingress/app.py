@@ -21,11 +21,12 @@ from services.base.settings import InfraSettings, SettingsError
 from services.base.snapshots import SnapshotView
 from services.ingress.dedupe import Deduplicator
 from services.ingress.deliveries import DeliveryReader, RecordLedger
+from services.ingress.drafts import DraftRunner
 from services.ingress.health import HealthRecorder
 from services.ingress.held import HeldQueue
 from services.ingress.history import DeliveryHistory
 from services.ingress.publisher import DeliveryPublisher
-from services.ingress.routes import API_ROUTES, DeliveryEndpoint, delivery_route
+from services.ingress.routes import API_ROUTES, DeliveryEndpoint, delivery_route, draft_route
 from services.ingress.service import WebhookIngress
 from services.ingress.settings import PREFIX, IngressSettings
 from services.ingress.signing_keys import SigningKeys
@@ -57,9 +58,10 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         producer=lambda: infra.producer,
         time_limit_s=settings.handler_time_limit_s,
     )
+    keys = SigningKeys(keyring, settings.signature_tolerance_s)
     ingress = WebhookIngress(
         view=view,
-        keys=SigningKeys(keyring, settings.signature_tolerance_s),
+        keys=keys,
         invoker=runtime,
         publisher=DeliveryPublisher(lambda: infra.producer, timeout_s),
         dedupe=Deduplicator(
@@ -110,7 +112,11 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
     app = build_http_app(
         service="ingress",
         infra=infra,
-        route_handlers=[delivery_route(ingress), *API_ROUTES],
+        route_handlers=[
+            delivery_route(ingress),
+            draft_route(DraftRunner(view, keys, runtime)),
+            *API_ROUTES,
+        ],
         dependencies={"history": Provide(lambda: history, sync_to_thread=False)},
         on_startup=[start],
         on_shutdown=[stop],

@@ -31,6 +31,13 @@ class WorkspaceController(Controller):
         """The workspace the bearer token belongs to."""
         return await workspaces.workspace_of(principal)
 
+    @get("/me")
+    async def get_me(
+        self, principal: NamedDependency[Principal], workspaces: NamedDependency[WorkspaceService]
+    ) -> Member:
+        """The member the bearer token acts as (`backfill whoami`)."""
+        return await workspaces.member_of(principal)
+
     @get("/members")
     async def list_members(
         self, principal: NamedDependency[Principal], workspaces: NamedDependency[WorkspaceService]

@@ -171,6 +171,13 @@ class WorkspaceService:
         self.relay.notify()
         return member
 
+    async def member_of(self, caller: Principal) -> Member:
+        """The caller as a member of its workspace."""
+        for member in await self.store.members(caller.workspace_id):
+            if member.id == caller.member_id:
+                return member
+        raise NotFound("member not found")
+
     async def workspace_of(self, caller: Principal) -> Workspace:
         """The caller's workspace."""
         workspace = await self.store.workspace(caller.workspace_id)
