@@ -217,7 +217,7 @@ def _extension_manifest(key: str, entity: str) -> dict[str, object]:
         "version": "0.1.0",
         "description": f"{key}: records notes posted to its webhook.",
         "permissions": {"entities": [], "http": [], "secrets": ["webhook_secret"]},
-        "entities": [{"name": entity, "fields": {"text": "string"}}],
+        "entities": [{"name": entity, "fields": [{"name": "text", "type": "string"}]}],
         "webhooks": {
             "endpoint": "/webhooks/inbound",
             "auth": "api_key",

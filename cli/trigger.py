@@ -29,6 +29,13 @@ app = typer.Typer()
 
 
 def _key_of(directory: Path) -> str:
+    """The extension key of DIR (read even while the rest of the manifest is being edited)."""
+    try:
+        raw = jsonlib.loads((directory / "manifest.json").read_text())
+        if isinstance(raw, dict) and isinstance(raw.get("key"), str):
+            return raw["key"]
+    except (OSError, ValueError):
+        pass
     try:
         return manifest_from_directory(directory).key
     except Exception as error:

@@ -51,7 +51,7 @@ async def test_widening_rollback_refuses_without_confirmation(suite: Suite, tmp_
     code, _, err = await run("rollback", installation, env=env)  # no answer at all
     assert code == 6, err
 
-    code, out, err = await run("rollback", "notes", "--to", "1.0.0", "--yes", env=env)
+    code, _out, err = await run("rollback", "notes", "--to", "1.0.0", "--yes", env=env)
     assert code == 0, err
     state = await suite.api(token, "GET", "registry", f"/v1/installations/{installation}")
     assert state["active"]["version_id"] == v1
@@ -59,11 +59,11 @@ async def test_widening_rollback_refuses_without_confirmation(suite: Suite, tmp_
 
 async def test_narrowing_rollback_needs_no_confirmation(suite: Suite, tmp_path: Path):
     token = await suite.workspace()
-    installation, v1, v2 = await _two_versions(suite, tmp_path, token)
+    installation, _v1, v2 = await _two_versions(suite, tmp_path, token)
     env = suite.env(token, tmp_path)
     assert (await run("rollback", installation, "--yes", env=env))[0] == 0
     # Forward again from v1 to v2 by "rolling back" to it: it only removes a host.
-    code, out, err = await run("rollback", installation, "--to", v2, env=env)
+    code, _out, err = await run("rollback", installation, "--to", v2, env=env)
     assert code == 0, err
     assert "- host b.example.com" in err
 
