@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cli import account, dev, installations, logs, scaffold, trigger, versions
+from cli import account, dev, installations, logs, replay, scaffold, trigger, versions
 from cli import deploy as deploy_commands
 from cli.errors import CliError
 from cli.output import report
@@ -72,7 +72,7 @@ def topics_tail(
 
 
 deploy_commands.register(app)
-for module in (account, scaffold, dev, trigger, logs, versions, installations):
+for module in (account, scaffold, dev, trigger, logs, versions, replay, installations):
     app.registered_commands += module.app.registered_commands
 
 

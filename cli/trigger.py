@@ -65,14 +65,19 @@ def _would_writes(client: Api, key: str, invocation_id: str) -> list[dict[str, A
     return []
 
 
-def _delivery(client: Api, installation_id: str, event: SampleEvent) -> dict[str, Any] | None:
-    """The delivery history entry of this send (matched by event id or newest after it)."""
+def _delivery(
+    client: Api, installation_id: str, event: SampleEvent, sent_at: float
+) -> dict[str, Any] | None:
+    """This send's delivery history entry: by event id, else the oldest received since."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         page = client.get("ingress", f"/v1/installations/{installation_id}/deliveries")
+        recent = [d for d in page.get("deliveries", []) if d["received_at"] >= sent_at - 1]
         for delivery in page.get("deliveries", []):
             if delivery.get("event_id") == event.event_id:
                 return dict(delivery)
+        if recent:  # the body carried its own id (or none): the first delivery since the send
+            return dict(recent[-1])
         time.sleep(0.3)
     return None
 
@@ -124,6 +129,7 @@ def trigger(
     if secret is None and scheme != "public":
         secret = read_secret("webhook signing secret")
     sample = build(scheme, event, fixtures, secret)
+    sent_at = time.time()
     try:
         response = client.client.post(url, content=sample.body, headers=sample.headers)
     except Exception as error:
@@ -150,7 +156,7 @@ def trigger(
             line["attrs"] for line in result["log"] if line.get("kind") == "would_write"
         ]
     elif not dev and response.status_code < 300:
-        result["delivery"] = _delivery(client, installation or "", sample)
+        result["delivery"] = _delivery(client, installation or "", sample, sent_at)
     if json:
         emit_json(result)
     else:
