@@ -12,7 +12,17 @@ from typing import Annotated
 
 import typer
 
-from cli import account, dev, installations, logs, replay, scaffold, trigger, versions
+from cli import (
+    account,
+    dev,
+    installations,
+    logs,
+    replay,
+    scaffold,
+    streams,
+    trigger,
+    versions,
+)
 from cli import deploy as deploy_commands
 from cli.errors import CliError
 from cli.output import report
@@ -27,6 +37,7 @@ app = typer.Typer(
 )
 topics_app = typer.Typer(help="The Kafka topic registry: list, create, document, tail.")
 app.add_typer(topics_app, name="topics")
+app.add_typer(streams.cursor_app, name="cursor")
 
 BootstrapServers = Annotated[
     str | None, typer.Option(help="Kafka bootstrap servers (default: KAFKA_BOOTSTRAP_SERVERS)")
@@ -72,7 +83,7 @@ def topics_tail(
 
 
 deploy_commands.register(app)
-for module in (account, scaffold, dev, trigger, logs, versions, replay, installations):
+for module in (account, scaffold, dev, trigger, logs, versions, replay, installations, streams):
     app.registered_commands += module.app.registered_commands
 
 
