@@ -20,7 +20,8 @@ from rich.table import Table
 from cli.config import resolve
 from cli.errors import CliError
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped output is not cut to 80 columns: tables stay readable in files and CI logs.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]

@@ -122,6 +122,9 @@ def trigger(
         if not url or webhooks is None:
             raise CliError(f"{installation} ({key}) has no webhook endpoint", ExitCode.NOT_FOUND)
         scheme, secret = webhooks.get("auth", "public"), None
+        stored = load_session(key)
+        if stored.get("installation_id") == installation:  # `dev` made it and keeps its secret
+            secret = stored.get("signing_secret")
     fixtures = fixtures_of(key, local)
     if list_events:
         out.print("\n".join(available(fixtures)))
@@ -129,6 +132,8 @@ def trigger(
     if secret is None and scheme != "public":
         secret = read_secret("webhook signing secret")
     sample = build(scheme, event, fixtures, secret)
+    if not json:
+        err.print(f"{sample.name} → {url}")
     sent_at = time.time()
     try:
         response = client.client.post(url, content=sample.body, headers=sample.headers)
@@ -160,7 +165,6 @@ def trigger(
     if json:
         emit_json(result)
     else:
-        err.print(f"{sample.name} → {url}")
         out.print(f"HTTP {response.status_code}")
         out.print(jsonlib.dumps(answer, indent=2) if not isinstance(answer, str) else answer)
         for line in result.get("log", []):

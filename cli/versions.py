@@ -9,6 +9,7 @@ switches and the exit code is 6.
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -34,9 +35,12 @@ app = typer.Typer()
 def confirm(question: str) -> bool:
     """Ask on stderr (reads a piped answer too); no answer counts as no."""
     try:
-        return bool(typer.confirm(question, default=False, err=True))
+        answer = bool(typer.confirm(question, default=False, err=True))
     except typer.Abort:
-        return False
+        answer = False
+    if not sys.stdin.isatty():
+        err.print()  # a piped answer is not echoed: end the prompt's line
+    return answer
 
 
 def installations_of(client: Api, key: str) -> list[dict[str, Any]]:
@@ -88,7 +92,7 @@ def versions(
                 ", ".join(v["state"]),
                 when(v["deployed_at"]),
                 v["deployed_by"],
-                v["digest"][:12],
+                v["digest"].removeprefix("sha256:")[:12],
                 ", ".join(v["installations"]),
             )
             for v in rows
