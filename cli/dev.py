@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import msgspec
 import typer
 import watchfiles
 from rich.markup import escape
@@ -71,9 +72,14 @@ def save_session(key: str, data: dict[str, Any]) -> None:
         json.dump(data, handle, indent=2)
 
 
-def _pack(directory: Path) -> tuple[bytes, Any]:
+def _pack(directory: Path, session_id: str | None = None) -> tuple[bytes, Any]:
+    """The bundle; a draft's is labelled `<version>-dev.<session>` so history tells them apart."""
     try:
-        return pack(directory, manifest_from_directory(directory))
+        manifest = manifest_from_directory(directory)
+        if session_id is not None:
+            label = f"{manifest.version}-dev.{session_id[:8]}"
+            manifest = msgspec.structs.replace(manifest, version=label)
+        return pack(directory, manifest)
     except ManifestError as error:
         raise CliError(f"invalid manifest, field {error.field}: {error.message}") from None
     except (BundleError, OSError) as error:
@@ -156,6 +162,7 @@ def dev(
     key = manifest.key
     installation = _dev_installation(client, manifest, archive)
     session_id = secrets.token_hex(16)
+    archive, manifest = _pack(directory, session_id)
     deployed = _upload(client, key, archive, {"mode": "draft", "session": session_id})
     digest = digest_of(archive)
     webhook_url = installation.get("webhook_url") or ""
@@ -215,7 +222,7 @@ def dev(
             raise_interrupt=False,
         ):
             try:
-                archive, manifest = _pack(directory)
+                archive, manifest = _pack(directory, session_id)
             except CliError as error:
                 out.print(f"[red]manifest error:[/red] {escape(error.message)}{KEEPS}")
                 continue

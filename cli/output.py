@@ -22,7 +22,7 @@ from cli.errors import CliError
 
 # Piped output is not cut to 80 columns: tables stay readable in files and CI logs.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 RegistryOption = Annotated[

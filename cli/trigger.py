@@ -84,7 +84,9 @@ def _delivery(
 
 @app.command()
 def trigger(
-    event: Annotated[str, typer.Argument(help="a sample event, e.g. customer.created")],
+    event: Annotated[
+        str | None, typer.Argument(help="a sample event, e.g. customer.created")
+    ] = None,
     dev: Annotated[
         bool, typer.Option("--dev", help="send to this directory's `dev` session")
     ] = False,
@@ -129,6 +131,8 @@ def trigger(
     if list_events:
         out.print("\n".join(available(fixtures)))
         return
+    if event is None:
+        raise typer.BadParameter("name a sample event (--list shows them)", param_hint="EVENT")
     if secret is None and scheme != "public":
         secret = read_secret("webhook signing secret")
     sample = build(scheme, event, fixtures, secret)

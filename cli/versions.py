@@ -104,7 +104,16 @@ def _pick_target(client: Api, installation: dict[str, Any], to: str | None) -> d
     """The version `to` names (id or semver), else the one deployed before the active one."""
     history = client.get("registry", f"/v1/extensions/{installation['extension_key']}/versions")
     if to:
-        matches = [v for v in history if to in (v["version_id"], v["label"])]
+        matches = [v for v in history if to == v["version_id"]] or [
+            v for v in history if to == v["label"]
+        ]
+        if len(matches) > 1:
+            named = ", ".join(v["version_id"] for v in matches)
+            raise CliError(
+                f"{len(matches)} versions are labelled {to!r}: {named}",
+                ExitCode.USAGE,
+                "pass --to with a version id",
+            )
         if not matches:
             raise CliError(
                 f"{installation['extension_key']} has no version {to!r}",
@@ -114,13 +123,20 @@ def _pick_target(client: Api, installation: dict[str, Any], to: str | None) -> d
         return matches[-1]
     active = (installation.get("active") or {}).get("version_id")
     ids = [v["version_id"] for v in history]
-    if active not in ids or ids.index(active) == 0:
+    earlier = history[: ids.index(active)] if active in ids else []
+    released = [v for v in earlier if not is_draft_label(v["label"])]
+    if not released:
         raise CliError(
             f"{installation['id']} has no earlier version to roll back to",
             ExitCode.NOT_FOUND,
             "name one with --to",
         )
-    return history[ids.index(active) - 1]
+    return released[-1]
+
+
+def is_draft_label(label: str) -> bool:
+    """`backfill dev` labels drafts `<version>-dev.<session>`."""
+    return "-dev." in label
 
 
 def _print_diff(diff: dict[str, Any]) -> None:
