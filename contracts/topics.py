@@ -99,7 +99,7 @@ AUDIT_EVENTS: Topic[AuditEvent] = Topic(
     partitions=3,
     cleanup_policy="delete",
     retention_ms=365 * DAY_MS,
-    producers=("registry",),
+    producers=("registry", "sync"),
     consumers=("logs",),
     description="Who did what to which workspace resource, and when.",
 )

@@ -2,8 +2,9 @@
 
 Routes are file-routed: `/webhooks/stripe` → `src/api/webhooks/stripe.py` (or
 `.../stripe/index.py`) exporting one handler per HTTP method. A stream runs its manifest
-`entry` (relative to the bundle, or to `src/`) `fetch(ctx, cursor)`. Test connection runs
-`test_connection(ctx)` from `src/connection.py`.
+`entry` (relative to the bundle, or to `src/`) `fetch(ctx, cursor)`; a scheduled job its
+manifest `entry` `run(ctx)`. Test connection runs `test_connection(ctx)` from
+`src/connection.py`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import inspect
 from dataclasses import dataclass, replace
 from typing import Any
 
-from contracts.manifest import Stream
+from contracts.manifest import Job, Stream
 from runtime.interface import HttpResponse, Invocation
 from runtime.loader import LoadedBundle
 from runtime.pages import CheckedPage, check_page, record_key
@@ -43,6 +44,9 @@ def script_path(bundle: LoadedBundle, invocation: Invocation) -> str:
     elif invocation.kind == "stream":
         entry = stream_of(bundle, invocation).entry
         candidates = [entry, f"src/{entry}"]
+    elif invocation.kind == "job":
+        entry = job_of(bundle, invocation).entry
+        candidates = [entry, f"src/{entry}"]
     elif invocation.kind == "test_connection":
         candidates = list(CONNECTION_FILES)
     else:
@@ -63,6 +67,14 @@ def stream_of(bundle: LoadedBundle, invocation: Invocation) -> Stream:
     raise EntryNotFound(f"the manifest declares no stream {invocation.entry!r}")
 
 
+def job_of(bundle: LoadedBundle, invocation: Invocation) -> Job:
+    """The manifest's job named by the invocation's entry."""
+    for job in bundle.manifest.jobs:
+        if job.name == invocation.entry:
+            return job
+    raise EntryNotFound(f"the manifest declares no job {invocation.entry!r}")
+
+
 async def run_entry(
     bundle: LoadedBundle, path: str, scope: InvocationScope, invocation: Invocation
 ) -> EntryOutcome:
@@ -78,6 +90,12 @@ async def run_entry(
     if invocation.kind == "stream":
         stream = stream_of(bundle, invocation)
         return EntryOutcome(page=await _stream(module, stream, scope, invocation, ctx))
+    if invocation.kind == "job":
+        run = getattr(module, "run", None)
+        if run is None:
+            raise EntryNotFound(f"{job_of(bundle, invocation).entry} exports no run(ctx)")
+        await _settle(run(ctx))
+        return EntryOutcome()
     return EntryOutcome(response=await _test_connection(module, ctx))
 
 

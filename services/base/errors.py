@@ -58,6 +58,17 @@ class Unavailable(ServiceError):
     code = "unavailable"
 
 
+class DependencyUnavailable(Unavailable):
+    """Kafka or Redis did not answer in time; nothing was promised, the caller retries."""
+
+    def __init__(self, dependency: str, unsettled: list[Any] | None = None) -> None:
+        super().__init__(f"{dependency} unavailable; retry later", dependency=dependency)
+        self.dependency = dependency
+        # Acks of records already handed to the producer: they may still land (timeout is not
+        # failure), so their dedupe claims are settled later instead of released now.
+        self.unsettled = unsettled or []
+
+
 def _body(code: str, message: str, field: str | None, details: Any = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if field:

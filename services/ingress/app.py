@@ -14,13 +14,13 @@ from contracts.topics import (
     WEBHOOK_DELIVERIES,
 )
 from runtime.runtime import Runtime
+from services.base.dedupe import Deduplicator, RecordLedger
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
 from services.base.secrets_crypto import Keyring, KeyringError
 from services.base.settings import InfraSettings, SettingsError
 from services.base.snapshots import SnapshotView
-from services.ingress.dedupe import Deduplicator
-from services.ingress.deliveries import DeliveryReader, RecordLedger
+from services.ingress.deliveries import DeliveryReader
 from services.ingress.drafts import DraftRunner
 from services.ingress.health import HealthRecorder
 from services.ingress.held import HeldQueue
@@ -69,7 +69,9 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
             ttl_s=settings.dedupe_ttl_s,
             pending_s=settings.dedupe_pending_s,
             wait_s=timeout_s + 2,
-            verify=RecordLedger(infra_settings.kafka_bootstrap_servers, timeout_s * 2).contains,
+            verify=RecordLedger(
+                infra_settings.kafka_bootstrap_servers, timeout_s * 2, client_id="ingress-ledger"
+            ).contains,
         ),
         store=store,
         health=health,

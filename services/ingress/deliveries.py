@@ -1,4 +1,4 @@
-"""Reads back what ingress wrote: raw deliveries by offset, canonical records by key.
+"""Reads back what ingress wrote: raw deliveries by offset (records by key: `RecordLedger`).
 
 The topic is the replay store (30 days' retention); Redis history only points into it, so
 a raw body is kept once, by Kafka, with the same durability as the 202 that promised it.
@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.partitioner import DefaultPartitioner
 
 from contracts.deliveries import DeliveryReceived
-from contracts.topics import CANONICAL_RECORDS, WEBHOOK_DELIVERIES
+from contracts.topics import WEBHOOK_DELIVERIES
 from services.ingress.errors import DependencyUnavailable
 
 
@@ -48,48 +47,5 @@ class DeliveryReader:
             return found
         except TimeoutError as error:
             raise DependencyUnavailable("kafka") from error
-        finally:
-            await consumer.stop()
-
-
-class RecordLedger:
-    """Answers "was this record written after all?" by scanning the installation's partition."""
-
-    def __init__(self, bootstrap_servers: str, timeout_s: float = 10.0) -> None:
-        self.bootstrap_servers = bootstrap_servers
-        self.timeout_s = timeout_s
-
-    async def contains(self, installation_id: str, idempotency_key: str, since_ms: int) -> bool:
-        """True if a canonical record with this key was written at or after `since_ms`."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers,
-            enable_auto_commit=False,
-            group_id=None,
-            client_id="ingress-ledger",
-        )
-        await asyncio.wait_for(consumer.start(), self.timeout_s)
-        try:
-            partitions = sorted(consumer.partitions_for_topic(CANONICAL_RECORDS.name) or [])
-            key = installation_id.encode()
-            tp = TopicPartition(
-                CANONICAL_RECORDS.name, DefaultPartitioner()(key, partitions, partitions)
-            )
-            consumer.assign([tp])
-            found = await consumer.offsets_for_times({tp: since_ms})
-            end = (await consumer.end_offsets([tp]))[tp]
-            if found.get(tp) is None:
-                return False
-            consumer.seek(tp, found[tp].offset)
-            needle = idempotency_key.encode()
-            while await consumer.position(tp) < end:
-                batch = await asyncio.wait_for(consumer.getmany(tp, timeout_ms=500), self.timeout_s)
-                for record in batch.get(tp, []):
-                    if record.key == key and record.value and needle in record.value:
-                        if (
-                            CANONICAL_RECORDS.decode(record.value).idempotency_key
-                            == idempotency_key
-                        ):
-                            return True
-            return False
         finally:
             await consumer.stop()

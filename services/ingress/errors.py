@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from services.base.errors import DependencyUnavailable, NotFound, ServiceError
 
-from services.base.errors import NotFound, ServiceError, Unavailable
+__all__ = [
+    "DependencyUnavailable",  # shared with services.base.dedupe, which raises it
+    "InvalidSignature",
+    "MalformedPayload",
+    "Uninstalled",
+    "UnknownHook",
+]
 
 
 class UnknownHook(NotFound):
@@ -30,14 +36,3 @@ class MalformedPayload(ServiceError):
 
     status_code = 400
     code = "malformed_payload"
-
-
-class DependencyUnavailable(Unavailable):
-    """Kafka or Redis did not answer in time; nothing was promised, the provider retries."""
-
-    def __init__(self, dependency: str, unsettled: list[Any] | None = None) -> None:
-        super().__init__(f"{dependency} unavailable; retry later", dependency=dependency)
-        self.dependency = dependency
-        # Acks of records already handed to the producer: they may still land (timeout is not
-        # failure), so their dedupe claims are settled later instead of released now.
-        self.unsettled = unsettled or []

@@ -122,6 +122,6 @@ class HeldQueue:
             processed_at=time.time(),
         )
         if handled.claims is not None:
-            await self.ingress.dedupe.confirm(handled.claims, processed)
+            await self.ingress.dedupe.confirm(handled.claims, self.store.recording(processed))
         else:
             await self.store.record(processed)

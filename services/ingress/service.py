@@ -28,8 +28,8 @@ from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.manifest import Webhooks
 from contracts.records import CanonicalRecord, RecordSource
 from runtime.interface import Emission, HttpRequest, Invocation, InvocationResult, Invoker, Mode
+from services.base.dedupe import Claims, Deduplicator
 from services.base.snapshots import SnapshotView
-from services.ingress.dedupe import Claims, Deduplicator
 from services.ingress.errors import DependencyUnavailable
 from services.ingress.health import HealthRecorder
 from services.ingress.publisher import DeliveryPublisher
@@ -193,7 +193,7 @@ class WebhookIngress:
         summary = self._summary(delivery, event, version, handled)
         if handled.claims is not None:
             # After the answer, off its latency path: the pending claims keep duplicates
-            # waiting until this lands (see dedupe.py), and shutdown drains it.
+            # waiting until this lands (see services.base.dedupe), and shutdown drains it.
             self.background.spawn(self._confirm(handled.claims, summary))
         else:
             self.background.spawn(self.store.record(summary))
@@ -203,7 +203,7 @@ class WebhookIngress:
         """Mark the delivery's claims done and record it; a failure is left to claim expiry."""
         try:
             # Deferred: it joins the next delivery's claim pipeline (≤ 1 ms later).
-            await self.dedupe.confirm(claims, summary, defer=True)
+            await self.dedupe.confirm(claims, self.store.recording(summary), defer=True)
         except Exception:  # records are durable; unconfirmed claims expire on their own
             log.warning("dedupe confirm failed", extra={"delivery_id": summary.delivery_id})
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.di import Provide
 
+from contracts.audit import AuditEvent
 from contracts.topics import (
+    AUDIT_EVENTS,
     CANONICAL_RECORDS,
     EXTENSION_LOGS,
     INSTALLATION_SNAPSHOTS,
@@ -13,41 +15,136 @@ from contracts.topics import (
     STREAM_STATUS,
 )
 from runtime.runtime import Runtime
+from services.base.dedupe import DedupeStore, Deduplicator, RecordLedger
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
+from services.base.kafka import publish
 from services.base.secrets_crypto import Keyring, KeyringError
 from services.base.settings import InfraSettings, SettingsError
-from services.base.snapshots import SnapshotView
-from services.sync.routes import test_connection
+from services.sync.budget import RequestBudget
+from services.sync.oauth import TokenSource
+from services.sync.routes import (
+    cursor_history,
+    list_streams,
+    reset_stream,
+    restore_cursor,
+    run_stream,
+    test_connection,
+)
+from services.sync.runs import RunLimits, Runner
+from services.sync.scheduler import Scheduler
+from services.sync.service import SyncService
 from services.sync.settings import PREFIX, SyncSettings
-from services.sync.subscribers import snapshot_handler
+from services.sync.status import StatusBoard
+from services.sync.store import SyncStore
+from services.sync.subscribers import SnapshotPartitions
 
 
 def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litestar:
-    """Wire the snapshot view (this replica's partitions) and the stream scheduler."""
+    """Wire the scheduler (this replica's snapshot partitions), its runs and the API."""
     infra = Infrastructure.create(infra_settings, "sync")
-    view = SnapshotView()
-    infra.subscribe(INSTALLATION_SNAPSHOTS, settings.group_id, snapshot_handler(view))
-    for topic in (CANONICAL_RECORDS, OBSERVED_RECORDS, STREAM_STATUS, EXTENSION_LOGS):
+    infra.producer_request_timeout_ms = int(settings.publish_timeout_s * 1000)
+    for topic in (CANONICAL_RECORDS, OBSERVED_RECORDS, STREAM_STATUS, EXTENSION_LOGS, AUDIT_EVENTS):
         infra.publisher(topic)
     try:
         keyring = Keyring.parse(infra_settings.secrets_keyring)
     except KeyringError as error:
         raise SettingsError(f"invalid setting SECRETS_KEYRING: {error}") from None
+    overrides = settings.parsed_host_overrides()
     runtime = Runtime(
         redis=infra.redis,
         keyring=keyring,
         producer=lambda: infra.producer,
         time_limit_s=settings.invocation_time_limit_s,
-        host_overrides=settings.parsed_host_overrides(),
+        host_overrides=overrides,
     )
-    return build_http_app(
+    store = SyncStore(infra.redis, history_limit=settings.cursor_history_limit)
+    board = StatusBoard(store, lambda: infra.producer)
+    budget = RequestBudget(settings.requests_per_second, settings.request_burst)
+    tokens = TokenSource(
+        redis=infra.redis,
+        keyring=keyring,
+        registry_url=settings.registry_url,
+        internal_token=infra_settings.internal_token,
+        margin_s=settings.oauth_refresh_margin_s,
+        host_overrides=overrides,
+    )
+    runner = Runner(
+        invoker=runtime,
+        store=store,
+        dedupe=Deduplicator(
+            DedupeStore(infra.redis),
+            ttl_s=settings.dedupe_ttl_s,
+            pending_s=settings.dedupe_pending_s,
+            wait_s=settings.dedupe_pending_s + 2,
+            verify=RecordLedger(
+                infra_settings.kafka_bootstrap_servers,
+                settings.publish_timeout_s * 2,
+                client_id="sync-dedupe-ledger",
+            ).contains,
+        ),
+        board=board,
+        budget=budget,
+        tokens=tokens,
+        producer=lambda: infra.producer,
+        limits=RunLimits(
+            max_pages=settings.max_pages_per_run,
+            lease_ttl_s=settings.lease_ttl_s,
+            backoff_base_s=settings.backoff_base_s,
+            backoff_max_s=settings.backoff_max_s,
+            gap_window_s=settings.webhook_gap_window_s,
+        ),
+    )
+    scheduler = Scheduler(
+        runner=runner,
+        store=store,
+        board=board,
+        budget=budget,
+        max_concurrent=settings.max_concurrent_runs,
+        jitter_fraction=settings.jitter_fraction,
+    )
+    partitions = SnapshotPartitions(
+        infra_settings.kafka_bootstrap_servers, settings.group_id, scheduler
+    )
+    # The scheduler's own consumer (it needs the rebalance callbacks FastStream hides).
+    infra.consumes.append(INSTALLATION_SNAPSHOTS.name)
+    infra.ready_checks["scheduler"] = lambda: partitions.caught_up
+
+    async def begin() -> None:  # after Kafka answered: runs publish from their first page
+        scheduler.start()
+        partitions.start()
+
+    async def audit(event: AuditEvent) -> None:
+        await publish(infra.producer, AUDIT_EVENTS, event)
+
+    async def end() -> None:
+        await scheduler.stop()  # runs end at a page boundary, leases released
+        await partitions.stop()  # then leave the group: the partitions move on
+        await tokens.close()
+        await runtime.close()
+
+    infra.after_connect.append(begin)
+    service = SyncService(store, audit)
+    app = build_http_app(
         service="sync",
         infra=infra,
-        route_handlers=[test_connection],
-        dependencies={"runtime": Provide(lambda: runtime, sync_to_thread=False)},
-        on_shutdown=[runtime.close],
+        route_handlers=[
+            list_streams,
+            run_stream,
+            reset_stream,
+            cursor_history,
+            restore_cursor,
+            test_connection,
+        ],
+        dependencies={
+            "runtime": Provide(lambda: runtime, sync_to_thread=False),
+            "sync": Provide(lambda: service, sync_to_thread=False),
+        },
+        on_shutdown=[end],
     )
+    app.state.scheduler = scheduler  # tests and the bench read lateness and page counts
+    app.state.runner = runner
+    return app
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
-"""HTTP in: the internal test-connection endpoint the registry calls before saving credentials.
+"""HTTP in: stream status, run now, reset, cursor history and restore; internal test-connection.
 
-The body carries plaintext credentials, so the caller must present the internal service
-token and the body is never logged. The connector's code runs only through the runtime,
-with the unsaved values as overrides: nothing here is stored.
+`/v1` routes take the workspace token (reads: members; writes: admins, audited). The
+internal test-connection body carries plaintext credentials, so the caller must present the
+internal service token and the body is never logged. The connector's code runs only through
+the runtime, with the unsaved values as overrides: nothing here is stored.
 """
 
 from __future__ import annotations
@@ -10,17 +11,88 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from litestar import Request, post
+from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 
 from contracts.ids import new_id
 from runtime.interface import Invocation
 from runtime.runtime import Runtime
-from services.base.auth import bearer_of
+from services.base.auth import Principal, bearer_of
 from services.base.errors import Unauthenticated
 from services.base.infrastructure import Infrastructure
-from services.sync.schemas import ConnectionTestRequest, ConnectionVerdict
+from services.sync.schemas import (
+    ConnectionTestRequest,
+    ConnectionVerdict,
+    CursorChanged,
+    CursorHistory,
+    RunAccepted,
+    RunRequest,
+    StreamList,
+)
+from services.sync.service import SyncService
+
+BASE = "/v1/installations/{installation_id:str}/streams"
+
+
+@get(BASE, summary="Per-stream (and job) status")
+async def list_streams(
+    installation_id: FromPath[str],
+    principal: NamedDependency[Principal],
+    sync: NamedDependency[SyncService],
+) -> StreamList:
+    """State, last run and success, records, cursor, errors, next run, webhook gap."""
+    return await sync.list_streams(principal, installation_id)
+
+
+@post(f"{BASE}/{{stream:str}}/run", status_code=202, summary="Run a stream now (admin)")
+async def run_stream(
+    installation_id: FromPath[str],
+    stream: FromPath[str],
+    principal: NamedDependency[Principal],
+    sync: NamedDependency[SyncService],
+    data: JSONBody[RunRequest | None] = None,
+) -> RunAccepted:
+    """Queue a run; `{"full": true}` resets the cursor first. Audited."""
+    return await sync.run_stream(principal, installation_id, stream, bool(data and data.full))
+
+
+@post(f"{BASE}/{{stream:str}}/reset", status_code=200, summary="Drop the cursor (admin)")
+async def reset_stream(
+    installation_id: FromPath[str],
+    stream: FromPath[str],
+    principal: NamedDependency[Principal],
+    sync: NamedDependency[SyncService],
+) -> CursorChanged:
+    """The next run reads the stream from the beginning (a full resync). Audited."""
+    return await sync.reset_stream(principal, installation_id, stream)
+
+
+@get(f"{BASE}/{{stream:str}}/cursors", summary="Cursor history, newest first")
+async def cursor_history(
+    installation_id: FromPath[str],
+    stream: FromPath[str],
+    principal: NamedDependency[Principal],
+    sync: NamedDependency[SyncService],
+) -> CursorHistory:
+    """Every committed cursor: run id, time, pages, records; resets and restores."""
+    return await sync.cursor_history(principal, installation_id, stream)
+
+
+@post(
+    f"{BASE}/{{stream:str}}/cursors/{{entry_id:str}}/restore",
+    status_code=200,
+    summary="Set the cursor back to an earlier entry (admin)",
+)
+async def restore_cursor(
+    installation_id: FromPath[str],
+    stream: FromPath[str],
+    entry_id: FromPath[str],
+    principal: NamedDependency[Principal],
+    sync: NamedDependency[SyncService],
+) -> CursorChanged:
+    """Re-read records dedupe on their idempotency keys. Audited."""
+    return await sync.restore_cursor(principal, installation_id, stream, entry_id)
 
 
 def require_internal_token(request: Request[Any, Any, Any], infra: Infrastructure) -> None:

@@ -1,12 +1,13 @@
-"""HTTP shapes of the sync service's internal API."""
+"""HTTP shapes of the sync service: stream status, cursor history, run requests, test-connection."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
 from contracts.installations import InstallationSnapshot, VersionRef
+from contracts.streams import StreamStatus
 
 
 class ConnectionTestRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -23,3 +24,56 @@ class ConnectionVerdict(msgspec.Struct, frozen=True, kw_only=True):
 
     ok: bool
     message: str
+
+
+class CursorEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One committed cursor: where a run (or an admin's reset/restore) left a stream."""
+
+    entry_id: str
+    action: Literal["run", "reset", "restore"]
+    run_id: str | None = None
+    at: float
+    cursor: str | None = None
+    pages: int = 0
+    records: int = 0
+    actor: str | None = None
+
+
+class StreamList(msgspec.Struct, frozen=True, kw_only=True):
+    """`GET /v1/installations/{id}/streams`: every stream and job of the installation."""
+
+    installation_id: str
+    streams: list[StreamStatus]
+
+
+class CursorHistory(msgspec.Struct, frozen=True, kw_only=True):
+    """`GET .../streams/{stream}/cursors`: newest first."""
+
+    installation_id: str
+    stream: str
+    current: str | None
+    entries: list[CursorEntry]
+
+
+class RunRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Optional body of `POST .../run`: `full` drops the cursor first (a full resync)."""
+
+    full: bool = False
+
+
+class RunAccepted(msgspec.Struct, frozen=True, kw_only=True):
+    """A run was requested; the replica that owns the installation starts it within a tick."""
+
+    installation_id: str
+    stream: str
+    requested_at: float
+    full: bool = False
+
+
+class CursorChanged(msgspec.Struct, frozen=True, kw_only=True):
+    """A reset or restore took effect: the next run starts from `cursor` (None: the start)."""
+
+    installation_id: str
+    stream: str
+    cursor: str | None
+    entry: CursorEntry

@@ -12,12 +12,42 @@ class SyncSettings(msgspec.Struct, frozen=True, kw_only=True):
 
     host: str = "127.0.0.1"
     port: int = 8003
+    # The consumer group of the scheduler on the snapshot topic: replicas split its partitions.
     group_id: str = "sync"
     # `api.stripe.com=http://127.0.0.1:9999,...`: declared provider hosts served locally (the
     # permission check still runs on the declared host first). Empty in production.
     host_overrides: str = ""
-    # Wall-clock limit of one connector invocation (a stream page, a test connection).
+    # Wall-clock limit of one connector invocation (a stream page, a job, a test connection).
     invocation_time_limit_s: float = 30.0
+    # Pages one run reads at most; the next run goes on from the committed cursor.
+    max_pages_per_run: int = 100
+    # Runs of this replica in flight at once (each one stream or job).
+    max_concurrent_runs: int = 32
+    # A run lease lives this long and is renewed every third of it while the run goes on.
+    lease_ttl_s: float = 30.0
+    # Runs start up to this fraction of their interval late on purpose, so that thousands of
+    # streams with one interval spread over it instead of firing in the same second.
+    jitter_fraction: float = 0.1
+    # Consecutive failures back off base * 2^(n-1) seconds, capped.
+    backoff_base_s: float = 5.0
+    backoff_max_s: float = 900.0
+    # Provider manners: page calls per second per installation (token bucket), burst.
+    requests_per_second: float = 25.0
+    request_burst: int = 25
+    # Cursor history entries kept per stream.
+    cursor_history_limit: int = 50
+    # Dedupe keys live at least as long as the providers' retry horizon (as ingress').
+    dedupe_ttl_s: int = 7 * 24 * 3600
+    # A pending claim outlives the producer's request timeout (a publish in doubt settles first).
+    dedupe_pending_s: float = 30.0
+    # How long a page's records may wait for Kafka's acknowledgement before the page fails.
+    publish_timeout_s: float = 10.0
+    # A polled record older than this that the webhook path never delivered counts as a gap.
+    webhook_gap_window_s: float = 900.0
+    # Refresh an OAuth access token this long before it expires.
+    oauth_refresh_margin_s: float = 300.0
+    # Where the registry answers (the internal OAuth report endpoint).
+    registry_url: str = "http://127.0.0.1:8001"
 
     def parsed_host_overrides(self) -> dict[str, str]:
         """The overrides as host → base URL; a malformed entry stops the service."""

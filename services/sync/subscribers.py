@@ -1,15 +1,151 @@
-"""Kafka in: installation snapshots into this process' local view."""
+"""Kafka in: this replica's share of the installation snapshot topic, as a consumer group.
+
+Sync replicas form one consumer group on the compacted snapshot topic; each schedules exactly
+the installations of the partitions assigned to it. On assignment a partition is read again
+from its beginning (nothing is ever committed: the view is rebuilt from the compacted log) and
+handed to the scheduler only once it reached the end offset seen at assignment, so an old
+revision read on the way is never scheduled. On revocation the scheduler drops the
+partition's installations (cancelling their runs, releasing their leases) *before* the group
+rebalances on, so the new owner finds the leases free.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from typing import Any, Protocol
+
+import msgspec
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+
 from contracts.installations import InstallationSnapshot
-from services.base.snapshots import SnapshotView
+from contracts.topics import INSTALLATION_SNAPSHOTS
+
+log = logging.getLogger(__name__)
 
 
-def snapshot_handler(view: SnapshotView):  # type: ignore[no-untyped-def]
-    """Apply each snapshot to the view; older revisions are ignored, so redelivery is harmless."""
+class PartitionOwner(Protocol):
+    """What the consumer tells the scheduler."""
 
-    async def on_snapshot(snapshot: InstallationSnapshot) -> None:
-        await view.apply(snapshot)
+    async def partitions_revoked(self, partitions: list[int]) -> None: ...
+    async def partitions_assigned(self, partitions: list[int]) -> None: ...
+    async def snapshot_read(self, partition: int, snapshot: InstallationSnapshot) -> None: ...
+    async def partition_live(self, partition: int) -> None: ...
 
-    return on_snapshot
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, follower: SnapshotPartitions) -> None:
+        self.follower = follower
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.follower.revoked([tp.partition for tp in revoked])
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.follower.assigned(list(assigned))
+
+
+class SnapshotPartitions:
+    """The scheduler's consumer; rebuilt (and the group rejoined) after a broker failure."""
+
+    def __init__(self, bootstrap_servers: str, group_id: str, owner: PartitionOwner) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.group_id = group_id
+        self.owner = owner
+        self.joined = False
+        self.loading: dict[int, int] = {}  # partition → end offset to reach before it is live
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def caught_up(self) -> bool:
+        """Joined the group and every assigned partition is live."""
+        return self.joined and not self.loading
+
+    def start(self) -> None:
+        """Begin consuming in the background (idempotent)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="sync-snapshot-partitions")
+
+    async def stop(self) -> None:
+        """Leave the group (the scheduler drops everything first through the revoke)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def revoked(self, partitions: list[int]) -> None:
+        for p in partitions:
+            self.loading.pop(p, None)
+        await self.owner.partitions_revoked(partitions)
+
+    async def assigned(self, assigned: list[TopicPartition]) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        self.joined = True
+        if not assigned:
+            return
+        await consumer.seek_to_beginning(*assigned)
+        ends = await consumer.end_offsets(assigned)
+        self.loading.update({tp.partition: end for tp, end in ends.items()})
+        await self.owner.partitions_assigned([tp.partition for tp in assigned])
+        for tp, end in ends.items():
+            if end == 0:
+                await self._live(tp.partition)
+
+    async def _live(self, partition: int) -> None:
+        if self.loading.pop(partition, None) is not None:
+            await self.owner.partition_live(partition)
+
+    async def _run(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # broker gone: drop our partitions, rejoin later
+                log.warning("snapshot consumer restarting", exc_info=error)
+                await self.revoked(list(range(INSTALLATION_SNAPSHOTS.partitions)))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _follow(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=self.group_id,
+            client_id="sync-scheduler",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        self._consumer = consumer
+        await consumer.start()
+        try:
+            consumer.subscribe([INSTALLATION_SNAPSHOTS.name], listener=_Listener(self))
+            while True:
+                batch = await consumer.getmany(timeout_ms=200, max_records=500)
+                for tp, records in batch.items():
+                    for record in records:
+                        await self._apply(tp.partition, record.value, record.offset)
+                for partition, end in list(self.loading.items()):
+                    tp = TopicPartition(INSTALLATION_SNAPSHOTS.name, partition)
+                    if tp in consumer.assignment() and await consumer.position(tp) >= end:
+                        await self._live(partition)
+        finally:
+            self.joined = False
+            try:
+                await consumer.stop()  # leaves the group: the listener revokes first
+            finally:
+                self._consumer = None
+
+    async def _apply(self, partition: int, raw: bytes | None, offset: int) -> None:
+        if raw is None:
+            return  # a tombstone: nothing to apply
+        try:
+            snapshot = INSTALLATION_SNAPSHOTS.decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            log.error(
+                "undecodable snapshot skipped",
+                extra={"partition": partition, "offset": offset, "error": str(error)},
+            )
+            return
+        await self.owner.snapshot_read(partition, snapshot)

@@ -39,9 +39,13 @@ class TestConfirm:
         keys = [store.dedupe_key(installation_id, f"stripe:event:{i}:0") for i in range(2)]
         await store.claim(keys, "dlv_0", 5_000)
 
-        await store.confirm(keys, 3_600, summary(installation_id, "dlv_0", 1_000.0))
+        await store.confirm(
+            keys, 3_600, store.recording(summary(installation_id, "dlv_0", 1_000.0))
+        )
         for i in range(1, 5):
-            await store.confirm([], 3_600, summary(installation_id, f"dlv_{i}", 1_000.0 + i))
+            await store.confirm(
+                [], 3_600, store.recording(summary(installation_id, f"dlv_{i}", 1_000.0 + i))
+            )
 
         assert await store.peek(keys) == [b"d", b"d"]
         assert 3_000 < await redis.ttl(keys[0]) <= 3_600
@@ -56,7 +60,9 @@ class TestConfirm:
     ) -> None:
         store, installation_id, keys = await claimed_by_dlv_0(redis, "alone")
 
-        await store.confirm(keys, 3_600, summary(installation_id, "dlv_0", 1_000.0), defer=True)
+        await store.confirm(
+            keys, 3_600, store.recording(summary(installation_id, "dlv_0", 1_000.0)), defer=True
+        )
 
         assert await store.peek(keys) == [b"d"]
         assert [d.delivery_id for d in await store.history(installation_id, limit=10)] == ["dlv_0"]
@@ -68,7 +74,9 @@ class TestConfirm:
         fresh = [store.dedupe_key(installation_id, f"stripe:event:new{i}:0") for i in range(3)]
 
         confirmed, again, *claimed = await asyncio.gather(
-            store.confirm(done, 3_600, summary(installation_id, "dlv_0", 1_000.0), defer=True),
+            store.confirm(
+                done, 3_600, store.recording(summary(installation_id, "dlv_0", 1_000.0)), defer=True
+            ),
             store.claim(done, "dlv_1", 5_000),
             *(store.claim([key], f"dlv_{i + 2}", 5_000) for i, key in enumerate(fresh)),
         )

@@ -1,22 +1,23 @@
 """Exactly one canonical record per idempotency key, without ever losing one to a failed publish.
 
-A key moves through two states in Redis: *pending* (`SET NX`, value = the claiming delivery's
+A key moves through two states in Redis: *pending* (`SET NX`, value = the claiming caller's
 token, short TTL) while its record is being published, then *done* (`d`, TTL ≥ the providers'
 retry horizon) once Kafka acknowledged it. A publish that fails releases its pending claims
 (compare-and-delete), and a process that dies mid-publish leaves claims that expire after
-`pending_s`, so a provider's retry is never dropped as a duplicate of a record that was never
-written. A duplicate that finds a key pending waits for the claimant's outcome (bounded) and
-answers only once the record is durable, or 503 if it is not resolved in time.
+`pending_s`, so a retry is never dropped as a duplicate of a record that was never written.
+A duplicate that finds a key pending waits for the claimant's outcome (bounded) and is
+answered only once the record is durable, or `DependencyUnavailable` if it is not resolved in
+time.
 A publish that timed out is not a publish that failed (the broker may still write it), so
 its claims are not released at once: they stay pending until the producer settles, then
-become done (acked) or *uncertain* (`u:<sent_at_ms>`). The next delivery of an uncertain key
-looks for the record on the canonical topic before publishing it again.
+become done (acked) or *uncertain* (`u:<sent_at_ms>`). The next claim of an uncertain key
+looks for the record on the canonical topic (`verify`) before publishing it again.
 Ingress marks keys done right after answering the provider (not before), so the answer does
 not wait for that round trip, and the confirm rides along with the next Redis pipeline (≤ 1 ms
 later); a duplicate arriving in between finds the key pending and waits for it as above.
-The one remaining window (record acknowledged, process gone before marking it done, which now
-includes writing the answer and that ≤ 1 ms) can yield a second record with the same key once
-the pending claim expired; every record carries its key so subscribers drop it.
+The one remaining window (record acknowledged, process gone before marking it done) can
+yield a second record with the same key once the pending claim expired; every record carries
+its key so subscribers drop it.
 """
 
 from __future__ import annotations
@@ -27,18 +28,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.ingress.errors import DependencyUnavailable
-from services.ingress.schemas import DeliverySummary
-from services.ingress.store import IngressStore
+from services.base.dedupe.store import DONE, DedupeStore
+from services.base.dedupe.tick import Queue
+from services.base.errors import DependencyUnavailable
 
-DONE = b"d"
 UNCERTAIN = b"u:"
 Verify = Callable[[str, str, int], Awaitable[bool]]  # installation, idempotency key, since ms
 
 
 @dataclass
 class Claims:
-    """Which of a delivery's keys it must publish (`mine`) and which were ingested before."""
+    """Which of a caller's keys it must publish (`mine`) and which were ingested before."""
 
     token: str
     mine: list[str] = field(default_factory=list)
@@ -50,7 +50,7 @@ class Deduplicator:
 
     def __init__(
         self,
-        store: IngressStore,
+        store: DedupeStore,
         *,
         ttl_s: int,
         pending_s: float,
@@ -64,7 +64,10 @@ class Deduplicator:
         self.wait_s = wait_s
 
     async def claim(self, keys: list[str], token: str) -> Claims:
-        """Claim every key not yet done; wait out keys another delivery is publishing right now."""
+        """Claim every key not yet done; wait out keys another caller is publishing right now.
+
+        Raises DependencyUnavailable (`redis`, `kafka` or `dedupe_pending`, claims released).
+        """
         claims = Claims(token=token)
         todo = list(dict.fromkeys(keys))
         deadline = time.monotonic() + self.wait_s
@@ -132,13 +135,13 @@ class Deduplicator:
             await self.store.swap(key, claims.token, marker, self.ttl_s * 1000)
 
     async def confirm(
-        self, claims: Claims, summary: DeliverySummary | None = None, *, defer: bool = False
+        self, claims: Claims, also: Queue | None = None, *, defer: bool = False
     ) -> None:
-        """Mark published keys done (and record the delivery); failures are left to expiry.
+        """Mark published keys done (plus the caller's `also` writes); failures are left to expiry.
 
-        `defer`: ride along with the next Redis round trip (≤ `store.DEFER_S` later).
+        `defer`: ride along with the next Redis round trip (≤ `tick.DEFER_S` later).
         """
-        await self.store.confirm(claims.mine, self.ttl_s, summary, defer=defer)
+        await self.store.confirm(claims.mine, self.ttl_s, also, defer=defer)
 
     async def release(self, claims: Claims) -> None:
         """Give back claims whose records were not acknowledged; best effort (they also expire)."""

@@ -1,0 +1,276 @@
+"""The partition-aware scheduler: every stream and job of the installations this replica owns.
+
+A target runs at once (within a small jitter) when its installation becomes active, then every
+interval plus a random jitter of up to `jitter_fraction` of it, so thousands of targets with
+one interval spread out. A run that stopped at its page limit with pages left runs again at
+once; failures back off exponentially (capped). At most `max_concurrent` runs at a time; a
+target is never started while this replica still runs it, and the Redis lease keeps other
+replicas out. Admin run requests (the HTTP API, served by any replica) are picked up from
+Redis by the owning replica within one tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import random
+import time
+from collections import deque
+
+from contracts.installations import InstallationSnapshot
+from services.sync.budget import RequestBudget
+from services.sync.runs import Runner, RunOutcome
+from services.sync.status import StatusBoard
+from services.sync.store import SyncStore
+from services.sync.targets import Target, declared_targets, targets_of
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str]
+
+
+class Scheduler:
+    """Owns the targets of the assigned partitions and starts their runs when due."""
+
+    def __init__(
+        self,
+        *,
+        runner: Runner,
+        store: SyncStore,
+        board: StatusBoard,
+        budget: RequestBudget,
+        max_concurrent: int,
+        jitter_fraction: float,
+        tick_s: float = 0.5,
+    ) -> None:
+        self.runner = runner
+        self.store = store
+        self.board = board
+        self.budget = budget
+        self.max_concurrent = max_concurrent
+        self.jitter_fraction = jitter_fraction
+        self.tick_s = tick_s
+        self.snapshots: dict[str, InstallationSnapshot] = {}
+        self.partition_of: dict[str, int] = {}
+        self.live: set[int] = set()
+        self.targets: dict[Key, Target] = {}
+        self.due_at: dict[Key, float] = {}
+        self.running: dict[Key, asyncio.Task[None]] = {}
+        self.stopping: set[Key] = set()  # runs asked to end at their next page boundary
+        self.handover_s = 30.0  # longest a revocation waits for runs to reach a boundary
+        self.lateness: deque[float] = deque(maxlen=100_000)  # seconds late per started run
+        self._heap: list[tuple[float, int, Key]] = []
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # Lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start dispatching and picking up run requests."""
+        self._tasks = [
+            asyncio.create_task(self._dispatch(), name="sync-dispatch"),
+            asyncio.create_task(self._requests(), name="sync-run-requests"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop dispatching; runs in flight end at a page boundary (leases released)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._drain(list(self.running))
+
+    # Partitions (called by the snapshot consumer) -----------------------------------------
+
+    async def partitions_assigned(self, partitions: list[int]) -> None:
+        log.info("snapshot partitions assigned", extra={"partitions": partitions})
+
+    async def partitions_revoked(self, partitions: list[int]) -> None:
+        gone = set(partitions)
+        self.live -= gone
+        installations = [i for i, p in self.partition_of.items() if p in gone]
+        keys = [k for k in self.targets if k[0] in set(installations)]
+        for key in keys:
+            self._unschedule(key)
+        await self._drain(keys)
+        for installation_id in installations:
+            self.snapshots.pop(installation_id, None)
+            self.partition_of.pop(installation_id, None)
+            self.board.forget(installation_id)
+            self.budget.forget(installation_id)
+        if partitions:
+            log.info("snapshot partitions revoked", extra={"partitions": partitions})
+
+    async def snapshot_read(self, partition: int, snapshot: InstallationSnapshot) -> None:
+        current = self.snapshots.get(snapshot.installation_id)
+        if current is not None and current.revision >= snapshot.revision:
+            return  # stale or repeated: never move an installation backwards
+        self.snapshots[snapshot.installation_id] = snapshot
+        self.partition_of[snapshot.installation_id] = partition
+        if partition in self.live:
+            await self.reconcile(snapshot, previous=current)
+
+    async def partition_live(self, partition: int) -> None:
+        self.live.add(partition)
+        for installation_id, p in list(self.partition_of.items()):
+            if p == partition:
+                await self.reconcile(self.snapshots[installation_id], previous=None)
+
+    # Decisions ---------------------------------------------------------------------------
+
+    async def reconcile(
+        self, snapshot: InstallationSnapshot, previous: InstallationSnapshot | None
+    ) -> None:
+        """Make the scheduled targets of one installation match its snapshot."""
+        inst = snapshot.installation_id
+        wanted = {t.key: t for t in targets_of(snapshot)}
+        for key in [k for k in self.targets if k[0] == inst and k not in wanted]:
+            self._unschedule(key)  # a run in flight finishes on the version it started with
+        if snapshot.state == "uninstalled":
+            slots = await self.store.drop_installation(inst)
+            streams = sorted({s.split(":", 1)[1] for s in slots if "@" not in s})
+            if streams:
+                await self.board.tombstone(inst, streams)
+            self.board.forget(inst)
+            return
+        if not wanted:
+            state = self._paused_state(snapshot)
+            if state is not None:
+                for target in declared_targets(snapshot):
+                    await self.board.update(target, state=state, next_run_at=None)
+            return
+        now = time.time()
+        for key, target in wanted.items():
+            known = key in self.targets
+            self.targets[key] = target
+            if known or key in self.running:
+                continue
+            status = await self.board.current(target)
+            due = now + random.uniform(0, min(1.0, target.every_s * self.jitter_fraction))
+            if status.last_run_at is not None and status.state in ("ok", "idle"):
+                due = max(due, status.last_run_at + self._interval(target))
+            elif status.consecutive_failures:
+                due = max(
+                    due,
+                    (status.last_error_at or now)
+                    + self.runner.backoff_s(status.consecutive_failures),
+                )
+            self._schedule(key, due)
+            state = status.state if status.state not in ("disabled", "needs_reauth") else "idle"
+            await self.board.update(target, state=state, next_run_at=due)
+
+    @staticmethod
+    def _paused_state(snapshot: InstallationSnapshot) -> str | None:
+        if snapshot.oauth is not None and snapshot.oauth.status == "needs_reauth":
+            return "needs_reauth"
+        if snapshot.state == "disabled":
+            return "disabled"
+        return None
+
+    def _interval(self, target: Target) -> float:
+        return target.every_s * (1 + random.uniform(0, self.jitter_fraction))
+
+    def _schedule(self, key: Key, at: float) -> None:
+        self.due_at[key] = at
+        heapq.heappush(self._heap, (at, next(self._seq), key))
+        self._wake.set()
+
+    def _unschedule(self, key: Key) -> None:
+        self.targets.pop(key, None)
+        self.due_at.pop(key, None)  # its heap entry is skipped when popped
+
+    async def run_now(self, installation_id: str, slot: str) -> bool:
+        """Make a target due now; False when this replica does not schedule it."""
+        key = (installation_id, slot)
+        if key not in self.targets:
+            return False
+        self._schedule(key, time.time())
+        return True
+
+    # Loops -------------------------------------------------------------------------------
+
+    async def _dispatch(self) -> None:
+        while True:
+            now = time.time()
+            while self._heap and self._heap[0][0] <= now:
+                at, _, key = self._heap[0]
+                if self.due_at.get(key) != at or key not in self.targets:
+                    heapq.heappop(self._heap)
+                    continue
+                if len(self.running) >= self.max_concurrent:
+                    break
+                heapq.heappop(self._heap)
+                del self.due_at[key]
+                if key in self.running:
+                    self._schedule(key, now + 1.0)  # asked again while running: after it
+                    continue
+                self.lateness.append(now - at)
+                self.running[key] = asyncio.create_task(self._run(key))
+            delay = self.tick_s
+            if self._heap and len(self.running) < self.max_concurrent:
+                delay = max(0.0, min(delay, self._heap[0][0] - time.time()))
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except TimeoutError:
+                pass
+
+    async def _run(self, key: Key) -> None:
+        target = self.targets[key]
+        snapshot = self.snapshots[target.installation_id]
+        outcome = RunOutcome(state="error")
+        try:
+            outcome = await self.runner.run(target, snapshot, lambda: key in self.stopping)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("run crashed", extra={"slot": target.slot})
+        finally:
+            self.running.pop(key, None)
+            self.stopping.discard(key)
+            self._wake.set()
+        if key not in self.targets or key in self.due_at:
+            return  # unscheduled meanwhile, or already due again (run-now)
+        target = self.targets[key]
+        now = time.time()
+        if outcome.state == "needs_reauth":
+            self._unschedule(key)
+            return
+        if outcome.state == "ok":
+            due = now if outcome.more else now + self._interval(target)
+        elif outcome.state == "error":
+            due = now + self.runner.backoff_s(outcome.failures)
+        else:  # busy or lease lost: another replica has it now; look again soon
+            due = now + min(target.every_s, 5.0) * random.uniform(0.5, 1.0)
+        self._schedule(key, due)
+        try:
+            await self.board.update(target, next_run_at=due)
+        except Exception:
+            log.warning("status not updated", extra={"slot": target.slot})
+
+    async def _requests(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            try:
+                for installation_id, slot, full in await self.store.run_requests():
+                    if (installation_id, slot) not in self.targets:
+                        continue
+                    if await self.store.take_run_request(installation_id, slot, full):
+                        await self.run_now(installation_id, slot)
+            except Exception as error:
+                log.warning("run requests not read", extra={"error": repr(error)})
+
+    async def _drain(self, keys: list[Key]) -> None:
+        """Let runs of `keys` end at a page boundary (bounded), then cancel what is left."""
+        tasks = [self.running[k] for k in keys if k in self.running]
+        self.stopping.update(k for k in keys if k in self.running)
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.handover_s)
+        await self._cancel(keys)
+
+    async def _cancel(self, keys: list[Key]) -> None:
+        tasks = [self.running[k] for k in keys if k in self.running]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,113 @@
+"""A run: pages until has_more is false, records exactly once on the canonical topic, cursor."""
+
+from __future__ import annotations
+
+import json
+
+from contracts.ids import new_id
+from contracts.topics import EXTENSION_LOGS
+from services.sync.app import create_app
+from tests.connectors.conftest import CONNECTORS
+from tests.harness import read_topic, serving
+from tests.runtime.factories import deploy_directory, installation
+from tests.sync.conftest import (
+    canonical_of,
+    eventually,
+    put_snapshot,
+    sync_settings,
+    token_for,
+)
+from tests.sync.providers import PagedProvider
+
+
+async def stripe_install(redis, keyring, provider: PagedProvider):
+    version = await deploy_directory(redis, CONNECTORS / "stripe")
+    return installation(version, keyring=keyring, secrets={"api_key": provider.key})
+
+
+async def streams_of(http, sync: str, installation_id: str, headers) -> dict[str, dict]:
+    response = await http.get(f"{sync}/v1/installations/{installation_id}/streams", headers=headers)
+    if response.status_code != 200:
+        return {}
+    return {s["stream"]: s for s in response.json()["streams"]}
+
+
+async def test_activated_stripe_installation_backfills_every_customer_exactly_once(
+    infra, http, redis, keyring, producer
+):
+    provider = PagedProvider(key=new_id("sk_test"), customers=250)
+    snap = await stripe_install(redis, keyring, provider)
+    headers = await token_for(redis, snap.workspace_id, role="member")
+    async with serving(provider.app()) as url:
+        async with serving(create_app(sync_settings(url), infra.settings())) as sync:
+            await put_snapshot(producer, snap)
+            records = await canonical_of(
+                infra.bootstrap_servers, snap.installation_id, lambda r: len(r) >= 250
+            )
+
+            async def customers_ok():
+                streams = await streams_of(http, sync, snap.installation_id, headers)
+                found = streams.get("customers")
+                return streams if found and found["state"] == "ok" else None
+
+            streams = await eventually(customers_ok)
+    keys = [r.idempotency_key for r in records]
+    assert len(keys) == len(set(keys)) == 250
+    assert {r.source for r in records} == {"stream"}
+    customers = streams["customers"]
+    assert customers["records_total"] == 250
+    assert customers["pages_last_run"] == 3
+    assert json.loads(customers["cursor"]) == {"since": 1_700_000_249}
+    assert customers["next_run_at"] > customers["last_run_at"]
+    assert set(streams) == {
+        "customers",
+        "charges",
+        "invoices",
+        "subscriptions",
+        "payment_intents",
+        "refunds",
+    }
+
+
+async def test_failed_page_logs_a_job_error_and_backs_off_without_moving_the_cursor(
+    infra, http, redis, keyring, producer
+):
+    provider = PagedProvider(key=new_id("sk_test"), customers=10)
+    snap = await stripe_install(redis, keyring, provider)
+    provider.key = "sk_rotated_elsewhere"  # every call now answers 401: the page fails
+    headers = await token_for(redis, snap.workspace_id)
+    async with serving(provider.app()) as url:
+        async with serving(create_app(sync_settings(url), infra.settings())) as sync:
+            await put_snapshot(producer, snap)
+
+            async def backing_off():
+                streams = await streams_of(http, sync, snap.installation_id, headers)
+                found = streams.get("customers")
+                return found if found and found["state"] == "backing_off" else None
+
+            customers = await eventually(backing_off)
+    assert customers["cursor"] is None
+    assert customers["consecutive_failures"] >= 2
+    assert "401" in customers["last_error"]
+    lines = await read_topic(
+        infra.bootstrap_servers,
+        EXTENSION_LOGS,
+        lambda seen: any(
+            line.installation_id == snap.installation_id and line.kind == "platform"
+            for line in seen
+        ),
+    )
+    failure = next(
+        line
+        for line in lines
+        if line.installation_id == snap.installation_id and line.kind == "platform"
+    )
+    assert (failure.script_type, failure.level) == ("job", "error")
+    assert failure.attrs["stream"] in {
+        "customers",
+        "charges",
+        "invoices",
+        "subscriptions",
+        "payment_intents",
+        "refunds",
+    }
