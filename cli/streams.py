@@ -1,7 +1,7 @@
 """`backfill streams`, `sync` and `cursor history|restore`: a connector's polled streams.
 
-Against the sync service's routes (docs/http-api.md): per-stream status, a run now (or a
-full resync: the cursor is dropped first), the cursor history and restoring an earlier
+Against the sync service's routes (docs/http-api.md): per-stream status, a run now (`full`:
+the sync service drops the cursor first, a full resync), the cursor history and restoring an earlier
 cursor. Runs and restores are admin-only and audited by the sync service. Restoring a cursor
 re-reads records already ingested; they are deduplicated, so nothing is counted twice.
 """
@@ -125,10 +125,8 @@ def sync(
         raise CliError("not resynced", ExitCode.NEEDS_CONFIRMATION, "answer y, or pass --yes")
     results = {}
     for name in names:
-        base = f"/v1/installations/{installation}/streams/{name}"
-        if full:
-            client.post("sync", f"{base}/reset")
-        results[name] = client.post("sync", f"{base}/run")
+        path = f"/v1/installations/{installation}/streams/{name}/run"
+        results[name] = client.post("sync", path, json={"full": full})
         if not json:
             out.print(f"{name}: {'full resync' if full else 'run'} started")
     if json:
@@ -153,12 +151,14 @@ def cursor_history(
         return
     table(
         f"{installation} {stream}: cursor history",
-        ["entry", "committed", "run", "pages", "records", "cursor"],
+        ["entry", "at", "action", "run", "by", "pages", "records", "cursor"],
         [
             (
                 e.get("entry_id"),
                 when(e.get("at")),
+                e.get("action", "run"),
                 e.get("run_id"),
+                e.get("actor"),
                 e.get("pages"),
                 e.get("records"),
                 e.get("cursor"),

@@ -1,174 +1,117 @@
-"""`backfill streams`, `sync`, `cursor history|restore` against the sync routes of docs/http-api.md.
+"""`backfill streams`, `sync`, `cursor history|restore` against a real sync service.
 
-The sync service's stream API is being built on its own branch; until it lands, a local HTTP
-server answering that route map stands in for it (as the deploy tests' recording registry
-does), so these tests check what the CLI sends and how it prints what comes back.
+A sync replica on the session's broker and Valkey polls a Stripe installation's streams from
+a local Stripe-like list API (tests/sync/providers.py); the CLI runs as its own process.
 """
 
 from __future__ import annotations
 
-import time
+import json
 from pathlib import Path
-from typing import Any
 
-from litestar import Litestar, Request, get, post
-from litestar.params import FromPath
-
-from tests.cli.conftest import run, run_json
+from contracts.ids import new_id
+from services.sync.app import create_app
+from tests.cli.conftest import eventually, run, run_json
 from tests.harness import serving
-
-NOW = time.time()
-STATUS = [
-    {
-        "stream": "customers",
-        "state": "ok",
-        "kind": "stream",
-        "cursor": "cus_100",
-        "last_run_at": NOW - 60,
-        "last_success_at": NOW - 60,
-        "records_last_run": 100,
-        "records_total": 1200,
-        "error_count": 0,
-        "consecutive_failures": 0,
-        "next_run_at": NOW + 240,
-        "webhook_gap": 3,
-    },
-    {
-        "stream": "charges",
-        "state": "backing_off",
-        "kind": "stream",
-        "cursor": None,
-        "last_run_at": NOW - 30,
-        "records_last_run": 0,
-        "records_total": 0,
-        "error_count": 4,
-        "consecutive_failures": 2,
-        "last_error": "provider answered 503",
-        "next_run_at": NOW + 60,
-    },
-]
-HISTORY = [
-    {
-        "entry_id": "cur_2",
-        "at": NOW - 60,
-        "run_id": "run_2",
-        "pages": 1,
-        "records": 100,
-        "cursor": "cus_100",
-    },
-    {
-        "entry_id": "cur_1",
-        "at": NOW - 360,
-        "run_id": "run_1",
-        "pages": 11,
-        "records": 1100,
-        "cursor": "cus_0",
-    },
-]
+from tests.runtime.conftest import keyring, producer, redis  # noqa: F401 - shared fixtures
+from tests.sync.conftest import canonical_of, put_snapshot, sync_settings, token_for
+from tests.sync.providers import PagedProvider
+from tests.sync.test_runs import stripe_install
 
 
-def sync_stand_in(calls: list[tuple[str, str, str | None]]) -> Litestar:
-    base = "/v1/installations/{installation_id:str}/streams"
-
-    @get(base)
-    async def list_streams(
-        request: Request, installation_id: FromPath[str]
-    ) -> list[dict[str, Any]]:
-        calls.append(("GET", request.url.path, request.headers.get("authorization")))
-        return STATUS
-
-    @post(base + "/{stream:str}/run", status_code=202)
-    async def run_stream(
-        request: Request, installation_id: FromPath[str], stream: FromPath[str]
-    ) -> dict[str, Any]:
-        calls.append(("POST", request.url.path, request.headers.get("authorization")))
-        return {"stream": stream, "run_id": f"run_{stream}"}
-
-    @post(base + "/{stream:str}/reset", status_code=200)
-    async def reset_stream(
-        request: Request, installation_id: FromPath[str], stream: FromPath[str]
-    ) -> dict[str, Any]:
-        calls.append(("POST", request.url.path, request.headers.get("authorization")))
-        return {"stream": stream, "cursor": None}
-
-    @get(base + "/{stream:str}/cursors")
-    async def cursors(
-        request: Request, installation_id: FromPath[str], stream: FromPath[str]
-    ) -> list[dict[str, Any]]:
-        calls.append(("GET", request.url.path, request.headers.get("authorization")))
-        return HISTORY
-
-    @post(base + "/{stream:str}/cursors/{entry_id:str}/restore", status_code=200)
-    async def restore(
-        request: Request,
-        installation_id: FromPath[str],
-        stream: FromPath[str],
-        entry_id: FromPath[str],
-    ) -> dict[str, Any]:
-        calls.append(("POST", request.url.path, request.headers.get("authorization")))
-        return {"stream": stream, "cursor": "cus_0", "restored_from": entry_id}
-
-    return Litestar([list_streams, run_stream, reset_stream, cursors, restore])
-
-
-def env_for(sync: str, tmp_path: Path) -> dict[str, str]:
+def env_for(sync: str, token: str, tmp_path: Path) -> dict[str, str]:
     return {
         "BACKFILL_SYNC_URL": sync,
-        "BACKFILL_TOKEN": "bft_t",
+        "BACKFILL_TOKEN": token,
         "XDG_CONFIG_HOME": str(tmp_path),
         "COLUMNS": "200",
     }
 
 
-async def test_streams_prints_a_status_table_and_json(infra, tmp_path: Path):
-    calls: list[tuple[str, str, str | None]] = []
-    async with serving(sync_stand_in(calls)) as sync:
-        env = env_for(sync, tmp_path)
-        code, out, err = await run("streams", "inst_1", env=env)
-        rows = await run_json("streams", "inst_1", env=env)
-    assert code == 0, err
-    assert "customers" in out and "backing_off" in out and "100/1200" in out
-    assert "provider answered 503" in err
-    assert [r["stream"] for r in rows] == ["customers", "charges"]
-    assert calls[0] == ("GET", "/v1/installations/inst_1/streams", "Bearer bft_t")
+async def test_streams_sync_and_cursor_restore_through_the_cli(
+    infra,
+    redis,  # noqa: F811
+    keyring,  # noqa: F811
+    producer,  # noqa: F811
+    tmp_path: Path,
+):
+    provider = PagedProvider(key=new_id("sk_test"), customers=150)
+    snap = await stripe_install(redis, keyring, provider)
+    admin = (await token_for(redis, snap.workspace_id))["authorization"].removeprefix("Bearer ")
+    member = (await token_for(redis, snap.workspace_id, role="member"))["authorization"]
+    installation = snap.installation_id
+    async with serving(provider.app()) as url:
+        async with serving(create_app(sync_settings(url), infra.settings())) as sync:
+            env = env_for(sync, admin, tmp_path)
+            await put_snapshot(producer, snap)
 
+            async def customers_ok(runs: int = 1) -> list | None:
+                code, out, _ = await run("streams", installation, "--json", env=env)
+                if code != 0:  # 4 until the replica has scheduled the installation
+                    return None
+                rows = {s["stream"]: s for s in json.loads(out)}
+                history = await run_json("cursor", "history", installation, "customers", env=env)
+                done = [e for e in history if e["action"] == "run"]
+                found = rows.get("customers")
+                return history if found and found["state"] == "ok" and len(done) >= runs else None
 
-async def test_sync_full_resets_then_runs_each_stream_after_confirmation(infra, tmp_path: Path):
-    calls: list[tuple[str, str, str | None]] = []
-    async with serving(sync_stand_in(calls)) as sync:
-        env = env_for(sync, tmp_path)
-        code, _, _ = await run("sync", "inst_1", "--full", env=env, stdin=b"n\n")
-        assert code == 6 and [c for c in calls if c[0] == "POST"] == []
-        result = await run_json("sync", "inst_1", "--stream", "charges", "--full", "--yes", env=env)
-        plain = await run_json("sync", "inst_1", env=env)
-    assert result == {"charges": {"stream": "charges", "run_id": "run_charges"}}
-    assert set(plain) == {"customers", "charges"}
-    posts = [c[1] for c in calls if c[0] == "POST"]
-    assert posts[:2] == [
-        "/v1/installations/inst_1/streams/charges/reset",
-        "/v1/installations/inst_1/streams/charges/run",
-    ]
-    assert posts[2:] == [
-        "/v1/installations/inst_1/streams/customers/run",
-        "/v1/installations/inst_1/streams/charges/run",
-    ]
+            first = await eventually(customers_ok, timeout=90, every=1)
+            code, out, err = await run("streams", installation, env=env)
+            assert code == 0, err
+            assert "customers" in out and "150/150" in out
 
+            provider.customers = 180
+            ran = await run_json("sync", installation, "--stream", "customers", env=env)
+            assert ran["customers"]["stream"] == "customers"
+            second = await eventually(lambda: customers_ok(2), timeout=90, every=1)
+            assert len(second) > len(first)
 
-async def test_cursor_history_and_restore(infra, tmp_path: Path):
-    calls: list[tuple[str, str, str | None]] = []
-    async with serving(sync_stand_in(calls)) as sync:
-        env = env_for(sync, tmp_path)
-        history = await run_json("cursor", "history", "inst_1", "customers", env=env)
-        code, out, _ = await run("cursor", "history", "inst_1", "customers", env=env)
-        restored = await run_json(
-            "cursor", "restore", "inst_1", "customers", "cur_1", "--yes", env=env
-        )
-    assert [e["entry_id"] for e in history] == ["cur_2", "cur_1"]
-    assert code == 0 and "cus_100" in out and "run_1" in out
-    assert restored["restored_from"] == "cur_1"
-    assert calls[-1][1] == "/v1/installations/inst_1/streams/customers/cursors/cur_1/restore"
+            code, _, _ = await run(
+                "cursor",
+                "restore",
+                installation,
+                "customers",
+                first[-1]["entry_id"],
+                env=env,
+                stdin=b"n\n",
+            )
+            assert code == 6
+            restored = await run_json(
+                "cursor",
+                "restore",
+                installation,
+                "customers",
+                first[-1]["entry_id"],
+                "--yes",
+                env=env,
+            )
+            assert restored["cursor"] == first[-1]["cursor"]
+            code, out, _ = await run("cursor", "history", installation, "customers", env=env)
+            assert code == 0 and "restore" in out
+
+            full = await run_json(
+                "sync", installation, "--stream", "customers", "--full", "--yes", env=env
+            )
+            assert full["customers"]["full"] is True
+            code, _, err = await run(
+                "sync",
+                installation,
+                "--stream",
+                "customers",
+                env={**env, "BACKFILL_TOKEN": member.removeprefix("Bearer ")},
+            )
+            assert code == 3, err
+            records = await canonical_of(
+                infra.bootstrap_servers, installation, lambda r: len(r) >= 180
+            )
+    keys = [r.idempotency_key for r in records]
+    assert len(keys) == len(set(keys))  # restore and full resync re-read; nothing twice
 
 
 async def test_sync_service_down_exits_unreachable_with_a_hint(infra, tmp_path: Path):
-    code, _, err = await run("streams", "inst_1", env=env_for("http://127.0.0.1:9", tmp_path))
+    code, _, err = await run("streams", "inst_1", env=env_for("http://127.0.0.1:9", "t", tmp_path))
     assert code == 5 and "BACKFILL_SYNC_URL" in err
+    code, _, _ = await run(
+        "streams", "inst_1", "--json", env=env_for("http://127.0.0.1:9", "t", tmp_path)
+    )
+    assert code == 5
