@@ -96,7 +96,8 @@ def matcher(
 def fetch(client: Api, key: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     """One page of lines, newest first (filters the service does not know are ignored)."""
     query = {k: v for k, v in params.items() if v is not None}
-    return list(client.get("logs", f"/v1/extensions/{key}/logs", params=query))
+    body = client.get("logs", f"/v1/extensions/{key}/logs", params=query)
+    return list(body["items"] if isinstance(body, dict) else body)  # a page, or a bare list
 
 
 def tail(
@@ -108,12 +109,20 @@ def tail(
     try:
         with client.client.stream("GET", url, params=query, timeout=None) as response:
             if response.status_code == 200:
+                event = "message"
                 for raw in response.iter_lines():
                     if stop():
                         return
-                    if raw.startswith("data:"):
+                    if raw.startswith("event:"):
+                        event = raw[6:].strip()
+                    elif raw.startswith("data:") and event == "line":
                         yield jsonlib.loads(raw[5:].strip())
-                return
+                    elif raw.startswith("data:") and event == "dropped":
+                        break  # too slow for the live tail: go on by polling
+                    elif not raw:
+                        event = "message"
+                else:
+                    return
     except httpx.HTTPError:
         pass  # no live tail reachable: poll instead
     seen: set[str] = set()

@@ -13,6 +13,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from cli.api import Api
 from cli.errors import CliError, ExitCode
@@ -214,6 +215,27 @@ def _print_report(installation_id: str, report: dict[str, Any] | None) -> None:
         )
         return
     err.print(f"  {installation_id}: observation report")
+    if "candidate_version_id" in report:
+        err.print(
+            f"    {report.get('active_version_id')} (active) vs {report['candidate_version_id']}:"
+            f" compared {report.get('compared_active', 0)} / {report.get('compared_candidate', 0)}"
+            f" records, {report.get('identical', 0)} identical,"
+            f" {report.get('keys_with_differences', 0)} with differences"
+        )
+        only_a, only_c = report.get("only_active") or [], report.get("only_candidate") or []
+        err.print(f"    only active: {len(only_a)}, only candidate: {len(only_c)}")
+        for counts in report.get("counts") or []:
+            err.print(
+                f"    {counts['canonical_type']}: {counts['active']} active,"
+                f" {counts['candidate']} candidate"
+            )
+        problems = report.get("candidate_errors", 0), report.get("candidate_denials", 0)
+        style = "red" if any(problems) else "green"
+        err.print(f"    [{style}]candidate errors: {problems[0]}, denials: {problems[1]}[/{style}]")
+        for diff in (report.get("differences") or [])[:5]:
+            change = f"{diff['active']!r} → {diff['candidate']!r}"
+            err.print(f"    ~ {diff['idempotency_key']} {diff['path']}: {escape(change)}")
+        return
     for name, value in report.items():
         if isinstance(value, int | float | str):
             err.print(f"    {name}: {value}")
