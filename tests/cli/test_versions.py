@@ -18,11 +18,11 @@ async def _two_versions(suite: Suite, tmp_path: Path, token: str) -> tuple[str, 
     )
     assert code == 0, err
     installed = await run_json("install", key, env=env)
-    code, v2, err = await run(
+    deployed = await run_json(
         "deploy", str(write_extension(tmp_path / "v2", key, "2.0.0", ["a.example.com"])), env=env
     )
-    assert code == 0, err
-    return installed["id"], v1.strip(), v2.strip()
+    assert (deployed["key"], deployed["label"], deployed["created"]) == (key, "2.0.0", True)
+    return installed["id"], v1.strip(), deployed["version_id"]
 
 
 async def test_versions_lists_every_version_with_state_and_installations(
