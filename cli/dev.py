@@ -28,15 +28,13 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 import typer
-import watchfiles
 from rich.markup import escape
 
 from cli import config
-from cli.api import Api
 from cli.errors import CliError, ExitCode
 from cli.events import new_secret
 from cli.logs import format_line, matcher, tail
@@ -44,6 +42,9 @@ from cli.output import RegistryOption, TokenOption, api, err, out
 from contracts.manifest import ManifestError
 from sdk.bundle import BundleError, digest_of, pack
 from sdk.define import manifest_from_directory
+
+if TYPE_CHECKING:
+    from cli.api import Api
 
 app = typer.Typer()
 KEEPS = " (the previous draft keeps running)"
@@ -156,6 +157,8 @@ def dev(
     debounce_ms: Annotated[int, typer.Option(help="quiet time before a save redeploys")] = 300,
 ) -> None:
     """Run DIR as a draft for this session: redeploy on save, stream its logs, Ctrl-C removes it."""
+    import watchfiles  # only `dev` watches files: keep it off every other command's start
+
     directory = directory.resolve()
     archive, manifest = _pack(directory)  # a broken manifest stops here, before any change
     client = api(token, registry)

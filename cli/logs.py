@@ -14,15 +14,16 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 from rich.markup import escape
 
-from cli.api import Api
 from cli.errors import CliError, ExitCode
 from cli.output import JsonOption, RegistryOption, TokenOption, api, emit_json, out
+
+if TYPE_CHECKING:
+    from cli.api import Api
 
 app = typer.Typer()
 LEVELS = ["debug", "info", "warn", "error"]
@@ -104,6 +105,8 @@ def tail(
     client: Api, key: str, params: dict[str, Any], since: float | None, stop: Callable[[], bool]
 ) -> Iterator[dict[str, Any]]:
     """New lines as they arrive, oldest first: the SSE tail, else polling once a second."""
+    import httpx  # with the client: `--help` does not pay for it
+
     query = {k: v for k, v in params.items() if v is not None}
     url = f"{client.target.url('logs')}/v1/extensions/{key}/logs/stream"
     try:

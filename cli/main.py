@@ -1,8 +1,10 @@
 """`backfill` entry point: the Typer app every sub-command hangs off.
 
-Exit codes mean the same thing everywhere (see `cli.errors.ExitCode`): 0 done, 1 refused or
-failed, 2 bad usage, 3 not signed in or not allowed, 4 not found, 5 a service unreachable,
-6 a confirmation was needed and not given.
+Command modules keep heavy imports (HTTP client, Kafka, file watching) inside the commands
+that need them, so `--help` and completion stay quick. Exit codes mean the same thing
+everywhere (see `cli.errors.ExitCode`): 0 done, 1 refused or failed, 2 bad usage, 3 not
+signed in or not allowed, 4 not found, 5 a service unreachable, 6 a confirmation was needed
+and not given.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from cli import (
 from cli import deploy as deploy_commands
 from cli.errors import CliError
 from cli.output import report
-from cli.topics import tail_command, topics_command
 
 app = typer.Typer(
     name="backfill",
@@ -55,18 +56,24 @@ def up() -> None:
 @topics_app.command("list")
 def topics_list() -> None:
     """Print every topic with its partitions and policy."""
+    from cli.topics import topics_command
+
     raise typer.Exit(topics_command("list", None))
 
 
 @topics_app.command("create")
 def topics_create(bootstrap_servers: BootstrapServers = None) -> None:
     """Create the missing topics (waits up to 2 minutes for Kafka)."""
+    from cli.topics import topics_command
+
     raise typer.Exit(topics_command("create", bootstrap_servers))
 
 
 @topics_app.command("doc")
 def topics_doc() -> None:
     """Print docs/topics.md, generated from contracts/topics.py."""
+    from cli.topics import topics_command
+
     raise typer.Exit(topics_command("doc", None))
 
 
@@ -79,6 +86,8 @@ def topics_tail(
     timeout: Annotated[float | None, typer.Option(help="stop after S seconds")] = None,
 ) -> None:
     """Print a topic's messages as JSON, one a line (exit 1 if --count did not arrive)."""
+    from cli.topics import tail_command
+
     raise typer.Exit(tail_command(topic, bootstrap_servers, from_beginning, count, timeout))
 
 

@@ -10,12 +10,11 @@ were refused on arrival (bad signature, malformed) have no stored body and are s
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from cli.api import Api
 from cli.errors import CliError, ExitCode
 from cli.logs import parse_since
 from cli.output import (
@@ -29,6 +28,9 @@ from cli.output import (
     table,
     when,
 )
+
+if TYPE_CHECKING:
+    from cli.api import Api
 
 app = typer.Typer()
 NOT_STORED = {"rejected", "malformed"}

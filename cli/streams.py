@@ -8,11 +8,10 @@ re-reads records already ingested; they are deduplicated, so nothing is counted 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli.api import Api
 from cli.errors import CliError, ExitCode
 from cli.output import (
     JsonOption,
@@ -27,6 +26,9 @@ from cli.output import (
     when,
 )
 from cli.versions import confirm
+
+if TYPE_CHECKING:
+    from cli.api import Api
 
 app = typer.Typer()
 cursor_app = typer.Typer(help="A stream's cursor history, and restoring an earlier cursor.")

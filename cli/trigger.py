@@ -12,11 +12,10 @@ from __future__ import annotations
 import json as jsonlib
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli.api import Api
 from cli.dev import load_session
 from cli.errors import CliError, ExitCode
 from cli.events import SampleEvent, available, build, fixtures_of, manifest_webhooks
@@ -24,6 +23,9 @@ from cli.installations import read_secret
 from cli.logs import format_line
 from cli.output import JsonOption, RegistryOption, TokenOption, api, emit_json, err, out
 from sdk.define import manifest_from_directory
+
+if TYPE_CHECKING:
+    from cli.api import Api
 
 app = typer.Typer()
 
@@ -65,19 +67,24 @@ def _would_writes(client: Api, key: str, invocation_id: str) -> list[dict[str, A
     return []
 
 
+def _delivery_ids(client: Api, installation_id: str) -> set[str]:
+    page = client.get("ingress", f"/v1/installations/{installation_id}/deliveries")
+    return {d["delivery_id"] for d in page.get("deliveries", [])}
+
+
 def _delivery(
-    client: Api, installation_id: str, event: SampleEvent, sent_at: float
+    client: Api, installation_id: str, event: SampleEvent, before: set[str]
 ) -> dict[str, Any] | None:
-    """This send's delivery history entry: by event id, else the oldest received since."""
+    """This send's delivery history entry: by event id, else the first one new since the send."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         page = client.get("ingress", f"/v1/installations/{installation_id}/deliveries")
-        recent = [d for d in page.get("deliveries", []) if d["received_at"] >= sent_at - 1]
-        for delivery in page.get("deliveries", []):
+        new = [d for d in page.get("deliveries", []) if d["delivery_id"] not in before]
+        for delivery in new:
             if delivery.get("event_id") == event.event_id:
                 return dict(delivery)
-        if recent:  # the body carried its own id (or none): the first delivery since the send
-            return dict(recent[-1])
+        if new:  # the body carried its own id (or none): the oldest delivery since the send
+            return dict(new[-1])
         time.sleep(0.3)
     return None
 
@@ -138,7 +145,7 @@ def trigger(
     sample = build(scheme, event, fixtures, secret)
     if not json:
         err.print(f"{sample.name} → {url}")
-    sent_at = time.time()
+    before = set() if dev else _delivery_ids(client, installation or "")
     try:
         response = client.client.post(url, content=sample.body, headers=sample.headers)
     except Exception as error:
@@ -165,7 +172,7 @@ def trigger(
             line["attrs"] for line in result["log"] if line.get("kind") == "would_write"
         ]
     elif not dev and response.status_code < 300:
-        result["delivery"] = _delivery(client, installation or "", sample, sent_at)
+        result["delivery"] = _delivery(client, installation or "", sample, before)
     if json:
         emit_json(result)
     else:

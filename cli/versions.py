@@ -10,12 +10,11 @@ switches and the exit code is 6.
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from cli.api import Api
 from cli.errors import CliError, ExitCode
 from cli.output import (
     JsonOption,
@@ -29,6 +28,9 @@ from cli.output import (
     table,
     when,
 )
+
+if TYPE_CHECKING:
+    from cli.api import Api
 
 app = typer.Typer()
 
