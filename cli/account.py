@@ -61,9 +61,11 @@ def whoami(
 ) -> None:
     """Show the workspace, member and role of the token in use, and where it came from."""
     client = api(token, registry)
-    workspace = client.get("registry", "/v1/workspace")
     me = client.request("registry", "GET", "/v1/me", allow=(404,))
-    member = me.json() if me.status_code == 200 else {}
+    if me.status_code == 200:
+        workspace, member = me.json()["workspace"], me.json()["member"]
+    else:  # a registry without /v1/me: the workspace alone
+        workspace, member = client.get("registry", "/v1/workspace"), {}
     data = {
         "workspace": workspace,
         "member": member,

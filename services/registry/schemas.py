@@ -27,6 +27,13 @@ class Member(msgspec.Struct, frozen=True, kw_only=True):
     created_at: float
 
 
+class Me(msgspec.Struct, frozen=True, kw_only=True):
+    """Who a token belongs to: its workspace and member (with the role the console shows)."""
+
+    workspace: Workspace
+    member: Member
+
+
 class MemberCreate(msgspec.Struct, frozen=True, kw_only=True):
     """Add a member to the caller's workspace."""
 

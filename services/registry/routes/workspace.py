@@ -8,6 +8,7 @@ from litestar.params import FromPath, JSONBody
 
 from services.base.auth import Principal
 from services.registry.schemas import (
+    Me,
     Member,
     MemberCreate,
     TokenCreate,
@@ -32,11 +33,11 @@ class WorkspaceController(Controller):
         return await workspaces.workspace_of(principal)
 
     @get("/me")
-    async def get_me(
+    async def whoami(
         self, principal: NamedDependency[Principal], workspaces: NamedDependency[WorkspaceService]
-    ) -> Member:
-        """The member the bearer token acts as (`backfill whoami`)."""
-        return await workspaces.member_of(principal)
+    ) -> Me:
+        """The caller: workspace and member with role (how the console learns who signed in)."""
+        return await workspaces.me(principal)
 
     @get("/members")
     async def list_members(

@@ -15,6 +15,7 @@ from services.base.errors import Conflict, NotFound
 from services.registry import outbox
 from services.registry.outbox import OutboxRelay
 from services.registry.schemas import (
+    Me,
     Member,
     MemberCreate,
     TokenCreate,
@@ -171,12 +172,12 @@ class WorkspaceService:
         self.relay.notify()
         return member
 
-    async def member_of(self, caller: Principal) -> Member:
-        """The caller as a member of its workspace."""
-        for member in await self.store.members(caller.workspace_id):
-            if member.id == caller.member_id:
-                return member
-        raise NotFound("member not found")
+    async def me(self, caller: Principal) -> Me:
+        """The caller's workspace and member record."""
+        member = await self.store.member(caller.workspace_id, caller.member_id)
+        if member is None:
+            raise NotFound("member not found")
+        return Me(workspace=await self.workspace_of(caller), member=member)
 
     async def workspace_of(self, caller: Principal) -> Workspace:
         """The caller's workspace."""
