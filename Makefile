@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck bench clean setup
+.PHONY: run test lint format typecheck bench clean setup browser
 
 setup: $(STAMP)
 
@@ -18,8 +18,24 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	@$(BIN)/backfill up
 
-test: $(STAMP)
-	@$(BIN)/python -m pytest
+# The console's browser tests drive Debian's Chromium (Playwright cannot download its own here).
+# A no-op when it is present; as root with apt-get it is installed; otherwise say so plainly.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing chromium with apt-get for the console's browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	      || echo "make: apt-get could not install chromium; the console browser tests will be skipped" >&2; \
+	  else \
+	    echo "make: $(CHROMIUM) is missing and cannot be installed here (needs root and apt-get);" \
+	      "install Debian's chromium, or the console browser tests will be skipped" >&2; \
+	  fi; }
+
+# Two workers, each with its own broker and Valkey (tests/harness.py); a file's tests stay
+# together on one worker, so its session-scoped services start once.
+test: $(STAMP) browser
+	@$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .

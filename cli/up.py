@@ -178,6 +178,11 @@ def up(env: dict[str, str] | None = None) -> int:
     env.setdefault("INTERNAL_TOKEN", secrets.token_urlsafe(32))
     for name in SERVICES:
         env.setdefault(f"CONSOLE_{name.upper()}_URL", f"http://127.0.0.1:{service_port(name, env)}")
+    # OAuth providers send the admin back through the console, which returns to the page.
+    env.setdefault(
+        "REGISTRY_OAUTH_REDIRECT_URL",
+        f"http://127.0.0.1:{service_port('console', env)}/oauth/callback",
+    )
     suite = Suite(home=home, env=env)
     stopping = False
 
@@ -224,6 +229,10 @@ def _print_banner(env: dict[str, str], token: str, home: Path) -> None:
         f"  console    http://127.0.0.1:{service_port('console', env)}/",
         f"  kafka      {env['KAFKA_BOOTSTRAP_SERVERS']}",
         f"  redis      {env['REDIS_URL']}",
+        "",
+        "  sign in to the console as the workspace admin (the token stays in the URL fragment,",
+        "  which the browser never sends):",
+        f"  http://127.0.0.1:{service_port('console', env)}/sign-in#token={token}",
         "",
         f"  admin token (workspace {load(UpSettings, 'BACKFILL_', env).workspace}): {token}",
         f"  also in {home / 'admin-token'}",

@@ -204,7 +204,7 @@ DEAD_LETTERS: Topic[DeadLetter] = Topic(
     partitions=1,
     cleanup_policy="delete",
     retention_ms=30 * DAY_MS,
-    producers=("registry", "ingress", "sync", "logs"),
+    producers=("sync", "logs"),  # every service consuming through a group (infra.subscribe)
     consumers=("operators",),
     description="Messages a consumer could not decode, with topic, partition and offset.",
 )

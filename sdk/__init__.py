@@ -12,7 +12,9 @@ from sdk.catalog import (
     EventCatalog,
     event_idempotency_key,
     handle_event,
+    one_record,
 )
+from sdk.cursors import Sweep
 from sdk.define import define_connector, define_entity, define_extension
 from sdk.errors import PermissionDenied
 from sdk.log import Log
@@ -28,6 +30,7 @@ __all__ = [
     "Page",
     "PermissionDenied",
     "Request",
+    "Sweep",
     "api",
     "define_connector",
     "define_entity",
@@ -36,6 +39,7 @@ __all__ = [
     "handle_event",
     "http",
     "ingest",
+    "one_record",
     "secrets",
     "settings",
 ]

@@ -41,6 +41,16 @@ class CatalogEntry:
 EventCatalog = Mapping[str, CatalogEntry]
 
 
+def one_record(
+    canonical_type: str, transform: Callable[[dict[str, Any]], dict[str, Any]], stream: str
+) -> CatalogEntry:
+    """The common entry: the event's object, transformed, is one record of `stream`."""
+    return CatalogEntry(
+        transform=lambda event, obj: [Canonical(canonical_type, transform(obj), stream=stream)],
+        description=f"one {canonical_type} record",
+    )
+
+
 def event_idempotency_key(provider: str, event_id: str, index: int) -> str:
     """`{provider}:event:{event_id}:{index}`: stable across the provider's re-deliveries."""
     return f"{provider}:event:{event_id}:{index}"

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tests.harness import Infra, session_infra
+from tests.harness import Infra, TopicMarks, session_infra
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +23,18 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
     """One HTTP client for the session (real sockets)."""
     async with httpx.AsyncClient(timeout=15) as client:
         yield client
+
+
+@pytest_asyncio.fixture(scope="session")
+async def topic_marks(infra: Infra) -> AsyncIterator[TopicMarks]:
+    """End offsets of every topic, recorded by `marked_topics` before each test that asks."""
+    marks = TopicMarks(infra.bootstrap_servers)
+    yield marks
+    await marks.close()
+
+
+@pytest_asyncio.fixture
+async def marked_topics(topic_marks: TopicMarks) -> TopicMarks:
+    """Topic reads of this test start where every topic ended when it began."""
+    await topic_marks.record()
+    return topic_marks

@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from litestar import Litestar
 
 from cli.embedded import EmbeddedProcess, free_port, start_broker, start_valkey
-from contracts.topics import Topic
+from contracts.topics import TOPICS, Topic
 from services.base.kafka import ensure_topics
 from services.base.secrets_crypto import Keyring
 from services.base.settings import InfraSettings
@@ -129,9 +129,9 @@ def create_topics(bootstrap_servers: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Litestar) -> AsyncIterator[str]:
-    """Serve `app` on a free port with a real uvicorn server; yield its base URL."""
-    port = free_port()
+async def serving(app: Litestar, port: int | None = None) -> AsyncIterator[str]:
+    """Serve `app` on `port` (default: a free one) with a real uvicorn server; yield its URL."""
+    port = port or free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -162,15 +162,57 @@ async def serving(app: Litestar) -> AsyncIterator[str]:
 
 async def wait_ready(client: Any, base_url: str, timeout: float = 30) -> None:
     """Poll `/readyz` until it is 200 (consumers assigned, Kafka and Redis reachable)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
+
+    async def ready() -> bool:
         response = await client.get(f"{base_url}/readyz")
-        if response.status_code == 200:
-            return
-        last = response.text
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{base_url} not ready after {timeout}s: {last}")
+        assert response.status_code == 200, f"{base_url} not ready: {response.text}"
+        return True
+
+    await eventually(ready, timeout=timeout, interval=0.1)
+
+
+Offsets = dict[int, int]  # partition → offset
+
+
+class TopicMarks:
+    """Where every topic of one broker ended when the current test began.
+
+    `record()` (an autouse fixture calls it before each test of a directory that uses it)
+    notes the end offsets; `read_topic` then starts there instead of rescanning everything
+    earlier tests wrote. One long-lived consumer answers every `record()`.
+    """
+
+    current: TopicMarks | None = None  # the marks of the running test, if any
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.ends: dict[str, Offsets] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def record(self) -> None:
+        """Note every topic's end offsets now, and make these the running test's marks."""
+        if self._consumer is None:
+            self._consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False
+            )
+            await self._consumer.start()
+        partitions = [TopicPartition(t.name, p) for t in TOPICS for p in range(t.partitions)]
+        ends = await self._consumer.end_offsets(partitions)
+        self.ends = {}
+        for tp, offset in ends.items():
+            self.ends.setdefault(tp.topic, {})[tp.partition] = offset
+        TopicMarks.current = self
+
+    def since(self, bootstrap_servers: str, topic: Topic[Any]) -> Offsets | None:
+        """The running test's start offsets of `topic` on that broker, if recorded."""
+        if bootstrap_servers != self.bootstrap_servers:
+            return None
+        return self.ends.get(topic.name)
+
+    async def close(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+        TopicMarks.current = None
 
 
 async def read_topic(
@@ -179,18 +221,26 @@ async def read_topic(
     until: Callable[[list[Any]], bool],
     timeout: float = 20,
     raw: bool = False,
+    from_start: bool = False,
 ) -> list[Any]:
-    """Read `topic` from the beginning of every partition until `until(messages)` holds.
+    """Read `topic` until `until(messages)` holds, from where the running test began.
 
+    Starts at the offsets `TopicMarks` recorded before the test (what earlier tests wrote is
+    skipped); from the beginning with `from_start=True` or where no marks were recorded.
     Returns decoded messages (or raw aiokafka records with raw=True). Raises AssertionError
     with what was seen when the condition is not met in time.
     """
+    marks = TopicMarks.current
+    since = None if from_start or marks is None else marks.since(bootstrap_servers, topic)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
+        for tp in partitions:
+            if since and since.get(tp.partition):
+                consumer.seek(tp, since[tp.partition])
         seen: list[Any] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -207,3 +257,34 @@ async def read_topic(
         )
     finally:
         await consumer.stop()
+
+
+async def eventually(
+    check: Callable[[], Any],
+    *,
+    timeout: float = 20,
+    interval: float = 0.05,
+    what: str = "the condition",
+) -> Any:
+    """Call `check` (sync or async) until it returns something truthy, and return that.
+
+    An AssertionError raised by `check` counts as "not yet"; after `timeout` the last one is
+    raised (or an AssertionError naming `what`). For state that converges asynchronously
+    (consumers, background writes); it says nothing about speed.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        failure: AssertionError | None = None
+        try:
+            result = check()
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                result = await result
+            if result:
+                return result
+        except AssertionError as error:
+            failure = error
+        if time.monotonic() >= deadline:
+            if failure is not None:
+                raise failure
+            raise AssertionError(f"{what} did not hold within {timeout} s (last: {result!r})")
+        await asyncio.sleep(interval)

@@ -8,12 +8,14 @@ of one workspace resolves to that workspace only: tenant isolation starts here.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from typing import Any, Literal
 
 import msgspec
-from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
+from litestar.handlers import BaseRouteHandler
 from redis.asyncio import Redis
 
 from services.base.errors import Forbidden, Unauthenticated
@@ -57,7 +59,7 @@ async def resolve_token(redis: Redis, token: str) -> Principal | None:
     return msgspec.json.decode(raw, type=Principal) if raw else None
 
 
-def bearer_of(request: Request[Any, Any, Any]) -> str:
+def bearer_of(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     """The bearer token of a request; 401 when absent or malformed."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -67,10 +69,24 @@ def bearer_of(request: Request[Any, Any, Any]) -> str:
 
 
 async def provide_principal(
-    request: Request[Any, Any, Any], infra: NamedDependency[Any]
+    request: ASGIConnection[Any, Any, Any, Any], infra: NamedDependency[Any]
 ) -> Principal:
     """Litestar dependency: the authenticated caller, or 401."""
     principal = await resolve_token(infra.redis, bearer_of(request))
     if principal is None:
         raise Unauthenticated("unknown or revoked token")
     return principal
+
+
+def require_internal_token(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Litestar guard of `/internal` routes: 401 unless the bearer is the internal service token.
+
+    Compared in constant time; an empty configured token refuses every caller (fail closed).
+    The app's `state.infra` (set by `build_http_app`) holds the configured token.
+    """
+    expected = connection.app.state.infra.settings.internal_token
+    given = bearer_of(connection)
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Unauthenticated("this endpoint needs the internal service token")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from litestar import Request, Response
@@ -61,12 +62,14 @@ class Unavailable(ServiceError):
 class DependencyUnavailable(Unavailable):
     """Kafka or Redis did not answer in time; nothing was promised, the caller retries."""
 
-    def __init__(self, dependency: str, unsettled: list[Any] | None = None) -> None:
+    def __init__(
+        self, dependency: str, unsettled: Sequence[Awaitable[object]] | None = None
+    ) -> None:
         super().__init__(f"{dependency} unavailable; retry later", dependency=dependency)
         self.dependency = dependency
         # Acks of records already handed to the producer: they may still land (timeout is not
         # failure), so their dedupe claims are settled later instead of released now.
-        self.unsettled = unsettled or []
+        self.unsettled = list(unsettled or [])
 
 
 def _body(code: str, message: str, field: str | None, details: Any = None) -> dict[str, Any]:

@@ -63,6 +63,7 @@ def build_http_app(
     on_startup: Sequence[Callable[[], Any]] = (),
     on_shutdown: Sequence[Callable[[], Any]] = (),
     openapi: bool = True,
+    middleware: Sequence[Any] = (),
     **litestar_options: Any,
 ) -> Litestar:
     """A Litestar app with the shared endpoints, error shape and an ordered lifespan.
@@ -96,8 +97,10 @@ def build_http_app(
             **(dependencies or {}),
         },
         lifespan=[lifespan],
-        state=State({"prometheus": prometheus}),  # for a route answered outside Litestar
-        middleware=[prometheus.middleware],
+        # prometheus: for a route answered outside Litestar; infra: for guards (and tests
+        # that check what an app subscribes and publishes without starting it).
+        state=State({"prometheus": prometheus, "infra": infra}),
+        middleware=[prometheus.middleware, *middleware],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         logging_config=None,  # configure_logging owns the root logger (JSON lines)
         openapi_config=OpenAPIConfig(

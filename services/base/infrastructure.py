@@ -23,7 +23,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.subscriber.usecase import LogicSubscriber
 from redis.asyncio import Redis
 
-from contracts.topics import Topic
+from contracts.topics import DEAD_LETTERS, Topic
 from services.base.kafka import consumers_assigned, create_broker, create_producer, dead_letter
 from services.base.settings import InfraSettings
 
@@ -158,8 +158,18 @@ class Infrastructure:
         )
         subscriber(consume)
         self.consumes.append(topic.name)
+        if DEAD_LETTERS.name not in self.publishes:  # where `consume` parks what it cannot take
+            self.publisher(DEAD_LETTERS)
         self.subscribers.append(subscriber)
         return subscriber
+
+    def reader(self, topic: Topic[Any]) -> None:
+        """Declare a topic this service reads without a consumer group (from offsets it chooses).
+
+        For example ingress' snapshot view, rebuilt from the start of the compacted topic on
+        every start, and its replay reads at known offsets. The layout test checks it.
+        """
+        self.consumes.append(topic.name)
 
     def publisher(self, topic: Topic[Any]) -> None:
         """Declare a topic this service produces (AsyncAPI lists it; the layout test checks it)."""

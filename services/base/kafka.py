@@ -9,6 +9,7 @@ dead-letter topic, then committed: one bad message never stops a partition.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any, TypeVar
@@ -87,6 +88,14 @@ async def dead_letter(
         at=time.time(),
     )
     await publish(producer, DEAD_LETTERS, letter)
+
+
+async def publish_all(producer: AIOKafkaProducer, topic: Topic[M], messages: list[M]) -> None:
+    """Send every message (one batch where they fit), then wait until the broker acked all."""
+    sent = [
+        await producer.send(topic.name, topic.encode(m), key=topic.encode_key(m)) for m in messages
+    ]
+    await asyncio.gather(*sent)
 
 
 def consumers_assigned(subscribers: list[LogicSubscriber[Any]]) -> bool:

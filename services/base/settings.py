@@ -9,6 +9,8 @@ from typing import TypeVar
 
 import msgspec
 
+from services.base.secrets_crypto import Keyring, KeyringError
+
 S = TypeVar("S", bound=msgspec.Struct)
 
 
@@ -52,3 +54,11 @@ def load(cls: type[S], prefix: str = "", env: Mapping[str, str] | None = None) -
         variable = f"{prefix}{field.upper()}" if field else f"{prefix}*"
         detail = _PATH.sub("", str(error)).strip(" -")
         raise SettingsError(f"invalid setting {variable}={raw.get(field)!r}: {detail}") from None
+
+
+def load_keyring(settings: InfraSettings) -> Keyring:
+    """The parsed SECRETS_KEYRING; a bad one stops the service naming the variable, not a key."""
+    try:
+        return Keyring.parse(settings.secrets_keyring)
+    except KeyringError as error:
+        raise SettingsError(f"invalid setting SECRETS_KEYRING: {error}") from None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+import socket
 
 from litestar import Litestar
 from litestar.di import Provide
@@ -10,23 +12,26 @@ from litestar.di import Provide
 from contracts.topics import (
     CANONICAL_RECORDS,
     EXTENSION_LOGS,
+    INSTALLATION_SNAPSHOTS,
     OBSERVED_RECORDS,
     WEBHOOK_DELIVERIES,
+    WEBHOOK_HEALTH,
 )
 from runtime.runtime import Runtime
 from services.base.dedupe import Deduplicator, RecordLedger
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
-from services.base.secrets_crypto import Keyring, KeyringError
-from services.base.settings import InfraSettings, SettingsError
+from services.base.kafka import publish_all
+from services.base.settings import InfraSettings, load_keyring
 from services.base.snapshots import SnapshotView
 from services.ingress.deliveries import DeliveryReader
 from services.ingress.drafts import DraftRunner
+from services.ingress.fast_path import DeliveryEndpoint
 from services.ingress.health import HealthRecorder
 from services.ingress.held import HeldQueue
 from services.ingress.history import DeliveryHistory
 from services.ingress.publisher import DeliveryPublisher
-from services.ingress.routes import API_ROUTES, DeliveryEndpoint, delivery_route, draft_route
+from services.ingress.routes import API_ROUTES, delivery_route, draft_route
 from services.ingress.service import WebhookIngress
 from services.ingress.settings import PREFIX, IngressSettings
 from services.ingress.signing_keys import SigningKeys
@@ -37,10 +42,7 @@ from services.ingress.tasks import Background
 
 def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Litestar:
     """Wire the snapshot view, the webhook pipeline, held queues, history and health."""
-    try:
-        keyring = Keyring.parse(infra_settings.secrets_keyring)
-    except KeyringError as error:
-        raise SettingsError(f"invalid setting SECRETS_KEYRING: {error}") from None
+    keyring = load_keyring(infra_settings)
     infra = Infrastructure.create(infra_settings, "ingress")
     infra.producer_request_timeout_ms = settings.producer_request_timeout_ms
     timeout_s = settings.producer_request_timeout_ms / 1000
@@ -51,7 +53,13 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         history_ttl_s=settings.history_ttl_s,
     )
     background = Background()
-    health = HealthRecorder(store, settings.health_flush_s)
+    health = HealthRecorder(
+        store,
+        settings.health_flush_s,
+        replica=f"ingress-{socket.gethostname()}-{os.getpid()}",
+        workspace_of=lambda installation_id: _workspace_of(view, installation_id),
+        publish=lambda windows: publish_all(infra.producer, WEBHOOK_HEALTH, windows),
+    )
     runtime = Runtime(
         redis=infra.redis,
         keyring=keyring,
@@ -94,8 +102,16 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
     view.listeners += [remember, held.on_snapshot]
     follower = SnapshotFollower(infra_settings.kafka_bootstrap_servers, view.apply)
     infra.ready_checks["snapshots"] = lambda: follower.caught_up
-    for topic in (WEBHOOK_DELIVERIES, CANONICAL_RECORDS, OBSERVED_RECORDS, EXTENSION_LOGS):
+    for topic in (
+        WEBHOOK_DELIVERIES,
+        CANONICAL_RECORDS,
+        OBSERVED_RECORDS,
+        EXTENSION_LOGS,
+        WEBHOOK_HEALTH,
+    ):
         infra.publisher(topic)
+    infra.reader(INSTALLATION_SNAPSHOTS)  # the snapshot view, rebuilt from the start
+    infra.reader(WEBHOOK_DELIVERIES)  # replays and held deliveries, by offset
 
     async def start() -> None:
         follower.start()
@@ -132,6 +148,11 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         prometheus=app.state.prometheus,
     )
     return app
+
+
+def _workspace_of(view: SnapshotView, installation_id: str) -> str | None:
+    snapshot = view.get(installation_id)
+    return snapshot.workspace_id if snapshot is not None else None
 
 
 def _body_limit(app: Litestar) -> int:

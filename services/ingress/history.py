@@ -15,10 +15,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from contracts.deliveries import DeliveryReceived
-from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.manifest import Webhooks
-from runtime.interface import HttpRequest, Invocation
+from runtime.invocations import webhook_invocation
 from services.base.errors import Conflict, NotFound
 from services.base.snapshots import SnapshotView
 from services.ingress.deliveries import DeliveryReader
@@ -183,16 +182,7 @@ class DeliveryHistory:
         )
         if not active:
             result = await self.ingress.invoker.invoke(
-                Invocation(
-                    invocation_id=new_id("inv"),
-                    installation=snapshot,
-                    version=version,
-                    mode="observe",
-                    kind="webhook",
-                    entry=webhooks.endpoint,
-                    request=_request(webhooks.endpoint, delivery),
-                    source_id=delivery.delivery_id,
-                )
+                webhook_invocation(snapshot, version, webhooks.endpoint, delivery, "observe")
             )
             return ReplayResult(
                 **base,
@@ -256,9 +246,3 @@ class DeliveryHistory:
         except SignatureError as error:
             return error.reason
         return None
-
-
-def _request(endpoint: str, delivery: DeliveryReceived) -> HttpRequest:
-    return HttpRequest(
-        method="POST", path=endpoint, headers=delivery.headers, body=delivery.body or b""
-    )

@@ -21,16 +21,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import msgspec
+from aiokafka.structs import RecordMetadata
 
 from contracts.deliveries import DeliveryReceived
 from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.manifest import Webhooks
 from contracts.records import CanonicalRecord, RecordSource
-from runtime.interface import Emission, HttpRequest, Invocation, InvocationResult, Invoker, Mode
+from runtime.interface import Emission, InvocationResult, Invoker
+from runtime.invocations import webhook_invocation
 from services.base.dedupe import Claims, Deduplicator
 from services.base.snapshots import SnapshotView
+from services.ingress.answers import (
+    GONE,
+    HELD,
+    MALFORMED,
+    NOT_FOUND,
+    Answer,
+    handler_failed,
+    mark_duplicates,
+    rejected,
+    unavailable,
+)
 from services.ingress.errors import DependencyUnavailable
+from services.ingress.events import KEPT_HEADERS, Event, event_id, event_type, parse_event
 from services.ingress.health import HealthRecorder
 from services.ingress.publisher import DeliveryPublisher
 from services.ingress.schemas import DeliverySummary, Outcome
@@ -40,67 +54,6 @@ from services.ingress.store import IngressStore
 from services.ingress.tasks import Background
 
 log = logging.getLogger(__name__)
-
-# Headers kept with a raw delivery: what verification and handlers need; never credentials.
-KEPT_HEADERS = frozenset(
-    {
-        "content-type",
-        "user-agent",
-        "stripe-signature",
-        "webhook-id",
-        "webhook-timestamp",
-        "webhook-signature",
-        "svix-id",
-        "svix-timestamp",
-        "svix-signature",
-        "x-shopify-hmac-sha256",
-        "x-shopify-topic",
-        "x-shopify-shop-domain",
-        "x-shopify-webhook-id",
-        "x-hub-signature-256",
-        "x-github-event",
-        "x-github-delivery",
-        "x-slack-signature",
-        "x-slack-request-timestamp",
-    }
-)
-EVENT_HEADERS = ("x-github-event", "x-shopify-topic")
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What to answer the provider: status and an already-encoded JSON body."""
-
-    status: int
-    body: bytes
-
-
-def _error(status: int, code: str, message: str, **extra: str) -> Answer:
-    return Answer(
-        status, msgspec.json.encode({"error": {"code": code, "message": message, **extra}})
-    )
-
-
-NOT_FOUND = _error(404, "not_found", "no webhook endpoint at this URL")
-GONE = _error(410, "gone", "the installation behind this URL was uninstalled")
-MALFORMED = _error(400, "malformed_payload", "the body is not valid JSON")
-HELD = Answer(202, b'{"status":"held"}')
-
-
-def _unavailable(dependency: str) -> Answer:
-    return _error(503, "unavailable", f"{dependency} unavailable; retry later")
-
-
-def _rejected(reason: str) -> Answer:
-    return _error(401, "invalid_signature", "the delivery did not authenticate", reason=reason)
-
-
-class _Event(msgspec.Struct):
-    id: object = None
-    type: object = None
-
-
-_event = msgspec.json.Decoder(_Event)
 
 
 @dataclass
@@ -161,7 +114,7 @@ class WebhookIngress:
             revision = self.keys.verify(snapshot, webhooks, body, headers, now)
         except SignatureError as error:
             self._reject(snapshot, hook_id, delivery_id, now, body, error.reason, 401)
-            return _rejected(error.reason)
+            return rejected(error.reason)
         kept = {k: v for k, v in headers.items() if k in KEPT_HEADERS}
         delivery = DeliveryReceived(
             delivery_id=delivery_id,
@@ -177,7 +130,7 @@ class WebhookIngress:
         )
         if snapshot.state in ("disabled", "pending"):
             return await self._hold(delivery)
-        event = _parse(body, headers)
+        event = parse_event(body, headers)
         if event is None:
             self._reject(snapshot, hook_id, delivery_id, now, body, "malformed_payload", 400)
             return MALFORMED
@@ -187,8 +140,8 @@ class WebhookIngress:
             handled = await self.handle(snapshot, version, webhooks, delivery, publish_raw=True)
         except DependencyUnavailable as error:
             self.health.observe(installation_id, 503, error.dependency)
-            self._record(delivery, event, version, 503, "unavailable", reason=error.dependency)
-            return _unavailable(error.dependency)
+            self._record_unavailable(delivery, event, version, error.dependency)
+            return unavailable(error.dependency)
         self.health.observe(installation_id, handled.status, handled.outcome)
         summary = self._summary(delivery, event, version, handled)
         if handled.claims is not None:
@@ -223,7 +176,7 @@ class WebhookIngress:
         """
         try:
             result = await self.invoker.invoke(
-                _invocation(snapshot, version, webhooks, delivery, "active")
+                webhook_invocation(snapshot, version, webhooks.endpoint, delivery, "active")
             )
         except Exception as error:  # the runtime could not publish the run's logs: Kafka
             raise DependencyUnavailable("kafka") from error
@@ -232,7 +185,7 @@ class WebhookIngress:
                 result=result,
                 outcome="handler_failed",
                 status=500,
-                body=_error(500, "handler_failed", result.error or result.outcome).body,
+                body=handler_failed(result.error or result.outcome),
             )
             if publish_raw:  # kept for replay once the handler is fixed
                 ack = await self.publisher.publish(delivery, [])
@@ -249,7 +202,7 @@ class WebhookIngress:
         for key, emission in zip(keys, result.emissions, strict=True):
             if key in mine and key not in seen:
                 seen.add(key)
-                records.append(_record(snapshot, version, delivery, emission, source))
+                records.append(_canonical_record(snapshot, version, delivery, emission, source))
         sent_at_ms = int(time.time() * 1000) - 1000  # a margin for producer-side timestamps
         try:
             ack = await self.publisher.publish(delivery if publish_raw else None, records)
@@ -269,11 +222,16 @@ class WebhookIngress:
             outcome = "ignored"
         else:
             outcome = "accepted"
+        body = response.body
+        if claims is not None and claims.duplicates:  # the answer says what dedupe found
+            body = mark_duplicates(
+                body, {self.dedupe.store.parse_dedupe_key(k)[1] for k in claims.duplicates}
+            )
         handled = Handled(
             result=result,
             outcome=outcome,
             status=response.status,
-            body=msgspec.json.encode(response.body),
+            body=msgspec.json.encode(body),
             claims=claims,
             records=records,
         )
@@ -282,6 +240,7 @@ class WebhookIngress:
 
     async def _hold(self, delivery: DeliveryReceived) -> Answer:
         held = msgspec.structs.replace(delivery, status="held")
+        event = parse_event(held.body or b"", held.headers)
         try:
             ack = await self.publisher.publish(held, [])
             partition, offset = _where(ack)
@@ -291,7 +250,8 @@ class WebhookIngress:
                 received_at=held.received_at,
                 status=202,
                 outcome="held",
-                event_type=_event_type(_parse(held.body or b"", held.headers), held.headers),
+                event_type=event_type(event, held.headers),
+                event_id=event_id(event, held.headers),
                 secret_revision=held.secret_revision,
                 partition=partition,
                 offset=offset,
@@ -299,10 +259,10 @@ class WebhookIngress:
             await self.store.hold(summary)
         except DependencyUnavailable as error:
             self.health.observe(held.installation_id, 503, error.dependency)
-            return _unavailable(error.dependency)
+            return unavailable(error.dependency)
         except Exception:  # Redis: the queue entry is what makes "held" a promise
             self.health.observe(held.installation_id, 503, "redis")
-            return _unavailable("redis")
+            return unavailable("redis")
         self.health.observe(held.installation_id, 202, "held")
         return HELD
 
@@ -317,7 +277,9 @@ class WebhookIngress:
         endpoint = version.manifest.webhooks.endpoint if version.manifest.webhooks else None
         if endpoint is None:
             return
-        await self.invoker.invoke(_invocation(snapshot, version, webhooks, delivery, "observe"))
+        await self.invoker.invoke(
+            webhook_invocation(snapshot, version, endpoint, delivery, "observe")
+        )
 
     def _reject(
         self,
@@ -354,30 +316,25 @@ class WebhookIngress:
         )
         self.background.spawn(self.store.record(summary))
 
-    def _record(
-        self,
-        delivery: DeliveryReceived,
-        event: _Event,
-        version: VersionRef,
-        status: int,
-        outcome: Outcome,
-        reason: str | None = None,
+    def _record_unavailable(
+        self, delivery: DeliveryReceived, event: Event, version: VersionRef, dependency: str
     ) -> None:
+        """History of a delivery answered 503 (nothing promised; the provider retries)."""
         summary = DeliverySummary(
             delivery_id=delivery.delivery_id,
             installation_id=delivery.installation_id,
             received_at=delivery.received_at,
-            status=status,
-            outcome=outcome,
-            reason=reason,
-            event_type=_event_type(event, delivery.headers),
-            event_id=event.id if isinstance(event.id, str) else None,
+            status=503,
+            outcome="unavailable",
+            reason=dependency,
+            event_type=event_type(event, delivery.headers),
+            event_id=event_id(event, delivery.headers),
             version_id=version.version_id,
         )
         self.background.spawn(self.store.record(summary))
 
     def _summary(
-        self, delivery: DeliveryReceived, event: _Event, version: VersionRef, handled: Handled
+        self, delivery: DeliveryReceived, event: Event, version: VersionRef, handled: Handled
     ) -> DeliverySummary:
         duplicates = len(handled.claims.duplicates) if handled.claims else 0
         return DeliverySummary(
@@ -387,8 +344,8 @@ class WebhookIngress:
             status=handled.status,
             outcome=handled.outcome,
             reason=handled.result.error,
-            event_type=_event_type(event, delivery.headers),
-            event_id=event.id if isinstance(event.id, str) else None,
+            event_type=event_type(event, delivery.headers),
+            event_id=event_id(event, delivery.headers),
             duplicate=handled.outcome == "duplicate",
             records=len(handled.records),
             duplicates=duplicates,
@@ -400,32 +357,7 @@ class WebhookIngress:
         )
 
 
-def _invocation(
-    snapshot: InstallationSnapshot,
-    version: VersionRef,
-    webhooks: Webhooks,
-    delivery: DeliveryReceived,
-    mode: Mode,
-) -> Invocation:
-    return Invocation(
-        invocation_id=new_id("inv"),
-        installation=snapshot,
-        version=version,
-        mode=mode,
-        kind="webhook",
-        script_type="route",
-        entry=webhooks.endpoint,
-        request=HttpRequest(
-            method="POST",
-            path=webhooks.endpoint,
-            headers=delivery.headers,
-            body=delivery.body or b"",
-        ),
-        source_id=delivery.delivery_id,
-    )
-
-
-def _record(
+def _canonical_record(
     snapshot: InstallationSnapshot,
     version: VersionRef,
     delivery: DeliveryReceived,
@@ -447,29 +379,11 @@ def _record(
     )
 
 
-def _parse(body: bytes, headers: Mapping[str, str]) -> _Event | None:
-    """The event's id and type, or None when a JSON body does not parse."""
-    if "x-www-form-urlencoded" in headers.get("content-type", ""):
-        return _Event()
-    try:
-        return _event.decode(body)
-    except msgspec.ValidationError:  # valid JSON, just not an object with those fields
-        return _Event()
-    except msgspec.DecodeError:
-        return None
-
-
-def _event_type(event: _Event | None, headers: Mapping[str, str]) -> str | None:
-    for name in EVENT_HEADERS:
-        if name in headers:
-            return headers[name]
-    return event.type if event is not None and isinstance(event.type, str) else None
-
-
-def _where(ack: object) -> tuple[int | None, int | None]:
+def _where(ack: RecordMetadata | None) -> tuple[int | None, int | None]:
+    """Where the raw delivery landed (partition, offset), when one was published."""
     if ack is None:
         return None, None
-    return ack.partition, ack.offset  # type: ignore[attr-defined]
+    return ack.partition, ack.offset
 
 
 def _sha256(body: bytes) -> str:

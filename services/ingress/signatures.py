@@ -8,6 +8,7 @@ import hmac
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -34,6 +35,14 @@ class SignatureError(Exception):
         self.reason = reason
 
 
+@dataclass(frozen=True)
+class Verified:
+    """A request that authenticated: its scheme and the timestamp its signature covers (if any)."""
+
+    scheme: str
+    signed_at: int | None = None
+
+
 def verify(
     scheme: str,
     *,
@@ -42,16 +51,17 @@ def verify(
     secrets: Sequence[str],
     now: float | None = None,
     tolerance_s: int = 300,
-) -> None:
-    """Return None only if the request authenticates under `scheme`; raise SignatureError else."""
+) -> Verified:
+    """What authenticated the request under `scheme`; else SignatureError naming the reason."""
     if scheme == "public":
-        return
+        return Verified(scheme)
     verifier = _VERIFIERS.get(scheme)
     if verifier is None:
         raise SignatureError("unknown_scheme")
     keys = _usable_secrets(secrets)
     try:
-        verifier(body, headers, keys, time.time() if now is None else now, tolerance_s)
+        signed_at = verifier(body, headers, keys, time.time() if now is None else now, tolerance_s)
+        return Verified(scheme, int(signed_at) if signed_at is not None else None)
     except SignatureError:
         raise
     except (ValueError, TypeError, UnicodeError) as exc:
@@ -92,7 +102,7 @@ def sign_slack(body: bytes, secret: str, timestamp: int) -> str:
     return "v0=" + _mac(secret.encode(), f"v0:{timestamp}:".encode() + body).hex()
 
 
-def _stripe(body: bytes, headers: _Headers, keys: list[str], now: float, tol: int) -> None:
+def _stripe(body: bytes, headers: _Headers, keys: list[str], now: float, tol: int) -> str | None:
     fields: dict[str, list[str]] = {}
     for part in _header(headers, "stripe-signature").split(","):
         name, sep, value = part.strip().partition("=")
@@ -106,9 +116,10 @@ def _stripe(body: bytes, headers: _Headers, keys: list[str], now: float, tol: in
     candidates = [_hex(v) for v in fields.get("v1", [])]  # v0 and unknown schemes are ignored
     signed = ts.encode() + b"." + body
     _require_match(candidates, [_mac(k.encode(), signed) for k in keys])
+    return ts
 
 
-def _standard(body: bytes, headers: _Headers, keys: list[str], now: float, tol: int) -> None:
+def _standard(body: bytes, headers: _Headers, keys: list[str], now: float, tol: int) -> str | None:
     # The svix-* names are the same protocol under its original brand; webhook-* wins if both.
     msg_id = _header(headers, "webhook-id", "svix-id")
     raw_ts = _header(headers, "webhook-timestamp", "svix-timestamp")
@@ -122,30 +133,35 @@ def _standard(body: bytes, headers: _Headers, keys: list[str], now: float, tol: 
             sigs[version].append(_b64(value, "malformed_header", canonical=True))
     if len(sigs["v1a"]) > 8:  # each costs an Ed25519 verify per key: bound the work
         raise SignatureError("malformed_header")
-    content = _utf8(msg_id) + b"." + _timestamp(raw_ts, now, tol).encode() + b"." + body
+    ts = _timestamp(raw_ts, now, tol)
+    content = _utf8(msg_id) + b"." + ts.encode() + b"." + body
     macs, public_keys = _standard_keys(keys)
     signed_ok = [_ed25519_ok(pk, sig, content) for sig in sigs["v1a"] for pk in public_keys]
     _require_match(sigs["v1"], [_mac(k, content) for k in macs], any(signed_ok))
+    return ts
 
 
-def _shopify(body: bytes, headers: _Headers, keys: list[str], now: float, tol: int) -> None:
+def _shopify(body: bytes, headers: _Headers, keys: list[str], now: float, tol: int) -> str | None:
     candidate = _b64(_header(headers, "x-shopify-hmac-sha256"), "malformed_header", canonical=True)
     _require_match([candidate], [_mac(k.encode(), body) for k in keys])
+    return None
 
 
-def _github(body: bytes, headers: _Headers, keys: list[str], now: float, tol: int) -> None:
+def _github(body: bytes, headers: _Headers, keys: list[str], now: float, tol: int) -> str | None:
     candidate = _hex(_header(headers, "x-hub-signature-256"), "sha256=")
     _require_match([candidate], [_mac(k.encode(), body) for k in keys])
+    return None
 
 
-def _slack(body: bytes, headers: _Headers, keys: list[str], now: float, tol: int) -> None:
+def _slack(body: bytes, headers: _Headers, keys: list[str], now: float, tol: int) -> str | None:
     candidate = _hex(_header(headers, "x-slack-signature"), "v0=")
     ts = _timestamp(_header(headers, "x-slack-request-timestamp"), now, tol)
     signed = b"v0:" + ts.encode() + b":" + body
     _require_match([candidate], [_mac(k.encode(), signed) for k in keys])
+    return ts
 
 
-def _api_key(body: bytes, headers: _Headers, keys: list[str], now: float, tol: int) -> None:
+def _api_key(body: bytes, headers: _Headers, keys: list[str], now: float, tol: int) -> str | None:
     presented: list[str] = []
     auth = headers.get("authorization")
     if auth is not None:
@@ -157,9 +173,10 @@ def _api_key(body: bytes, headers: _Headers, keys: list[str], now: float, tol: i
     if not presented:
         raise SignatureError("missing_header" if auth is None else "malformed_header")
     _require_match([_utf8(p) for p in presented], [k.encode() for k in keys])
+    return None
 
 
-_VERIFIERS: dict[str, Callable[[bytes, _Headers, list[str], float, int], None]] = {
+_VERIFIERS: dict[str, Callable[[bytes, _Headers, list[str], float, int], str | None]] = {
     "stripe_signature": _stripe,
     "standard_webhooks": _standard,
     "shopify_hmac": _shopify,

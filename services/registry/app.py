@@ -16,8 +16,7 @@ from contracts.topics import AUDIT_EVENTS, INSTALLATION_SNAPSHOTS
 from services.base.auth import resolve_token
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
-from services.base.secrets_crypto import Keyring, KeyringError
-from services.base.settings import InfraSettings, SettingsError, load
+from services.base.settings import InfraSettings, load, load_keyring
 from services.registry.outbox import OutboxRelay
 from services.registry.routes import ROUTES
 from services.registry.service import WorkspaceService
@@ -41,10 +40,7 @@ def create_app(settings: RegistrySettings, infra_settings: InfraSettings) -> Lit
     that lost its data heals), then start the relay (which also publishes whatever a crash
     left committed but unpublished).
     """
-    try:
-        keyring = Keyring.parse(infra_settings.secrets_keyring)
-    except KeyringError as error:
-        raise SettingsError(f"invalid setting SECRETS_KEYRING: {error}") from None
+    keyring = load_keyring(infra_settings)
     infra = Infrastructure.create(infra_settings, "registry")
     infra.publisher(INSTALLATION_SNAPSHOTS)
     infra.publisher(AUDIT_EVENTS)
@@ -147,7 +143,7 @@ async def rewrap() -> int:
     from redis.asyncio import Redis
 
     infra_settings = load(InfraSettings)
-    vault = SecretVault(Keyring.parse(infra_settings.secrets_keyring), 0)
+    vault = SecretVault(load_keyring(infra_settings), 0)
     redis = Redis.from_url(infra_settings.redis_url)
     try:
         store = RegistryStore(redis)

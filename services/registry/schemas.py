@@ -129,6 +129,7 @@ class CatalogEntry(msgspec.Struct, frozen=True, kw_only=True):
     webhooks: bool = False
     oauth: bool = False
     streams: list[str] = []
+    test_connection: bool = False  # the connector can check credentials before they are saved
 
 
 class VersionSummary(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,7 +9,7 @@ only if no other change of the workspace committed in between (otherwise they de
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 from redis.asyncio import Redis
@@ -55,7 +55,7 @@ class RegistryStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def transaction(self, build: Callable[[Pipeline], Any]) -> None:
+    async def transaction(self, build: Build) -> None:
         """Run `build(pipe)` inside MULTI/EXEC: all of it commits or none of it does."""
         async with self.redis.pipeline(transaction=True) as pipe:
             build(pipe)

@@ -19,8 +19,7 @@ from services.base.dedupe import DedupeStore, Deduplicator, RecordLedger
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
 from services.base.kafka import publish
-from services.base.secrets_crypto import Keyring, KeyringError
-from services.base.settings import InfraSettings, SettingsError
+from services.base.settings import InfraSettings, load_keyring
 from services.sync.budget import RequestBudget
 from services.sync.oauth import TokenSource
 from services.sync.routes import (
@@ -46,10 +45,7 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
     infra.producer_request_timeout_ms = int(settings.publish_timeout_s * 1000)
     for topic in (CANONICAL_RECORDS, OBSERVED_RECORDS, STREAM_STATUS, EXTENSION_LOGS, AUDIT_EVENTS):
         infra.publisher(topic)
-    try:
-        keyring = Keyring.parse(infra_settings.secrets_keyring)
-    except KeyringError as error:
-        raise SettingsError(f"invalid setting SECRETS_KEYRING: {error}") from None
+    keyring = load_keyring(infra_settings)
     overrides = settings.parsed_host_overrides()
     runtime = Runtime(
         redis=infra.redis,

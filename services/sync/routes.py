@@ -8,19 +8,15 @@ the runtime, with the unsaved values as overrides: nothing here is stored.
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from contracts.ids import new_id
-from runtime.interface import Invocation
+from runtime.invocations import new_invocation
 from runtime.runtime import Runtime
-from services.base.auth import Principal, bearer_of
-from services.base.errors import Unauthenticated
-from services.base.infrastructure import Infrastructure
+from services.base.auth import Principal, require_internal_token
 from services.sync.schemas import (
     ConnectionTestRequest,
     ConnectionVerdict,
@@ -95,31 +91,23 @@ async def restore_cursor(
     return await sync.restore_cursor(principal, installation_id, stream, entry_id)
 
 
-def require_internal_token(request: Request[Any, Any, Any], infra: Infrastructure) -> None:
-    """401 unless the bearer token is the configured internal service token."""
-    expected = infra.settings.internal_token
-    given = bearer_of(request)
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Unauthenticated("this endpoint needs the internal service token")
-
-
-@post("/internal/test-connection", status_code=200, include_in_schema=False)
+@post(
+    "/internal/test-connection",
+    status_code=200,
+    include_in_schema=False,
+    guards=[require_internal_token],
+)
 async def test_connection(
-    request: Request[Any, Any, Any],
-    infra: NamedDependency[Infrastructure],
     # concrete: Litestar validates injected values against the annotation
     runtime: NamedDependency[Runtime],
     data: JSONBody[ConnectionTestRequest],
 ) -> ConnectionVerdict:
     """Run the connector's test_connection with the given settings and secrets."""
-    require_internal_token(request, infra)
     result = await runtime.invoke(
-        Invocation(
-            invocation_id=new_id("inv"),
-            installation=data.installation,
-            version=data.version,
+        new_invocation(
+            data.installation,
+            data.version,
             kind="test_connection",
-            script_type="route",
             entry="test_connection",
             settings_override=data.settings,
             secrets_override=data.secrets,

@@ -7,12 +7,18 @@ import time
 import uuid
 
 import pytest
+import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
 from contracts.audit import AuditEvent
 from contracts.topics import AUDIT_EVENTS, DEAD_LETTERS
 from services.base.infrastructure import Infrastructure
-from tests.harness import read_topic
+from tests.harness import TopicMarks, eventually, read_topic
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _reads_start_at_this_test(marked_topics: TopicMarks) -> None:
+    """Dead-letter reads skip what earlier tests parked (see `TopicMarks`)."""
 
 
 def audit_event(workspace_id: str, action: str) -> AuditEvent:
@@ -30,10 +36,11 @@ async def started_consumer(infra, group: str, handler) -> Infrastructure:
     service = Infrastructure.create(infra.settings(), f"test-{group}")
     service.subscribe(AUDIT_EVENTS, group, handler)
     await service.start()
-    deadline = time.monotonic() + 30
-    while not (await service.readiness())["consumers"]:
-        assert time.monotonic() < deadline, "consumer never got partitions"
-        await asyncio.sleep(0.1)
+
+    async def assigned() -> bool:
+        return (await service.readiness())["consumers"]
+
+    await eventually(assigned, timeout=30, what="the consumer holding partitions")
     return service
 
 
@@ -72,9 +79,7 @@ async def test_undecodable_message_goes_to_dead_letter_topic_and_consumer_keeps_
         assert letter.source_topic == AUDIT_EVENTS.name
         assert letter.value == b'{"event_id": "broken'
         assert letter.offset >= 0 and letter.partition >= 0
-        deadline = time.monotonic() + 20
-        while not seen and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await eventually(lambda: seen, what="the good message handled")
         assert [e.event_id for e in seen] == [good.event_id]
     finally:
         await service.stop()
@@ -104,9 +109,7 @@ async def test_message_interrupted_mid_handler_is_redelivered(infra):
 
     service = await started_consumer(infra, group, finishes)
     try:
-        deadline = time.monotonic() + 20
-        while not redelivered and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await eventually(lambda: redelivered, what="the redelivery")
         assert redelivered == [event.event_id], "an unfinished message must be redelivered"
     finally:
         await service.stop()
@@ -138,9 +141,7 @@ async def test_handler_that_keeps_failing_parks_the_message_and_moves_on(infra):
         letter = next(m for m in letters if mine(m))
         assert "cannot process this one" in letter.error
         assert AUDIT_EVENTS.decode(letter.value) == poison
-        deadline = time.monotonic() + 20
-        while "After" not in calls and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await eventually(lambda: "After" in calls, what="the next message handled")
         assert calls.count("Poison") == 5 and calls[-1] == "After"
     finally:
         await service.stop()

@@ -87,6 +87,7 @@ def test_up_starts_five_ready_services_carries_a_message_and_stops_cleanly(suite
         assert f"http://127.0.0.1:{ports[name]}" in output
     token = (home / "admin-token").read_text().strip()
     assert token in output
+    assert f"http://127.0.0.1:{ports['console']}/sign-in#token={token}" in output
     descendants = children_of(process.pid)
     assert len(descendants) >= 7  # five services, the broker and valkey
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -18,7 +16,7 @@ from services.base.kafka import create_producer
 from services.base.secrets_crypto import Keyring
 from services.ingress.app import create_app
 from services.ingress.settings import IngressSettings
-from tests.harness import Infra, serving, wait_ready
+from tests.harness import Infra, TopicMarks, eventually, serving, wait_ready
 from tests.ingress.factories import announce, token_for
 
 
@@ -43,13 +41,14 @@ class Ingress:
         """Poll the endpoint API until the ingress view holds `snapshot.revision`."""
         token = await token_for(self.redis, snapshot.workspace_id)
         url = f"{self.url}/v1/installations/{snapshot.installation_id}/webhook"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        async def serves_it() -> bool:
             response = await self.http.get(url, headers={"authorization": f"Bearer {token}"})
-            if response.status_code == 200 and response.json()["revision"] >= snapshot.revision:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"ingress never saw revision {snapshot.revision}")
+            return response.status_code == 200 and response.json()["revision"] >= snapshot.revision
+
+        await eventually(
+            serves_it, timeout=timeout, what=f"ingress serving revision {snapshot.revision}"
+        )
 
     async def deliver(
         self, snapshot: InstallationSnapshot, body: bytes, headers: dict[str, str]
@@ -127,3 +126,8 @@ async def running_ingress(
     async with serving(create_app(ingress_settings(), infra.settings())) as url:
         await wait_ready(http, url)
         yield Ingress(url, http, redis, producer, Keyring.parse(infra.keyring), infra)
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _reads_start_at_this_test(marked_topics: TopicMarks) -> None:
+    """Topic reads skip what earlier tests wrote (see `TopicMarks`)."""

@@ -25,9 +25,12 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "whsec_test_secret_one"
 
 
-async def deploy(redis: Redis, name: str = "stripe_like", label: str = "1.0.0") -> VersionRef:
-    """Pack a fixture bundle (with `label` as its version) and store it as the registry would."""
-    directory = FIXTURES / name
+async def deploy(
+    redis: Redis, name: str = "stripe_like", label: str = "1.0.0", directory: Path | None = None
+) -> VersionRef:
+    """Pack a fixture bundle (or the bundle in `directory`) with `label` as its version, and
+    store it as the registry would."""
+    directory = directory or FIXTURES / name
     manifest = parse_manifest(
         {**msgspec.json.decode((directory / "manifest.json").read_bytes()), "version": label}
     )

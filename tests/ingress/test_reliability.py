@@ -11,7 +11,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -21,7 +20,7 @@ from redis.asyncio import Redis
 
 from cli.embedded import free_port
 from contracts.topics import CANONICAL_RECORDS
-from tests.harness import Infra, embedded_infra, read_topic, wait_ready
+from tests.harness import Infra, embedded_infra, eventually, read_topic
 from tests.ingress.conftest import Ingress, relay_producer, running_ingress
 from tests.ingress.factories import announce, deploy, installation, signed, stripe_event, token_for
 
@@ -116,13 +115,15 @@ class TestBrokerPaused:
             await load(8)  # every one of these waits out the producer timeout, then 503
         finally:
             ingress.infra.broker.resume()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # the producer reconnects; retries start to pass
+
+        async def accepted_again() -> bool:  # the producer reconnects; retries start to pass
             probe = stripe_event("customer.created")
-            if (await ingress.deliver(snapshot, *signed(probe))).status_code == 202:
-                accepted.append(probe["id"])
-                break
-            await asyncio.sleep(0.2)
+            if (await ingress.deliver(snapshot, *signed(probe))).status_code != 202:
+                return False
+            accepted.append(probe["id"])
+            return True
+
+        await eventually(accepted_again, timeout=30, interval=0.2)
         await load(20)
 
         assert 503 in statuses
@@ -140,11 +141,12 @@ class TestBrokerPaused:
             first = await ingress.deliver(snapshot, *signed(event))
         finally:
             ingress.infra.broker.resume()
-        deadline = time.monotonic() + 30
-        retry = first
-        while retry.status_code != 202 and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
+
+        async def retried() -> httpx.Response | None:
             retry = await ingress.deliver(snapshot, *signed(event))
+            return retry if retry.status_code == 202 else None
+
+        retry = await eventually(retried, timeout=30, interval=0.2)
 
         assert (first.status_code, retry.status_code) == (503, 202)
         records = await records_for(ingress, snapshot.installation_id, keys_of([event["id"]]))
@@ -166,12 +168,15 @@ class TestRedisPaused:
             ingress.infra.valkey.resume()
         # A claim the frozen server applied on resume blocks retries until it expires
         # (INGRESS_DEDUPE_PENDING_S): answered 503 meanwhile, never dropped.
-        deadline = time.monotonic() + 30
-        retry = await ingress.deliver(snapshot, *signed(event))
-        while retry.status_code != 202 and time.monotonic() < deadline:
-            assert retry.status_code == 503
-            await asyncio.sleep(0.2)
+
+        async def retried() -> httpx.Response | None:
             retry = await ingress.deliver(snapshot, *signed(event))
+            if retry.status_code != 202:
+                assert retry.status_code == 503
+                return None
+            return retry
+
+        retry = await eventually(retried, timeout=30, interval=0.2)
 
         assert (first.status_code, retry.status_code) == (503, 202)
         records = await records_for(ingress, snapshot.installation_id, keys_of([event["id"]]))
@@ -235,25 +240,25 @@ class TestIngressKilled:
 async def _until_serving(
     client: httpx.AsyncClient, url: str, process: asyncio.subprocess.Process
 ) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.returncode is None, "ingress subprocess exited"
+
+    async def ready() -> bool:
+        if process.returncode is not None:
+            raise RuntimeError("ingress subprocess exited")  # not retried
         try:
-            await wait_ready(client, url, timeout=1)
-            return
-        except (httpx.HTTPError, AssertionError):
-            await asyncio.sleep(0.1)
-    raise AssertionError("ingress subprocess never became ready")
+            return (await client.get(f"{url}/readyz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    await eventually(ready, timeout=30, interval=0.1, what="the ingress subprocess ready")
 
 
 async def _until_known(client: httpx.AsyncClient, url: str, snapshot, token: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+
+    async def known() -> bool:
         response = await client.get(
             f"{url}/v1/installations/{snapshot.installation_id}/webhook",
             headers={"authorization": f"Bearer {token}"},
         )
-        if response.status_code == 200:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("ingress subprocess never saw the installation")
+        return response.status_code == 200
+
+    await eventually(known, timeout=20, what="the ingress subprocess knowing the installation")

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
+import base64
 import re
 import time
+from pathlib import Path
 
-from contracts.topics import CANONICAL_RECORDS
-from tests.harness import read_topic
+from contracts.ids import new_id
+from contracts.topics import CANONICAL_RECORDS, WEBHOOK_HEALTH
+from services.ingress.signatures import sign_standard_webhooks
+from tests.harness import eventually, read_topic
 from tests.ingress.conftest import Ingress
 from tests.ingress.factories import changed, deploy, installation, sealed, signed, stripe_event
+
+CONNECTORS = Path(__file__).resolve().parents[2] / "connectors"
 
 
 async def active_install(ingress: Ingress, **fields):  # type: ignore[no-untyped-def]
@@ -20,14 +25,19 @@ async def active_install(ingress: Ingress, **fields):  # type: ignore[no-untyped
 async def history_of(ingress: Ingress, snapshot, until, timeout: float = 10) -> list[dict]:  # type: ignore[no-untyped-def]
     """Poll the history API (history writes of refusals are asynchronous) until `until` holds."""
     path = f"/v1/installations/{snapshot.installation_id}/deliveries"
-    deadline = time.monotonic() + timeout
-    while True:
+    found: list[dict] = []
+
+    async def listed() -> bool:
         response = await ingress.api("GET", path, snapshot.workspace_id)
         assert response.status_code == 200, response.text
-        found = response.json()["deliveries"]
-        if until(found) or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(0.05)
+        found[:] = response.json()["deliveries"]
+        return bool(until(found))
+
+    try:
+        await eventually(listed, timeout=timeout)
+    except AssertionError:
+        pass  # callers assert on what the history holds by then
+    return found
 
 
 class TestWebhookEndpoint:
@@ -60,6 +70,7 @@ class TestHistory:
         by_outcome = {d["outcome"]: d for d in found}
         assert set(by_outcome) == {"accepted", "duplicate", "ignored", "rejected"}
         assert by_outcome["accepted"]["event_type"] == "customer.created"
+        assert by_outcome["accepted"]["event_id"] == event["id"]
         assert by_outcome["accepted"]["status"] == 202
         assert by_outcome["accepted"]["duplicate"] is False
         assert by_outcome["accepted"]["version_id"] == snapshot.active.version_id
@@ -69,6 +80,34 @@ class TestHistory:
         assert [d["received_at"] for d in found] == sorted(
             (d["received_at"] for d in found), reverse=True
         )
+
+    async def test_history_shows_a_standard_webhooks_deliverys_webhook_id_as_its_event_id(
+        self, ingress: Ingress
+    ) -> None:
+        version = await deploy(ingress.redis, directory=CONNECTORS / "standard-webhooks")
+        secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+        snapshot = await ingress.install(
+            installation(
+                version,
+                ingress.keyring,
+                secret=secret,
+                settings={"event_mapping": "invoice.paid=invoice"},
+            )
+        )
+        body = b'{"type": "invoice.paid", "data": {"id": "in_1", "amount": 4200}}'
+        message_id, at = new_id("msg"), int(time.time())
+        headers = {
+            "webhook-id": message_id,
+            "webhook-timestamp": str(at),
+            "webhook-signature": sign_standard_webhooks(message_id, at, body, secret),
+            "content-type": "application/json",
+        }
+
+        answer = await ingress.deliver(snapshot, body, headers)
+        found = await history_of(ingress, snapshot, lambda ds: len(ds) >= 1)
+
+        assert answer.status_code == 202, answer.text
+        assert [(d["event_id"], d["event_type"]) for d in found] == [(message_id, "invoice.paid")]
 
     async def test_delivery_confirmed_after_its_answer_shows_in_history_and_its_retry_is_duplicate(
         self, ingress: Ingress
@@ -249,18 +288,40 @@ class TestWebhookHealth:
         await ingress.deliver(snapshot, *signed(stripe_event("test.crash")))
         path = f"/v1/installations/{snapshot.installation_id}/webhook-health"
 
-        deadline = time.monotonic() + 10
-        while True:
+        async def all_counted() -> dict | None:
             health = (await ingress.api("GET", path, snapshot.workspace_id)).json()
-            if health["total"] >= 5 or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.05)
+            return health if health["total"] >= 5 else None
+
+        health = await eventually(all_counted, timeout=10, what="five deliveries counted")
 
         assert (health["status_2xx"], health["status_4xx"], health["status_5xx"]) == (3, 1, 1)
         assert health["last_hour"] == 5
         assert health["deliveries_per_minute"] == 1.0
         assert health["last_success_at"] is not None
         assert health["last_failure_reason"] == "handler_failed"
+
+    async def test_health_windows_are_published_for_the_logs_service(
+        self, ingress: Ingress
+    ) -> None:
+        snapshot = await active_install(ingress)
+        for _ in range(2):
+            await ingress.deliver(snapshot, *signed(stripe_event()))
+        await ingress.deliver(snapshot, *signed(stripe_event("test.crash")))
+
+        def mine(windows: list) -> list:  # type: ignore[type-arg]
+            return [w for w in windows if w.installation_id == snapshot.installation_id]
+
+        windows = await read_topic(
+            ingress.infra.bootstrap_servers,
+            WEBHOOK_HEALTH,
+            until=lambda seen: sum(w.deliveries for w in mine(seen)) >= 3,
+        )
+        windows = mine(windows)
+        assert {w.workspace_id for w in windows} == {snapshot.workspace_id}
+        assert sum(w.status_2xx for w in windows) == 2
+        assert sum(w.status_5xx for w in windows) == 1
+        assert max(w.last_success_at or 0 for w in windows) > 0
+        assert all(w.window_start <= w.window_end for w in windows)
 
 
 async def deliveries_counted(ingress: Ingress, status: int) -> float:

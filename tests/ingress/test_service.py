@@ -95,7 +95,7 @@ class TestAcceptedDelivery:
         assert unknown.json()["ignored"] is True and unknown.json()["known"] is False
         assert known.status_code == 202 and known.json()["known"] is True
 
-    async def test_redelivered_event_yields_one_record_and_202_both_times(
+    async def test_redelivered_event_yields_one_record_and_its_second_202_says_duplicate(
         self, ingress: Ingress
     ) -> None:
         snapshot = await active_install(ingress)
@@ -105,6 +105,9 @@ class TestAcceptedDelivery:
         second = await ingress.deliver(snapshot, *signed(event))
 
         assert (first.status_code, second.status_code) == (202, 202)
+        key = f"stripe:event:{event['id']}:0"
+        assert first.json()["results"] == [{"idempotency_key": key, "status": "accepted"}]
+        assert second.json()["results"] == [{"idempotency_key": key, "status": "duplicate"}]
         await deliveries(ingress, snapshot.installation_id, lambda ds: len(ds) >= 2)
         records = await canonical(ingress, snapshot.installation_id, lambda rs: len(rs) >= 1)
         assert len(records) == 1
@@ -326,3 +329,6 @@ class TestHeldDeliveries:
         await ingress.install(changed(disabled, state="active"))
         records = await canonical(ingress, snapshot.installation_id, lambda rs: len(rs) >= 3)
         assert [r.idempotency_key for r in records] == [f"stripe:event:{e['id']}:0" for e in events]
+        path = f"/v1/installations/{snapshot.installation_id}/deliveries"
+        history = (await ingress.api("GET", path, snapshot.workspace_id)).json()["deliveries"]
+        assert sorted(d["event_id"] for d in history) == sorted(e["id"] for e in events)

@@ -14,6 +14,7 @@ from services.ingress.signatures import (
     CONNECTOR_ONLY_SCHEMES,
     SCHEMES,
     SignatureError,
+    Verified,
     sign_github,
     sign_shopify,
     sign_slack,
@@ -82,7 +83,9 @@ def test_unknown_scheme_is_rejected_as_unknown_scheme() -> None:
 
 def test_public_scheme_accepts_any_request_without_secrets() -> None:
     # No exception means accepted; even garbage signature headers don't matter.
-    verify("public", body=b"anything", headers={"x-hub-signature-256": "junk"}, secrets=[])
+    assert verify(
+        "public", body=b"anything", headers={"x-hub-signature-256": "junk"}, secrets=[]
+    ) == Verified("public")
 
 
 def test_signature_error_exposes_its_reason_as_attribute_and_message() -> None:
@@ -113,7 +116,8 @@ def test_empty_string_secret_never_verifies_a_signature_made_with_an_empty_key()
 def test_now_defaults_to_the_current_time() -> None:
     ts = int(time.time())
     headers = {"stripe-signature": sign_stripe(BODY, "whsec_x", ts)}
-    verify("stripe_signature", body=BODY, headers=headers, secrets=["whsec_x"])
+    verified = verify("stripe_signature", body=BODY, headers=headers, secrets=["whsec_x"])
+    assert verified == Verified("stripe_signature", ts)
     stale = {"stripe-signature": sign_stripe(BODY, "whsec_x", ts - 3600)}
     assert reason_of("stripe_signature", headers=stale, secrets=["whsec_x"], now=None) == (
         "timestamp_too_old"
@@ -134,18 +138,24 @@ def test_github_published_docs_vector_is_reproduced_by_sign_github() -> None:
 
 def test_github_published_docs_vector_is_accepted() -> None:
     headers = {"x-hub-signature-256": GITHUB_SIGNATURE}
-    verify("github_sha256", body=GITHUB_PAYLOAD, headers=headers, secrets=[GITHUB_SECRET])
+    assert verify(
+        "github_sha256", body=GITHUB_PAYLOAD, headers=headers, secrets=[GITHUB_SECRET]
+    ) == Verified("github_sha256")
 
 
 def test_github_signature_with_uppercase_hex_is_accepted() -> None:
     headers = {"x-hub-signature-256": "sha256=" + GITHUB_SIGNATURE.removeprefix("sha256=").upper()}
-    verify("github_sha256", body=GITHUB_PAYLOAD, headers=headers, secrets=[GITHUB_SECRET])
+    assert verify(
+        "github_sha256", body=GITHUB_PAYLOAD, headers=headers, secrets=[GITHUB_SECRET]
+    ) == Verified("github_sha256")
 
 
 def test_github_signature_made_with_either_rotated_secret_is_accepted() -> None:
     for secret in ("old-secret", "new-secret"):
         headers = {"x-hub-signature-256": sign_github(BODY, secret)}
-        verify("github_sha256", body=BODY, headers=headers, secrets=["old-secret", "new-secret"])
+        assert verify(
+            "github_sha256", body=BODY, headers=headers, secrets=["old-secret", "new-secret"]
+        ) == Verified("github_sha256")
 
 
 def test_github_signature_over_a_tampered_body_is_rejected() -> None:
@@ -215,13 +225,13 @@ def test_slack_published_docs_vector_is_reproduced_by_sign_slack() -> None:
 
 
 def test_slack_published_docs_vector_is_accepted_at_its_timestamp() -> None:
-    verify(
+    assert verify(
         "slack_v0",
         body=SLACK_BODY,
         headers=SLACK_HEADERS,
         secrets=[SLACK_SECRET],
         now=SLACK_TIMESTAMP,
-    )
+    ) == Verified("slack_v0", SLACK_TIMESTAMP)
 
 
 def test_slack_signature_made_with_the_second_rotated_secret_is_accepted() -> None:
@@ -229,7 +239,9 @@ def test_slack_signature_made_with_the_second_rotated_secret_is_accepted() -> No
         "x-slack-request-timestamp": str(NOW),
         "x-slack-signature": sign_slack(BODY, "new", NOW),
     }
-    verify("slack_v0", body=BODY, headers=headers, secrets=["old", "new"], now=NOW)
+    assert verify(
+        "slack_v0", body=BODY, headers=headers, secrets=["old", "new"], now=NOW
+    ) == Verified("slack_v0", NOW)
 
 
 def test_slack_signature_over_a_tampered_body_is_rejected() -> None:
@@ -282,7 +294,9 @@ def test_slack_signature_with_future_timestamp_is_rejected() -> None:
 
 def test_slack_signature_exactly_at_the_tolerance_edge_is_accepted() -> None:
     for now in (SLACK_TIMESTAMP - 300, SLACK_TIMESTAMP + 300):
-        verify("slack_v0", body=SLACK_BODY, headers=SLACK_HEADERS, secrets=[SLACK_SECRET], now=now)
+        assert verify(
+            "slack_v0", body=SLACK_BODY, headers=SLACK_HEADERS, secrets=[SLACK_SECRET], now=now
+        ) == Verified("slack_v0", SLACK_TIMESTAMP)
 
 
 @pytest.mark.parametrize("missing", ["x-slack-request-timestamp", "x-slack-signature"])
@@ -341,8 +355,16 @@ SW_ED25519_SIGNATURE = (
 )
 
 
-def sw_verify(headers: Mapping[str, str], secrets: Sequence[str], body: bytes = SW_BODY) -> None:
-    verify("standard_webhooks", body=body, headers=headers, secrets=secrets, now=SW_TIMESTAMP)
+def sw_verify(
+    headers: Mapping[str, str], secrets: Sequence[str], body: bytes = SW_BODY
+) -> Verified:
+    return verify(
+        "standard_webhooks", body=body, headers=headers, secrets=secrets, now=SW_TIMESTAMP
+    )
+
+
+SW_VERIFIED = Verified("standard_webhooks", SW_TIMESTAMP)
+SIGNED_AT_SCHEMES = {"stripe_signature", "slack_v0", "standard_webhooks"}
 
 
 def sw_reason(headers: Mapping[str, str], secrets: Sequence[str], body: bytes = SW_BODY) -> str:
@@ -356,30 +378,30 @@ def test_standard_webhooks_spec_vector_is_reproduced_by_sign_standard_webhooks()
 
 
 def test_standard_webhooks_spec_vector_is_accepted_at_its_timestamp() -> None:
-    sw_verify(SW_HEADERS, [SW_SECRET])
+    assert sw_verify(SW_HEADERS, [SW_SECRET]) == SW_VERIFIED
 
 
 def test_standard_webhooks_secret_without_whsec_prefix_is_accepted() -> None:
     # The reference libraries treat the prefix as optional.
-    sw_verify(SW_HEADERS, [SW_SECRET.removeprefix("whsec_")])
+    assert sw_verify(SW_HEADERS, [SW_SECRET.removeprefix("whsec_")]) == SW_VERIFIED
 
 
 def test_standard_webhooks_svix_header_names_are_accepted_as_aliases() -> None:
     headers = {k.replace("webhook-", "svix-"): v for k, v in SW_HEADERS.items()}
-    sw_verify(headers, [SW_SECRET])
+    assert sw_verify(headers, [SW_SECRET]) == SW_VERIFIED
 
 
 def test_standard_webhooks_accepts_any_matching_signature_in_the_list() -> None:
     headers = {**SW_HEADERS, "webhook-signature": f"v1,{b64(b'x' * 32)} v2,whatever {SW_SIGNATURE}"}
-    sw_verify(headers, [SW_SECRET])
+    assert sw_verify(headers, [SW_SECRET]) == SW_VERIFIED
 
 
 def test_standard_webhooks_signature_made_with_the_second_rotated_secret_is_accepted() -> None:
-    sw_verify(SW_HEADERS, ["whsec_" + b64(b"k" * 32), SW_SECRET])
+    assert sw_verify(SW_HEADERS, ["whsec_" + b64(b"k" * 32), SW_SECRET]) == SW_VERIFIED
 
 
 def test_standard_webhooks_one_undecodable_secret_does_not_block_a_rotation() -> None:
-    sw_verify(SW_HEADERS, ["whsec_!!!not base64!!!", SW_SECRET])
+    assert sw_verify(SW_HEADERS, ["whsec_!!!not base64!!!", SW_SECRET]) == SW_VERIFIED
 
 
 def test_standard_webhooks_only_undecodable_secrets_are_rejected_as_invalid_secret() -> None:
@@ -392,7 +414,12 @@ def test_standard_webhooks_v1a_fixed_vector_is_reproduced_by_sign_standard_webho
 
 
 def test_standard_webhooks_v1a_fixed_vector_is_accepted_with_the_public_key() -> None:
-    sw_verify({**SW_HEADERS, "webhook-signature": SW_ED25519_SIGNATURE}, [SW_ED25519_PUBLIC_KEY])
+    assert (
+        sw_verify(
+            {**SW_HEADERS, "webhook-signature": SW_ED25519_SIGNATURE}, [SW_ED25519_PUBLIC_KEY]
+        )
+        == SW_VERIFIED
+    )
 
 
 def test_standard_webhooks_v1a_is_accepted_with_a_generated_keypair() -> None:
@@ -400,7 +427,7 @@ def test_standard_webhooks_v1a_is_accepted_with_a_generated_keypair() -> None:
     content = f"{SW_ID}.{SW_TIMESTAMP}.".encode() + SW_BODY  # per the spec, signed directly
     headers = {**SW_HEADERS, "webhook-signature": "v1a," + b64(private.sign(content))}
     public_key = "whpk_" + b64(private.public_key().public_bytes_raw())
-    sw_verify(headers, [public_key])
+    assert sw_verify(headers, [public_key]) == SW_VERIFIED
 
 
 def test_standard_webhooks_v1a_is_accepted_with_a_32_or_64_byte_private_key_secret() -> None:
@@ -411,8 +438,8 @@ def test_standard_webhooks_v1a_is_accepted_with_a_32_or_64_byte_private_key_secr
         "webhook-signature": "v1a,"
         + b64(private.sign(f"{SW_ID}.{SW_TIMESTAMP}.".encode() + SW_BODY)),
     }
-    sw_verify(headers, ["whsk_" + b64(seed)])
-    sw_verify(headers, ["whsk_" + b64(seed + public)])
+    assert sw_verify(headers, ["whsk_" + b64(seed)]) == SW_VERIFIED
+    assert sw_verify(headers, ["whsk_" + b64(seed + public)]) == SW_VERIFIED
 
 
 def test_standard_webhooks_v1a_private_key_with_a_mismatched_public_half_is_unusable() -> None:
@@ -429,8 +456,12 @@ def test_standard_webhooks_v1a_signature_from_another_key_is_rejected() -> None:
 
 def test_standard_webhooks_v1a_signature_made_with_the_second_rotated_key_is_accepted() -> None:
     other = "whpk_" + b64(Ed25519PrivateKey.generate().public_key().public_bytes_raw())
-    sw_verify(
-        {**SW_HEADERS, "webhook-signature": SW_ED25519_SIGNATURE}, [other, SW_ED25519_PUBLIC_KEY]
+    assert (
+        sw_verify(
+            {**SW_HEADERS, "webhook-signature": SW_ED25519_SIGNATURE},
+            [other, SW_ED25519_PUBLIC_KEY],
+        )
+        == SW_VERIFIED
     )
 
 
@@ -486,13 +517,16 @@ def test_standard_webhooks_signature_with_future_timestamp_is_rejected() -> None
 
 
 def test_standard_webhooks_tolerance_is_configurable() -> None:
-    verify(
-        "standard_webhooks",
-        body=SW_BODY,
-        headers=SW_HEADERS,
-        secrets=[SW_SECRET],
-        now=SW_TIMESTAMP + 3000,
-        tolerance_s=3600,
+    assert (
+        verify(
+            "standard_webhooks",
+            body=SW_BODY,
+            headers=SW_HEADERS,
+            secrets=[SW_SECRET],
+            now=SW_TIMESTAMP + 3000,
+            tolerance_s=3600,
+        )
+        == SW_VERIFIED
     )
 
 
@@ -568,35 +602,37 @@ def test_stripe_openssl_vector_is_reproduced_by_sign_stripe() -> None:
 
 def test_stripe_signature_built_with_sign_stripe_is_accepted() -> None:
     headers = {"stripe-signature": sign_stripe(BODY, STRIPE_SECRET, NOW)}
-    verify("stripe_signature", body=BODY, headers=headers, secrets=[STRIPE_SECRET], now=NOW)
+    assert verify(
+        "stripe_signature", body=BODY, headers=headers, secrets=[STRIPE_SECRET], now=NOW
+    ) == Verified("stripe_signature", NOW)
 
 
 def test_stripe_header_with_several_v1_where_only_the_second_matches_is_accepted() -> None:
     header = f"t={NOW},v1={'0' * 64},v1={STRIPE_V1},v0={'1' * 64}"
-    verify(
+    assert verify(
         "stripe_signature",
         body=STRIPE_BODY,
         headers={"stripe-signature": header},
         secrets=[STRIPE_SECRET],
         now=NOW,
-    )
+    ) == Verified("stripe_signature", NOW)
 
 
 def test_stripe_signature_made_with_the_second_rotated_secret_is_accepted() -> None:
     headers = {"stripe-signature": sign_stripe(BODY, "whsec_new", NOW)}
-    verify(
+    assert verify(
         "stripe_signature", body=BODY, headers=headers, secrets=["whsec_old", "whsec_new"], now=NOW
-    )
+    ) == Verified("stripe_signature", NOW)
 
 
 def test_stripe_header_with_spaces_after_commas_is_accepted() -> None:
-    verify(
+    assert verify(
         "stripe_signature",
         body=STRIPE_BODY,
         headers={"stripe-signature": f"t={NOW}, v1={STRIPE_V1}"},
         secrets=[STRIPE_SECRET],
         now=NOW,
-    )
+    ) == Verified("stripe_signature", NOW)
 
 
 def test_stripe_signature_over_a_tampered_body_is_rejected() -> None:
@@ -676,12 +712,16 @@ def test_shopify_openssl_vector_is_reproduced_by_sign_shopify() -> None:
 
 def test_shopify_signature_is_accepted() -> None:
     headers = {"x-shopify-hmac-sha256": SHOPIFY_SIGNATURE}
-    verify("shopify_hmac", body=GITHUB_PAYLOAD, headers=headers, secrets=[GITHUB_SECRET])
+    assert verify(
+        "shopify_hmac", body=GITHUB_PAYLOAD, headers=headers, secrets=[GITHUB_SECRET]
+    ) == Verified("shopify_hmac")
 
 
 def test_shopify_signature_made_with_the_second_rotated_secret_is_accepted() -> None:
     headers = {"x-shopify-hmac-sha256": sign_shopify(BODY, "new")}
-    verify("shopify_hmac", body=BODY, headers=headers, secrets=["old", "new"])
+    assert verify("shopify_hmac", body=BODY, headers=headers, secrets=["old", "new"]) == Verified(
+        "shopify_hmac"
+    )
 
 
 def test_shopify_signature_over_a_tampered_body_is_rejected() -> None:
@@ -746,11 +786,13 @@ def test_shopify_malformed_hmac_header_is_rejected_as_malformed_header(value: st
 def test_api_key_presented_as_bearer_token_or_x_api_key_is_accepted(
     headers: dict[str, str],
 ) -> None:
-    verify("api_key", body=BODY, headers=headers, secrets=["key-123"])
+    assert verify("api_key", body=BODY, headers=headers, secrets=["key-123"]) == Verified("api_key")
 
 
 def test_api_key_matching_the_second_rotated_key_is_accepted() -> None:
-    verify("api_key", body=BODY, headers={"x-api-key": "new"}, secrets=["old", "new"])
+    assert verify(
+        "api_key", body=BODY, headers={"x-api-key": "new"}, secrets=["old", "new"]
+    ) == Verified("api_key")
 
 
 @pytest.mark.parametrize(
@@ -912,7 +954,9 @@ def test_verifier_raises_only_signature_error_for_mutations_of_a_valid_request(
 @pytest.mark.parametrize("scheme", sorted(HEADER_NAMES))
 def test_valid_headers_used_by_the_mutation_test_do_verify(scheme: str) -> None:
     secrets = [SW_SECRET] if scheme == "standard_webhooks" else ["fuzz-key"]
-    verify(scheme, body=BODY, headers=valid_headers(scheme), secrets=secrets, now=NOW)
+    assert verify(
+        scheme, body=BODY, headers=valid_headers(scheme), secrets=secrets, now=NOW
+    ) == Verified(scheme, NOW if scheme in SIGNED_AT_SCHEMES else None)
 
 
 def test_standard_webhooks_raises_only_signature_error_for_random_garbage_secrets() -> None:

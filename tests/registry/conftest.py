@@ -17,7 +17,7 @@ from services.base.settings import InfraSettings
 from services.registry.app import create_app
 from services.registry.settings import RegistrySettings
 from services.registry.store import first_party_key
-from tests.harness import Infra, serving, wait_ready
+from tests.harness import Infra, TopicMarks, eventually, serving, wait_ready
 from tests.registry.factories import CONNECTORS, Tenant, new_tenant
 
 INGRESS_URL = "https://hooks.example.test"
@@ -29,6 +29,9 @@ class FakeSync:
 
     url: str = ""
     calls: list[dict[str, Any]] = field(default_factory=list)
+    # While `gate` is set to an unset Event, each call signals `waiting` and holds its answer.
+    gate: asyncio.Event | None = None
+    waiting: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def fake_sync_app(state: FakeSync, internal_token: str) -> Litestar:
@@ -38,6 +41,9 @@ def fake_sync_app(state: FakeSync, internal_token: str) -> Litestar:
             return Response({"error": "unauthenticated"}, status_code=401)
         body = await request.json()
         state.calls.append(body)
+        if state.gate is not None:
+            state.waiting.set()
+            await state.gate.wait()
         ok = str(body["secrets"].get("api_key", "")).startswith("good-")
         return Response({"ok": ok, "message": "authenticated" if ok else "invalid api key"})
 
@@ -92,12 +98,11 @@ class running_registry:
         await wait_ready(self.http, url)
         redis = Redis.from_url(self.infra.redis_url)
         try:
-            for _ in range(600):
-                if await redis.exists(first_party_key("acme-crm")):
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("first-party catalog not registered")
+            await eventually(
+                lambda: redis.exists(first_party_key("acme-crm")),
+                timeout=30,
+                what="first-party catalog registered",
+            )
         finally:
             await redis.aclose()
         return url
@@ -116,3 +121,8 @@ async def tenant(infra: Infra, http: httpx.AsyncClient, registry: str) -> Tenant
 async def other_tenant(infra: Infra, http: httpx.AsyncClient, registry: str) -> Tenant:
     """A second, unrelated workspace."""
     return await new_tenant(infra, http, registry, "globex")
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _reads_start_at_this_test(marked_topics: TopicMarks) -> None:
+    """Topic reads skip what earlier tests wrote (see `TopicMarks`)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import tarfile
@@ -20,7 +19,7 @@ from sdk.bundle import pack
 from services.registry.outbox import OutboxRelay, outbox_key
 from services.registry.service import WorkspaceService
 from services.registry.store import RegistryStore
-from tests.harness import Infra
+from tests.harness import Infra, eventually
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CONNECTORS = FIXTURES / "connectors"
@@ -135,6 +134,13 @@ async def install(
     )
 
 
+async def installed_crm(http: httpx.AsyncClient, url: str, tenant: Tenant) -> str:
+    """The id of a new acme-crm installation holding an api key the fake sync accepts."""
+    response = await install(http, url, tenant, "acme-crm", settings={"api_key": GOOD_KEY})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
 async def snapshots_of(infra: Infra, installation_id: str, at_least_revision: int) -> list[Any]:
     """Every snapshot of an installation on the topic once `at_least_revision` arrived."""
     seen = await read_topic_for(
@@ -185,11 +191,11 @@ async def wait_outbox_drained(infra: Infra, workspace_id: str, timeout: float = 
     """Until the relay published everything the workspace committed."""
     redis = Redis.from_url(infra.redis_url)
     try:
-        for _ in range(int(timeout / 0.05)):
-            if not await redis.xlen(outbox_key(workspace_id)):
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError("outbox not drained")
+
+        async def drained() -> bool:
+            return not await redis.xlen(outbox_key(workspace_id))
+
+        await eventually(drained, timeout=timeout, what="outbox drained")
     finally:
         await redis.aclose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import secrets
@@ -19,6 +20,7 @@ from tests.registry.factories import (
     Tenant,
     deploy,
     install,
+    installed_crm,
     manifest,
     redis_dump,
     snapshots_of,
@@ -47,9 +49,7 @@ async def test_each_installation_gets_an_unguessable_webhook_url_that_rotates(
 async def test_test_connection_asks_sync_with_the_stored_credentials(
     http: httpx.AsyncClient, registry: str, tenant: Tenant, fake_sync: FakeSync
 ) -> None:
-    iid = (
-        await install(http, registry, tenant, "acme-crm", settings={"api_key": GOOD_KEY})
-    ).json()["id"]
+    iid = await installed_crm(http, registry, tenant)
     response = await http.post(
         f"{registry}/v1/installations/{iid}/test-connection", headers=tenant.admin
     )
@@ -260,3 +260,63 @@ async def test_sync_reports_refreshed_tokens_and_needs_reauth_with_the_internal_
     assert latest.oauth.status == "needs_reauth" and latest.oauth.access_token is None
     elsewhere = await http.post(url, json={**body, "workspace_id": "ws_other"}, headers=internal)
     assert elsewhere.status_code == 404
+
+
+class TestCredentialCheckOutsideTheTransaction:
+    async def test_a_workspace_change_during_the_check_does_not_repeat_the_remote_call(
+        self, http: httpx.AsyncClient, registry: str, tenant: Tenant, fake_sync: FakeSync
+    ) -> None:
+        iid = await installed_crm(http, registry, tenant)
+        other = (
+            await install(http, registry, tenant, "acme-crm", connection_name="second", settings={})
+        ).json()["id"]
+        fake_sync.gate, fake_sync.waiting = asyncio.Event(), asyncio.Event()
+        try:
+            saving = asyncio.create_task(
+                http.put(
+                    f"{registry}/v1/installations/{iid}/secrets/api_key",
+                    json={"value": "good-rotated"},
+                    headers=tenant.admin,
+                )
+            )
+            await asyncio.wait_for(fake_sync.waiting.wait(), 10)
+            # Another change of the same workspace commits while sync is being asked.
+            rotated = await http.post(
+                f"{registry}/v1/installations/{other}/webhook/rotate", headers=tenant.admin
+            )
+            fake_sync.gate.set()
+            saved = await saving
+        finally:
+            fake_sync.gate = None
+
+        assert rotated.status_code == 200, rotated.text
+        assert saved.status_code == 200, saved.text
+        checks = [c for c in fake_sync.calls if c["secrets"].get("api_key") == "good-rotated"]
+        assert len(checks) == 1
+
+    async def test_a_change_of_the_installation_during_the_check_saves_nothing(
+        self, http: httpx.AsyncClient, registry: str, tenant: Tenant, fake_sync: FakeSync
+    ) -> None:
+        iid = await installed_crm(http, registry, tenant)
+        fake_sync.gate, fake_sync.waiting = asyncio.Event(), asyncio.Event()
+        try:
+            saving = asyncio.create_task(
+                http.put(
+                    f"{registry}/v1/installations/{iid}/secrets/api_key",
+                    json={"value": "good-stale"},
+                    headers=tenant.admin,
+                )
+            )
+            await asyncio.wait_for(fake_sync.waiting.wait(), 10)
+            await http.post(
+                f"{registry}/v1/installations/{iid}/webhook/rotate", headers=tenant.admin
+            )
+            fake_sync.gate.set()
+            refused = await saving
+        finally:
+            fake_sync.gate = None
+
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"]["field"] == "api_key"
+        listed = await http.get(f"{registry}/v1/installations/{iid}/secrets", headers=tenant.admin)
+        assert [s["revision"] for s in listed.json() if s["name"] == "api_key"] == [1]

@@ -11,6 +11,7 @@ from tests.registry.factories import (
     audit_events,
     deploy,
     install,
+    installed_crm,
     manifest,
     snapshots_of,
 )
@@ -202,3 +203,32 @@ async def test_uninstall_publishes_a_final_snapshot_and_write_protects_defined_e
     assert fresh.write_protected_entities == []
     other = max(await snapshots_of(infra, bystander["id"], 3), key=lambda s: s.revision)
     assert other.write_protected_entities == []
+
+
+async def test_a_secret_supplied_with_the_install_is_audited_like_any_secret_write(
+    http: httpx.AsyncClient, registry: str, tenant: Tenant, infra: Infra
+) -> None:
+    response = await install(http, registry, tenant, "acme-crm", settings={"api_key": GOOD_KEY})
+    assert response.status_code == 201, response.text
+    iid = response.json()["id"]
+
+    [event] = await audit_events(infra, tenant.id, "SecretSet")
+
+    assert (event.target, event.details) == (iid, {"name": "api_key", "revision": 1})
+    assert GOOD_KEY not in str(event)
+
+
+async def test_a_secret_changed_through_settings_is_audited_as_rotated(
+    http: httpx.AsyncClient, registry: str, tenant: Tenant, infra: Infra
+) -> None:
+    iid = await installed_crm(http, registry, tenant)
+
+    updated = await http.patch(
+        f"{registry}/v1/installations/{iid}/settings",
+        json={"settings": {"api_key": "good-second"}},
+        headers=tenant.admin,
+    )
+
+    assert updated.status_code == 200, updated.text
+    [event] = await audit_events(infra, tenant.id, "SecretRotated")
+    assert (event.target, event.details) == (iid, {"name": "api_key", "revision": 2})

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from cli.embedded import free_port
 from contracts.topics import INSTALLATION_SNAPSHOTS
 from services.registry.outbox import OutboxRelay, outbox_key
-from tests.harness import Infra, wait_ready
+from tests.harness import Infra, eventually
 from tests.registry.conftest import FakeSync, registry_settings, running_registry
 from tests.registry.factories import (
     CONNECTORS,
@@ -41,14 +41,16 @@ async def _start_registry(env: dict[str, str]) -> asyncio.subprocess.Process:
 
 async def _wait_up(http: httpx.AsyncClient, url: str, process: asyncio.subprocess.Process) -> None:
     """Until the subprocess answers /readyz (connection refused while it starts)."""
-    for _ in range(600):
-        assert process.returncode is None, "registry exited"
+
+    async def ready() -> bool:
+        if process.returncode is not None:
+            raise RuntimeError("registry exited")  # not retried
         try:
-            await wait_ready(http, url)
-            return
+            return (await http.get(f"{url}/readyz")).status_code == 200
         except httpx.TransportError:
-            await asyncio.sleep(0.1)
-    raise AssertionError("registry did not start")
+            return False
+
+    await eventually(ready, timeout=60, interval=0.1, what="the registry subprocess ready")
 
 
 async def test_a_registry_killed_between_commit_and_publish_loses_nothing(

@@ -14,6 +14,17 @@ async def test_a_request_without_a_token_is_401(http: httpx.AsyncClient, registr
     assert (await http.get(f"{registry}/v1/catalog", headers=auth("bft_nope"))).status_code == 401
 
 
+async def test_me_names_the_tokens_workspace_member_and_role(
+    http: httpx.AsyncClient, registry: str, tenant: Tenant
+) -> None:
+    admin = (await http.get(f"{registry}/v1/me", headers=tenant.admin)).json()
+    member = (await http.get(f"{registry}/v1/me", headers=tenant.member)).json()
+    assert admin["workspace"]["id"] == member["workspace"]["id"] == tenant.id
+    assert (admin["member"]["role"], admin["member"]["email"]) == ("admin", "admin@example.com")
+    assert (member["member"]["role"], member["member"]["email"]) == ("member", "member@example.com")
+    assert (await http.get(f"{registry}/v1/me")).status_code == 401
+
+
 async def test_members_read_but_only_admins_change(
     http: httpx.AsyncClient, registry: str, tenant: Tenant
 ) -> None:

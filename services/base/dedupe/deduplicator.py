@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from services.base.dedupe.store import DONE, DedupeStore
 from services.base.dedupe.tick import Queue
@@ -119,7 +118,9 @@ class Deduplicator:
                 await self.release(claims)
                 raise DependencyUnavailable("dedupe_pending")
 
-    async def settle(self, claims: Claims, unsettled: list[Any], sent_at_ms: int) -> None:
+    async def settle(
+        self, claims: Claims, unsettled: Sequence[Awaitable[object]], sent_at_ms: int
+    ) -> None:
         """After a timed-out publish: done if every record was acked after all, else uncertain."""
         try:
             acks = await asyncio.wait_for(

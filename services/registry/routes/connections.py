@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from services.base.auth import Principal, bearer_of
-from services.base.errors import Unauthenticated
-from services.base.infrastructure import Infrastructure
+from services.base.auth import Principal, require_internal_token
 from services.registry.schemas import (
     ConnectionTest,
     OAuthReport,
@@ -21,14 +18,6 @@ from services.registry.schemas import (
 )
 from services.registry.service.connections import ConnectionService
 from services.registry.service.oauth import OAuthService
-
-
-def require_internal_token(request: Request[Any, Any, Any], infra: Infrastructure) -> None:
-    """401 unless the bearer token is the configured internal service token."""
-    expected = infra.settings.internal_token
-    given = bearer_of(request)
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Unauthenticated("this endpoint needs the internal service token")
 
 
 class ConnectionController(Controller):
@@ -111,15 +100,12 @@ class InternalOAuthController(Controller):
     path = "/internal/installations/{installation_id:str}/oauth"
     tags = ["internal"]
 
-    @post("/", status_code=200)
+    @post("/", status_code=200, guards=[require_internal_token])
     async def report_oauth(
         self,
-        request: Request[Any, Any, Any],
-        infra: NamedDependency[Infrastructure],
         oauth: NamedDependency[OAuthService],
         installation_id: FromPath[str],
         data: JSONBody[OAuthReport],
     ) -> OAuthStatusView:
         """Store refreshed tokens sealed, or mark the connection needs_reauth."""
-        require_internal_token(request, infra)
         return await oauth.report(installation_id, data)

@@ -6,6 +6,7 @@ saved only when the connector accepts them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -19,8 +20,8 @@ from services.registry.errors import ConnectionTestFailed
 from services.registry.outbox import OutboxRelay
 from services.registry.records import InstallationRecord
 from services.registry.schemas import ConnectionTest, WebhookEndpoint
-from services.registry.service.changes import Changeset
-from services.registry.service.vault import SecretVault
+from services.registry.service.changes import Changeset, commit
+from services.registry.service.vault import SecretVault, credential_names
 from services.registry.service.views import load_installation
 from services.registry.service.workspaces import audit
 from services.registry.store import RegistryStore
@@ -34,14 +35,64 @@ def new_hook_id() -> str:
     return new_id("hk", HOOK_ID_BITS)
 
 
+@dataclass(frozen=True)
+class CheckedState:
+    """The installation state a passed connection test ran on (its revision and version)."""
+
+    revision: int
+    version_id: str | None
+
+
+def _state_of(record: InstallationRecord) -> CheckedState:
+    snap = record.snapshot
+    return CheckedState(snap.revision, snap.active.version_id if snap.active else None)
+
+
 class CredentialCheck:
-    """Runs a connector's testConnection (via sync) on credentials before they are saved."""
+    """Runs a connector's testConnection (via sync) on credentials before they are saved.
+
+    The remote call happens before the transaction (`before`), never inside its retried
+    `decide`; inside, `still_holds` refuses to save credentials whose test ran on another
+    revision or version of the installation than the one now being written.
+    """
 
     def __init__(self, sync: SyncClient, vault: SecretVault) -> None:
         self.sync = sync
         self.vault = vault
 
-    async def verify(
+    async def before(
+        self, record: InstallationRecord, settings: dict[str, Any], secrets: dict[str, str]
+    ) -> CheckedState | None:
+        """Test the proposed credentials now; None when no test applies to them.
+
+        Raises ConnectionTestFailed (naming the first credential) when the connector refuses.
+        """
+        tested = self._tested(record, secrets)
+        if not tested:
+            return None
+        proposed, sealed = self.vault.seal_into(record, secrets, "connection-test")
+        await self._verify(proposed, sealed, settings, {n: secrets[n] for n in sorted(tested)})
+        return _state_of(record)
+
+    def still_holds(
+        self, checked: CheckedState | None, record: InstallationRecord, secrets: dict[str, str]
+    ) -> None:
+        """Inside the transaction: Conflict if a test applies but ran on another state."""
+        tested = self._tested(record, secrets)
+        if tested and checked != _state_of(record):
+            raise Conflict(
+                "the installation changed while its credentials were being checked; retry",
+                field=sorted(tested)[0],
+            )
+
+    @staticmethod
+    def _tested(record: InstallationRecord, secrets: dict[str, str]) -> set[str]:
+        version = record.snapshot.active
+        if version is None or not _tests_connection(version.manifest):
+            return set()
+        return set(secrets) & credential_names(version.manifest)
+
+    async def _verify(
         self,
         record: InstallationRecord,
         changes: dict[str, Any],
@@ -96,21 +147,16 @@ class ConnectionService:
         """A new URL; the old one stops resolving with the new snapshot revision."""
         caller.require_admin()
 
-        async def decide() -> tuple[Any, WebhookEndpoint]:
+        async def decide(changes: Changeset) -> WebhookEndpoint:
             record = await load_installation(self.store, caller, installation_id)
             if not record.snapshot.hook_id:
                 raise NotFound("this installation receives no webhooks", field="webhooks")
             hook_id = new_hook_id()
-            changes = Changeset(caller.workspace_id, caller.member_id)
             changes.revise(record, hook_id=hook_id)
             changes.audit("WebhookUrlRotated", installation_id)
-            return changes.build, WebhookEndpoint(
-                hook_id=hook_id, url=f"{self.ingress_url}/hooks/{hook_id}"
-            )
+            return WebhookEndpoint(hook_id=hook_id, url=f"{self.ingress_url}/hooks/{hook_id}")
 
-        result = await self.store.guarded(caller.workspace_id, decide)
-        self.relay.notify()
-        return result
+        return await commit(self.store, self.relay, caller.workspace_id, caller.member_id, decide)
 
     async def test_connection(self, caller: Principal, installation_id: str) -> ConnectionTest:
         """Run the connector's testConnection with the stored credentials; audited."""

@@ -7,8 +7,6 @@ parked as `pending_upgrade` and the installation stays on its version.
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 from contracts.installations import VersionRef
@@ -23,7 +21,7 @@ from services.registry.schemas import (
     UpgradeDiff,
     VersionChange,
 )
-from services.registry.service.changes import Changeset
+from services.registry.service.changes import Changeset, commit
 from services.registry.service.cutover import cut_over
 from services.registry.service.permissions import diff, permissions_of
 from services.registry.service.versions import VersionService
@@ -123,7 +121,7 @@ class InstallationVersionService:
     ) -> Installation:
         caller.require_admin()
 
-        async def decide() -> tuple[Any, Installation]:
+        async def decide(changes: Changeset) -> Installation:
             record = await load_installation(self.store, caller, installation_id)
             snap = record.snapshot
             if how == "promote":
@@ -134,7 +132,6 @@ class InstallationVersionService:
                 target = snap.observation
             else:
                 target = await self._target(caller, snap.extension_key, body.to)
-            changes = Changeset(caller.workspace_id, caller.member_id)
             switched = cut_over(changes, record, target, approved=body.approve_permissions)
             if not switched and how != "upgrade":
                 raise ApprovalRequired(
@@ -154,8 +151,6 @@ class InstallationVersionService:
                 to_version=target.version_id,
             )
             updated = changes.records.get(installation_id, record)
-            return changes.build, installation_view(updated, self.ingress_url)
+            return installation_view(updated, self.ingress_url)
 
-        result = await self.store.guarded(caller.workspace_id, decide)
-        self.relay.notify()
-        return result
+        return await commit(self.store, self.relay, caller.workspace_id, caller.member_id, decide)

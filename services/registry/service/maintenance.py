@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from typing import Any
 
 from services.registry.outbox import OutboxRelay
-from services.registry.service.changes import Changeset, republish
+from services.registry.service.changes import Changeset, commit, republish
 from services.registry.service.vault import SecretVault
 from services.registry.store import RegistryStore
 
@@ -41,8 +40,7 @@ class Maintenance:
         count = 0
         for workspace_id in await self.store.workspace_ids():
 
-            async def decide(w: str = workspace_id) -> tuple[Any, int]:
-                changes = Changeset(w, "operator")
+            async def decide(changes: Changeset, w: str = workspace_id) -> int:
                 for record in await self.store.installations(w):
                     if vault.needs_rewrap(record.snapshot):
                         changes.revise(record, **vault.rewrap(record.snapshot))
@@ -53,8 +51,7 @@ class Maintenance:
                         kek_version=vault.keyring.primary_version,
                         installations=sorted(changes.records),
                     )
-                return changes.build, len(changes.records)
+                return len(changes.records)
 
-            count += await self.store.guarded(workspace_id, decide)
-        self.relay.notify()
+            count += await commit(self.store, self.relay, workspace_id, "operator", decide)
         return count

@@ -24,7 +24,7 @@ from services.base.secrets_crypto import SecretBinding
 from services.registry.outbox import OutboxRelay
 from services.registry.records import InstallationRecord, OAuthPending
 from services.registry.schemas import OAuthReport, OAuthStart, OAuthStatusView
-from services.registry.service.changes import Changeset
+from services.registry.service.changes import Changeset, commit
 from services.registry.service.vault import SecretVault
 from services.registry.service.views import load_installation
 from services.registry.store import RegistryStore
@@ -146,21 +146,18 @@ class OAuthService:
         record = await load_installation(self.store, caller, pending.installation_id)
         tokens = await self._exchange(record, code, pending)
 
-        async def decide() -> tuple[Any, OAuthStatusView]:
+        async def decide(changes: Changeset) -> OAuthStatusView:
             current = await load_installation(self.store, caller, pending.installation_id)
             snap = current.snapshot
             connection = seal_tokens(self.vault, snap, tokens)
-            changes = Changeset(snap.workspace_id, pending.member_id)
             changes.revise(current, oauth=connection)
             changes.audit("OAuthConnected", snap.installation_id, scopes=connection.scopes)
             view = OAuthStatusView(
                 status="connected", scopes=connection.scopes, expires_at=connection.expires_at
             )
-            return changes.build, view
+            return view
 
-        result = await self.store.guarded(pending.workspace_id, decide)
-        self.relay.notify()
-        return result
+        return await commit(self.store, self.relay, pending.workspace_id, pending.member_id, decide)
 
     async def _exchange(
         self, record: InstallationRecord, code: str, pending: OAuthPending
@@ -200,7 +197,7 @@ class OAuthService:
     async def report(self, installation_id: str, body: OAuthReport) -> OAuthStatusView:
         """Sync's word on a connection: refreshed tokens (connected) or a failed refresh."""
 
-        async def decide() -> tuple[Any, OAuthStatusView]:
+        async def decide(changes: Changeset) -> OAuthStatusView:
             caller = Principal(
                 workspace_id=body.workspace_id, member_id="sync", role="admin", token_id=""
             )
@@ -208,7 +205,6 @@ class OAuthService:
             snap = record.snapshot
             if snap.oauth is None:
                 raise Conflict("this installation does not use OAuth", field="oauth")
-            changes = Changeset(snap.workspace_id, "sync")
             if body.status == "needs_reauth":
                 connection = OAuthConnection(
                     status="needs_reauth",
@@ -235,8 +231,6 @@ class OAuthService:
             view = OAuthStatusView(
                 status=connection.status, scopes=connection.scopes, expires_at=connection.expires_at
             )
-            return changes.build, view
+            return view
 
-        result = await self.store.guarded(body.workspace_id, decide)
-        self.relay.notify()
-        return result
+        return await commit(self.store, self.relay, body.workspace_id, "sync", decide)

@@ -7,16 +7,15 @@ Redis value carries it. A rotated secret's previous revision stays valid for a g
 
 from __future__ import annotations
 
-from typing import Any
-
 from services.base.auth import Principal
 from services.base.errors import NotFound, ServiceError
 from services.registry.outbox import OutboxRelay
+from services.registry.records import InstallationRecord
 from services.registry.schemas import SecretInfo
-from services.registry.service.changes import Changeset
+from services.registry.service.changes import Changeset, audit_secret_writes, commit
 from services.registry.service.connections import CredentialCheck
 from services.registry.service.cutover import settled_state
-from services.registry.service.vault import SecretVault, credential_names, declared_secrets
+from services.registry.service.vault import SecretVault, declared_secrets
 from services.registry.service.views import load_installation, secret_infos
 from services.registry.store import RegistryStore
 
@@ -45,44 +44,48 @@ class SecretService:
         if not value:
             raise ServiceError("a secret value must not be empty", field="value")
 
-        async def decide() -> tuple[Any, SecretInfo]:
-            record = await load_installation(self.store, caller, installation_id)
+        record = await self._declaring(caller, installation_id, name)
+        # The remote credential test runs here, once, never inside the retried decide.
+        tested = await self.check.before(record, record.snapshot.settings, {name: value})
+
+        async def decide(changes: Changeset) -> SecretInfo:
+            record = await self._declaring(caller, installation_id, name)
+            self.check.still_holds(tested, record, {name: value})
             snap = record.snapshot
-            manifest = snap.active.manifest if snap.active else None
-            if manifest is None or name not in declared_secrets(manifest):
-                raise ServiceError(
-                    f"unknown secret name {name!r}: the manifest declares "
-                    f"{sorted(declared_secrets(manifest)) if manifest else []}",
-                    field="name",
-                )
             record, sealed = self.vault.seal_into(record, {name: value}, caller.member_id)
-            if name in credential_names(manifest):
-                await self.check.verify(record, sealed, snap.settings, {name: value})
-            changes = Changeset(caller.workspace_id, caller.member_id)
             state = settled_state(snap, **sealed)
             updated = changes.revise(record, **sealed, state=state)
-            entry = updated.snapshot.secrets[name]
-            action = "SecretRotated" if name in snap.secrets else "SecretSet"
-            changes.audit(action, installation_id, name=name, revision=entry.revision)
-            info = next(i for i in secret_infos(updated.snapshot) if i.name == name)
-            return changes.build, info
+            audit_secret_writes(changes, record, updated, {name: value})
+            return next(i for i in secret_infos(updated.snapshot) if i.name == name)
 
-        result = await self.store.guarded(caller.workspace_id, decide)
-        self.relay.notify()
-        return result
+        return await commit(self.store, self.relay, caller.workspace_id, caller.member_id, decide)
+
+    async def _declaring(
+        self, caller: Principal, installation_id: str, name: str
+    ) -> InstallationRecord:
+        """The installation, if its manifest declares the secret `name`."""
+        record = await load_installation(self.store, caller, installation_id)
+        active = record.snapshot.active
+        manifest = active.manifest if active else None
+        if manifest is None or name not in declared_secrets(manifest):
+            raise ServiceError(
+                f"unknown secret name {name!r}: the manifest declares "
+                f"{sorted(declared_secrets(manifest)) if manifest else []}",
+                field="name",
+            )
+        return record
 
     async def delete_secret(self, caller: Principal, installation_id: str, name: str) -> None:
         """Revoke a secret (and its rotating predecessor); its revision is never reused."""
         caller.require_admin()
 
-        async def decide() -> tuple[Any, None]:
+        async def decide(changes: Changeset) -> None:
             record = await load_installation(self.store, caller, installation_id)
             snap = record.snapshot
             if name not in snap.secrets:
                 raise NotFound(f"secret {name!r} is not set", field="name")
             secrets = {n: e for n, e in snap.secrets.items() if n != name}
             rotating = {n: e for n, e in snap.rotating_secrets.items() if n != name}
-            changes = Changeset(caller.workspace_id, caller.member_id)
             changes.revise(
                 record,
                 secrets=secrets,
@@ -90,7 +93,5 @@ class SecretService:
                 state=settled_state(snap, secrets=secrets),
             )
             changes.audit("SecretRevoked", installation_id, name=name)
-            return changes.build, None
 
-        await self.store.guarded(caller.workspace_id, decide)
-        self.relay.notify()
+        await commit(self.store, self.relay, caller.workspace_id, caller.member_id, decide)

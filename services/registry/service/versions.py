@@ -18,7 +18,7 @@ from services.base.errors import Conflict, NotFound, ServiceError
 from services.registry.outbox import OutboxRelay
 from services.registry.records import ExtensionState
 from services.registry.schemas import CatalogEntry, Version, VersionDeployed
-from services.registry.service.changes import Changeset
+from services.registry.service.changes import Changeset, commit
 from services.registry.service.cutover import cut_over
 from services.registry.service.permissions import permissions_of
 from services.registry.store import RegistryStore
@@ -87,7 +87,7 @@ class VersionService:
         await self.store.put_bundle(bundle_key(digest), archive)
         workspace_id = caller.workspace_id
 
-        async def decide() -> tuple[Any, VersionDeployed]:
+        async def decide(changes: Changeset) -> VersionDeployed:
             existing = await self.find(workspace_id, key, version_id_of(digest))
             version = existing or VersionRef(
                 version_id=version_id_of(digest),
@@ -97,7 +97,6 @@ class VersionService:
                 deployed_by=caller.member_id,
                 manifest=manifest,
             )
-            changes = Changeset(workspace_id, caller.member_id)
             if existing is None:
                 changes.write(lambda p: self.store.put_private_version(p, workspace_id, version))
             changes.audit(
@@ -108,7 +107,7 @@ class VersionService:
                 created=existing is None,
             )
             await self._apply(changes, version, mode, caller.member_id, session)
-            return changes.build, VersionDeployed(
+            return VersionDeployed(
                 version_id=version.version_id,
                 digest=digest,
                 label=version.label,
@@ -118,9 +117,7 @@ class VersionService:
                 created=existing is None,
             )
 
-        result = await self.store.guarded(workspace_id, decide)
-        self.relay.notify()
-        return result
+        return await commit(self.store, self.relay, workspace_id, caller.member_id, decide)
 
     async def _apply(
         self,
@@ -173,13 +170,12 @@ class VersionService:
         caller.require_admin()
         workspace_id = caller.workspace_id
 
-        async def decide() -> tuple[Any, None]:
+        async def decide(changes: Changeset) -> None:
             state = await self.store.extension_state(workspace_id, key)
-            changes = Changeset(workspace_id, caller.member_id)
             if state.draft_version_id is None or (
                 session is not None and state.draft_session_id != session
             ):
-                return changes.build, None
+                return
             changes.audit("DraftRemoved", key, version_id=state.draft_version_id)
             cleared = msgspec.structs.replace(
                 state, draft_version_id=None, draft_member_id=None, draft_session_id=None
@@ -188,31 +184,26 @@ class VersionService:
             for record in await self.store.installations(workspace_id):
                 if record.snapshot.extension_key == key and record.snapshot.draft is not None:
                     changes.revise(record, draft=None, draft_member_id=None, draft_session_id=None)
-            return changes.build, None
 
-        await self.store.guarded(workspace_id, decide)
-        self.relay.notify()
+        await commit(self.store, self.relay, workspace_id, caller.member_id, decide)
 
     async def promote(self, caller: Principal, key: str) -> Version:
         """Make the observation version of `key` active for every installation in the workspace."""
         caller.require_admin()
         workspace_id = caller.workspace_id
 
-        async def decide() -> tuple[Any, Version]:
+        async def decide(changes: Changeset) -> Version:
             state = await self.store.extension_state(workspace_id, key)
             if not state.observation_version_id:
                 raise Conflict(f"{key} has no observation version to promote", field="key")
             version = await self.find(workspace_id, key, state.observation_version_id)
             if version is None:
                 raise NotFound(f"extension {key!r} not found", field="key")
-            changes = Changeset(workspace_id, caller.member_id)
             changes.audit("VersionPromoted", key, version_id=version.version_id)
             await self._apply(changes, version, "active", caller.member_id)
-            return changes.build, self._view(version, False, ["active"])
+            return self._view(version, False, ["active"])
 
-        result = await self.store.guarded(workspace_id, decide)
-        self.relay.notify()
-        return result
+        return await commit(self.store, self.relay, workspace_id, caller.member_id, decide)
 
     async def list_versions(self, caller: Principal, key: str) -> list[Version]:
         """The whole history of `key`, oldest first, tagged with the workspace's version states."""
@@ -320,4 +311,5 @@ def catalog_entry(version: VersionRef, first_party: bool) -> CatalogEntry:
         webhooks=manifest.webhooks is not None,
         oauth=manifest.oauth is not None,
         streams=[s.name for s in manifest.streams],
+        test_connection=bool(manifest.connection and manifest.connection.test_connection),
     )

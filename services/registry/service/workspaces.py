@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import msgspec
+from redis.asyncio.client import Pipeline
 
 from contracts.audit import AuditEvent
 from contracts.ids import new_id
@@ -40,7 +41,7 @@ def audit(workspace_id: str, actor: str, action: str, target: str, **details: An
 
 
 def record_audit(
-    pipe: Any, workspace_id: str, actor: str, action: str, target: str, **details: Any
+    pipe: Pipeline, workspace_id: str, actor: str, action: str, target: str, **details: Any
 ) -> None:
     """Queue an audit event in the outbox, inside the caller's transaction."""
     outbox.append(
@@ -66,7 +67,7 @@ class WorkspaceService:
         admin = Member(id=new_id("mem"), email=admin_email, role="admin", created_at=now)
         await self.relay.register(workspace.id)
 
-        def build(pipe: Any) -> None:
+        def build(pipe: Pipeline) -> None:
             self.store.put_workspace(pipe, workspace)
             self.store.put_member(pipe, workspace.id, admin)
             record_audit(
@@ -100,7 +101,7 @@ class WorkspaceService:
             token_id=info.id,
         )
 
-        def build(pipe: Any) -> None:
+        def build(pipe: Pipeline) -> None:
             self.store.put_token(pipe, token_digest(token), principal, info)
             record_audit(
                 pipe,
@@ -134,7 +135,7 @@ class WorkspaceService:
         if info.status == "revoked":
             return info
 
-        def build(pipe: Any) -> None:
+        def build(pipe: Pipeline) -> None:
             self.store.revoke_token(pipe, caller.workspace_id, info, digest)
             record_audit(
                 pipe,
@@ -157,7 +158,7 @@ class WorkspaceService:
             raise Conflict(f"{body.email} is already a member", field="email")
         member = Member(id=new_id("mem"), email=body.email, role=body.role, created_at=time.time())
 
-        def build(pipe: Any) -> None:
+        def build(pipe: Pipeline) -> None:
             self.store.put_member(pipe, caller.workspace_id, member)
             record_audit(
                 pipe,

@@ -7,9 +7,7 @@ the watermark the sweep started from, `top` the latest `updated_at` seen in it.
 
 from __future__ import annotations
 
-import json
-
-from sdk import Page, secrets, settings
+from sdk import Sweep, secrets, settings
 
 API = "https://api.github.com"
 PAGE_SIZE = 100
@@ -26,29 +24,24 @@ def next_link(link_header):
 
 async def fetch_list(ctx, cursor, path, params, transform, keep=lambda obj: True):
     """One page of `GET /repos/{repository}/{path}`, transformed."""
-    state = json.loads(cursor) if cursor else {}
+    sweep = Sweep.parse(cursor, "next")
     repository = settings.get("repository")
     headers = {
         "authorization": f"Bearer {secrets.get('token')}",
         "accept": "application/vnd.github+json",
         "x-github-api-version": "2022-11-28",
     }
-    if state.get("next"):
-        response = await ctx.http.get(state["next"], headers=headers)
+    if sweep.position:
+        response = await ctx.http.get(sweep.position, headers=headers)
     else:
         query = {**params, "per_page": PAGE_SIZE}
-        if state.get("since"):
-            query["since"] = state["since"]
+        if sweep.since:
+            query["since"] = sweep.since
         response = await ctx.http.get(
             f"{API}/repos/{repository}/{path}", params=query, headers=headers
         )
     response.raise_for_status()
     objects = [obj for obj in response.json() if keep(obj)]
     records = [transform(obj, repository) for obj in objects]
-    stamps = [obj["updated_at"] for obj in objects if obj.get("updated_at")]
-    top = max([s for s in (state.get("top"), *stamps) if s], default=None)
-    following = next_link(response.headers.get("link"))
-    if following:
-        state = {"next": following, "since": state.get("since"), "top": top}
-        return Page(records=records, next_cursor=json.dumps(state), has_more=True)
-    return Page(records=records, next_cursor=json.dumps({"since": top or state.get("since")}))
+    stamps = [obj.get("updated_at") for obj in objects]
+    return sweep.page(records, stamps, next_link(response.headers.get("link")))

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from sdk import Canonical, CatalogEntry
+from sdk import one_record
 
 from . import transforms
 
-
-def _one(canonical_type, transform, stream):
-    return CatalogEntry(
-        transform=lambda event, obj: [Canonical(canonical_type, transform(obj), stream=stream)],
-        description=f"one {canonical_type} record",
-    )
-
-
-ORDER = _one("order", transforms.order, "orders")
-PRODUCT = _one("product", transforms.product, "products")
-CUSTOMER = _one("customer", transforms.customer, "customers")
+ORDER = one_record("order", transforms.order, "orders")
+PRODUCT = one_record("product", transforms.product, "products")
+CUSTOMER = one_record("customer", transforms.customer, "customers")
 
 SHOPIFY_EVENT_CATALOG = {
     "orders/create": ORDER,
@@ -25,15 +17,15 @@ SHOPIFY_EVENT_CATALOG = {
     "orders/cancelled": ORDER,
     "orders/fulfilled": ORDER,
     "orders/partially_fulfilled": ORDER,
-    "orders/delete": _one("order", transforms.deleted, "orders"),
+    "orders/delete": one_record("order", transforms.deleted, "orders"),
     "products/create": PRODUCT,
     "products/update": PRODUCT,
-    "products/delete": _one("product", transforms.deleted, "products"),
+    "products/delete": one_record("product", transforms.deleted, "products"),
     "customers/create": CUSTOMER,
     "customers/update": CUSTOMER,
     "customers/enable": CUSTOMER,
     "customers/disable": CUSTOMER,
-    "customers/delete": _one("customer", transforms.deleted, "customers"),
+    "customers/delete": one_record("customer", transforms.deleted, "customers"),
 }
 
 KNOWN_IGNORED_EVENT_TYPES = (

@@ -9,10 +9,9 @@ read again and dedupes on id + `updated_at`.
 
 from __future__ import annotations
 
-import json
 import re
 
-from sdk import Page, secrets, settings
+from sdk import Sweep, secrets, settings
 
 API_VERSION = "2024-07"
 PAGE_SIZE = 250
@@ -27,13 +26,13 @@ def next_page_info(link_header):
 
 async def fetch_list(ctx, cursor, resource, transform):
     """One page of `GET /admin/api/{version}/{resource}.json`, transformed."""
-    state = json.loads(cursor) if cursor else {}
+    sweep = Sweep.parse(cursor, "page_info")
     shop = settings.get("shop_domain")
     params = {"limit": PAGE_SIZE}
-    if state.get("page_info"):
-        params["page_info"] = state["page_info"]
-    elif state.get("since"):
-        params["updated_at_min"] = state["since"]
+    if sweep.position:
+        params["page_info"] = sweep.position
+    elif sweep.since:
+        params["updated_at_min"] = sweep.since
     response = await ctx.http.get(
         f"https://{shop}/admin/api/{API_VERSION}/{resource}.json",
         params=params,
@@ -42,11 +41,5 @@ async def fetch_list(ctx, cursor, resource, transform):
     response.raise_for_status()
     objects = response.json().get(resource) or []
     records = [transform(obj) for obj in objects]
-    stamps = [obj["updated_at"] for obj in objects if obj.get("updated_at")]
-    top = max([s for s in (state.get("top"), *stamps) if s], default=None)
-    page_info = next_page_info(response.headers.get("link"))
-    if page_info:
-        following = {"page_info": page_info, "since": state.get("since"), "top": top}
-        return Page(records=records, next_cursor=json.dumps(following), has_more=True)
-    since = top or state.get("since")
-    return Page(records=records, next_cursor=json.dumps({"since": since}), has_more=False)
+    stamps = [obj.get("updated_at") for obj in objects]
+    return sweep.page(records, stamps, next_page_info(response.headers.get("link")))

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from sdk import Canonical, CatalogEntry
+from sdk import Canonical, CatalogEntry, one_record
 
 from . import transforms
-
-
-def _one(canonical_type, transform, stream):
-    return CatalogEntry(
-        transform=lambda event, obj: [Canonical(canonical_type, transform(obj), stream=stream)],
-        description=f"one {canonical_type} record",
-    )
 
 
 def _charge_with_refunds(event, obj):
@@ -22,12 +15,12 @@ def _charge_with_refunds(event, obj):
     return records
 
 
-CUSTOMER = _one("customer", transforms.customer, "customers")
-CHARGE = _one("charge", transforms.charge, "charges")
-INVOICE = _one("invoice", transforms.invoice, "invoices")
-SUBSCRIPTION = _one("subscription", transforms.subscription, "subscriptions")
-PAYMENT_INTENT = _one("payment_intent", transforms.payment_intent, "payment_intents")
-REFUND = _one("refund", transforms.refund, "refunds")
+CUSTOMER = one_record("customer", transforms.customer, "customers")
+CHARGE = one_record("charge", transforms.charge, "charges")
+INVOICE = one_record("invoice", transforms.invoice, "invoices")
+SUBSCRIPTION = one_record("subscription", transforms.subscription, "subscriptions")
+PAYMENT_INTENT = one_record("payment_intent", transforms.payment_intent, "payment_intents")
+REFUND = one_record("refund", transforms.refund, "refunds")
 
 STRIPE_EVENT_CATALOG = {
     "customer.created": CUSTOMER,

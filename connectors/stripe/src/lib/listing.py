@@ -9,29 +9,20 @@ current sweep, `top` the highest `created` seen in it. A sweep ends when Stripe 
 
 from __future__ import annotations
 
-import json
-
-from sdk import Page, secrets
+from sdk import Sweep, secrets
 
 API = "https://api.stripe.com"
 PAGE_SIZE = 100
 
 
-def _state(cursor):
-    if not cursor:
-        return {"since": None, "after": None, "top": None}
-    state = json.loads(cursor)
-    return {"since": state.get("since"), "after": state.get("after"), "top": state.get("top")}
-
-
 async def fetch_list(ctx, cursor, path, transform):
     """One page of `GET {path}`, transformed; the cursor says where the next page starts."""
-    state = _state(cursor)
+    sweep = Sweep.parse(cursor, "after")
     params = {"limit": PAGE_SIZE}
-    if state["since"] is not None:
-        params["created[gt]"] = state["since"]
-    if state["after"]:
-        params["starting_after"] = state["after"]
+    if sweep.since is not None:
+        params["created[gt]"] = sweep.since
+    if sweep.position:
+        params["starting_after"] = sweep.position
     response = await ctx.http.get(
         f"{API}{path}",
         params=params,
@@ -42,9 +33,5 @@ async def fetch_list(ctx, cursor, path, transform):
     objects = body.get("data") or []
     records = [transform(obj) for obj in objects]
     stamps = [obj["created"] for obj in objects if isinstance(obj.get("created"), int)]
-    top = max([state["top"] or 0, *stamps]) or None
-    if body.get("has_more") and objects:
-        after = {"since": state["since"], "after": objects[-1]["id"], "top": top}
-        return Page(records=records, next_cursor=json.dumps(after), has_more=True)
-    since = max(state["since"] or 0, top or 0) or None
-    return Page(records=records, next_cursor=json.dumps({"since": since}), has_more=False)
+    following = objects[-1]["id"] if body.get("has_more") and objects else None
+    return sweep.page(records, stamps, following)

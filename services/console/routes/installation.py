@@ -1,0 +1,171 @@
+"""HTTP in: the per-installation page, one route per tab, plus its htmx fragments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from services.console.downstream import Downstream
+from services.console.routes.responses import page, partial
+from services.console.service import installation as tabs
+from services.console.service.viewer import Viewer
+
+BASE = "/installations/{installation_id:str}"
+
+
+@get(BASE)
+async def installation_home(installation_id: FromPath[str]) -> Redirect:
+    return Redirect(f"/installations/{installation_id}/settings", status_code=303)
+
+
+@get(f"{BASE}/settings")
+async def settings_tab(
+    request: Request[Any, Any, Any],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
+    installation_id: FromPath[str],
+) -> Template:
+    """Settings (and, for connectors, the connection setup: test, OAuth, webhook, activate)."""
+    context = await tabs.settings_tab(downstream, viewer, installation_id)
+    return page(request, "installation/settings.html", context)
+
+
+@get(f"{BASE}/secrets")
+async def secrets_tab(
+    request: Request[Any, Any, Any],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
+    installation_id: FromPath[str],
+) -> Template:
+    context = await tabs.secrets_tab(downstream, viewer, installation_id)
+    return page(request, "installation/secrets.html", context)
+
+
+@get(f"{BASE}/permissions")
+async def permissions_tab(
+    request: Request[Any, Any, Any],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
+    installation_id: FromPath[str],
+) -> Template:
+    context = await tabs.permissions_tab(downstream, viewer, installation_id)
+    return page(request, "installation/permissions.html", context)
+
+
+@get(f"{BASE}/connection")
+async def connection_tab(
+    request: Request[Any, Any, Any],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
+    installation_id: FromPath[str],
+) -> Template:
+    context = await tabs.connection_tab(downstream, viewer, installation_id)
+    return page(request, "installation/connection.html", context)
+
+
+@get(f"{BASE}/streams/{{stream:str}}/cursors")
+async def cursor_history(
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
+    installation_id: FromPath[str],
+    stream: FromPath[str],
+) -> Template:
+    """Fragment: a stream's cursor history with Restore."""
+    context = await tabs.cursor_history(downstream, viewer, installation_id, stream)
+    return partial(
+        "installation/_cursors.html",
+        {**context, "installation_id": installation_id, "viewer": viewer},
+    )
+
+
+@get(f"{BASE}/deliveries")
+async def deliveries_tab(
+    request: Request[Any, Any, Any],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
+    installation_id: FromPath[str],
+    before: FromQuery[str | None] = None,
+) -> Template:
+    context = await tabs.deliveries_tab(downstream, viewer, installation_id, before)
+    return page(request, "installation/deliveries.html", context)
+
+
+@get(f"{BASE}/deliveries/{{delivery_id:str}}")
+async def delivery_detail(
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
+    installation_id: FromPath[str],
+    delivery_id: FromPath[str],
+) -> Template:
+    """Fragment: one delivery's detail with Replay."""
+    context = await tabs.delivery(downstream, viewer, installation_id, delivery_id)
+    return partial("installation/_delivery.html", {**context, "viewer": viewer})
+
+
+@get(f"{BASE}/versions")
+async def versions_tab(
+    request: Request[Any, Any, Any],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
+    installation_id: FromPath[str],
+) -> Template:
+    context = await tabs.versions_tab(downstream, viewer, installation_id)
+    return page(request, "installation/versions.html", context)
+
+
+@get(f"{BASE}/versions/{{version_id:str}}/rollback")
+async def rollback_confirm(
+    request: Request[Any, Any, Any],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
+    installation_id: FromPath[str],
+    version_id: FromPath[str],
+) -> Template:
+    """Confirm a rollback: the permission diff, and approval when it widens."""
+    context = await tabs.page(downstream, viewer, installation_id, "versions")
+    diff = await tabs.upgrade_diff(downstream, viewer, installation_id, version_id)
+    return page(request, "installation/rollback.html", {**context, "diff": diff, "to": version_id})
+
+
+@get(f"{BASE}/logs")
+async def logs_tab(
+    request: Request[Any, Any, Any],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
+    installation_id: FromPath[str],
+) -> Template:
+    filters = dict(request.query_params)
+    context = await tabs.logs_tab(downstream, viewer, installation_id, filters)
+    return page(request, "installation/logs.html", context)
+
+
+@get(f"{BASE}/uninstall")
+async def uninstall_confirm(
+    request: Request[Any, Any, Any],
+    downstream: NamedDependency[Downstream],
+    viewer: NamedDependency[Viewer],
+    installation_id: FromPath[str],
+) -> Template:
+    """Uninstall's confirmation: what is deleted and what persists."""
+    context = await tabs.page(downstream, viewer, installation_id, "uninstall")
+    return page(request, "installation/uninstall.html", context)
+
+
+TAB_ROUTES = [
+    installation_home,
+    settings_tab,
+    secrets_tab,
+    permissions_tab,
+    connection_tab,
+    cursor_history,
+    deliveries_tab,
+    delivery_detail,
+    versions_tab,
+    rollback_confirm,
+    logs_tab,
+    uninstall_confirm,
+]

@@ -1,0 +1,1 @@
+"""Decisions of the console: page contexts and actions, free of Litestar."""

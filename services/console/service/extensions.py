@@ -1,0 +1,156 @@
+"""Installed and Catalog: the two surfaces of Settings → Extensions."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from services.console.downstream import Downstream, Failure
+from services.console.service.forms import field_errors, form_fields, read_form
+from services.console.service.page import banners, data_or
+from services.console.service.viewer import Viewer
+
+HOUR_S = 3600
+
+
+def state_of(installation: dict[str, Any]) -> str:
+    """The state a person reads: needs reauth and observation running beat plain active."""
+    if installation.get("oauth_status") == "needs_reauth":
+        return "needs reauth"
+    if installation["state"] == "active" and installation.get("observation"):
+        return "observation running"
+    return str(installation["state"])
+
+
+def activity_of(health: dict[str, Any] | None, hooks: dict[str, Any] | None) -> dict[str, Any]:
+    """Recent activity of one installation: last delivery, last sync, errors in the last hour.
+
+    `health` is the logs service's view (streams plus webhook windows); without it, `hooks`
+    is ingress's webhook health.
+    """
+    hour_ago = time.time() - HOUR_S
+    streams = (health or {}).get("streams") or []
+    last_sync = max((s.get("last_success_at") or 0 for s in streams), default=0) or None
+    errors = sum(
+        int(s.get("error_count") or 0)
+        for s in streams
+        if (s.get("last_error_at") or s.get("at") or 0) >= hour_ago
+    )
+    if health is not None:
+        webhook = ((health.get("webhook") or {}).get("last_hour")) or {}
+        errors += int(webhook.get("status_5xx") or 0)
+    else:
+        webhook = hooks or {}
+    return {
+        "last_delivery": webhook.get("last_delivery_at"),
+        "last_sync": last_sync,
+        "errors": errors,
+    }
+
+
+async def installed(downstream: Downstream, viewer: Viewer) -> dict[str, Any]:
+    """One row per installation (connections of one connector are separate, named rows)."""
+    first = await downstream.gather(
+        viewer.token,
+        installations=("registry", "GET", "/v1/installations"),
+        health=("logs", "GET", "/v1/health"),
+    )
+    rows_data: list[dict[str, Any]] = data_or(first["installations"], [])
+    health_by_id: dict[str, Any] = {}
+    health = data_or(first["health"], [])
+    for item in health if isinstance(health, list) else health.get("installations", []):
+        health_by_id[item.get("installation_id", "")] = item
+    hooks: dict[str, Any] = {}
+    if not first["health"].ok:
+        # Without the logs service, the webhook side of "recent activity" comes from ingress.
+        wanted = {
+            r["id"]: ("ingress", "GET", f"/v1/installations/{r['id']}/webhook-health")
+            for r in rows_data
+            if r.get("webhook_url")
+        }
+        hooks = {k: v.data for k, v in (await downstream.gather(viewer.token, **wanted)).items()}
+    rows = [
+        {
+            **r,
+            "display_state": state_of(r),
+            "activity": activity_of(health_by_id.get(r["id"]), hooks.get(r["id"])),
+        }
+        for r in rows_data
+    ]
+    rows.sort(key=lambda r: (r["extension_key"], r["connection_name"]))
+    return {
+        "rows": rows,
+        "banners": banners(first["installations"], first["health"]),
+        "now": time.time(),
+    }
+
+
+async def catalog(downstream: Downstream, viewer: Viewer) -> dict[str, Any]:
+    """First-party connectors and the workspace's private extensions."""
+    reply = await downstream.call("registry", "GET", "/v1/catalog", viewer.token)
+    entries = data_or(reply, [])
+    return {
+        "first_party": [e for e in entries if e["first_party"]],
+        "private": [e for e in entries if not e["first_party"]],
+        "banners": banners(reply),
+    }
+
+
+async def catalog_entry(
+    downstream: Downstream,
+    viewer: Viewer,
+    key: str,
+    form: dict[str, Any] | None = None,
+    failure: Failure | None = None,
+) -> dict[str, Any]:
+    """The manifest summary and the install form (refilled with errors after a refusal)."""
+    replies = await downstream.gather(
+        viewer.token,
+        entry=("registry", "GET", f"/v1/catalog/{key}"),
+        installations=("registry", "GET", "/v1/installations"),
+    )
+    entry = replies["entry"].data
+    if entry is None:
+        return {"entry": None, "banners": banners(*replies.values()), "missing": key}
+    values = read_form(entry["settings_schema"], form) if form else {}
+    errors = field_errors(failure)
+    existing = [i for i in data_or(replies["installations"], []) if i["extension_key"] == key]
+    return {
+        "entry": entry,
+        "existing": existing,
+        "fields": form_fields(entry["settings_schema"], values, errors),
+        "connection_name": (form or {}).get("connection_name")
+        or ("default" if not existing else ""),
+        "name_error": errors.get("connection_name"),
+        "error": failure.message if failure and not errors else None,
+        "banners": banners(*replies.values()),
+    }
+
+
+async def install(
+    downstream: Downstream, viewer: Viewer, key: str, form: dict[str, Any]
+) -> tuple[dict[str, Any] | None, Failure | None]:
+    """Install; returns the new installation, or the registry's refusal."""
+    entry = await downstream.call("registry", "GET", f"/v1/catalog/{key}", viewer.token)
+    if entry.failure is not None:
+        return None, entry.failure
+    settings = {
+        k: v for k, v in read_form(entry.data["settings_schema"], form).items() if v is not None
+    }
+    body = {
+        "extension_key": key,
+        "connection_name": str(form.get("connection_name") or "default").strip(),
+        "settings": settings,
+    }
+    reply = await downstream.call("registry", "POST", "/v1/installations", viewer.token, json=body)
+    if reply.failure is not None:
+        return None, reply.failure
+    return dict(reply.data), None
+
+
+def installed_message(installation: dict[str, Any]) -> str:
+    """What Install did: live at once, or waiting for its settings."""
+    if installation["state"] == "active":
+        version = (installation.get("active") or {}).get("label", "")
+        return f"Installed: version {version} is live."
+    return "Installed. Fill in the settings below, then activate."

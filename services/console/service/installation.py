@@ -1,0 +1,309 @@
+"""The per-installation page: one context per tab, each from concurrent downstream calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlencode
+
+from services.console.downstream import Downstream, Failure, Reply
+from services.console.service.extensions import state_of
+from services.console.service.forms import field_errors, form_fields, read_form
+from services.console.service.page import banners, data_or
+from services.console.service.viewer import Viewer
+
+LOG_FILTERS = ("since", "until", "level", "script_type", "entity", "event", "route", "job", "q")
+
+
+def tabs_of(installation: dict[str, Any], entry: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """Tabs in order; Connection for connectors, Deliveries when it receives webhooks."""
+    tabs = [("settings", "Settings"), ("secrets", "Secrets"), ("permissions", "Permissions")]
+    if installation["kind"] == "connector":
+        tabs.append(("connection", "Connection"))
+    if installation.get("webhook_url") or (entry or {}).get("webhooks"):
+        tabs.append(("deliveries", "Deliveries"))
+    return [*tabs, ("versions", "Versions"), ("logs", "Logs")]
+
+
+async def page(
+    downstream: Downstream,
+    viewer: Viewer,
+    installation_id: str,
+    tab: str,
+    **extra: tuple[Any, ...],
+) -> dict[str, Any]:
+    """The installation, its catalog entry and the tab's own calls, all concurrent after one."""
+    first = await downstream.call(
+        "registry", "GET", f"/v1/installations/{installation_id}", viewer.token
+    )
+    if first.failure is not None:
+        return {"installation": None, "failure": first.failure, "banners": banners(first)}
+    installation = first.data
+    replies = await downstream.gather(
+        viewer.token,
+        entry=("registry", "GET", f"/v1/catalog/{installation['extension_key']}"),
+        **extra,
+    )
+    entry = replies.pop("entry").data
+    return {
+        "installation": installation,
+        "entry": entry,
+        "state": state_of(installation),
+        "tab": tab,
+        "tabs": tabs_of(installation, entry),
+        "replies": replies,
+        "banners": banners(*replies.values()),
+    }
+
+
+async def settings_tab(
+    downstream: Downstream,
+    viewer: Viewer,
+    installation_id: str,
+    form: dict[str, Any] | None = None,
+    failure: Failure | None = None,
+) -> dict[str, Any]:
+    """The settings form (connection setup for connectors: test, OAuth, webhook, activate)."""
+    ctx = await page(
+        downstream,
+        viewer,
+        installation_id,
+        "settings",
+        oauth=("registry", "GET", f"/v1/installations/{installation_id}/oauth"),
+    )
+    if ctx["installation"] is None:
+        return ctx
+    installation, entry = ctx["installation"], ctx["entry"] or {}
+    schema = entry.get("settings_schema") or {}
+    values = read_form(schema, form) if form else installation["settings"]
+    stored = {s["name"] for s in installation["secrets"]}
+    errors = field_errors(failure)
+    oauth = ctx["replies"]["oauth"]
+    return {
+        **ctx,
+        "fields": form_fields(schema, values, errors, stored),
+        "error": failure.message if failure and not errors else None,
+        "oauth": oauth.data if entry.get("oauth") and oauth.ok else None,
+        "can_connect": entry.get("oauth") and not installation["missing_settings"],
+        "banners": [],  # no OAuth is not a failure
+    }
+
+
+async def secrets_tab(
+    downstream: Downstream, viewer: Viewer, installation_id: str
+) -> dict[str, Any]:
+    """Declared and stored secrets: name, revision, set at/by; never a value."""
+    ctx = await page(downstream, viewer, installation_id, "secrets")
+    if ctx["installation"] is None:
+        return ctx
+    stored = {s["name"]: s for s in ctx["installation"]["secrets"]}
+    declared = ((ctx["entry"] or {}).get("permissions") or {}).get("secrets") or []
+    names = list(dict.fromkeys([*declared, *stored]))
+    return {**ctx, "secrets": [{"name": n, "info": stored.get(n)} for n in names]}
+
+
+async def permissions_tab(
+    downstream: Downstream, viewer: Viewer, installation_id: str
+) -> dict[str, Any]:
+    """What the active manifest grants; a pending upgrade's diff when one waits for approval."""
+    ctx = await page(
+        downstream,
+        viewer,
+        installation_id,
+        "permissions",
+        permissions=("registry", "GET", f"/v1/installations/{installation_id}/permissions"),
+    )
+    if ctx["installation"] is None:
+        return ctx
+    pending = ctx["installation"].get("pending_upgrade")
+    diff = None
+    if pending:
+        diff = await upgrade_diff(downstream, viewer, installation_id, pending["version_id"])
+    return {**ctx, "permissions": ctx["replies"]["permissions"].data, "diff": diff}
+
+
+async def upgrade_diff(
+    downstream: Downstream, viewer: Viewer, installation_id: str, to: str
+) -> dict[str, Any] | None:
+    reply = await downstream.call(
+        "registry",
+        "GET",
+        f"/v1/installations/{installation_id}/upgrade-diff",
+        viewer.token,
+        params={"to": to},
+    )
+    return reply.data
+
+
+async def connection_tab(
+    downstream: Downstream, viewer: Viewer, installation_id: str
+) -> dict[str, Any]:
+    """Streams (sync), webhook health (ingress), webhook URL and OAuth state (registry)."""
+    base = f"/v1/installations/{installation_id}"
+    ctx = await page(
+        downstream,
+        viewer,
+        installation_id,
+        "connection",
+        streams=("sync", "GET", f"{base}/streams"),
+        health=("ingress", "GET", f"{base}/webhook-health"),
+        oauth=("registry", "GET", f"{base}/oauth"),
+    )
+    if ctx["installation"] is None:
+        return ctx
+    replies: dict[str, Reply] = ctx["replies"]
+    streams = data_or(replies["streams"], [])
+    if isinstance(streams, dict):
+        streams = streams.get("streams", [])
+    has_hooks = bool(ctx["installation"].get("webhook_url"))
+    shown = [replies["streams"]] + ([replies["health"]] if has_hooks else [])
+    return {
+        **ctx,
+        "streams": streams,
+        "streams_ok": replies["streams"].ok,
+        "webhook": replies["health"].data if has_hooks else None,
+        "oauth": replies["oauth"].data if replies["oauth"].ok else None,
+        "banners": banners(*shown),
+    }
+
+
+async def cursor_history(
+    downstream: Downstream, viewer: Viewer, installation_id: str, stream: str
+) -> dict[str, Any]:
+    reply = await downstream.call(
+        "sync",
+        "GET",
+        f"/v1/installations/{installation_id}/streams/{stream}/cursors",
+        viewer.token,
+    )
+    entries = data_or(reply, [])
+    if isinstance(entries, dict):
+        entries = entries.get("entries", entries.get("cursors", []))
+    return {"stream": stream, "entries": entries, "banners": banners(reply)}
+
+
+async def deliveries_tab(
+    downstream: Downstream, viewer: Viewer, installation_id: str, before: str | None
+) -> dict[str, Any]:
+    """Webhook history, newest first, with outcome and status; paged by `before`."""
+    base = f"/v1/installations/{installation_id}"
+    ctx = await page(
+        downstream,
+        viewer,
+        installation_id,
+        "deliveries",
+        deliveries=("ingress", "GET", f"{base}/deliveries", {"limit": 50, "before": before}),
+        health=("ingress", "GET", f"{base}/webhook-health"),
+    )
+    if ctx["installation"] is None:
+        return ctx
+    page_data = data_or(ctx["replies"]["deliveries"], {"deliveries": []})
+    return {
+        **ctx,
+        "deliveries": page_data["deliveries"],
+        "next_before": page_data.get("next_before"),
+        "webhook": ctx["replies"]["health"].data,
+    }
+
+
+async def delivery(
+    downstream: Downstream, viewer: Viewer, installation_id: str, delivery_id: str
+) -> dict[str, Any]:
+    reply = await downstream.call(
+        "ingress",
+        "GET",
+        f"/v1/installations/{installation_id}/deliveries/{delivery_id}",
+        viewer.token,
+    )
+    return {"delivery": reply.data, "installation_id": installation_id, "failure": reply.failure}
+
+
+async def versions_tab(
+    downstream: Downstream, viewer: Viewer, installation_id: str
+) -> dict[str, Any]:
+    """Active, observation (with its report), drafts, pending upgrade and the whole history."""
+    base = f"/v1/installations/{installation_id}"
+    ctx = await page(
+        downstream,
+        viewer,
+        installation_id,
+        "versions",
+        versions=("registry", "GET", f"{base}/versions"),
+        members=("registry", "GET", "/v1/members"),
+    )
+    if ctx["installation"] is None:
+        return ctx
+    versions = data_or(ctx["replies"]["versions"], {})
+    people = {m["id"]: m["email"] for m in data_or(ctx["replies"]["members"], [])}
+    report: Reply | None = None
+    if versions.get("observation"):
+        report = await downstream.call("logs", "GET", f"{base}/observation-report", viewer.token)
+    history = sorted(versions.get("history", []), key=lambda v: -v["deployed_at"])
+    return {
+        **ctx,
+        "versions": versions,
+        "history": history,
+        "report": report.data if report is not None else None,
+        "people": people,
+        "banners": ctx["banners"] + (banners(report) if report is not None else []),
+    }
+
+
+async def logs_tab(
+    downstream: Downstream, viewer: Viewer, installation_id: str, filters: dict[str, Any]
+) -> dict[str, Any]:
+    """Log lines with filters (newest first) and the workspace's alert destinations."""
+    params = {k: filters.get(k) for k in LOG_FILTERS}
+    query = {**params, **_unix(params, "since", "until"), "limit": 100}
+    ctx = await page(
+        downstream,
+        viewer,
+        installation_id,
+        "logs",
+        lines=("logs", "GET", f"/v1/installations/{installation_id}/logs", query),
+        destinations=("logs", "GET", "/v1/alerts/destinations"),
+    )
+    if ctx["installation"] is None:
+        return ctx
+    lines_reply: Reply = ctx["replies"]["lines"]
+    if lines_reply.failure is not None and lines_reply.failure.code == "not_available":
+        # Older logs services answer per extension key only: filter on the installation there.
+        key = ctx["installation"]["extension_key"]
+        lines_reply = await downstream.call(
+            "logs",
+            "GET",
+            f"/v1/extensions/{key}/logs",
+            viewer.token,
+            params={**query, "installation_id": installation_id},
+        )
+    lines = data_or(lines_reply, [])
+    if isinstance(lines, dict):
+        lines = lines.get("lines", lines.get("items", []))
+    destinations = data_or(ctx["replies"]["destinations"], [])
+    if isinstance(destinations, dict):
+        destinations = destinations.get("destinations", [])
+    shown = [lines_reply, ctx["replies"]["destinations"]]
+    return {
+        **ctx,
+        "lines": lines,
+        "logs_ok": lines_reply.ok,
+        "destinations": destinations,
+        "destinations_ok": ctx["replies"]["destinations"].ok,
+        "filters": params,
+        "tail_query": urlencode({k: v for k, v in query.items() if v and k != "limit"}),
+        "banners": banners(*shown),
+    }
+
+
+def _unix(params: dict[str, Any], *names: str) -> dict[str, Any]:
+    """datetime-local inputs (UTC) as the unix times the logs API takes."""
+    converted: dict[str, Any] = {}
+    for name in names:
+        value = params.get(name)
+        if value:
+            try:
+                moment = dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+                converted[name] = moment.timestamp()
+            except ValueError:
+                converted[name] = None
+    return converted
