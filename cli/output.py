@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from cli.config import resolve
 from cli.errors import CliError
@@ -43,12 +44,18 @@ def emit_json(data: Any) -> None:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """A Rich table on stdout."""
+    """A Rich table on stdout (None cells print empty)."""
     grid = Table(title=title, title_justify="left", header_style="bold")
     for column in columns:
         grid.add_column(column)
     for row in rows:
-        grid.add_row(*("" if cell is None else str(cell) for cell in row))
+        # Data is never markup: a cursor like "[abc]" prints as is. Styled cells come as Text.
+        grid.add_row(
+            *(
+                cell if isinstance(cell, Text) else Text("" if cell is None else str(cell))
+                for cell in row
+            )
+        )
     out.print(grid)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
+from rich.text import Text
 
 from cli.errors import CliError, ExitCode
 from cli.output import (
@@ -73,10 +75,10 @@ def streams(
         ],
         [
             (
-                s["stream"] + ("" if s.get("kind", "stream") == "stream" else f" ({s['kind']})"),
-                f"[{STATE_STYLE.get(s['state'], '')}]{s['state']}[/]"
-                if s["state"] in STATE_STYLE
-                else s["state"],
+                s["stream"]
+                + ("" if s.get("kind", "stream") == "stream" else f" ({s['kind']})")
+                + ("" if s.get("mode", "active") == "active" else f" ({s['mode']})"),
+                Text(s["state"], style=STATE_STYLE.get(s["state"], "")),
                 when(s.get("last_run_at")),
                 when(s.get("last_success_at")),
                 f"{s.get('records_last_run', 0)}/{s.get('records_total', 0)}",
@@ -95,7 +97,8 @@ def streams(
     )
     for s in rows:
         if s.get("last_error"):
-            err.print(f"  {s['stream']}: last error: {s['last_error']}")
+            mode = "" if s.get("mode", "active") == "active" else f" ({s['mode']})"
+            err.print(f"  {s['stream']}{mode}: last error: {escape(s['last_error'])}")
 
 
 @app.command()
