@@ -1,99 +1,77 @@
-"""`backfill deploy` and `backfill promote`: ship a directory as an immutable version.
+"""`backfill deploy`: ship a directory as an immutable version.
 
 The manifest is checked locally before anything is uploaded, so a bad field is named at once
 (and by the same rules the registry applies). The same directory always packs to the same
-bytes, so deploying twice is the same version.
+bytes, so deploying twice is the same version (the registry answers "already deployed").
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
+from typing import Annotated, Any
 
-import httpx
+import typer
 
+from cli.errors import CliError
+from cli.output import JsonOption, RegistryOption, TokenOption, api, emit_json, err
 from contracts.manifest import ManifestError
 from sdk.bundle import BundleError, digest_of, pack, version_id_of
 from sdk.define import manifest_from_directory
 
-DEFAULT_REGISTRY = "http://127.0.0.1:8001"
-TOKEN_FILE = Path(".backfill") / "admin-token"
 
-
-def registry_url(given: str | None) -> str:
-    """--registry, else BACKFILL_REGISTRY_URL, else the local default."""
-    return (given or os.environ.get("BACKFILL_REGISTRY_URL") or DEFAULT_REGISTRY).rstrip("/")
-
-
-def token_of(given: str | None) -> str | None:
-    """--token, else BACKFILL_TOKEN, else `.backfill/admin-token` (written by `backfill up`)."""
-    if given:
-        return given
-    if os.environ.get("BACKFILL_TOKEN"):
-        return os.environ["BACKFILL_TOKEN"]
-    return TOKEN_FILE.read_text().strip() if TOKEN_FILE.exists() else None
-
-
-def _fail(message: str) -> int:
-    print(f"backfill: {message}", file=sys.stderr)
-    return 1
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        error = response.json().get("error", {})
-        return f"{error.get('code', response.status_code)}: {error.get('message', response.text)}"
-    except ValueError:
-        return f"{response.status_code}: {response.text[:200]}"
-
-
-def deploy(directory: str, mode: str, registry: str | None, token: str | None) -> int:
-    """Pack `directory`, upload it in `mode`, print the version id."""
+def deploy(directory: str, mode: str, registry: str | None, token: str | None) -> dict[str, Any]:
+    """Pack `directory` and upload it in `mode`; the registry's answer with key and label."""
     root = Path(directory)
     try:
-        manifest = manifest_from_directory(root)
-        archive, manifest = pack(root, manifest)
+        archive, manifest = pack(root, manifest_from_directory(root))
     except ManifestError as error:
-        return _fail(f"invalid manifest, field {error.field}: {error.message}")
+        raise CliError(f"invalid manifest, field {error.field}: {error.message}") from None
     except (BundleError, OSError) as error:
-        return _fail(str(error))
-    bearer = token_of(token)
-    if not bearer:
-        return _fail("no token: pass --token, set BACKFILL_TOKEN or run `backfill up`")
-    url = f"{registry_url(registry)}/v1/extensions/{manifest.key}/versions"
-    try:
-        response = httpx.post(
-            url,
-            params={"mode": mode},
-            content=archive,
-            headers={"content-type": "application/gzip", "authorization": f"Bearer {bearer}"},
-            timeout=60,
-        )
-    except httpx.HTTPError as error:
-        return _fail(f"registry unreachable at {url}: {type(error).__name__}")
-    if response.status_code not in (200, 201):
-        return _fail(f"deploy refused ({_error_text(response)})")
-    body = response.json()
-    version_id = body.get("version_id") or version_id_of(digest_of(archive))
-    state = "new version" if response.status_code == 201 else "already deployed"
-    # The id alone on stdout (scripts capture it); the human summary on stderr.
-    print(f"{manifest.key} {manifest.version}: {mode}, {state}", file=sys.stderr)
-    print(version_id)
-    return 0
+        raise CliError(str(error)) from None
+    response = api(token, registry, timeout=60).request(
+        "registry",
+        "POST",
+        f"/v1/extensions/{manifest.key}/versions",
+        params={"mode": mode},
+        content=archive,
+        headers={"content-type": "application/gzip"},
+    )
+    body = response.json() if response.content else {}
+    return {
+        "key": manifest.key,
+        "label": manifest.version,
+        "mode": mode,
+        "version_id": body.get("version_id") or version_id_of(digest_of(archive)),
+        "created": response.status_code == 201,
+        **body,
+    }
 
 
-def promote(key: str, registry: str | None, token: str | None) -> int:
-    """Make the observation version of `key` active."""
-    bearer = token_of(token)
-    if not bearer:
-        return _fail("no token: pass --token, set BACKFILL_TOKEN or run `backfill up`")
-    url = f"{registry_url(registry)}/v1/extensions/{key}/promote"
-    try:
-        response = httpx.post(url, headers={"authorization": f"Bearer {bearer}"}, timeout=30)
-    except httpx.HTTPError as error:
-        return _fail(f"registry unreachable at {url}: {type(error).__name__}")
-    if response.status_code != 200:
-        return _fail(f"promote refused ({_error_text(response)})")
-    print(f"{key}: {response.json().get('version_id')} is now active")
-    return 0
+def register(app: typer.Typer) -> None:
+    """Add `deploy` to the CLI."""
+
+    @app.command("deploy")
+    def deploy_command(
+        directory: Annotated[str, typer.Argument(help="the extension directory")] = ".",
+        observe: Annotated[
+            bool, typer.Option("--observe", help="run in shadow: writes intercepted")
+        ] = False,
+        draft: Annotated[
+            bool, typer.Option("--draft", help="a draft (`backfill dev` manages drafts for you)")
+        ] = False,
+        registry: RegistryOption = None,
+        token: TokenOption = None,
+        json: JsonOption = False,
+    ) -> None:
+        """Pack a directory and deploy it as an immutable version (prints the version id)."""
+        if observe and draft:
+            raise typer.BadParameter("choose one of --observe and --draft", param_hint="--draft")
+        mode = "observe" if observe else "draft" if draft else "active"
+        done = deploy(directory, mode, registry, token)
+        if json:
+            emit_json(done)
+            return
+        state = "new version" if done["created"] else "already deployed"
+        # The id alone on stdout (scripts capture it); the human summary on stderr.
+        err.print(f"{done['key']} {done['label']}: {mode}, {state}")
+        typer.echo(done["version_id"])

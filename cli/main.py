@@ -1,63 +1,111 @@
-"""`backfill` entry point: dispatches sub-commands."""
+"""`backfill` entry point: the Typer app every sub-command hangs off.
+
+Command modules keep heavy imports (HTTP client, Kafka, file watching) inside the commands
+that need them, so `--help` and completion stay quick. Exit codes mean the same thing
+everywhere (see `cli.errors.ExitCode`): 0 done, 1 refused or failed, 2 bad usage, 3 not
+signed in or not allowed, 4 not found, 5 a service unreachable, 6 a confirmation was needed
+and not given.
+"""
 
 from __future__ import annotations
 
-import argparse
 import sys
+from typing import Annotated
+
+import typer
+
+from cli import (
+    account,
+    dev,
+    installations,
+    logs,
+    replay,
+    scaffold,
+    streams,
+    trigger,
+    versions,
+)
+from cli import deploy as deploy_commands
+from cli.errors import CliError
+from cli.output import report
+
+app = typer.Typer(
+    name="backfill",
+    help="Backfill extensions platform: run the suite, develop, deploy and operate extensions.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+topics_app = typer.Typer(help="The Kafka topic registry: list, create, document, tail.")
+app.add_typer(topics_app, name="topics")
+app.add_typer(streams.cursor_app, name="cursor")
+
+BootstrapServers = Annotated[
+    str | None, typer.Option(help="Kafka bootstrap servers (default: KAFKA_BOOTSTRAP_SERVERS)")
+]
+
+
+@app.command()
+def up() -> None:
+    """Start the whole suite locally (embedded broker and Valkey); Ctrl-C stops it."""
+    from cli.up import up as run_suite
+
+    raise typer.Exit(run_suite())
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """Print every topic with its partitions and policy."""
+    from cli.topics import topics_command
+
+    raise typer.Exit(topics_command("list", None))
+
+
+@topics_app.command("create")
+def topics_create(bootstrap_servers: BootstrapServers = None) -> None:
+    """Create the missing topics (waits up to 2 minutes for Kafka)."""
+    from cli.topics import topics_command
+
+    raise typer.Exit(topics_command("create", bootstrap_servers))
+
+
+@topics_app.command("doc")
+def topics_doc() -> None:
+    """Print docs/topics.md, generated from contracts/topics.py."""
+    from cli.topics import topics_command
+
+    raise typer.Exit(topics_command("doc", None))
+
+
+@topics_app.command("tail")
+def topics_tail(
+    topic: Annotated[str, typer.Argument(help="a topic name, e.g. ingest.canonical.v1")],
+    bootstrap_servers: BootstrapServers = None,
+    from_beginning: Annotated[bool, typer.Option(help="default: new messages only")] = False,
+    count: Annotated[int | None, typer.Option(help="stop after N messages")] = None,
+    timeout: Annotated[float | None, typer.Option(help="stop after S seconds")] = None,
+) -> None:
+    """Print a topic's messages as JSON, one a line (exit 1 if --count did not arrive)."""
+    from cli.topics import tail_command
+
+    raise typer.Exit(tail_command(topic, bootstrap_servers, from_beginning, count, timeout))
+
+
+deploy_commands.register(app)
+for module in (account, scaffold, dev, trigger, logs, versions, replay, installations, streams):
+    app.registered_commands += module.app.registered_commands
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse the command line and run one sub-command."""
-    parser = argparse.ArgumentParser(prog="backfill", description="Backfill extensions platform")
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="start the whole suite locally (embedded broker and Valkey)")
-    kafka = argparse.ArgumentParser(add_help=False)
-    kafka.add_argument("--bootstrap-servers", default=None, help="default: KAFKA_BOOTSTRAP_SERVERS")
-    topics = commands.add_parser("topics", help="the topic registry; create or read topics")
-    actions = topics.add_subparsers(dest="action", required=True)
-    actions.add_parser("list", help="print every topic with its policy")
-    actions.add_parser("create", parents=[kafka], help="create the missing topics")
-    actions.add_parser("doc", help="print docs/topics.md")
-    tail = actions.add_parser("tail", parents=[kafka], help="print a topic's messages as JSON")
-    tail.add_argument("topic", help="a topic name, e.g. ingest.canonical.v1")
-    tail.add_argument("--from-beginning", action="store_true", help="default: new messages only")
-    tail.add_argument("--count", type=int, default=None, help="stop after N messages")
-    tail.add_argument("--timeout", type=float, default=None, help="stop after S seconds")
-    deploy = commands.add_parser("deploy", help="pack a directory and deploy it as a version")
-    deploy.add_argument("directory", nargs="?", default=".")
-    modes = deploy.add_mutually_exclusive_group()
-    modes.add_argument("--observe", action="store_true", help="run in shadow: writes intercepted")
-    modes.add_argument("--draft", action="store_true", help="a draft for your dev session")
-    deploy.add_argument("--registry", default=None, help="default: BACKFILL_REGISTRY_URL")
-    deploy.add_argument("--token", default=None, help="default: BACKFILL_TOKEN")
-    promote = commands.add_parser("promote", help="make the observation version active")
-    promote.add_argument("key")
-    promote.add_argument("--registry", default=None, help="default: BACKFILL_REGISTRY_URL")
-    promote.add_argument("--token", default=None, help="default: BACKFILL_TOKEN")
-    args = parser.parse_args(argv)
-    if args.command == "deploy":
-        from cli.deploy import deploy as deploy_command
-
-        mode = "observe" if args.observe else "draft" if args.draft else "active"
-        return deploy_command(args.directory, mode, args.registry, args.token)
-    if args.command == "promote":
-        from cli.deploy import promote as promote_command
-
-        return promote_command(args.key, args.registry, args.token)
-    if args.command == "up":
-        from cli.up import up
-
-        return up()
-    if args.command == "topics":
-        from cli.topics import tail_command, topics_command
-
-        if args.action == "tail":
-            return tail_command(
-                args.topic, args.bootstrap_servers, args.from_beginning, args.count, args.timeout
-            )
-        return topics_command(args.action, getattr(args, "bootstrap_servers", None))
-    parser.error(f"unknown command {args.command}")
-    return 2
+    """Run one sub-command; return its exit code."""
+    try:
+        app(args=argv, prog_name="backfill")
+    except CliError as error:
+        report(error)
+        return int(error.code)
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    return 0
 
 
 if __name__ == "__main__":

@@ -40,7 +40,8 @@ class InstallationSnapshot(Message, frozen=True, kw_only=True):
     Keyed by installation id on a compacted topic. Consumers keep the highest revision per
     key and ignore older ones, so replays and republishing are harmless. `active` is the
     version every live invocation runs; `observation` runs in shadow with writes intercepted;
-    `draft` fires only for `draft_member_id`'s dev session. Secrets travel sealed.
+    `draft` fires only for `draft_member_id`'s dev session (`draft_session_id`). Secrets
+    travel sealed.
     """
 
     installation_id: str
@@ -54,6 +55,9 @@ class InstallationSnapshot(Message, frozen=True, kw_only=True):
     observation: VersionRef | None = None
     draft: VersionRef | None = None
     draft_member_id: str | None = None
+    # Added compatibly: the `backfill dev` session the draft fires for (ingress runs the draft
+    # only for deliveries to `/hooks/<hook_id>/dev/<draft_session_id>`).
+    draft_session_id: str | None = None
     pending_upgrade: VersionRef | None = None
     settings: dict[str, Any] = {}
     secrets: dict[str, SecretEntry] = {}

@@ -204,7 +204,8 @@ class InvocationScope:
                 job=invocation.entry if invocation.kind in ("stream", "job") else None,
                 attrs=clean,
                 mode=invocation.mode,
-                session_id=invocation.session_id,
+                session_id=invocation.session_id
+                or (self.installation.draft_session_id if invocation.mode == "draft" else None),
             )
         )
 

@@ -26,12 +26,13 @@ from services.base.runtime import build_runtime
 from services.base.settings import InfraSettings, load_keyring
 from services.base.snapshots import SnapshotView
 from services.ingress.deliveries import DeliveryReader
+from services.ingress.drafts import DraftRunner
 from services.ingress.fast_path import DeliveryEndpoint
 from services.ingress.health import HealthRecorder
 from services.ingress.held import HeldQueue
 from services.ingress.history import DeliveryHistory
 from services.ingress.publisher import DeliveryPublisher
-from services.ingress.routes import API_ROUTES, delivery_route
+from services.ingress.routes import API_ROUTES, delivery_route, draft_route
 from services.ingress.service import WebhookIngress
 from services.ingress.settings import PREFIX, IngressSettings
 from services.ingress.signing_keys import SigningKeys
@@ -61,9 +62,10 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         publish=lambda windows: publish_all(infra.producer, WEBHOOK_HEALTH, windows),
     )
     runtime = build_runtime(infra, keyring, time_limit_s=settings.handler_time_limit_s)
+    keys = SigningKeys(keyring, settings.signature_tolerance_s)
     ingress = WebhookIngress(
         view=view,
-        keys=SigningKeys(keyring, settings.signature_tolerance_s),
+        keys=keys,
         invoker=runtime,
         publisher=DeliveryPublisher(lambda: infra.producer, timeout_s),
         dedupe=Deduplicator(
@@ -126,7 +128,11 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
     app = build_http_app(
         service="ingress",
         infra=infra,
-        route_handlers=[delivery_route(ingress), *API_ROUTES],
+        route_handlers=[
+            delivery_route(ingress),
+            draft_route(DraftRunner(view, keys, runtime)),
+            *API_ROUTES,
+        ],
         dependencies={"history": Provide(lambda: history, sync_to_thread=False)},
         on_startup=[start],
         on_shutdown=[stop],

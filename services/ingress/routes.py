@@ -16,6 +16,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from services.base.auth import Principal
+from services.ingress.drafts import DraftRunner
 from services.ingress.history import DeliveryHistory
 from services.ingress.schemas import (
     DeliveryPage,
@@ -41,6 +42,25 @@ def delivery_route(ingress: WebhookIngress) -> HTTPRouteHandler:
         return Response(answer.body, status_code=answer.status, media_type=MediaType.JSON)
 
     return receive_delivery
+
+
+def draft_route(drafts: DraftRunner) -> HTTPRouteHandler:
+    """`POST /hooks/{hook_id}/dev/{session_id}`: a `backfill dev` session's draft deliveries."""
+
+    @post(
+        "/hooks/{hook_id:str}/dev/{session_id:str}",
+        status_code=200,
+        summary="Run the draft version for a dev session",
+    )
+    async def receive_draft_delivery(
+        hook_id: FromPath[str], session_id: FromPath[str], request: Request
+    ) -> Response[bytes]:
+        """The draft's answer; 404 unless `session_id` is the session the draft belongs to."""
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
+        status, body = await drafts.receive(hook_id, session_id, await request.body(), headers)
+        return Response(body, status_code=status, media_type=MediaType.JSON)
+
+    return receive_draft_delivery
 
 
 BASE = "/v1/installations/{installation_id:str}"

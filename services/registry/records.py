@@ -26,6 +26,7 @@ class ExtensionState(msgspec.Struct, frozen=True, kw_only=True):
     observation_version_id: str | None = None
     draft_version_id: str | None = None
     draft_member_id: str | None = None
+    draft_session_id: str | None = None
 
 
 class OAuthPending(msgspec.Struct, frozen=True, kw_only=True):

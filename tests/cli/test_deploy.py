@@ -152,7 +152,9 @@ async def test_manifest_written_in_python_deploys(infra, tmp_path: Path):
 async def test_promote_posts_to_the_extension_key(infra):
     received: list[dict[str, Any]] = []
     async with serving(recording_registry(received)) as registry:
-        code, out, err = await backfill("promote", "stripe", "--registry", registry, "--token", "t")
+        code, out, err = await backfill(
+            "promote", "stripe", "--yes", "--registry", registry, "--token", "t"
+        )
     assert code == 0, err
     assert received == [{"key": "stripe", "promote": True, "authorization": "Bearer t"}]
     assert "ver_0123456789abcdef" in out

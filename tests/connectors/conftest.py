@@ -6,10 +6,11 @@ from pathlib import Path
 
 from tests.runtime.conftest import keyring, producer, redis  # noqa: F401 - shared fixtures
 
-FIXTURES = Path(__file__).parent / "fixtures"
 CONNECTORS = Path(__file__).resolve().parents[2] / "connectors"
 
 
 def fixture_bytes(name: str) -> bytes:
-    """A provider payload written after the provider's documented shape."""
-    return (FIXTURES / name).read_bytes()
+    """A provider payload (`<connector>/<event>.json`) shipped in `connectors/<connector>/fixtures`
+    (`backfill trigger` sends the same files)."""
+    connector, _, event = name.partition("/")
+    return (CONNECTORS / connector / "fixtures" / event).read_bytes()

@@ -157,6 +157,36 @@ async def test_a_draft_is_replaced_by_every_draft_deploy_and_belongs_to_its_depl
     assert [v["state"] for v in history] == [["active"], [], ["draft"]]
 
 
+async def test_a_draft_carries_its_dev_session_and_only_that_session_removes_it(
+    http: httpx.AsyncClient, registry: str, tenant: Tenant, infra: Infra
+) -> None:
+    await deploy(http, registry, tenant, manifest("notes", "1.0.0"))
+    installed = (await install(http, registry, tenant, "notes")).json()
+    draft = await http.post(
+        f"{registry}/v1/extensions/notes/versions",
+        params={"mode": "draft", "session": "sess-new"},
+        content=bundle(manifest("notes", "1.1.0-dev.1")),
+        headers={**tenant.admin, "content-type": "application/gzip"},
+    )
+    assert draft.status_code == 201
+    latest = max(await snapshots_of(infra, installed["id"], 2), key=lambda s: s.revision)
+    assert latest.draft_session_id == "sess-new"
+    url = f"{registry}/v1/extensions/notes/draft"
+    stale = await http.delete(url, params={"session": "sess-old"}, headers=tenant.admin)
+    assert stale.status_code == 204
+    kept = await http.get(f"{registry}/v1/installations/{installed['id']}", headers=tenant.admin)
+    assert kept.json()["draft"]["version_id"] == draft.json()["version_id"]
+    member = await http.delete(url, params={"session": "sess-new"}, headers=tenant.member)
+    assert member.status_code == 403
+    assert (
+        await http.delete(url, params={"session": "sess-new"}, headers=tenant.admin)
+    ).status_code == 204
+    removed = max(await snapshots_of(infra, installed["id"], 3), key=lambda s: s.revision)
+    assert removed.draft is None and removed.draft_session_id is None
+    history = await http.get(f"{registry}/v1/extensions/notes/versions", headers=tenant.admin)
+    assert [v["state"] for v in history.json()] == [["active"], []]
+
+
 async def test_the_catalog_lists_first_party_connectors_for_every_workspace(
     http: httpx.AsyncClient, registry: str, tenant: Tenant, other_tenant: Tenant
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import (
     OpenAPIFormat,
@@ -82,9 +82,13 @@ class ExtensionController(Controller):
         versions: NamedDependency[VersionService],
         key: FromPath[str],
         mode: FromQuery[Literal["active", "observe", "draft"]] = "active",
+        session: FromQuery[str | None] = None,
     ) -> Response[VersionDeployed]:
-        """Deploy a bundle (admin). 201 for a new version, 200 when this bundle already exists."""
-        deployed = await versions.deploy(principal, key, await request.body(), mode)
+        """Deploy a bundle (admin). 201 for a new version, 200 when this bundle already exists.
+
+        `mode=draft&session=S`: the draft fires only for dev session S (`backfill dev`).
+        """
+        deployed = await versions.deploy(principal, key, await request.body(), mode, session)
         return Response(deployed, status_code=201 if deployed.created else 200)
 
     @get("/{key:str}/versions")
@@ -110,6 +114,17 @@ class ExtensionController(Controller):
     ) -> Version:
         """Make the observation version active (admin); widening installs await approval."""
         return await versions.promote(principal, key)
+
+    @delete("/{key:str}/draft", status_code=204)
+    async def remove_draft(
+        self,
+        principal: NamedDependency[Principal],
+        versions: NamedDependency[VersionService],
+        key: FromPath[str],
+        session: FromQuery[str | None] = None,
+    ) -> None:
+        """Remove the draft (admin); with `session`, only if it is that dev session's draft."""
+        await versions.remove_draft(principal, key, session)
 
 
 def _key(entry: CatalogEntry) -> str:

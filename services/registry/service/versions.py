@@ -63,9 +63,13 @@ class VersionService:
         return first_party[-1] if first_party else None
 
     async def deploy(
-        self, caller: Principal, key: str, archive: bytes, mode: Mode
+        self, caller: Principal, key: str, archive: bytes, mode: Mode, session: str | None = None
     ) -> VersionDeployed:
-        """Store an immutable version (same bundle → same version) and apply it in `mode`."""
+        """Store an immutable version (same bundle → same version) and apply it in `mode`.
+
+        A draft belongs to `session` (the `backfill dev` run that deployed it): it replaces
+        any earlier draft of the key and fires only for that session's deliveries.
+        """
         caller.require_admin()
         try:
             manifest = manifest_of(archive)
@@ -102,7 +106,7 @@ class VersionService:
                 mode=mode,
                 created=existing is None,
             )
-            await self._apply(changes, version, mode, caller.member_id)
+            await self._apply(changes, version, mode, caller.member_id, session)
             return VersionDeployed(
                 version_id=version.version_id,
                 digest=digest,
@@ -116,7 +120,12 @@ class VersionService:
         return await commit(self.store, self.relay, workspace_id, caller.member_id, decide)
 
     async def _apply(
-        self, changes: Changeset, version: VersionRef, mode: Mode, member_id: str
+        self,
+        changes: Changeset,
+        version: VersionRef,
+        mode: Mode,
+        member_id: str,
+        session: str | None = None,
     ) -> None:
         workspace_id, key = changes.workspace_id, version.manifest.key
         state = await self.store.extension_state(workspace_id, key)
@@ -142,11 +151,41 @@ class VersionService:
                 if record.snapshot.observation != version:
                     changes.revise(record, observation=version)
         else:
-            state = msgspec.structs.replace(state, draft_version_id=vid, draft_member_id=member_id)
+            state = msgspec.structs.replace(
+                state, draft_version_id=vid, draft_member_id=member_id, draft_session_id=session
+            )
             for record in records:
-                changes.revise(record, draft=version, draft_member_id=member_id)
+                changes.revise(
+                    record, draft=version, draft_member_id=member_id, draft_session_id=session
+                )
         final: ExtensionState = state
         changes.write(lambda p: self.store.put_extension_state(p, workspace_id, final))
+
+    async def remove_draft(self, caller: Principal, key: str, session: str | None) -> None:
+        """Drop the draft of `key` from the workspace and its installations (admin).
+
+        With `session`, only that session's draft goes: a `backfill dev` that ends late never
+        removes the draft of a newer session. Removing no draft is not an error (idempotent).
+        """
+        caller.require_admin()
+        workspace_id = caller.workspace_id
+
+        async def decide(changes: Changeset) -> None:
+            state = await self.store.extension_state(workspace_id, key)
+            if state.draft_version_id is None or (
+                session is not None and state.draft_session_id != session
+            ):
+                return
+            changes.audit("DraftRemoved", key, version_id=state.draft_version_id)
+            cleared = msgspec.structs.replace(
+                state, draft_version_id=None, draft_member_id=None, draft_session_id=None
+            )
+            changes.write(lambda p: self.store.put_extension_state(p, workspace_id, cleared))
+            for record in await self.store.installations(workspace_id):
+                if record.snapshot.extension_key == key and record.snapshot.draft is not None:
+                    changes.revise(record, draft=None, draft_member_id=None, draft_session_id=None)
+
+        await commit(self.store, self.relay, workspace_id, caller.member_id, decide)
 
     async def promote(self, caller: Principal, key: str) -> Version:
         """Make the observation version of `key` active for every installation in the workspace."""
