@@ -118,7 +118,7 @@ class Runtime:
             observed=len(scope.observed),
             next_cursor=ran.next_cursor,
             has_more=ran.has_more,
-            error=ran.message,
+            error=scope.redact(ran.message),
             duration_ms=(time.monotonic() - started) * 1000,
         )
 

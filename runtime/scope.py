@@ -209,11 +209,29 @@ class InvocationScope:
             )
         )
 
+    def redact(self, text: str | None) -> str | None:
+        """`text` with every secret value this invocation opened (or was handed) replaced.
+
+        Error messages leave the runtime in `InvocationResult.error` (stream status, draft
+        answers); they are built from the extension's exceptions and may quote a secret.
+        """
+        if not text:
+            return text
+        for value in self._opened | self._handed():
+            text = text.replace(value, "[redacted]")
+        return text
+
+    def _handed(self) -> set[str]:
+        # Unsaved credentials under test: redacted even if the code never asked for them.
+        override = self.invocation.secrets_override or {}
+        return {value for value in override.values() if value}
+
     def _redact(self, message: str, attrs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        if not self._opened:
+        secrets = self._opened | self._handed()
+        if not secrets:
             return message, attrs
         encoded = msgspec.json.encode(attrs).decode()
-        for value in self._opened:
+        for value in secrets:
             message = message.replace(value, "[redacted]")
             encoded = encoded.replace(msgspec.json.encode(value).decode()[1:-1], "[redacted]")
         return message, msgspec.json.decode(encoded)

@@ -4,8 +4,8 @@ Nothing is stored: the unsaved settings and plaintext secrets reach the runtime 
 overrides of this one invocation. A failing verdict is also published as a `platform` line
 (`attrs.event = "test_connection_failed"`) on the extension logs topic, best effort, so the
 Logs tab shows it and the logs service's `test_connection_failed` alert rules can fire; the
-line carries the verdict's message, never a credential (the runtime redacts secret values it
-opened, and the message is the connector's own wording).
+line carries the verdict's message with every submitted secret value cut out (a provider may
+echo the key it rejected, and the connector may pass that on).
 """
 
 from __future__ import annotations
@@ -53,11 +53,14 @@ class ConnectionTester:
         self, request: ConnectionTestRequest, invocation_id: str, verdict: ConnectionVerdict
     ) -> None:
         installation = request.installation
+        message = verdict.message
+        for value in filter(None, request.secrets.values()):
+            message = message.replace(value, "[redacted]")
         line = ExtensionLogLine(
             log_id=new_id("log"),
             at=time.time(),
             level="warn",
-            message=f"test connection failed: {verdict.message}"[:2000],
+            message=f"test connection failed: {message}"[:2000],
             kind="platform",
             workspace_id=installation.workspace_id,
             installation_id=installation.installation_id,

@@ -129,6 +129,26 @@ async def test_declared_secret_is_opened_and_redacted_from_log_lines(
     await runtime.close()
 
 
+async def test_an_error_quoting_a_secret_is_redacted_in_the_result_and_its_log_line(
+    infra, redis, keyring, producer
+):
+    runtime = make_runtime(redis, keyring, producer)
+    version = await deploy_directory(redis, BUNDLES / "probe")
+    snapshot = installation(version, keyring=keyring, secrets={"api_key": "sk_test_77Qp2z"})
+    invocation = webhook(snapshot, body(action="raise_with_secret"))
+    result = await runtime.invoke(invocation)
+    assert result.outcome == "error"
+    assert result.error == "ValueError: the provider refused key [redacted]"
+    seen = await read_topic(
+        infra.bootstrap_servers,
+        EXTENSION_LOGS,
+        until=lambda msgs: any(m.invocation_id == invocation.invocation_id for m in msgs),
+    )
+    lines = [m for m in seen if m.invocation_id == invocation.invocation_id]
+    assert all("sk_test_77Qp2z" not in EXTENSION_LOGS.encode(m).decode() for m in lines)
+    await runtime.close()
+
+
 async def test_ingest_into_undeclared_entity_is_denied_and_logged(infra, redis, keyring, producer):
     runtime = make_runtime(redis, keyring, producer)
     version = await deploy_directory(redis, BUNDLES / "probe")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import msgspec
 from litestar import Litestar, Request, Response, get
 
@@ -117,3 +119,65 @@ async def test_failed_test_connection_is_logged_for_alerts_without_the_credentia
     assert [(line.kind, line.level) for line in lines] == [("platform", "warn")]
     assert "Stripe rejected the API key" in lines[0].message
     assert "sk_test_revoked_9d2f" not in msgspec.json.encode(lines[0]).decode()
+
+
+ECHOING_MANIFEST = {
+    "key": "echoing",
+    "kind": "connector",
+    "name": "Echoing",
+    "version": "1.0.0",
+    "permissions": {"secrets": ["api_key"]},
+    "connection": {
+        "settingsSchema": {
+            "properties": {"api_key": {"type": "string", "secret": True}},
+            "required": ["api_key"],
+        },
+        "testConnection": True,
+    },
+}
+ECHOING_CONNECTION = """from sdk import ConnectionResult, secrets
+
+
+def test_connection(ctx):
+    # Passes on what a provider that quotes the rejected key would have said.
+    return ConnectionResult(ok=False, message=f"Invalid API Key provided: {secrets.get('api_key')}")
+"""
+
+
+async def test_a_rejected_key_the_connector_quotes_never_reaches_the_logs(
+    infra,
+    http,
+    redis,  # noqa: F811
+    tmp_path,
+):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "manifest.json").write_text(json.dumps(ECHOING_MANIFEST))
+    (tmp_path / "src" / "connection.py").write_text(ECHOING_CONNECTION)
+    version = await deploy_directory(redis, tmp_path)
+    snapshot = installation(version)
+    body = msgspec.json.encode(
+        {
+            "installation": snapshot,
+            "version": version,
+            "settings": {},
+            "secrets": {"api_key": "sk_test_echoed_41c7"},
+        }
+    )
+    async with serving(create_app(SyncSettings(), infra.settings())) as sync:
+        verdict = await http.post(f"{sync}/internal/test-connection", content=body, headers=TOKEN)
+
+    def mine(lines: list) -> list:  # type: ignore[type-arg]
+        return [line for line in lines if line.installation_id == snapshot.installation_id]
+
+    lines = mine(
+        await read_topic(
+            infra.bootstrap_servers,
+            EXTENSION_LOGS,
+            until=lambda seen: any(
+                line.attrs.get("event") == "test_connection_failed" for line in mine(seen)
+            ),
+        )
+    )
+    assert verdict.json()["ok"] is False
+    assert any("Invalid API Key provided: [redacted]" in line.message for line in lines)
+    assert all("sk_test_echoed_41c7" not in msgspec.json.encode(line).decode() for line in lines)

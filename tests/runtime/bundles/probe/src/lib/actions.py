@@ -43,4 +43,6 @@ async def run(action: str, body: dict) -> dict:
         await asyncio.sleep(60)
     if action == "raise":
         raise ValueError("the probe exploded")
+    if action == "raise_with_secret":
+        raise ValueError(f"the provider refused key {secrets.get('api_key')}")
     return {"action": action}
