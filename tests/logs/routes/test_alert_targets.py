@@ -30,6 +30,9 @@ async def logs_url(infra, http) -> AsyncIterator[str]:
         "https://[::1]/hook",
         "https://[fe80::1]/hook",
         "https://0.0.0.0/hook",
+        "https://100.100.100.200/latest/meta-data",  # shared address space (a cloud metadata)
+        "https://[2002:7f00:1::1]/hook",  # 6to4 wrapping 127.0.0.1
+        "https://[::ffff:10.0.0.1]/hook",  # IPv4-mapped private
         "http://example.com/hook",
     ],
 )

@@ -18,16 +18,14 @@ from services.logs.errors import UnsafeDestination
 
 def _is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv6 address that carries an IPv4 one (mapped, 6to4, Teredo) is judged by it.
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None:
+            ip = embedded
+    # `is_global` is False for private, loopback, link-local, shared (100.64/10, where some
+    # clouds keep their metadata service), reserved and documentation ranges alike.
+    return ip.is_global and not ip.is_multicast
 
 
 async def check_target(url: str, *, allow_private: bool) -> None:
