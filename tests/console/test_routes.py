@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 
 from cli.embedded import free_port
 from services.console.app import create_app
@@ -101,3 +102,34 @@ async def test_a_members_forged_admin_action_is_refused_by_the_api_and_said_so(s
         shown = await client.get(forged.headers["location"])
     assert "this action needs the admin role" in shown.text
     assert (await suite.api("GET", f"/v1/installations/{installed['id']}"))["state"] != "disabled"
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/\\evil.example", "//evil.example", "https://evil.example/", "/\\/evil.example", "/%0a"],
+)
+async def test_sign_in_never_redirects_to_another_origin(suite: Suite, target: str):
+    token = token_of(suite.tenant.admin)
+    async with browser_like(suite.console) as client:
+        page = await client.get("/sign-in", params={"next": target})
+        csrf = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+        assert csrf is not None
+        answer = await client.post(
+            "/sign-in", data={"token": token, "_csrf_token": csrf.group(1), "next": target}
+        )
+    location = answer.headers["location"]
+    assert location == "/extensions" or (location.startswith("/") and "\\" not in location)
+    assert "evil.example" not in location
+
+
+async def test_an_unknown_stream_action_is_404_not_a_server_error(suite: Suite):
+    async with browser_like(suite.console) as client:
+        await sign_in(client, token_of(suite.tenant.admin))
+        page = await client.get("/extensions")
+        csrf = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+        assert csrf is not None
+        answer = await client.post(
+            "/installations/inst_x/streams/customers/explode",
+            data={"_csrf_token": csrf.group(1)},
+        )
+    assert answer.status_code == 404

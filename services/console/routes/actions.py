@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from services.base.errors import NotFound
 from services.console.downstream import Downstream
 from services.console.routes.responses import back, form_of, page
 from services.console.service import actions
@@ -84,7 +85,9 @@ async def stream_action(
 ) -> Redirect:
     """Sync now (`run`), `reset` the cursor, or `restore` an earlier cursor entry."""
     form = await form_of(request)
-    name = {"run": "run_stream", "reset": "reset_stream", "restore": "restore_cursor"}[verb]
+    name = {"run": "run_stream", "reset": "reset_stream", "restore": "restore_cursor"}.get(verb)
+    if name is None:
+        raise NotFound(f"no stream action {verb!r}", field="verb")
     done = await actions.run(
         downstream,
         viewer,
@@ -146,7 +149,9 @@ async def destination_action(
     verb: FromPath[str],
 ) -> Redirect:
     form = await form_of(request)
-    name = {"delete": "delete_destination", "test": "test_destination"}[verb]
+    name = {"delete": "delete_destination", "test": "test_destination"}.get(verb)
+    if name is None:
+        raise NotFound(f"no destination action {verb!r}", field="verb")
     done = await actions.run(downstream, viewer, name, id=destination_id)
     return back(request, actions.safe_back(form.get("back")), done)
 

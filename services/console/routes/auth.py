@@ -10,14 +10,14 @@ from litestar.response import Redirect, Template
 
 from services.console.downstream import Downstream
 from services.console.routes.responses import form_of, page
+from services.console.service.actions import safe_back
 from services.console.service.viewer import Viewer
 from services.console.service.workspace import sign_in
 
 
 def safe_next(target: Any) -> str:
     """Only a local path: an open redirect would let a link send a signed-in admin anywhere."""
-    text = str(target or "")
-    return text if text.startswith("/") and not text.startswith("//") else "/extensions"
+    return safe_back(target, "/extensions")
 
 
 @get("/", include_in_schema=False)

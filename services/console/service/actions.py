@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import msgspec
 
@@ -66,7 +67,9 @@ async def run(
     if action not in ACTIONS:
         return Done(ok=False, message=f"Unknown action {action!r}.")
     service, method, path, sentence = ACTIONS[action]
-    path = path.format(i=f"/v1/installations/{installation_id}", **params)
+    # Every value is one path segment: `..` or `/` in a form field cannot reach another route.
+    segments = {name: quote(value, safe="") for name, value in params.items()}
+    path = path.format(i=f"/v1/installations/{quote(installation_id, safe='')}", **segments)
     reply = await downstream.call(service, method, path, viewer.token, json=body)  # type: ignore[arg-type]
     if reply.failure is not None:
         return Done(ok=False, message=reply.failure.banner, failure=reply.failure)
@@ -116,9 +119,22 @@ def after(name: str, installation_id: str, done: Done, form: dict[str, Any]) -> 
 
 
 def safe_back(target: Any, default: str = "/extensions") -> str:
-    """A local path to return to (never another origin)."""
+    """A local path to return to, never another origin.
+
+    Browsers read `/\\host` and `//host` as another origin, so a backslash anywhere, a second
+    leading slash, a scheme or a host make it fall back to `default` (no open redirect).
+    """
     text = str(target or "")
-    return text if text.startswith("/") and not text.startswith("//") else default
+    parts = urlsplit(text)
+    local = (
+        text.startswith("/")
+        and not text.startswith("//")
+        and "\\" not in text
+        and not parts.scheme
+        and not parts.netloc
+        and not any(ord(c) < 32 for c in text)
+    )
+    return text if local else default
 
 
 async def save_settings(
