@@ -1,10 +1,11 @@
-"""Kafka in: every installation snapshot, from every partition, into this replica's view.
+"""Every installation snapshot, from every partition, into this replica's view.
 
-Ingress replicas sit behind a load balancer, so each one must resolve every hook id: the
-follower assigns itself all partitions of the snapshot topic (no consumer group, nothing
-committed) and reads them from the beginning at every start. It is *caught up* once it has
-reached the end offsets it saw when it started; `/readyz` stays red until then, so a replica
-never answers 404 for an installation it simply has not read yet.
+Replicas behind a load balancer (ingress; the logs service's HTTP API) must each know every
+installation, whichever partitions a consumer group would have given them: the follower
+assigns itself all partitions of the snapshot topic (no consumer group, nothing committed)
+and reads them from the beginning at every start. It is *caught up* once it has reached the
+end offsets it saw when it started; `/readyz` stays red until then, so a replica never
+answers 404 for an installation it simply has not read yet.
 """
 
 from __future__ import annotations
@@ -26,17 +27,19 @@ Apply = Callable[[InstallationSnapshot], Awaitable[object]]
 class SnapshotFollower:
     """Tails all snapshot partitions into `apply`; ordering is per partition (per installation)."""
 
-    def __init__(self, bootstrap_servers: str, apply: Apply) -> None:
+    def __init__(self, bootstrap_servers: str, apply: Apply, service: str = "ingress") -> None:
         self.bootstrap_servers = bootstrap_servers
         self.apply = apply
+        self.service = service
         self.caught_up = False
+        self.caught_up_event = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
     def start(self) -> None:
         """Begin following in the background (idempotent)."""
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="ingress-snapshot-follower")
+            self._task = asyncio.create_task(self._run(), name=f"{self.service}-snapshot-follower")
 
     async def stop(self) -> None:
         """Stop following; nothing to commit (every start reads from the beginning)."""
@@ -62,7 +65,7 @@ class SnapshotFollower:
             bootstrap_servers=self.bootstrap_servers,
             enable_auto_commit=False,
             group_id=None,
-            client_id="ingress-snapshots",
+            client_id=f"{self.service}-snapshots",
         )
         await consumer.start()
         try:
@@ -76,6 +79,7 @@ class SnapshotFollower:
             while True:
                 if not self.caught_up and await _caught_up(consumer, targets):
                     self.caught_up = True
+                    self.caught_up_event.set()
                     log.info("snapshot view caught up", extra={"offsets": len(targets)})
                 batch = await consumer.getmany(timeout_ms=200, max_records=500)
                 for records in batch.values():

@@ -24,6 +24,7 @@ from services.base.infrastructure import Infrastructure
 from services.base.kafka import publish_all
 from services.base.runtime import build_runtime
 from services.base.settings import InfraSettings, load_keyring
+from services.base.snapshot_follower import SnapshotFollower
 from services.base.snapshots import SnapshotView
 from services.ingress.deliveries import DeliveryReader
 from services.ingress.drafts import DraftRunner
@@ -37,7 +38,6 @@ from services.ingress.service import WebhookIngress
 from services.ingress.settings import PREFIX, IngressSettings
 from services.ingress.signing_keys import SigningKeys
 from services.ingress.store import IngressStore
-from services.ingress.subscribers import SnapshotFollower
 from services.ingress.tasks import Background
 
 

@@ -22,6 +22,7 @@ from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
 from services.base.secrets_crypto import Keyring
 from services.base.settings import InfraSettings
+from services.base.snapshot_follower import SnapshotFollower
 from services.base.snapshots import SnapshotView
 from services.logs import subscribers as on
 from services.logs.routes import CONTROLLERS
@@ -89,17 +90,22 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
         lines, lambda w: settings.retention_for(w)[1], settings.retention_interval_s
     )
 
+    # Every replica knows every installation (the observation report may be asked of any):
+    # the snapshot topic is read from the start, without a consumer group.
+    follower = SnapshotFollower(infra_settings.kafka_bootstrap_servers, view.apply, "logs")
+    infra.reader(INSTALLATION_SNAPSHOTS)
+    infra.ready_checks["snapshots"] = lambda: follower.caught_up
+
     # One consumer for everything stored (each consumer joining a group costs seconds).
     infra.subscribe_batch(
         settings.group_id,
         {
-            INSTALLATION_SNAPSHOTS: on.snapshot_handler(view),
             EXTENSION_LOGS: on.log_lines_handler(logs),
             AUDIT_EVENTS: on.audit_handler(logs),
             STREAM_STATUS: on.stream_status_handler(logs, rules),
             WEBHOOK_HEALTH: on.webhook_health_handler(logs, rules),
             SECRET_READS: on.secret_reads_handler(logs),
-            CANONICAL_RECORDS: on.canonical_handler(records, view),
+            CANONICAL_RECORDS: on.canonical_handler(records, view, follower.caught_up_event),
             OBSERVED_RECORDS: on.observed_handler(records),
         },
         max_records=settings.batch_max_records,
@@ -117,11 +123,13 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
         )
 
     async def open_store() -> None:
+        follower.start()
         await clickhouse.open()
         await sender.start()
         await sweeper.start()
 
     async def close_store() -> None:
+        await follower.stop()
         await sweeper.stop()
         await sender.stop()
         await http.aclose()

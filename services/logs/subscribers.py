@@ -10,11 +10,11 @@ starting at the newest offset, so every replica's tails see every line.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from contracts.audit import AuditEvent
 from contracts.health import WebhookHealthWindow
-from contracts.installations import InstallationSnapshot
 from contracts.logs import ExtensionLogLine
 from contracts.records import CanonicalRecord, ObservedRecord
 from contracts.secret_reads import SecretRead
@@ -86,28 +86,18 @@ def secret_reads_handler(service: LogsService) -> Callable[[list[SecretRead]], A
     return on_secret_reads
 
 
-def snapshot_handler(
-    view: SnapshotView,
-) -> Callable[[list[InstallationSnapshot]], Awaitable[None]]:
-    """Keep the newest snapshot per installation (which version is active or observed).
-
-    Snapshots come first in each batch, so records of an installation put under
-    observation in the same batch are already kept."""
-
-    async def on_snapshots(snapshots: list[InstallationSnapshot]) -> None:
-        for snapshot in snapshots:
-            await view.apply(snapshot)
-
-    return on_snapshots
-
-
 def canonical_handler(
-    records: RecordStore, view: SnapshotView
+    records: RecordStore, view: SnapshotView, view_ready: asyncio.Event
 ) -> Callable[[list[CanonicalRecord]], Awaitable[None]]:
     """Keep canonical records only of installations under observation (the report's other
-    side); everything else is skipped, so the store does not mirror the whole topic."""
+    side); everything else is skipped, so the store does not mirror the whole topic.
+
+    The view is every installation's latest snapshot, read from the start of the snapshot
+    topic by this process (services.base.snapshot_follower): a batch waits until it caught
+    up, so a restarted replica never drops records of an installation it has not read yet."""
 
     async def on_canonical(batch: list[CanonicalRecord]) -> None:
+        await view_ready.wait()
         kept = [r for r in batch if _observed(view, r.installation_id)]
         await records.add_many("canonical", kept)
 
