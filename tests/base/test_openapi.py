@@ -6,13 +6,15 @@ import httpx
 
 from services.logs.app import create_app
 from services.logs.settings import LogsSettings
-from tests.harness import Infra, serving
+from tests.harness import Infra, logs_store_dir, serving
 
 
 async def test_error_answers_are_documented_in_the_error_shape(
     infra: Infra, http: httpx.AsyncClient
 ) -> None:
-    async with serving(create_app(LogsSettings(port=0), infra.settings())) as url:
+    # chDB opens one store directory per process: this test process' shared one
+    settings = LogsSettings(port=0, group_id="logs-openapi-doc", data_dir=logs_store_dir())
+    async with serving(create_app(settings, infra.settings())) as url:
         document = (await http.get(f"{url}/schema/openapi.json")).json()
 
     error = document["components"]["schemas"]["Error"]

@@ -31,6 +31,15 @@ from tests.harness import Infra
 API_SERVICES = ("registry", "ingress", "logs", "sync")
 FIXTURE_BUNDLE = Path(__file__).parents[1] / "ingress" / "fixtures" / "stripe_like"
 WEBHOOK_SECRET = "whsec_robustness_secret"
+# The seeded connector's one stream: it reads nothing, so a run (scheduled or fuzzed) is cheap.
+STREAM = "customers"
+STREAM_CODE = """from sdk import Page
+
+
+async def fetch(ctx, cursor):
+    return Page(records=[], next_cursor=cursor, has_more=False)
+"""
+ALERT_URL = "https://127.0.0.1:9/alerts"  # the discard port: nothing listens, refused at once
 
 
 @dataclass
@@ -150,6 +159,8 @@ def running_suite(infra: Infra, names: tuple[str, ...] = API_SERVICES) -> Iterat
         "REGISTRY_SYNC_URL": urls["sync"],
         "REGISTRY_INGRESS_URL": urls["ingress"],
         **{f"CONSOLE_{n.upper()}_URL": u for n, u in urls.items()},
+        # the seeded alert destination is a closed local port (ALERT_URL): no DNS, no network
+        "LOGS_ALERT_ALLOW_PRIVATE_TARGETS": "true",
     }
     services = {name: start_service(name, infra, home, ports[name], **wiring) for name in names}
     try:
@@ -165,7 +176,9 @@ def running_suite(infra: Infra, names: tuple[str, ...] = API_SERVICES) -> Iterat
 
 def seed_workspace(suite: Suite, slug: str) -> Workspace:
     """A workspace with an admin, a member, a revoked token, a private connector installed
-    with a webhook secret, another secret, and one delivery in its history."""
+    with a webhook secret, another secret, and one delivery in its history; when the suite
+    runs them, an alert destination and rule (logs), and the connector's stream with one
+    cursor history entry (sync)."""
     from sdk.bundle import pack  # the CLI's packer: the archive `backfill deploy` uploads
 
     result = subprocess.run(
@@ -196,6 +209,16 @@ def seed_workspace(suite: Suite, slug: str) -> Workspace:
             directory = Path(tmp) / key
             shutil.copytree(FIXTURE_BUNDLE, directory)
             manifest["key"] = key
+            manifest["streams"] = [
+                {
+                    "name": STREAM,
+                    "canonicalType": "customer",
+                    "entry": f"streams/{STREAM}.py",
+                    "everySeconds": 3600,
+                }
+            ]
+            (directory / "src" / "streams").mkdir()
+            (directory / "src" / "streams" / f"{STREAM}.py").write_text(STREAM_CODE)
             (directory / "manifest.json").write_text(json.dumps(manifest))
             archive, _ = pack(directory)
         version = ok(
@@ -213,6 +236,11 @@ def seed_workspace(suite: Suite, slug: str) -> Workspace:
         )
         webhook = ok(client.get(f"{registry}/v1/installations/{installation['id']}/webhook"))
         delivery_id = deliver_one(client, suite, installation["id"], webhook["url"])
+        extra = {}
+        if "logs" in suite.services:
+            extra |= seed_alerts(client, suite)
+        if "sync" in suite.services:
+            extra |= seed_stream(client, suite, installation["id"])
     return Workspace(
         id=workspace["id"],
         admin=admin,
@@ -230,8 +258,38 @@ def seed_workspace(suite: Suite, slug: str) -> Workspace:
             "hook_url": webhook.get("url", ""),
             "hook_id": webhook["url"].rsplit("/", 1)[-1],
             "delivery_id": delivery_id,
+            **extra,
         },
     )
+
+
+def seed_alerts(client: httpx.Client, suite: Suite) -> dict[str, str]:
+    """An alert destination and a rule that sends to it (a rule that stays quiet: no test
+    connection fails in the sweeps)."""
+    logs = suite.url("logs")
+    destination = client.post(
+        f"{logs}/v1/alerts/destinations", json={"url": ALERT_URL, "description": "seeded"}
+    )
+    assert destination.status_code == 201, destination.text
+    destination_id = destination.json()["destination"]["id"]
+    rule = client.post(
+        f"{logs}/v1/alerts/rules",
+        json={"type": "test_connection_failed", "destination_id": destination_id},
+    )
+    assert rule.status_code == 201, rule.text
+    return {"destination_id": destination_id, "rule_id": rule.json()["id"]}
+
+
+def seed_stream(client: httpx.Client, suite: Suite, installation_id: str) -> dict[str, str]:
+    """Once sync schedules the installation's stream, reset it: one cursor history entry."""
+    base = f"{suite.url('sync')}/v1/installations/{installation_id}/streams"
+    deadline = time.monotonic() + 30
+    while client.get(base).status_code != 200:
+        assert time.monotonic() < deadline, "sync never scheduled the seeded stream"
+        time.sleep(0.1)
+    reset = client.post(f"{base}/{STREAM}/reset")
+    assert reset.status_code == 200, reset.text
+    return {"stream": STREAM, "entry_id": reset.json()["entry"]["entry_id"]}
 
 
 RECORDER_BUNDLE = Path(__file__).parent / "fixtures" / "recorder"

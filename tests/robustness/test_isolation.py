@@ -25,7 +25,7 @@ from schemathesis import GenerationMode
 
 from tests.robustness.live import Suite
 
-SWEPT = ("registry", "ingress", "logs")  # sync: no public operation yet (see test_fuzz.py)
+SWEPT = ("registry", "ingress", "logs", "sync")
 
 # Path parameter → the seeded id of workspace A it takes.
 IDS = {
@@ -36,6 +36,10 @@ IDS = {
     "token_id": "token_id",
     "delivery_id": "delivery_id",
     "hook_id": "hook_id",
+    "destination_id": "destination_id",
+    "rule_id": "rule_id",
+    "stream": "stream",
+    "entry_id": "entry_id",
 }
 
 # Operations answered 2xx to any workspace because they query the caller's own workspace
@@ -43,6 +47,15 @@ IDS = {
 WORKSPACE_SCOPED = {
     # the caller's own log lines of an extension key (B may install the same extension)
     ("GET", "/v1/extensions/{extension_key}/logs"),
+    ("GET", "/v1/extensions/{extension_key}/logs/stream"),
+    # the caller's own draft of an extension key: removing none is not an error (idempotent)
+    ("DELETE", "/v1/extensions/{key}/draft"),
+    # logs reads of an installation filter on the caller's workspace: another workspace's
+    # installation reads as empty, exactly like an id that does not exist
+    ("GET", "/v1/installations/{installation_id}/logs"),
+    ("GET", "/v1/installations/{installation_id}/logs/stream"),
+    ("GET", "/v1/installations/{installation_id}/health"),
+    ("GET", "/v1/installations/{installation_id}/secret-reads"),
 }
 # Writes a member may do by design (its own tokens).
 MEMBER_WRITES = {("POST", "/v1/tokens"), ("DELETE", "/v1/tokens/{token_id}")}
@@ -96,7 +109,10 @@ def admin_only(operation: Any) -> bool:
 
 def secrets_of(ids: dict[str, str], request_url: str) -> list[str]:
     """A's values that B never sent and must never see."""
-    private = ("workspace_id", "hook_id", "member_id", "version_id", "delivery_id", "token_id")
+    private = (
+        *("workspace_id", "hook_id", "member_id", "version_id", "delivery_id", "token_id"),
+        *("destination_id", "rule_id", "entry_id"),
+    )
     return [ids[k] for k in private if ids.get(k) and ids[k] not in request_url]
 
 
