@@ -20,6 +20,7 @@ from cli.dev import load_session
 from cli.errors import CliError, ExitCode
 from cli.events import SampleEvent, available, build, fixtures_of, manifest_webhooks
 from cli.installations import read_secret
+from cli.logs import fetch as fetch_lines
 from cli.logs import format_line
 from cli.output import JsonOption, RegistryOption, TokenOption, api, emit_json, err, out
 from sdk.define import manifest_from_directory
@@ -53,10 +54,8 @@ def _would_writes(client: Api, key: str, invocation_id: str) -> list[dict[str, A
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
-            lines = client.get(
-                "logs",
-                f"/v1/extensions/{key}/logs",
-                params={"since": time.time() - 120, "limit": 500, "mode": "draft"},
+            lines = fetch_lines(
+                client, key, {"since": time.time() - 120, "limit": 500, "mode": "draft"}
             )
         except CliError:
             return []

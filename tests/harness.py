@@ -12,6 +12,7 @@ import concurrent.futures
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -145,7 +146,12 @@ def create_topics(bootstrap_servers: str) -> None:
 @contextlib.asynccontextmanager
 async def serving(app: Litestar, port: int | None = None) -> AsyncIterator[str]:
     """Serve `app` on `port` (default: a free one) with a real uvicorn server; yield its URL."""
-    port = port or free_port()
+    # Bound here and handed to uvicorn: a port picked free and bound later may be taken in
+    # between (by another test process, or as the local end of an outbound connection).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port or 0))
+    port = int(sock.getsockname()[1])
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -155,7 +161,7 @@ async def serving(app: Litestar, port: int | None = None) -> AsyncIterator[str]:
         timeout_graceful_shutdown=10,  # as `serve` does in production
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     deadline = time.monotonic() + 60
     while not server.started:
         if task.done():
@@ -172,6 +178,8 @@ async def serving(app: Litestar, port: int | None = None) -> AsyncIterator[str]:
             await asyncio.wait_for(task, 200)
         except TimeoutError:
             raise AssertionError("the app did not stop within 200 s") from None
+        finally:
+            sock.close()
 
 
 async def wait_ready(client: Any, base_url: str, timeout: float = 30) -> None:

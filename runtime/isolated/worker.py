@@ -15,7 +15,7 @@ import socket
 import sys
 import time
 import traceback
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
@@ -54,6 +54,7 @@ class Channel:
         self.held: list[bytes] = []
         self.held_bytes = 0
         self.held_since = 0.0
+        self.pending: deque[protocol.Invoke] = deque()  # queued while a call awaited its answer
 
     def post(self, message: protocol.Frame) -> None:
         """Queue a frame for the parent."""
@@ -87,13 +88,20 @@ class Channel:
                 return None
             self.buffer += chunk
 
+    def next_invoke(self) -> protocol.ToWorker | None:
+        """The next invocation: one queued during a capability call first, else from the socket."""
+        return self.pending.popleft() if self.pending else self.receive()
+
     def call(self, request: protocol.Frame) -> protocol.ToWorker:
-        """Send a capability request and wait for its answer."""
+        """Send a capability request and wait for its answer; invocations sent meanwhile wait."""
         self.post(request)
-        answer = self.receive()
-        if answer is None:
-            raise SystemExit(0)  # the parent is gone: nothing left to do
-        return answer
+        while True:
+            answer = self.receive()
+            if answer is None:
+                raise SystemExit(0)  # the parent is gone: nothing left to do
+            if not isinstance(answer, protocol.Invoke):
+                return answer
+            self.pending.append(answer)
 
 
 class ProxyCapabilities:
@@ -188,7 +196,7 @@ class Worker:
     def serve(self) -> None:
         """Run invocations until the parent closes the socket."""
         while True:
-            message = self.channel.receive()
+            message = self.channel.next_invoke()
             if message is None:
                 return
             if isinstance(message, protocol.Invoke):

@@ -17,6 +17,7 @@ import pytest
 
 from contracts.logs import ExtensionLogLine
 from contracts.topics import EXTENSION_LOGS
+from runtime.isolated.invoker import IsolatedRuntime
 from runtime.loader import package_of
 from tests.harness import read_topic
 from tests.runtime.conftest import make_runtime
@@ -263,31 +264,25 @@ async def test_a_worker_that_dies_mid_invocation_ends_it_with_an_error(infra, ho
     await assert_contained(infra, runtime, snapshot, "crash", "worker exited during the invocation")
 
 
-def zygotes_of_this_process() -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            cmdline = stat.read_bytes()
-            ppid = int((stat.parent / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if b"runtime.isolated.zygote" in cmdline and ppid == os.getpid():
-            found.append(int(stat.parent.name))
-    return found
+def zygote_of(runtime: IsolatedRuntime) -> int | None:
+    """The pid of this runtime's live zygote (other runtimes of the process have their own)."""
+    zygote = runtime.pool.zygote
+    return zygote.pid if zygote is not None and zygote.poll() is None else None
 
 
 async def test_runtime_recovers_when_its_zygote_is_killed(hostile):
     runtime, snapshot = hostile
     assert (await runtime.invoke(attack(snapshot, "ok"))).outcome == "ok"
-    [zygote] = zygotes_of_this_process()
+    zygote = zygote_of(runtime)
+    assert zygote is not None
     os.kill(zygote, 9)
     outcomes: list[str] = []
     for _ in range(50):  # its workers die with it; at most the calls in flight may fail
         tenant = installation(snapshot.active)  # a new installation needs a new worker
         outcomes.append((await runtime.invoke(attack(tenant, "ok"))).outcome)
-        if outcomes[-1] == "ok" and set(zygotes_of_this_process()) - {zygote}:
+        if outcomes[-1] == "ok" and zygote_of(runtime) not in (None, zygote):
             break
         await asyncio.sleep(0.1)
     assert outcomes[-1] == "ok", outcomes
-    assert set(zygotes_of_this_process()) - {zygote}
+    assert zygote_of(runtime) not in (None, zygote)
     assert (await runtime.invoke(attack(snapshot, "ok"))).outcome == "ok"

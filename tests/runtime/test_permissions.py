@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 from litestar import Litestar, get
 
@@ -208,4 +210,19 @@ async def test_declared_writable_entity_becomes_an_emission(infra, redis, keyrin
     [emission] = result.emissions
     assert (emission.canonical_type, emission.idempotency_key) == ("ticket", "probe:t_1")
     assert emission.payload == {"id": "t_1", "title": "Printer on fire"}
+    await runtime.close()
+
+
+async def test_pipelined_invocations_of_one_installation_each_get_their_own_answers(
+    redis, keyring, producer
+):
+    """Invocations queued on a worker while another waits for a capability answer (a secret)
+    run after it, in order; none takes another's answer."""
+    runtime = make_runtime(redis, keyring, producer, workers=1)
+    version = await deploy_directory(redis, BUNDLES / "probe")
+    snapshot = installation(version, keyring=keyring, secrets={"api_key": "sk_test_51Hx9Qd"})
+    invocations = [webhook(snapshot, body(action="secret")) for _ in range(8)]
+    results = await asyncio.gather(*(runtime.invoke(i) for i in invocations))
+    assert [(r.outcome, r.error) for r in results] == [("ok", None)] * 8
+    assert all(r.response is not None and r.response.body == {"length": 15} for r in results)
     await runtime.close()
