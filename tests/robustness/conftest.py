@@ -1,5 +1,8 @@
-"""The live suite for the robustness sweeps: every API service as its own process, on the
-session's broker and Valkey, with three seeded workspaces (`fuzz`, `a`, `b`)."""
+"""The live suite for the robustness sweeps: every API service as its own process, on a
+broker and Valkey of its own, with three seeded workspaces (`fuzz`, `a`, `b`).
+
+Its own pair, not the session's: the suite lives for the whole session, and its sync process
+(a replica like any other) would otherwise schedule every other test's installations."""
 
 from __future__ import annotations
 
@@ -10,14 +13,18 @@ from typing import Any
 import pytest
 import schemathesis
 
-from tests.harness import Infra
+from tests.harness import embedded_infra
 from tests.robustness.live import Suite, running_suite, seed_workspace
 
 
 @pytest.fixture(scope="session")
-def live(infra: Infra) -> Iterator[Suite]:
+def live() -> Iterator[Suite]:
     """registry, ingress, logs and sync running as processes, with seeded workspaces."""
-    with running_suite(infra) as suite, ThreadPoolExecutor(3) as pool:
+    with (
+        embedded_infra() as private,
+        running_suite(private) as suite,
+        ThreadPoolExecutor(3) as pool,
+    ):
         slugs = ("fuzz", "a", "b")
         seeded = pool.map(lambda slug: seed_workspace(suite, slug), slugs)
         suite.workspaces.update(zip(slugs, seeded, strict=True))
