@@ -12,7 +12,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c "import ctypes.util,sys; sys.exit(not ctypes.util.find_library('seccomp'))" \
 	  || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	         apt-get install -y -q libseccomp2 >/dev/null || true; fi; } ; \
+	         { apt-get install -y -q libseccomp2 || { apt-get update -qq && apt-get install -y -q libseccomp2; }; } >/dev/null 2>&1 || true; fi; } ; \
 	  $(PYTHON) -c "import ctypes.util,sys; sys.exit(not ctypes.util.find_library('seccomp'))" \
 	  || echo "WARNING: libseccomp2 is missing: services will refuse to start (extension code \
 	cannot be isolated) unless RUNTIME_ALLOW_IN_PROCESS=true. Install it: apt-get install libseccomp2" >&2

@@ -327,7 +327,7 @@ async def test_a_persistently_failing_destination_is_disabled_and_audited(
     )
     url = f"{logs_url}/v1/alerts/destinations/{destination_id}"
     disabled = await eventually(
-        lambda: _json(http.get(url, headers=admin)), lambda d: not d["enabled"], timeout=30
+        lambda: _json(http.get(url, headers=admin)), lambda d: not d["enabled"], timeout=120
     )
     assert disabled["enabled"] is False and "failed attempts" in disabled["disabled_reason"]
     audit = await eventually(
