@@ -142,7 +142,6 @@ async def test_init_dev_trigger_save_and_ctrl_c_on_a_fresh_connector(suite: Suit
     # Only this scaffold's versions (0.1.0…): the suite's workspace may hold other tests' (and
     # the initial version may come from an earlier dev run of the same key).
     labels = [v["label"] for v in history if v["label"].startswith("0.1.0")]
-    assert "0.1.0" in labels
     assert sum(label.startswith("0.1.0-dev.") for label in labels) >= 2
 
     async def gone() -> bool:
