@@ -1,6 +1,6 @@
 """`backfill streams`, `sync`, `cursor history|restore` against a real sync service.
 
-A sync replica on the session's broker and Valkey polls a Stripe installation's streams from
+A sync replica on this module's own broker and Valkey (see tests/sync/conftest.py) polls a Stripe installation's streams from
 a local Stripe-like list API (tests/sync/providers.py); the CLI runs as its own process.
 """
 
@@ -13,10 +13,17 @@ from contracts.ids import new_id
 from services.sync.app import create_app
 from tests.cli.conftest import eventually, run, run_json
 from tests.harness import serving
-from tests.runtime.conftest import keyring, producer, redis  # noqa: F401 - shared fixtures
+from tests.sync import conftest as sync_fixtures
 from tests.sync.conftest import canonical_of, put_snapshot, sync_settings, token_for
 from tests.sync.providers import PagedProvider
 from tests.sync.test_runs import stripe_install
+
+# The sync tests' private broker and Valkey per module (no other sync replica sees this one's
+# installations); pytest finds fixtures by module attribute.
+infra = sync_fixtures.infra
+redis = sync_fixtures.redis
+producer = sync_fixtures.producer
+keyring = sync_fixtures.keyring
 
 
 def env_for(sync: str, token: str, tmp_path: Path) -> dict[str, str]:
@@ -30,9 +37,9 @@ def env_for(sync: str, token: str, tmp_path: Path) -> dict[str, str]:
 
 async def test_streams_sync_and_cursor_restore_through_the_cli(
     infra,
-    redis,  # noqa: F811
-    keyring,  # noqa: F811
-    producer,  # noqa: F811
+    redis,
+    keyring,
+    producer,
     tmp_path: Path,
 ):
     provider = PagedProvider(key=new_id("sk_test"), customers=150)

@@ -106,9 +106,7 @@ async def suite(infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[Suite]:
     groups = f"console-{uuid.uuid4().hex[:8]}"
     async with (
         serving(Litestar([stripe_account, stripe_list])) as stripe,
-        serving(
-            sync_app(SyncSettings(host_overrides=f"api.stripe.com={stripe}"), infra.settings())
-        ) as sync,
+        serving(sync_app(sync_settings(stripe, f"{groups}-sync"), infra.settings())) as sync,
         serving(ingress_app(ingress_settings(), infra.settings())) as ingress,
         serving(logs_app(logs_settings(f"{groups}-logs"), infra.settings())) as logs,
     ):

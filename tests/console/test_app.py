@@ -110,7 +110,7 @@ async def test_admin_installs_stripe_and_runs_it_through_its_whole_life(browser,
     await expect(page.get_by_text("Version about to install")).to_be_visible()
     await expect(page.get_by_text("https://api.stripe.com")).to_be_visible()
     await shot(page, "catalog-stripe")
-    await page.get_by_label("Connection name").fill("production")
+    await page.get_by_label("Connection name").fill("ledger")
     await page.get_by_role("button", name="Install").click()
     await expect(page.get_by_text("Installed. Fill in the settings below")).to_be_visible()
     await expect(page.get_by_text("Pending:")).to_be_visible()
@@ -215,9 +215,9 @@ async def test_admin_installs_stripe_and_runs_it_through_its_whole_life(browser,
     await page.get_by_role("button", name="Disable").click()
     await expect(page.get_by_text("Disabled: hooks, jobs and routes stopped")).to_be_visible()
     await nav(page, "Installed")
-    await expect(page.get_by_role("row", name="production")).to_contain_text("disabled")
+    await expect(page.get_by_role("row", name="ledger")).to_contain_text("disabled")
     await (
-        page.get_by_role("row", name="production")
+        page.get_by_role("row", name="ledger")
         .get_by_role("link", name="stripe", exact=True)
         .click()
     )
@@ -253,7 +253,7 @@ async def test_admin_installs_stripe_and_runs_it_through_its_whole_life(browser,
     await shot(page, "uninstall")
     await page.get_by_role("button", name="Uninstall", exact=True).click()
     await expect(page.get_by_text("Uninstalled.")).to_be_visible()
-    await expect(page.get_by_role("row", name="production")).to_have_count(0)
+    await expect(page.get_by_role("row", name="ledger")).to_have_count(0)
     assert (await suite.api("GET", f"/v1/installations/{installation_id}"))[
         "state"
     ] == "uninstalled"

@@ -1,13 +1,21 @@
-"""Sync test fixtures: the session's Valkey/broker clients, snapshots on the real topic, tokens."""
+"""Sync test fixtures: a broker and Valkey per test module, snapshots on the real topic, tokens.
+
+Every sync replica schedules every active installation on the snapshot topic it reads, so a
+replica on the session's shared broker would also poll other tests' installations (without
+their provider overrides) and race this module's replicas for their leases. Each sync test
+module therefore runs on a private embedded broker and Valkey (started in about a second).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import msgspec
+import pytest
+import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from redis.asyncio import Redis
 
@@ -16,9 +24,40 @@ from contracts.installations import InstallationSnapshot
 from contracts.records import CanonicalRecord
 from contracts.topics import CANONICAL_RECORDS, INSTALLATION_SNAPSHOTS
 from services.base.auth import Principal, new_token, token_digest, token_key
-from services.base.kafka import publish
+from services.base.kafka import create_producer, publish
+from services.base.secrets_crypto import Keyring
 from services.sync.settings import SyncSettings
-from tests.runtime.conftest import keyring, producer, redis  # noqa: F401 - shared fixtures
+from tests.harness import Infra, embedded_infra
+
+
+@pytest.fixture(scope="module")
+def infra() -> Iterator[Infra]:
+    """This module's own broker and Valkey: no other test's sync replica sees its snapshots."""
+    with embedded_infra() as started:
+        yield started
+
+
+@pytest_asyncio.fixture(scope="module")
+async def redis(infra: Infra) -> AsyncIterator[Redis]:
+    """A Redis client on the module's Valkey."""
+    client = Redis.from_url(infra.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
+    """An acks=all producer on the module's broker."""
+    started = create_producer(infra.settings(), "sync-tests")
+    await started.start()
+    yield started
+    await started.stop()
+
+
+@pytest.fixture(scope="module")
+def keyring(infra: Infra) -> Keyring:
+    """The module's secrets keyring."""
+    return Keyring.parse(infra.keyring)
 
 
 def sync_settings(provider_url: str | None = None, **options: Any) -> SyncSettings:
@@ -37,7 +76,7 @@ def sync_settings(provider_url: str | None = None, **options: Any) -> SyncSettin
     return SyncSettings(**values)
 
 
-async def put_snapshot(producer: AIOKafkaProducer, snapshot: InstallationSnapshot) -> None:  # noqa: F811
+async def put_snapshot(producer: AIOKafkaProducer, snapshot: InstallationSnapshot) -> None:
     """Publish a snapshot as the registry would (acks=all)."""
     await publish(producer, INSTALLATION_SNAPSHOTS, snapshot)
 
@@ -49,7 +88,7 @@ def revised(snapshot: InstallationSnapshot, **changes: Any) -> InstallationSnaps
     )
 
 
-async def token_for(redis: Redis, workspace_id: str, role: str = "admin") -> dict[str, str]:  # noqa: F811
+async def token_for(redis: Redis, workspace_id: str, role: str = "admin") -> dict[str, str]:
     """A workspace API token stored as the registry stores it; the auth header."""
     token = new_token()
     principal = Principal(

@@ -84,6 +84,37 @@ async def test_uninstall_drops_cursors_and_status(infra, http, redis, keyring, p
     assert await redis.exists(f"{{i:{snap.installation_id}}}:sync:cursors") == 0
 
 
+async def test_uninstall_while_a_run_is_mid_page_leaves_no_cursor_or_status_behind(
+    infra, http, redis, keyring, producer
+):
+    provider = PagedProvider(key=new_id("sk_test"), customers=400)
+    snap = await stripe_install(redis, keyring, provider)
+    headers = await token_for(redis, snap.workspace_id)
+
+    async def uninstall_on_second_page(served: int) -> None:
+        if served == 2:  # the page is still being answered when the uninstall is read
+            await put_snapshot(producer, revised(snap, state="uninstalled"))
+            await asyncio.sleep(1.0)
+
+    provider.on_page = uninstall_on_second_page
+    async with serving(provider.app()) as url:
+        async with serving(create_app(sync_settings(url), infra.settings())) as sync:
+            await put_snapshot(producer, snap)
+
+            async def gone():
+                response = await http.get(
+                    f"{sync}/v1/installations/{snap.installation_id}/streams", headers=headers
+                )
+                return response.status_code == 404
+
+            await eventually(gone)
+            await asyncio.sleep(2.0)  # a run that outlived the drop would have written by now
+            still_gone = await gone()
+    assert still_gone
+    assert await redis.exists(f"{{i:{snap.installation_id}}}:sync:cursors") == 0
+    assert len(provider.served) < 4  # the run stopped at a page boundary
+
+
 async def _state(http, sync, installation_id, headers, stream, state):
     found = (await streams_of(http, sync, installation_id, headers)).get(stream)
     return found is not None and found["state"] == state

@@ -12,7 +12,6 @@ from services.sync.app import create_app
 from services.sync.settings import SyncSettings
 from tests.connectors.conftest import CONNECTORS
 from tests.harness import read_topic, serving
-from tests.runtime.conftest import keyring, producer, redis  # noqa: F401 - shared fixtures
 from tests.runtime.factories import deploy_directory, installation
 
 TOKEN = {"authorization": "Bearer test-internal-token"}
@@ -25,7 +24,7 @@ def account(request: Request) -> Response:
     return Response({"id": "acct_1Nv0FGQ9RKHgCVdK", "business_profile": {"name": "Acme Inc."}})
 
 
-async def body_for(redis, secrets: dict[str, str]) -> bytes:  # noqa: F811
+async def body_for(redis, secrets: dict[str, str]) -> bytes:
     version = await deploy_directory(redis, CONNECTORS / "stripe")
     return msgspec.json.encode(
         {
@@ -37,7 +36,7 @@ async def body_for(redis, secrets: dict[str, str]) -> bytes:  # noqa: F811
     )
 
 
-async def test_connection_with_good_unsaved_key_is_ok(infra, http, redis):  # noqa: F811
+async def test_connection_with_good_unsaved_key_is_ok(infra, http, redis):
     async with serving(Litestar([account])) as stripe:
         settings = SyncSettings(host_overrides=f"api.stripe.com={stripe}")
         async with serving(create_app(settings, infra.settings())) as sync:
@@ -58,7 +57,7 @@ async def test_connection_with_good_unsaved_key_is_ok(infra, http, redis):  # no
     assert bad.json() == {"ok": False, "message": "Stripe rejected the API key"}
 
 
-async def test_connection_without_the_internal_token_is_401(infra, http, redis):  # noqa: F811
+async def test_connection_without_the_internal_token_is_401(infra, http, redis):
     async with serving(create_app(SyncSettings(), infra.settings())) as sync:
         missing = await http.post(
             f"{sync}/internal/test-connection", content=await body_for(redis, {})
@@ -71,7 +70,7 @@ async def test_connection_without_the_internal_token_is_401(infra, http, redis):
     assert (missing.status_code, wrong.status_code) == (401, 401)
 
 
-async def test_connector_without_test_connection_answers_not_ok(infra, http, redis):  # noqa: F811
+async def test_connector_without_test_connection_answers_not_ok(infra, http, redis):
     version = await deploy_directory(redis, CONNECTORS / "standard-webhooks")
     body = msgspec.json.encode(
         {"installation": installation(version), "version": version, "settings": {}, "secrets": {}}
@@ -93,7 +92,7 @@ def test_malformed_host_override_stops_the_service_naming_the_variable():
 async def test_failed_test_connection_is_logged_for_alerts_without_the_credential(
     infra,
     http,
-    redis,  # noqa: F811
+    redis,
 ):
     body = await body_for(redis, {"api_key": "sk_test_revoked_9d2f"})
     installation_id = msgspec.json.decode(body)["installation"]["installation_id"]
@@ -147,7 +146,7 @@ def test_connection(ctx):
 async def test_a_rejected_key_the_connector_quotes_never_reaches_the_logs(
     infra,
     http,
-    redis,  # noqa: F811
+    redis,
     tmp_path,
 ):
     (tmp_path / "src").mkdir()
