@@ -144,14 +144,18 @@ class Suite:
     home: Path
     services: dict[str, Service]
     workspaces: dict[str, Workspace] = field(default_factory=dict)
+    fixtures: dict[str, Any] = field(default_factory=dict)  # e.g. an upstream provider
 
     def url(self, name: str) -> str:
         return self.services[name].url
 
 
 @contextlib.contextmanager
-def running_suite(infra: Infra, names: tuple[str, ...] = API_SERVICES) -> Iterator[Suite]:
-    """Start the named services (wired to each other), wait until all are ready, stop them."""
+def running_suite(
+    infra: Infra, names: tuple[str, ...] = API_SERVICES, **env: str
+) -> Iterator[Suite]:
+    """Start the named services (wired to each other, plus `env`), wait until all are ready,
+    stop them."""
     home = Path(tempfile.mkdtemp(prefix="backfill-robust-"))
     ports = {name: free_port() for name in ("registry", "ingress", "sync", "logs", "console")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
@@ -161,6 +165,7 @@ def running_suite(infra: Infra, names: tuple[str, ...] = API_SERVICES) -> Iterat
         **{f"CONSOLE_{n.upper()}_URL": u for n, u in urls.items()},
         # the seeded alert destination is a closed local port (ALERT_URL): no DNS, no network
         "LOGS_ALERT_ALLOW_PRIVATE_TARGETS": "true",
+        **env,
     }
     services = {name: start_service(name, infra, home, ports[name], **wiring) for name in names}
     try:

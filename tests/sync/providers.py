@@ -35,6 +35,7 @@ class PagedProvider:
     retry_after_s: float = 1.0
     requests: int = 0
     served: list[tuple[str | None, int]] = field(default_factory=list)  # (starting_after, n)
+    served_ids: list[str] = field(default_factory=list)  # every customer handed out, in order
     in_flight: int = 0
     max_in_flight: int = 0
     concurrent_same_page: int = 0
@@ -99,6 +100,7 @@ class PagedProvider:
                 provider.concurrent_same_page += 1
             try:
                 provider.served.append((after, len(page)))
+                provider.served_ids.extend(o["id"] for o in page)
                 if provider.on_page is not None:
                     await provider.on_page(len(provider.served))
                 if provider.delay_s:

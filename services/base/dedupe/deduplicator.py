@@ -1,23 +1,24 @@
 """Exactly one canonical record per idempotency key, without ever losing one to a failed publish.
 
-A key moves through two states in Redis: *pending* (`SET NX`, value = the claiming caller's
-token, short TTL) while its record is being published, then *done* (`d`, TTL ≥ the providers'
-retry horizon) once Kafka acknowledged it. A publish that fails releases its pending claims
-(compare-and-delete), and a process that dies mid-publish leaves claims that expire after
-`pending_s`, so a retry is never dropped as a duplicate of a record that was never written.
-A duplicate that finds a key pending waits for the claimant's outcome (bounded) and is
-answered only once the record is durable, or `DependencyUnavailable` if it is not resolved in
-time.
+A key moves through two states in Redis: *pending* (`SET NX`, value
+`p:<claimed_at_ms>:<stale_at_ms>:<token>`: the claiming caller and how long it may take) while
+its record is being published, then *done* (`d`, TTL ≥ the
+providers' retry horizon) once Kafka acknowledged it. A publish that fails releases its
+pending claims (compare-and-delete). A claim past its claimant's `pending_s` belongs to a
+caller that died or gave up mid-publish: the next claimant trusts it neither way but looks for
+the record on the canonical topic (`verify`, from the claim's time) and publishes only if it
+is not there, so a retry is never dropped as a duplicate of a record that was never written,
+and a record acknowledged just before its claimant died (confirm not yet sent) is not
+written twice.
+A duplicate that finds a key pending (and young) waits for the claimant's outcome (bounded)
+and is answered only once the record is durable, or `DependencyUnavailable` if it is not
+resolved in time.
 A publish that timed out is not a publish that failed (the broker may still write it), so
 its claims are not released at once: they stay pending until the producer settles, then
-become done (acked) or *uncertain* (`u:<sent_at_ms>`). The next claim of an uncertain key
-looks for the record on the canonical topic (`verify`) before publishing it again.
+become done (acked) or *uncertain* (`u:<sent_at_ms>`), resolved through `verify` the same way.
 Ingress marks keys done right after answering the provider (not before), so the answer does
 not wait for that round trip, and the confirm rides along with the next Redis pipeline (≤ 1 ms
 later); a duplicate arriving in between finds the key pending and waits for it as above.
-The one remaining window (record acknowledged, process gone before marking it done) can
-yield a second record with the same key once the pending claim expired; every record carries
-its key so subscribers drop it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from services.base.dedupe.tick import Queue
 from services.base.errors import DependencyUnavailable
 
 UNCERTAIN = b"u:"
+PENDING = b"p:"
+CLOCK_MARGIN_MS = 1_000  # producer timestamps may trail the claim by this much (clock skew)
 Verify = Callable[[str, str, int], Awaitable[bool]]  # installation, idempotency key, since ms
 
 
@@ -40,6 +43,7 @@ class Claims:
     """Which of a caller's keys it must publish (`mine`) and which were ingested before."""
 
     token: str
+    value: str = ""  # what this caller's pending claims hold (see the module docstring)
     mine: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
 
@@ -61,32 +65,48 @@ class Deduplicator:
         self.ttl_s = ttl_s
         self.pending_ms = int(pending_s * 1000)
         self.wait_s = wait_s
+        # A claim outlives its pending time (until resolved, or the done horizon): a claimant
+        # that died leaves evidence the next one checks instead of a key that just vanished.
+        self.claim_ttl_ms = max(self.ttl_s * 1000, self.pending_ms * 2)
 
     async def claim(self, keys: list[str], token: str) -> Claims:
         """Claim every key not yet done; wait out keys another caller is publishing right now.
 
         Raises DependencyUnavailable (`redis`, `kafka` or `dedupe_pending`, claims released).
         """
-        claims = Claims(token=token)
+        now_ms = int(time.time() * 1000)
+        claims = Claims(token=token, value=f"p:{now_ms}:{now_ms + self.pending_ms}:{token}")
         todo = list(dict.fromkeys(keys))
         deadline = time.monotonic() + self.wait_s
         delay = 0.002
         while todo:
             try:
-                holders = await self.store.claim(todo, token, self.pending_ms)
+                holders = await self.store.claim(todo, claims.value, self.claim_ttl_ms)
             except Exception as error:
                 await self.release(claims)
                 raise DependencyUnavailable("redis") from error
             waiting = []
             for key, holder in zip(todo, holders, strict=True):
-                if holder is None or holder.decode() == token:
+                if holder is None or holder == claims.value.encode():
                     claims.mine.append(key)
                 elif holder == DONE:
                     claims.duplicates.append(key)
                 elif holder.startswith(UNCERTAIN):
-                    await self._resolve(key, holder, claims)
+                    await self._resolve(key, holder, int(holder[len(UNCERTAIN) :]), claims)
+                elif not holder.startswith(PENDING):
+                    waiting.append(key)  # an older release's bare token: expires by itself
                 else:
-                    waiting.append(key)
+                    claimed_at, stale_at, holder_token = holder[len(PENDING) :].split(b":", 2)
+                    if holder_token.decode() == token:  # our own retry: take it over
+                        if await self.store.swap(key, holder, claims.value, self.claim_ttl_ms):
+                            claims.mine.append(key)
+                        else:
+                            waiting.append(key)
+                    elif time.time() * 1000 > int(stale_at):
+                        since_ms = int(claimed_at) - CLOCK_MARGIN_MS  # its claimant is gone
+                        await self._resolve(key, holder, since_ms, claims)
+                    else:
+                        waiting.append(key)
             todo = waiting
             if todo:
                 if time.monotonic() >= deadline:
@@ -96,11 +116,11 @@ class Deduplicator:
                 delay = min(delay * 2, 0.05)
         return claims
 
-    async def _resolve(self, key: str, holder: bytes, claims: Claims) -> None:
-        """An earlier publish of `key` timed out: was the record written after all?"""
+    async def _resolve(self, key: str, holder: bytes, since_ms: int, claims: Claims) -> None:
+        """Was the record of `key` written after all (a publish timed out, or its claimant
+        died)? Done if the canonical topic has it since `since_ms`, else claimed by us."""
         installation_id, idempotency_key = self.store.parse_dedupe_key(key)
         try:
-            since_ms = int(holder[len(UNCERTAIN) :])
             written = await self.verify(installation_id, idempotency_key, since_ms)
         except Exception as error:
             await self.release(claims)
@@ -108,7 +128,7 @@ class Deduplicator:
         if written:
             await self.store.swap(key, holder, DONE, self.ttl_s * 1000)
             claims.duplicates.append(key)
-        elif await self.store.swap(key, holder, claims.token, self.pending_ms):
+        elif await self.store.swap(key, holder, claims.value, self.claim_ttl_ms):
             claims.mine.append(key)
         else:  # someone resolved it first: look again
             holders = await self.store.peek([key])
@@ -127,13 +147,13 @@ class Deduplicator:
                 asyncio.gather(*unsettled, return_exceptions=True), self.pending_ms / 1000
             )
         except TimeoutError:
-            return  # still unknown: the pending claims expire and a retry starts over
+            return  # still unknown: the next claimant finds the claims stale and verifies
         if len(acks) == len(claims.mine) and not any(isinstance(a, BaseException) for a in acks):
             await self.store.confirm(claims.mine, self.ttl_s)
             return
         for key in claims.mine:
             marker = UNCERTAIN + str(sent_at_ms).encode()
-            await self.store.swap(key, claims.token, marker, self.ttl_s * 1000)
+            await self.store.swap(key, claims.value, marker, self.ttl_s * 1000)
 
     async def confirm(
         self, claims: Claims, also: Queue | None = None, *, defer: bool = False
@@ -149,7 +169,7 @@ class Deduplicator:
         if not claims.mine:
             return
         try:
-            await self.store.release(claims.mine, claims.token)
+            await self.store.release(claims.mine, claims.value)
         except Exception:
-            pass  # Redis is down too: the pending claims expire after pending_s
+            pass  # Redis is down too: the next claimant finds the claims stale and verifies
         claims.mine = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -73,3 +75,75 @@ class TestClaimStates:
             await dedupe.claim([key], "page_2")
 
         assert refused.value.dependency == "dedupe_pending"
+
+
+class TestClaimantGone:
+    """A claimant that died mid-publish leaves its claim: the next one checks the topic."""
+
+    @staticmethod
+    def after_a_crash(store: DedupeStore, written: bool, asked: list[tuple[str, str, int]]):
+        async def verify(installation_id: str, idempotency_key: str, since_ms: int) -> bool:
+            asked.append((installation_id, idempotency_key, since_ms))
+            return written
+
+        return Deduplicator(store, ttl_s=3_600, pending_s=0.2, wait_s=2.0, verify=verify)
+
+    async def test_a_record_acked_before_its_claimant_died_is_not_published_again(
+        self, redis: Redis
+    ) -> None:
+        asked: list[tuple[str, str, int]] = []
+        dying = self.after_a_crash(DedupeStore(redis), written=True, asked=asked)
+        installation_id = new_id("ins")
+        key = dying.store.dedupe_key(installation_id, "stripe:event:evt_1:0")
+        claimed_at_ms = time.time() * 1000
+        await dying.claim([key], "dlv_killed")  # published, acked, then SIGKILL: no confirm
+
+        await asyncio.sleep(0.3)  # older than pending_s: its claimant is gone
+        retry = await self.after_a_crash(DedupeStore(redis), written=True, asked=asked).claim(
+            [key], "dlv_retry"
+        )
+
+        assert (retry.mine, retry.duplicates) == ([], [key])
+        assert await redis.get(key) == b"d"
+        [(inst, idempotency_key, since_ms)] = asked
+        assert (inst, idempotency_key) == (installation_id, "stripe:event:evt_1:0")
+        assert claimed_at_ms - 2_000 < since_ms <= claimed_at_ms
+
+    async def test_a_record_never_written_by_a_dead_claimant_is_claimed_by_the_retry(
+        self, redis: Redis
+    ) -> None:
+        asked: list[tuple[str, str, int]] = []
+        dying = self.after_a_crash(DedupeStore(redis), written=False, asked=asked)
+        key = dying.store.dedupe_key(new_id("ins"), "k")
+        await dying.claim([key], "page_killed")
+
+        await asyncio.sleep(0.3)
+        retry = await dying.claim([key], "page_retry")
+
+        assert (retry.mine, retry.duplicates) == ([key], [])
+        assert len(asked) == 1
+        await dying.release(retry)  # compare-and-delete: it holds the retry's value now
+        assert await redis.get(key) is None  # the retry's own claim, released
+
+    async def test_a_young_claim_is_waited_for_not_verified(self, redis: Redis) -> None:
+        asked: list[tuple[str, str, int]] = []
+        store = DedupeStore(redis)
+        alive = Deduplicator(store, ttl_s=3_600, pending_s=30, wait_s=0.05, verify=never_written)
+        key = store.dedupe_key(new_id("ins"), "k")
+        await alive.claim([key], "page_1")
+
+        with pytest.raises(DependencyUnavailable):
+            await self.after_a_crash(store, written=False, asked=asked).claim([key], "page_2")
+        assert asked == []  # 30 s pending: still its claimant's
+
+    async def test_the_same_caller_retrying_takes_its_own_claim_back(self, redis: Redis) -> None:
+        dedupe = deduplicator(DedupeStore(redis))
+        key = dedupe.store.dedupe_key(new_id("ins"), "k")
+        await dedupe.claim([key], "dlv_1")
+
+        again = await dedupe.claim([key], "dlv_1")
+        taken = list(again.mine)
+        await dedupe.release(again)
+
+        assert taken == [key]
+        assert await redis.get(key) is None  # released: the claim now holds the retry's value
