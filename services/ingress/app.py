@@ -26,6 +26,7 @@ from services.base.runtime import build_runtime
 from services.base.settings import InfraSettings, load_keyring
 from services.base.snapshot_follower import SnapshotFollower
 from services.base.snapshots import SnapshotView
+from services.base.tasks import Background
 from services.ingress.deliveries import DeliveryReader
 from services.ingress.drafts import DraftRunner
 from services.ingress.fast_path import DeliveryEndpoint
@@ -38,7 +39,6 @@ from services.ingress.service import WebhookIngress
 from services.ingress.settings import PREFIX, IngressSettings
 from services.ingress.signing_keys import SigningKeys
 from services.ingress.store import IngressStore
-from services.ingress.tasks import Background
 
 
 def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Litestar:

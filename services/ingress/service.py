@@ -32,6 +32,7 @@ from runtime.interface import Emission, InvocationResult, Invoker
 from runtime.invocations import webhook_invocation
 from services.base.dedupe import Claims, Deduplicator
 from services.base.snapshots import SnapshotView
+from services.base.tasks import Background
 from services.ingress.answers import (
     GONE,
     HELD,
@@ -52,7 +53,6 @@ from services.ingress.schemas import DeliverySummary, Outcome
 from services.ingress.signatures import SignatureError
 from services.ingress.signing_keys import SigningKeys
 from services.ingress.store import IngressStore
-from services.ingress.tasks import Background
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from contracts.ids import new_id
@@ -29,6 +29,7 @@ from contracts.topics import CANONICAL_RECORDS, EXTENSION_LOGS
 from runtime.interface import Emission, Invocation, InvocationResult, Invoker
 from runtime.pages import stamp_of
 from services.base.dedupe import Deduplicator
+from services.base.tasks import Background
 from services.sync.budget import RequestBudget
 from services.sync.oauth import NeedsReauth, TokenSource
 from services.sync.schemas import CursorEntry
@@ -92,7 +93,7 @@ class Runner:
         self.tokens = tokens
         self.producer = producer
         self.limits = limits
-        self._settling: set[asyncio.Task[None]] = set()
+        self.settling = Background()  # timed-out publishes resolving their claims
         self.pages_fetched = 0  # every page call made by this process (bench and tests read it)
 
     def backoff_s(self, failures: int) -> float:
@@ -277,14 +278,15 @@ class Runner:
                 )
             await asyncio.gather(*acks)
         except Exception as error:
-            if acks and len(acks) == len(claims.mine):
+            sent, unsent = claims.mine[: len(acks)], claims.mine[len(acks) :]
+            if unsent:  # never handed to the producer: free for the next run at once
+                await self.dedupe.release(replace(claims, mine=unsent))
+            if sent:
                 # Not acknowledged is not "not written": settle marks the keys done or
                 # uncertain (looked up on the topic by the next claim), never just free.
-                self._settling.add(
-                    asyncio.create_task(self.dedupe.settle(claims, acks, sent_at_ms))
+                self.settling.spawn(
+                    self.dedupe.settle(replace(claims, mine=sent), acks, sent_at_ms)
                 )
-            else:
-                await self.dedupe.release(claims)
             raise PageFailed(
                 f"records not acknowledged by Kafka: {type(error).__name__}"
             ) from error

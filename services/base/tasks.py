@@ -1,4 +1,4 @@
-"""Background work of one ingress process, tracked so shutdown waits for it."""
+"""Background work of one service process, tracked so shutdown waits for it."""
 
 from __future__ import annotations
 
@@ -28,6 +28,6 @@ class Background:
             log.warning("background task failed", exc_info=task.exception())
 
     async def drain(self, timeout_s: float = 10.0) -> None:
-        """Wait for running tasks (bounded), e.g. shadow runs and history writes at shutdown."""
+        """Wait for running tasks (bounded): shadow runs, history writes, settling publishes."""
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout_s)
