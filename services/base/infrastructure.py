@@ -24,6 +24,7 @@ from faststream.kafka.subscriber.usecase import LogicSubscriber
 from redis.asyncio import Redis
 
 from contracts.topics import DEAD_LETTERS, Topic
+from services.base.errors import DependencyUnavailable
 from services.base.kafka import consumers_assigned, create_broker, create_producer, dead_letter
 from services.base.settings import InfraSettings
 
@@ -195,8 +196,11 @@ class Infrastructure:
         processing); a crash mid-batch redelivers all of it, so handlers stay idempotent.
         Tombstones (deletions on a compacted topic) are skipped. Undecodable messages are
         parked on the dead-letter topic and left out; a part whose
-        handler fails `attempts` times is parked whole. One consumer instead of one per topic:
-        each consumer joining a group costs seconds on some brokers.
+        handler fails `attempts` times is parked whole, unless it failed because a dependency
+        is down (`DependencyUnavailable`): an outage is not a bad batch, so the part is
+        retried (backoff up to 5 s) until the dependency answers, its offsets uncommitted.
+        One consumer instead of one per topic: each consumer joining a group costs seconds on
+        some brokers.
         """
         by_name = {topic.name: topic for topic in handlers}
         if DEAD_LETTERS.name not in self.publishes:  # where `consume` parks what it cannot take
@@ -251,12 +255,24 @@ class Infrastructure:
         raws: list[Any],
         attempts: int,
     ) -> None:
-        for attempt in range(1, attempts + 1):
+        attempt = outage = 0
+        while True:
             try:
                 await handler(part)
+                if outage:
+                    log.warning("dependency back; batch stored", extra={"topic": topic.name})
                 return
+            except DependencyUnavailable as error:  # held, never parked: nothing is wrong with it
+                outage += 1
+                if outage == 1 or outage % 60 == 0:
+                    log.warning(
+                        "dependency unavailable; batch held until it answers",
+                        extra={"topic": topic.name, "dependency": error.dependency},
+                    )
+                await asyncio.sleep(min(0.1 * 2**outage, 5.0))
             except Exception as error:  # a failing handler must not commit its batch silently
-                if attempt == attempts:
+                attempt += 1
+                if attempt >= attempts:
                     log.exception("batch handler failed; batch parked on dead-letter topic")
                     for raw in raws:
                         await dead_letter(self.producer, topic, group_id, raw, repr(error))

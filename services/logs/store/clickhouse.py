@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import OperationalError
 
+from services.base.errors import DependencyUnavailable
 from services.logs.store.schema import TABLES
 
 T = TypeVar("T")
@@ -76,8 +78,13 @@ class ClickHouse:
         return self._client
 
     async def _run(self, work: Callable[[], T]) -> T:
+        """`work` on the open store; a server that cannot be reached is `DependencyUnavailable`
+        (503 on the API; a consumer holds its batch until it answers instead of parking it)."""
         await self._opened.wait()
-        return await self._call(work)
+        try:
+            return await self._call(work)
+        except OperationalError as error:
+            raise DependencyUnavailable("clickhouse") from error
 
     async def _call(self, work: Callable[[], T]) -> T:
         def locked() -> T:
