@@ -20,6 +20,7 @@ applied, and the pool refuses such a worker unless in-process execution is allow
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import functools
@@ -131,8 +132,17 @@ def close_inherited_fds(keep: int) -> None:
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.close(null)
-    os.closerange(3, keep)
-    os.closerange(keep + 1, 65536)
+    # Every open descriptor, however high (RLIMIT_NOFILE may exceed 65536): listed from
+    # /proc/self/fd, then the whole range up to the limit where /proc is not mounted.
+    try:
+        open_fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        open_fds = list(range(3, limit if limit != resource.RLIM_INFINITY else 1 << 20))
+    for fd in open_fds:
+        if fd > 2 and fd != keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 @functools.cache
