@@ -151,7 +151,7 @@ class Infrastructure:
                         log.exception("handler failed; message parked on dead-letter topic")
                         await dead_letter(self.producer, topic, group_id, raw, repr(error))
                         return
-                    await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+                    await asyncio.sleep(min(0.1 * 2 ** min(attempt, 6), 5.0))
 
         consume.__name__ = f"consume_{topic.name.replace('.', '_').replace('-', '_')}"
         consume.__doc__ = topic.description
@@ -269,7 +269,7 @@ class Infrastructure:
                         "dependency unavailable; batch held until it answers",
                         extra={"topic": topic.name, "dependency": error.dependency},
                     )
-                await asyncio.sleep(min(0.1 * 2**outage, 5.0))
+                await asyncio.sleep(min(0.1 * 2 ** min(outage, 6), 5.0))
             except Exception as error:  # a failing handler must not commit its batch silently
                 attempt += 1
                 if attempt >= attempts:
@@ -277,7 +277,7 @@ class Infrastructure:
                     for raw in raws:
                         await dead_letter(self.producer, topic, group_id, raw, repr(error))
                     return
-                await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+                await asyncio.sleep(min(0.1 * 2 ** min(attempt, 6), 5.0))
 
     def publisher(self, topic: Topic[Any]) -> None:
         """Declare a topic this service produces (AsyncAPI lists it; the layout test checks it)."""

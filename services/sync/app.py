@@ -121,7 +121,7 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
 
     async def end() -> None:
         await scheduler.stop()  # runs end at a page boundary, leases released
-        await runner.settling.drain()  # timed-out publishes mark their keys done or uncertain
+        await runner.settling.drain()  # bounded; unsettled claims go stale and are verified
         await partitions.stop()  # then leave the group: the partitions move on
         await tokens.close()
         await runtime.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -25,7 +24,6 @@ from tests.runtime.conftest import make_runtime
 from tests.runtime.factories import BUNDLES, deploy_directory, installation, webhook
 
 CANARY = "canary-value-the-worker-must-never-see"
-HIGH_FD = 69_999  # past the 65535 the worker used to stop closing at
 
 
 @pytest.fixture(scope="module")
@@ -288,35 +286,3 @@ async def test_runtime_recovers_when_its_zygote_is_killed(hostile):
     assert outcomes[-1] == "ok", outcomes
     assert zygote_of(runtime) not in (None, zygote)
     assert (await runtime.invoke(attack(snapshot, "ok"))).outcome == "ok"
-
-
-async def test_no_descriptor_of_the_service_reaches_a_worker_however_high_its_number(
-    redis, keyring, producer, tmp_path: Path
-):
-    """Workers close every inherited descriptor, also past 65535 where the host allows such
-    numbers (the worker used to stop there); elsewhere the highest number the limit allows."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (HIGH_FD + 1, max(hard, HIGH_FD + 1)))
-        high = HIGH_FD
-    except (ValueError, OSError):  # not allowed to raise the hard limit here
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        high = hard - 1
-    held = tmp_path / "held-by-the-service"
-    held.write_text("platform state")
-    opened = os.open(held, os.O_RDONLY)
-    os.dup2(opened, high)
-    runtime = make_runtime(redis, keyring, producer, time_limit_s=5.0)
-    try:
-        version = await deploy_directory(redis, BUNDLES / "hostile")
-        snapshot = installation(version)
-        result = await runtime.invoke(attack(snapshot, "descriptors", below=high + 1))
-    finally:
-        await runtime.close()
-        os.close(high)
-        os.close(opened)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-    assert result.outcome == "ok", result.error
-    assert result.response is not None
-    found = result.response.body["got"]
-    assert found and high not in found  # (low numbers are reused by the worker's own files)

@@ -44,6 +44,7 @@ class Claims:
 
     token: str
     value: str = ""  # what this caller's pending claims hold (see the module docstring)
+    stale_at_ms: int = 0  # past this, another claimant checks the topic instead of waiting
     mine: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
 
@@ -74,8 +75,13 @@ class Deduplicator:
 
         Raises DependencyUnavailable (`redis`, `kafka` or `dedupe_pending`, claims released).
         """
+        # The deadline covers the whole claim (waiting included) and the publish after it: a
+        # key taken at the end of the wait is as young as one taken at once.
         now_ms = int(time.time() * 1000)
-        claims = Claims(token=token, value=f"p:{now_ms}:{now_ms + self.pending_ms}:{token}")
+        stale_at_ms = now_ms + int(self.wait_s * 1000) + self.pending_ms
+        claims = Claims(
+            token=token, value=f"p:{now_ms}:{stale_at_ms}:{token}", stale_at_ms=stale_at_ms
+        )
         todo = list(dict.fromkeys(keys))
         deadline = time.monotonic() + self.wait_s
         delay = 0.002
@@ -86,9 +92,15 @@ class Deduplicator:
                 await self.release(claims)
                 raise DependencyUnavailable("redis") from error
             waiting = []
+            # Keys taken by this SET NX are ours before anything below can fail (and release).
+            claims.mine.extend(
+                key
+                for key, holder in zip(todo, holders, strict=True)
+                if holder is None or holder == claims.value.encode()
+            )
             for key, holder in zip(todo, holders, strict=True):
                 if holder is None or holder == claims.value.encode():
-                    claims.mine.append(key)
+                    continue
                 elif holder == DONE:
                     claims.duplicates.append(key)
                 elif holder.startswith(UNCERTAIN):
@@ -97,14 +109,16 @@ class Deduplicator:
                     waiting.append(key)  # an older release's bare token: expires by itself
                 else:
                     claimed_at, stale_at, holder_token = holder[len(PENDING) :].split(b":", 2)
-                    if holder_token.decode() == token:  # our own retry: take it over
+                    if time.time() * 1000 > int(stale_at):
+                        # Its claimant is gone (or gave up), our own earlier try included: the
+                        # record may have been acknowledged before it died.
+                        since_ms = int(claimed_at) - CLOCK_MARGIN_MS
+                        await self._resolve(key, holder, since_ms, claims)
+                    elif holder_token.decode() == token:  # our own retry, in time: take it
                         if await self.store.swap(key, holder, claims.value, self.claim_ttl_ms):
                             claims.mine.append(key)
                         else:
                             waiting.append(key)
-                    elif time.time() * 1000 > int(stale_at):
-                        since_ms = int(claimed_at) - CLOCK_MARGIN_MS  # its claimant is gone
-                        await self._resolve(key, holder, since_ms, claims)
                     else:
                         waiting.append(key)
             todo = waiting
@@ -142,9 +156,12 @@ class Deduplicator:
         self, claims: Claims, unsettled: Sequence[Awaitable[object]], sent_at_ms: int
     ) -> None:
         """After a timed-out publish: done if every record was acked after all, else uncertain."""
+        # Only until the claims go stale: past that another claimant may look on the topic.
+        left_s = (claims.stale_at_ms - time.time() * 1000) / 1000
         try:
             acks = await asyncio.wait_for(
-                asyncio.gather(*unsettled, return_exceptions=True), self.pending_ms / 1000
+                asyncio.gather(*unsettled, return_exceptions=True),
+                max(0.0, min(left_s, self.pending_ms / 1000)),
             )
         except TimeoutError:
             return  # still unknown: the next claimant finds the claims stale and verifies

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
+from urllib3.exceptions import NewConnectionError
 
 from services.base.errors import DependencyUnavailable
 from services.logs.store.schema import TABLES
@@ -35,6 +36,19 @@ def connect(clickhouse_url: str, data_dir: str) -> Client:
     path = Path(data_dir).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return clickhouse_connect.get_client(dsn=f"chdb://{path}")
+
+
+def _unreachable(error: BaseException) -> bool:
+    """Whether the server could not be reached at all (refused, reset, name not resolved)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ConnectionError | NewConnectionError):
+            return True
+        text = str(seen)
+        if "Connection refused" in text or "Failed to establish a new connection" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class ClickHouse:
@@ -84,7 +98,9 @@ class ClickHouse:
         try:
             return await self._call(work)
         except OperationalError as error:
-            raise DependencyUnavailable("clickhouse") from error
+            if _unreachable(error):
+                raise DependencyUnavailable("clickhouse") from error
+            raise  # a slow query, a bad setting: an error of this call, not an outage
 
     async def _call(self, work: Callable[[], T]) -> T:
         def locked() -> T:

@@ -86,7 +86,7 @@ class TestClaimantGone:
             asked.append((installation_id, idempotency_key, since_ms))
             return written
 
-        return Deduplicator(store, ttl_s=3_600, pending_s=0.2, wait_s=2.0, verify=verify)
+        return Deduplicator(store, ttl_s=3_600, pending_s=0.2, wait_s=0.5, verify=verify)
 
     async def test_a_record_acked_before_its_claimant_died_is_not_published_again(
         self, redis: Redis
@@ -98,7 +98,7 @@ class TestClaimantGone:
         claimed_at_ms = time.time() * 1000
         await dying.claim([key], "dlv_killed")  # published, acked, then SIGKILL: no confirm
 
-        await asyncio.sleep(0.3)  # older than pending_s: its claimant is gone
+        await asyncio.sleep(0.8)  # past wait_s + pending_s: its claimant is gone
         retry = await self.after_a_crash(DedupeStore(redis), written=True, asked=asked).claim(
             [key], "dlv_retry"
         )
@@ -117,7 +117,7 @@ class TestClaimantGone:
         key = dying.store.dedupe_key(new_id("ins"), "k")
         await dying.claim([key], "page_killed")
 
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.8)
         retry = await dying.claim([key], "page_retry")
 
         assert (retry.mine, retry.duplicates) == ([key], [])
@@ -147,3 +147,18 @@ class TestClaimantGone:
 
         assert taken == [key]
         assert await redis.get(key) is None  # released: the claim now holds the retry's value
+
+    async def test_the_same_caller_retrying_after_its_claim_went_stale_looks_on_the_topic(
+        self, redis: Redis
+    ) -> None:
+        """A held delivery drained again with its own id after a crash: acked before it died."""
+        asked: list[tuple[str, str, int]] = []
+        dedupe = self.after_a_crash(DedupeStore(redis), written=True, asked=asked)
+        key = dedupe.store.dedupe_key(new_id("ins"), "k")
+        await dedupe.claim([key], "dlv_held")
+
+        await asyncio.sleep(0.8)  # past wait_s + pending_s: the claim is stale
+        again = await dedupe.claim([key], "dlv_held")
+
+        assert (again.mine, again.duplicates) == ([], [key])
+        assert len(asked) == 1

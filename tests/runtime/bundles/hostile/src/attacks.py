@@ -114,18 +114,6 @@ def huge_response(body):
     return "x" * body["bytes"]
 
 
-def descriptors(body):
-    """Every descriptor number that is open in here, up to `below`."""
-    found = []
-    for fd in range(3, body["below"]):
-        try:
-            os.fstat(fd)
-        except OSError:
-            continue
-        found.append(fd)
-    return found
-
-
 def crash(body):
     os._exit(3)
 
