@@ -129,6 +129,9 @@ class Scheduler:
         for key in [k for k in self.targets if k[0] == inst and k not in wanted]:
             self._unschedule(key)  # a run in flight finishes on the version it started with
         if snapshot.state == "uninstalled":
+            # Its runs end first (at a page boundary, bounded, then cancelled): a run still in
+            # flight after the drop wrote its stream's status back when it ended.
+            await self._drain([k for k in self.running if k[0] == inst])
             slots = await self.store.drop_installation(inst)
             streams = sorted({s.split(":", 1)[1] for s in slots if "@" not in s})
             if streams:

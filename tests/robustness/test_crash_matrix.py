@@ -72,6 +72,10 @@ def crash_suite() -> Iterator[Suite]:
             SYNC_HOST_OVERRIDES=f"api.stripe.com={upstream}",
             SYNC_LEASE_TTL_S="4",  # a killed replica's lease is free again soon
             SYNC_DEDUPE_PENDING_S="5",
+            # A delivery in flight at a kill is answered 503 until its claim goes stale (the
+            # claim's wait plus this), then found on the topic: short, so the storm's lanes
+            # retrying those deliveries are not held past the round's deadline.
+            INGRESS_DEDUPE_PENDING_S="8",
         ) as suite,
     ):
         suite.fixtures["stripe"] = provider
