@@ -25,6 +25,15 @@ ConnectorAuth = Literal[
     "stripe_signature", "standard_webhooks", "shopify_hmac", "github_sha256", "slack_v0"
 ]
 RouteAuth = Literal["api_key", "public"]
+HookEvent = Literal["before_save", "before_delete", "after_save", "after_delete"]
+TRANSACTIONAL_EVENTS: frozenset[str] = frozenset({"before_save", "before_delete"})
+HookFailure = Literal["fail_closed", "fail_open"]
+MemberRole = Literal["member", "admin"]
+# The console places an extension's UI contributions may target (docs/extensions.md).
+UISlot = Literal["installation.overview.panel", "installed.row.action", "installed.list.column"]
+PAGE_PATH_PATTERN = r"^/?[a-z0-9][a-z0-9-]{0,62}$"
+ACTION_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+HOOK_TIMEOUT_MAX_MS = 5000
 
 
 class _Spec(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -109,19 +118,75 @@ class OAuth(_Spec, frozen=True, kw_only=True):
     client_secret: str = "client_secret"
 
 
+class Hook(_Spec, frozen=True, kw_only=True):
+    """Code run on writes of one entity type: `entry` exports one function per event.
+
+    `before_save` / `before_delete` are transactional: Backfill's core waits for them (ingress
+    runs them) and the writer sees their validation errors. `after_save` / `after_delete` run
+    in the background (sync, fed by `entities.changes.v1`). `onError` says what a crash or a
+    timeout of a transactional hook does to the write: `fail_closed` (the default) refuses it,
+    `fail_open` lets it through; either way the error is in Logs. `timeoutMs` bounds one call.
+    """
+
+    entity: str
+    events: list[HookEvent]
+    entry: str
+    name: str = ""
+    on_error: HookFailure = "fail_closed"
+    timeout_ms: int = 1000
+    priority: int = 100
+
+    @property
+    def hook_name(self) -> str:
+        """What Logs calls this hook: `name`, else the entry file's stem."""
+        return self.name or self.entry.rsplit("/", 1)[-1].removesuffix(".py")
+
+
+class PageAction(_Spec, frozen=True, kw_only=True):
+    """A button or form on a page: the page's entry exports `actions[name]`; `role` gates it."""
+
+    name: str
+    role: MemberRole = "member"
+
+
 class Page(_Spec, frozen=True, kw_only=True):
-    """A page the extension adds to the workspace."""
+    """A page the extension adds: `entry` exports `render(ctx)` returning a component tree.
+
+    `path` is one URL segment under the installation; `nav` lists it in the console's
+    navigation; `role` is the least role that may see it; `actions` the page actions it runs.
+    """
 
     path: str
     title: str
+    entry: str = ""
+    nav: bool = False
+    role: MemberRole = "member"
+    actions: list[PageAction] = []
+
+    @property
+    def segment(self) -> str:
+        """The page's URL segment under its installation (`path` without a leading slash)."""
+        return self.path.strip("/")
+
+    @property
+    def entry_file(self) -> str:
+        """The bundle file that renders it: `entry`, else `src/pages/<segment>.py`."""
+        return self.entry or f"src/pages/{self.segment}.py"
 
 
 class UIContribution(_Spec, frozen=True, kw_only=True):
-    """A UI slot the extension contributes to (a button, panel or menu item)."""
+    """A component tree the extension places in a named console slot.
 
-    slot: str
+    `entry` exports `render(ctx)` (the same component set as pages); `page` optionally links
+    the contribution to one of the extension's pages; `role` gates it like a page.
+    """
+
+    slot: UISlot
     title: str
+    entry: str = ""
+    page: str = ""
     action: str = ""
+    role: MemberRole = "member"
 
 
 class EntityField(_Spec, frozen=True, kw_only=True):
@@ -157,6 +222,7 @@ class Manifest(_Spec, frozen=True, kw_only=True):
     jobs: list[Job] = []
     oauth: OAuth | None = None
     entities: list[EntityDefinition] = []
+    hooks: list[Hook] = []
 
     @property
     def settings_schema(self) -> SettingsSchema:
@@ -272,12 +338,76 @@ def check_manifest(m: Manifest) -> None:
         jobs.add(job.name)
         _require(job.every_seconds >= 1, f"jobs[{i}].everySeconds", "must be at least 1")
         _require(".." not in job.entry.split("/"), f"jobs[{i}].entry", "must stay in the bundle")
+    _check_hooks(m)
+    _check_pages(m)
     for i, definition in enumerate(m.entities):
         _require(
             re.match(ENTITY_PATTERN, definition.name) is not None,
             f"entities[{i}].name",
             f"{definition.name!r} must match {ENTITY_PATTERN}",
         )
+
+
+def _check_entry(entry: str, field: str) -> None:
+    _require(
+        entry.endswith(".py") and not entry.startswith("/") and ".." not in entry.split("/"),
+        field,
+        "must be a .py file inside the bundle, such as src/hooks/orders.py",
+    )
+
+
+def _check_hooks(m: Manifest) -> None:
+    readable = m.readable_entities()
+    seen: set[tuple[str, str, str]] = set()
+    for i, hook in enumerate(m.hooks):
+        _require(
+            hook.entity in readable,
+            f"hooks[{i}].entity",
+            f"subscribing to {hook.entity!r} needs at least read access in permissions.entities",
+        )
+        _require(bool(hook.events), f"hooks[{i}].events", "must name at least one event")
+        _check_entry(hook.entry, f"hooks[{i}].entry")
+        _require(
+            1 <= hook.timeout_ms <= HOOK_TIMEOUT_MAX_MS,
+            f"hooks[{i}].timeoutMs",
+            f"must be between 1 and {HOOK_TIMEOUT_MAX_MS}",
+        )
+        for event in hook.events:
+            key = (hook.entity, event, hook.entry)
+            _require(key not in seen, f"hooks[{i}].events", f"{event} is declared twice")
+            seen.add(key)
+
+
+def _check_pages(m: Manifest) -> None:
+    paths: set[str] = set()
+    for i, page in enumerate(m.pages):
+        _require(
+            re.match(PAGE_PATH_PATTERN, page.path) is not None,
+            f"pages[{i}].path",
+            f"{page.path!r} must match {PAGE_PATH_PATTERN} (one URL segment)",
+        )
+        _require(page.segment not in paths, f"pages[{i}].path", "duplicate page path")
+        paths.add(page.segment)
+        _check_entry(page.entry_file, f"pages[{i}].entry")
+        names: set[str] = set()
+        for j, action in enumerate(page.actions):
+            _require(
+                re.match(ACTION_NAME_PATTERN, action.name) is not None,
+                f"pages[{i}].actions[{j}].name",
+                f"{action.name!r} must match {ACTION_NAME_PATTERN}",
+            )
+            _require(action.name not in names, f"pages[{i}].actions[{j}].name", "duplicate")
+            names.add(action.name)
+    for i, ui in enumerate(m.ui):
+        _require(
+            bool(ui.entry) or bool(ui.page),
+            f"ui[{i}].entry",
+            "a contribution renders from an entry file or links to one of the pages",
+        )
+        if ui.entry:
+            _check_entry(ui.entry, f"ui[{i}].entry")
+        if ui.page:
+            _require(ui.page.strip("/") in paths, f"ui[{i}].page", f"no page with path {ui.page!r}")
 
 
 def _check_schema(schema: SettingsSchema, where: str) -> None:
