@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
+from contracts.entities import Actor
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.logs import ScriptType
 from contracts.secrets import SecretEntry
@@ -37,7 +38,9 @@ __all__ = [
 ]
 
 Mode = Literal["active", "observe", "draft"]
-EntryKind = Literal["webhook", "route", "stream", "test_connection", "hook", "job"]
+EntryKind = Literal[
+    "webhook", "route", "stream", "test_connection", "hook", "job", "page", "page_action", "ui"
+]
 Outcome = Literal["ok", "error", "denied", "timeout", "not_found"]
 
 
@@ -63,6 +66,12 @@ class Invocation(msgspec.Struct, frozen=True, kw_only=True):
     secrets_override: dict[str, str] | None = None  # test-connection of unsaved credentials
     # The `backfill dev` session a draft invocation belongs to; carried onto its log lines.
     session_id: str | None = None
+    # Hooks, pages and page actions (contracts/entities.py, contracts/ui.py): who acts, the
+    # hook event or the action name, and the input (hook: entity_type, entity_id, operation,
+    # record, previous; action: the form's fields). Their answer travels as `response.body`.
+    actor: Actor | None = None
+    event: str | None = None
+    input: dict[str, Any] | None = None
 
 
 class Emission(msgspec.Struct, frozen=True, kw_only=True):
