@@ -210,6 +210,8 @@ class VersionService:
         async def decide(changes: Changeset) -> Version:
             state = await self.store.extension_state(workspace_id, key)
             if not state.observation_version_id:
+                if not await self.history(workspace_id, key):
+                    raise NotFound(f"no extension {key!r} in this workspace", field="key")
                 raise Conflict(f"{key} has no observation version to promote", field="key")
             version = await self.find(workspace_id, key, state.observation_version_id)
             if version is None:
