@@ -252,3 +252,6 @@ class OAuthReport(msgspec.Struct, frozen=True, kw_only=True):
     refresh_token: str | None = None
     expires_in: float | None = None
     reason: str = ""
+    # The token revision the reporter's tokens came from: a report about an older revision
+    # than the registry's (a reconnect happened meanwhile) is stale and changes nothing.
+    token_revision: int | None = None
