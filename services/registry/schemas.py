@@ -221,6 +221,12 @@ class WebhookEndpoint(msgspec.Struct, frozen=True, kw_only=True):
     url: str
 
 
+class ConnectionTestCreate(msgspec.Struct, frozen=True, kw_only=True):
+    """Test these settings (plain and secret fields, over the stored ones); nothing is saved."""
+
+    settings: dict[str, Any] = {}
+
+
 class ConnectionTest(msgspec.Struct, frozen=True, kw_only=True):
     """The connector's verdict on the credentials."""
 

@@ -10,6 +10,7 @@ from services.console.downstream import Downstream, Failure, Reply
 from services.console.service.extensions import state_of
 from services.console.service.forms import field_errors, form_fields, read_form
 from services.console.service.page import banners, data_or
+from services.console.service.setup import labels_of
 from services.console.service.viewer import Viewer
 
 LOG_FILTERS = ("since", "until", "level", "script_type", "entity", "event", "route", "job", "q")
@@ -62,8 +63,13 @@ async def settings_tab(
     installation_id: str,
     form: dict[str, Any] | None = None,
     failure: Failure | None = None,
+    typed: bool = False,
 ) -> dict[str, Any]:
-    """The settings form (connection setup for connectors: test, OAuth, webhook, activate)."""
+    """The settings form (connection setup for connectors: test, OAuth, webhook, activate).
+
+    `typed`: the form answers its own submission (Test connection), so what was typed stays,
+    secrets included: they come from this request, never from the store.
+    """
     ctx = await page(
         downstream,
         viewer,
@@ -79,10 +85,15 @@ async def settings_tab(
     stored = {s["name"] for s in installation["secrets"]}
     errors = field_errors(failure)
     oauth = ctx["replies"]["oauth"]
+    missing = installation["missing_settings"]
+    labels = labels_of(schema)
     return {
         **ctx,
-        "fields": form_fields(schema, values, errors, stored),
-        "error": failure.message if failure and not errors else None,
+        "fields": form_fields(schema, values, errors, stored, set(missing), typed),
+        "missing": [labels.get(name, name) for name in missing],
+        "error": failure.message
+        if failure and (not errors or failure.code == "missing_settings")
+        else None,
         "oauth": oauth.data if entry.get("oauth") and oauth.ok else None,
         "can_connect": entry.get("oauth") and not installation["missing_settings"],
         "banners": [],  # no OAuth is not a failure
