@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from runtime.interface import SecretOpener
 from runtime.isolated.invoker import IsolatedRuntime
-from runtime.runtime import Runtime
+from runtime.runtime import InProcessRuntime, Runtime
 from services.base.infrastructure import Infrastructure
 from services.base.settings import SettingsError
 
@@ -54,7 +54,7 @@ def build_runtime(
             )
         log.critical("EXTENSION CODE RUNS INSIDE THIS SERVICE PROCESS (RUNTIME_ISOLATION=false)")
         infra.warnings.append(f"{IN_PROCESS_WARNING}: RUNTIME_ISOLATION=false")
-        return Runtime(**common)  # type: ignore[arg-type]
+        return InProcessRuntime(**common)  # type: ignore[arg-type]
     runtime = IsolatedRuntime(
         **common,  # type: ignore[arg-type]
         workers=workers or settings.runtime_workers,

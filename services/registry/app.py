@@ -16,6 +16,7 @@ from contracts.topics import AUDIT_EVENTS, INSTALLATION_SNAPSHOTS
 from services.base.auth import resolve_token
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
+from services.base.keys import create_redis
 from services.base.runtime import build_runtime
 from services.base.settings import InfraSettings, load, load_keyring
 from services.registry.outbox import OutboxRelay
@@ -114,12 +115,10 @@ async def bootstrap(slug: str, email: str, known_token: str | None) -> str:
 
     Idempotent for `backfill up`: a known token that still resolves to the workspace is reused.
     """
-    from redis.asyncio import Redis
-
     from services.base.auth import Principal
     from services.registry.schemas import TokenCreate
 
-    redis = Redis.from_url(load(InfraSettings).redis_url)
+    redis = create_redis(load(InfraSettings).redis_url)
     try:
         store = RegistryStore(redis)
         existing = await store.workspace_id_by_slug(slug)
@@ -150,11 +149,9 @@ def bootstrap_command(slug: str, email: str, token_file: Path | None) -> str:
 
 async def rewrap() -> int:
     """Re-wrap every sealed secret with the keyring's newest key; the running registry relays."""
-    from redis.asyncio import Redis
-
     infra_settings = load(InfraSettings)
     vault = SecretVault(load_keyring(infra_settings), 0)
-    redis = Redis.from_url(infra_settings.redis_url)
+    redis = create_redis(infra_settings.redis_url)
     try:
         store = RegistryStore(redis)
         return await Maintenance(store, OutboxRelay(redis, producer=_no_producer)).rewrap_all(vault)

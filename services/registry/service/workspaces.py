@@ -69,6 +69,8 @@ class WorkspaceService:
         now = time.time()
         workspace = Workspace(id=new_id("ws"), slug=slug, name=name or slug, created_at=now)
         admin = Member(id=new_id("mem"), email=admin_email, role="admin", created_at=now)
+        if not await self.store.claim_slug(slug, workspace.id):
+            raise Conflict(f"workspace {slug!r} already exists", field="slug")
         await self.relay.register(workspace.id)
 
         def build(pipe: Pipeline) -> None:
@@ -79,7 +81,11 @@ class WorkspaceService:
             )
             record_audit(pipe, workspace.id, "operator", "MemberAdded", admin.id, role="admin")
 
-        await self.store.transaction(build)
+        try:
+            await self.store.transaction(build)
+        except BaseException:
+            await self.store.release_slug(slug, workspace.id)
+            raise
         principal = Principal(
             workspace_id=workspace.id, member_id=admin.id, role="admin", token_id=""
         )
@@ -104,6 +110,8 @@ class WorkspaceService:
             role=member.role,
             token_id=info.id,
         )
+
+        await self.store.put_principal(token_digest(token), principal)
 
         def build(pipe: Pipeline) -> None:
             self.store.put_token(pipe, token_digest(token), principal, info)
@@ -138,6 +146,7 @@ class WorkspaceService:
             caller.require_admin()
         if info.status == "revoked":
             return info
+        await self.store.drop_principal(digest)
 
         def build(pipe: Pipeline) -> None:
             self.store.revoke_token(pipe, caller.workspace_id, info, digest)
