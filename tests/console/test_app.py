@@ -412,6 +412,15 @@ async def test_versions_widening_needs_approval_observation_promotes_and_drafts_
     await expect(page.get_by_text("Promoted the observation version")).to_be_visible()
     await expect(page.locator(".card", has_text="Active")).to_contain_text("2.1.0")
 
+    # A draft replaced by a newer `backfill dev` session is labelled, never a rollback target.
+    for label in ("2.4.0-dev.s1", "2.5.0-dev.s2"):
+        again = manifest("acme-sync", label, hosts=["api.acme.test", "files.acme.test"])
+        await deploy(suite.http, suite.registry, suite.tenant, again, mode="draft")
+    await page.reload()
+    old_draft = page.get_by_role("row").filter(has_text="2.4.0-dev.s1")
+    await expect(old_draft).to_contain_text("old draft")
+    await expect(old_draft.get_by_role("link")).to_have_count(0)
+
     # Rolling back to 1.0.0 narrows: no approval asked.
     await page.get_by_role("row", name="1.0.0").get_by_role("link", name="Roll back").click()
     await expect(page.get_by_text("host https://files.acme.test")).to_be_visible()

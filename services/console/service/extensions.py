@@ -31,6 +31,8 @@ def activity_of(health: dict[str, Any] | None, hooks: dict[str, Any] | None) -> 
     hour_ago = time.time() - HOUR_S
     streams = (health or {}).get("streams") or []
     last_sync = max((s.get("last_success_at") or 0 for s in streams), default=0) or None
+    last_try = max((s.get("last_run_at") or s.get("at") or 0 for s in streams), default=0) or None
+    failing = sum(int(s.get("consecutive_failures") or 0) for s in streams)
     errors = sum(
         int(s.get("error_count") or 0)
         for s in streams
@@ -44,6 +46,9 @@ def activity_of(health: dict[str, Any] | None, hooks: dict[str, Any] | None) -> 
     return {
         "last_delivery": webhook.get("last_delivery_at"),
         "last_sync": last_sync,
+        # "Last sync never" said nothing of a stream failing for hours: say it was tried.
+        "last_try": last_try,
+        "failing": failing,
         "errors": errors,
     }
 

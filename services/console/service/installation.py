@@ -104,13 +104,20 @@ async def secrets_tab(
     downstream: Downstream, viewer: Viewer, installation_id: str
 ) -> dict[str, Any]:
     """Declared and stored secrets: name, revision, set at/by; never a value."""
-    ctx = await page(downstream, viewer, installation_id, "secrets")
+    ctx = await page(
+        downstream, viewer, installation_id, "secrets", members=("registry", "GET", "/v1/members")
+    )
     if ctx["installation"] is None:
         return ctx
     stored = {s["name"]: s for s in ctx["installation"]["secrets"]}
     declared = ((ctx["entry"] or {}).get("permissions") or {}).get("secrets") or []
     names = list(dict.fromkeys([*declared, *stored]))
-    return {**ctx, "secrets": [{"name": n, "info": stored.get(n)} for n in names]}
+    people = {m["id"]: m["email"] for m in data_or(ctx["replies"]["members"], [])}
+    return {
+        **ctx,
+        "secrets": [{"name": n, "info": stored.get(n)} for n in names],
+        "people": people,
+    }
 
 
 async def permissions_tab(
@@ -250,6 +257,9 @@ async def versions_tab(
     if versions.get("observation"):
         report = await downstream.call("logs", "GET", f"{base}/observation-report", viewer.token)
     history = sorted(versions.get("history", []), key=lambda v: -v["deployed_at"])
+    # A `backfill dev` draft (`<version>-dev.<session>`) is never a rollback target, even
+    # once a newer session replaced it (the CLI skips them too).
+    history = [{**h, "draft": "draft" in h["state"] or "-dev." in h["label"]} for h in history]
     return {
         **ctx,
         "versions": versions,
