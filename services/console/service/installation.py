@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from services.console.downstream import Downstream, Failure, Reply
+from services.console.service.activity import activity_call, connection_charts, deliveries_chart
 from services.console.service.extensions import state_of
 from services.console.service.forms import field_errors, form_fields, read_form
 from services.console.service.page import banners, data_or
@@ -166,6 +167,7 @@ async def connection_tab(
         streams=("sync", "GET", f"{base}/streams"),
         health=("ingress", "GET", f"{base}/webhook-health"),
         oauth=("registry", "GET", f"{base}/oauth"),
+        activity=activity_call(installation_id),
     )
     if ctx["installation"] is None:
         return ctx
@@ -181,6 +183,7 @@ async def connection_tab(
         "streams_ok": replies["streams"].ok,
         "webhook": replies["health"].data if has_hooks else None,
         "oauth": replies["oauth"].data if replies["oauth"].ok else None,
+        "charts": connection_charts(replies["activity"], streams, has_hooks),
         "banners": banners(*shown),
     }
 
@@ -212,6 +215,7 @@ async def deliveries_tab(
         "deliveries",
         deliveries=("ingress", "GET", f"{base}/deliveries", {"limit": 50, "before": before}),
         health=("ingress", "GET", f"{base}/webhook-health"),
+        activity=activity_call(installation_id),
     )
     if ctx["installation"] is None:
         return ctx
@@ -221,6 +225,9 @@ async def deliveries_tab(
         "deliveries": page_data["deliveries"],
         "next_before": page_data.get("next_before"),
         "webhook": ctx["replies"]["health"].data,
+        "chart": deliveries_chart(ctx["replies"]["activity"]),
+        # The chart is decoration: a logs service that is down is not a banner here.
+        "banners": banners(ctx["replies"]["deliveries"], ctx["replies"]["health"]),
     }
 
 
