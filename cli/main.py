@@ -17,6 +17,7 @@ import typer
 from cli import (
     account,
     dev,
+    dry_run,
     installations,
     logs,
     replay,
@@ -102,7 +103,18 @@ def topics_tail(
 
 
 deploy_commands.register(app)
-for module in (account, scaffold, dev, trigger, logs, versions, replay, installations, streams):
+for module in (
+    account,
+    scaffold,
+    dev,
+    dry_run,
+    trigger,
+    logs,
+    versions,
+    replay,
+    installations,
+    streams,
+):
     app.registered_commands += module.app.registered_commands
 
 

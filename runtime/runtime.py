@@ -39,7 +39,14 @@ from redis.asyncio import Redis
 from contracts.manifest import ManifestError
 from contracts.topics import EXTENSION_LOGS, OBSERVED_RECORDS, SECRET_READS, Topic
 from runtime.entrypoints import EntryNotFound, run_entry, script_path
-from runtime.interface import HttpResponse, Invocation, InvocationResult, Outcome, SecretOpener
+from runtime.interface import (
+    Emission,
+    HttpResponse,
+    Invocation,
+    InvocationResult,
+    Outcome,
+    SecretOpener,
+)
 from runtime.loader import BundleCache, BundleMissing, LoadedBundle
 from runtime.outbound import OutboundHttp
 from runtime.pages import MalformedPage
@@ -119,6 +126,16 @@ class Runtime:
             response=ran.response,
             emissions=list(scope.emissions),
             observed=len(scope.observed),
+            intercepted=[
+                Emission(
+                    canonical_type=r.canonical_type,
+                    payload=r.payload,
+                    idempotency_key=r.idempotency_key,
+                    stream=r.stream,
+                )
+                for r in scope.observed
+                if r.mode == "draft"
+            ],
             next_cursor=ran.next_cursor,
             has_more=ran.has_more,
             error=scope.redact(ran.message),
