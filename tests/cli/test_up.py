@@ -214,6 +214,8 @@ def test_up_reports_a_port_in_use_naming_the_setting(tmp_path):
         )
     assert result.returncode == 1
     assert str(port) in result.stderr and "BACKFILL_BROKER_PORT" in result.stderr
+    # A suite already running is the usual cause: the hint says to stop it first.
+    assert "stop it first" in result.stderr
 
 
 def test_up_without_the_broker_package_names_the_package_to_install(tmp_path):

@@ -1,0 +1,96 @@
+"""`backfill up` keeps the embedded broker's topics across a clean stop: a message published
+before the stop is on its topic again after the next start (Tansu itself keeps nothing)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from cli.embedded import free_port
+from tests.cli.test_up import SERVICES
+
+TAIL = (sys.executable, "-m", "cli.main", "topics", "tail")
+
+
+def start(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "admin token" in line:
+            break
+    output = "".join(lines)
+    assert "admin token" in output, output
+    return process, output
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    rest, _ = process.communicate(timeout=90)
+    assert process.returncode == 0, rest
+    return rest
+
+
+def test_topics_survive_a_clean_restart_of_the_suite(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in SERVICES}
+    broker = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL")}
+    env.update({f"{name.upper()}_PORT": str(port) for name, port in ports.items()})
+    env.update(
+        BACKFILL_HOME=str(tmp_path / ".backfill"),
+        BACKFILL_BROKER_PORT=str(broker),
+        BACKFILL_VALKEY_PORT=str(free_port()),
+    )
+    process, _ = start(env)
+    try:
+        token = (tmp_path / ".backfill" / "admin-token").read_text().strip()
+        auth = {"authorization": f"Bearer {token}"}
+        with httpx.Client(timeout=10) as client:
+            member = client.post(
+                f"http://127.0.0.1:{ports['registry']}/v1/members",
+                json={"email": "restart@example.com"},
+                headers=auth,
+            )
+            assert member.status_code == 201, member.text
+            member_id = member.json()["id"]
+            deadline = time.monotonic() + 30
+            targets: list[str] = []
+            while member_id not in targets and time.monotonic() < deadline:
+                audit = client.get(f"http://127.0.0.1:{ports['logs']}/v1/audit", headers=auth)
+                targets = [e["target"] for e in audit.json()["items"]]
+                time.sleep(0.2)
+            assert member_id in targets  # it is on registry.audit.v1
+    finally:
+        stopped = stop(process)
+    assert "saved" in stopped and "messages of the embedded broker" in stopped, stopped
+
+    process, output = start(env)
+    try:
+        assert "restored" in output, output
+        tail = subprocess.run(
+            [*TAIL, "registry.audit.v1", "--from-beginning", "--timeout", "5"],
+            env={**env, "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{broker}"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert member_id in tail.stdout, tail.stdout + tail.stderr
+    finally:
+        stop(process)
