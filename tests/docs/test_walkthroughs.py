@@ -29,15 +29,17 @@ LOCAL_PORTS = (12111, 12112)  # the stand-in provider and the alert receiver
 PREAMBLE = r"""
 set -euo pipefail
 SUITE=
+STARTS=0
 start_suite() {
-  env -u KAFKA_BOOTSTRAP_SERVERS "$@" .venv/bin/backfill up > .backfill-suite.log 2>&1 &
+  STARTS=$((STARTS + 1)); LOG=".suite-$STARTS.log"  # one log per start: no stale match
+  env -u KAFKA_BOOTSTRAP_SERVERS "$@" .venv/bin/backfill up > "$LOG" 2>&1 &
   SUITE=$!
   for _ in $(seq 1 360); do
-    grep -q "admin token" .backfill-suite.log && return 0
+    grep -q "admin token" "$LOG" && return 0
     kill -0 "$SUITE" 2>/dev/null || break
     sleep 0.5
   done
-  cat .backfill-suite.log; return 1
+  cat "$LOG"; return 1
 }
 stop_suite() {
   if [ -n "$SUITE" ]; then kill -INT "$SUITE"; wait "$SUITE" || true; SUITE=; fi
