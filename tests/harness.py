@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from litestar import Litestar
 
 from cli.embedded import EmbeddedProcess, free_port, start_broker, start_valkey
@@ -279,6 +279,26 @@ async def read_topic(
         )
     finally:
         await consumer.stop()
+
+
+async def read_to_marker(
+    bootstrap_servers: str, topic: Topic[Any], marker: Any, timeout: float = 20
+) -> list[Any]:
+    """Publish `marker` on `topic` now, then return what the topic holds before it.
+
+    Proves an absence without a sleep: whatever was written to the marker's partition
+    before this call is in the answer. The marker must have the key (so the partition) of
+    the messages looked for. Reads from the running test's start (see `TopicMarks`).
+    """
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        await topic.send(producer, marker)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    seen = await read_topic(bootstrap_servers, topic, lambda ms: marker in ms, timeout=timeout)
+    return seen[: seen.index(marker)]
 
 
 async def eventually(

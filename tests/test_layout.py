@@ -115,7 +115,7 @@ def app_topics(service: str, infra: Infra) -> tuple[set[str], set[str]]:
         and value.__module__ == settings_module.__name__
     )
     app = app_module.create_app(settings_cls(), infra.settings())
-    return set(app.state.infra.consumes), set(app.state.infra.publishes)
+    return set(app.state.infra.consumers.consumes), set(app.state.infra.publishes)
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -97,7 +97,7 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
 
     view.listeners += [remember, held.on_snapshot]
     follower = SnapshotFollower(infra_settings.kafka_bootstrap_servers, view.apply)
-    infra.ready_checks["snapshots"] = lambda: follower.caught_up
+    infra.readiness.checks["snapshots"] = lambda: follower.caught_up
     view.caught_up = lambda: follower.caught_up
     for topic in (
         WEBHOOK_DELIVERIES,
@@ -108,8 +108,8 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         SECRET_READS,
     ):
         infra.publisher(topic)
-    infra.reader(INSTALLATION_SNAPSHOTS)  # the snapshot view, rebuilt from the start
-    infra.reader(WEBHOOK_DELIVERIES)  # replays and held deliveries, by offset
+    infra.consumers.reader(INSTALLATION_SNAPSHOTS)  # the snapshot view, rebuilt from the start
+    infra.consumers.reader(WEBHOOK_DELIVERIES)  # replays and held deliveries, by offset
 
     async def start() -> None:
         follower.start()

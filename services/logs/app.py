@@ -93,11 +93,11 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
     # Every replica knows every installation (the observation report may be asked of any):
     # the snapshot topic is read from the start, without a consumer group.
     follower = SnapshotFollower(infra_settings.kafka_bootstrap_servers, view.apply, "logs")
-    infra.reader(INSTALLATION_SNAPSHOTS)
-    infra.ready_checks["snapshots"] = lambda: follower.caught_up
+    infra.consumers.reader(INSTALLATION_SNAPSHOTS)
+    infra.readiness.checks["snapshots"] = lambda: follower.caught_up
 
     # One consumer for everything stored (each consumer joining a group costs seconds).
-    infra.subscribe_batch(
+    infra.consumers.subscribe_batch(
         settings.group_id,
         {
             EXTENSION_LOGS: on.log_lines_handler(logs),
@@ -114,7 +114,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
     if settings.tail_own_group:
         # The tails' own group per process, from the newest offset: every replica sees every
         # line, whichever partitions its storing consumer holds.
-        infra.subscribe_batch(
+        infra.consumers.subscribe_batch(
             f"{settings.group_id}-tail-{uuid.uuid4().hex[:12]}",
             {EXTENSION_LOGS: on.tail_handler(hub)},
             max_records=settings.batch_max_records,

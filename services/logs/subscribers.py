@@ -1,7 +1,7 @@
 """Kafka in: every topic the logs service reads, each batch stored in one insert.
 
 Commit behaviour: a batch's offsets are committed only after its handler returned, i.e.
-after the insert finished (`Infrastructure.subscribe_batch`). A crash in between redelivers
+after the insert finished (`Consumers.subscribe_batch`). A crash in between redelivers
 the batch; the tables read with FINAL, so redelivered rows count once.
 The live tail is fed from memory: by the storing consumer right after each insert, or (with
 `LOGS_TAIL_OWN_GROUP`, for several replicas) by a consumer group of its own per process,
