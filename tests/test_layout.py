@@ -37,7 +37,7 @@ GRAB_BAG_NAMES = {"utils", "helpers", "misc", "common"}
 MISSING_ALLOWED = {
     # The registry consumes no topic: it is the source of installations and audit events.
     ("registry", "subscribers.py"),
-    # Ingress reads snapshots without a consumer group (services.base.snapshot_follower) and
+    # Ingress reads snapshots without a consumer group (services.base.snapshots.Follower) and
     # deliveries at known offsets (deliveries.py): nothing it subscribes to as a group.
     ("ingress", "subscribers.py"),
     # The console holds no state beyond the session and consumes no topic: it calls the other
