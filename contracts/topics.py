@@ -86,8 +86,14 @@ class Topic(Generic[M]):
 
     @property
     def example_path(self) -> Path:
-        """The example payload file every test decodes."""
+        """The main example payload (every field set); every test decodes it."""
         return EXAMPLES / f"{self.name}.json"
+
+    @property
+    def examples(self) -> list[Path]:
+        """Every example payload: the main one, then `examples/<topic>/*.json` (sorted)."""
+        more = EXAMPLES / self.name
+        return [self.example_path, *sorted(more.glob("*.json"))]
 
     def config(self) -> dict[str, str]:
         """Topic-level configs for creation (cleanup policy, retention, extras)."""
@@ -239,7 +245,7 @@ DEAD_LETTERS: Topic[DeadLetter] = Topic(
     retention_ms=30 * DAY_MS,
     producers=("sync", "logs"),  # every service consuming through a group (infra.subscribe)
     consumers=("operators",),
-    description="Messages a consumer could not decode, with topic, partition and offset.",
+    description="Messages a consumer could not decode or declared invalid, with their origin.",
 )
 
 TOPICS: tuple[Topic[Any], ...] = (
