@@ -100,11 +100,11 @@ def _compare(
             if lost:
                 problems.append(f"{at}: values {sorted(map(str, lost))} removed")
         elif kind == "struct":  # of several (a tagged union): the one it evolved into
-            found = []
+            tries: list[list[str]] = []
             for match in matches:
-                found.append([])
-                _compare_struct(option, old_root, match, new_root, at, found[-1])
-            problems.extend(min(found, key=len))
+                tries.append([])
+                _compare_struct(option, old_root, match, new_root, at, tries[-1])
+            problems.extend(min(tries, key=len))
         elif kind == "array" and "items" in option and "items" in matches[0]:
             _compare(option["items"], old_root, matches[0]["items"], new_root, f"{at}[]", problems)
         elif kind == "object":
