@@ -104,7 +104,7 @@ def _compare(
             for match in matches:
                 tries.append([])
                 _compare_struct(option, old_root, match, new_root, at, tries[-1])
-            problems.extend(min(tries, key=lambda found: len(found)))
+            problems.extend(sorted(tries, key=len)[0])
         elif kind == "array" and "items" in option and "items" in matches[0]:
             _compare(option["items"], old_root, matches[0]["items"], new_root, f"{at}[]", problems)
         elif kind == "object":
