@@ -59,16 +59,28 @@ def breaking_changes(old: Schema, new: Schema) -> list[str]:
     return problems
 
 
+def unreadable_fields(reader: Schema, writer: Schema) -> list[str]:
+    """Why `reader` (a Struct's schema) cannot decode what `writer` (e.g. an OpenAPI answer) sends.
+
+    Like `breaking_changes`, except that the writer may send fields the reader does not know.
+    Refs resolve in `$defs` or, for an OpenAPI document, `components.schemas`.
+    """
+    return [p for p in breaking_changes(reader, writer) if not p.endswith("(old messages lack it)")]
+
+
 def _resolve(node: Schema, root: Schema) -> Schema:
     while "$ref" in node:
-        node = root["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+        name = node["$ref"].rsplit("/", 1)[-1]
+        defs = root.get("$defs") or root.get("components", {}).get("schemas", {})
+        node = defs[name]
     return node
 
 
 def _alternatives(node: Schema, root: Schema) -> list[Schema]:
     node = _resolve(node, root)
-    if "anyOf" in node:
-        return [a for option in node["anyOf"] for a in _alternatives(option, root)]
+    for union in ("anyOf", "oneOf"):
+        if union in node:
+            return [a for option in node[union] for a in _alternatives(option, root)]
     if isinstance(node.get("type"), list):
         rest = {k: v for k, v in node.items() if k != "type"}
         return [{**rest, "type": t} for t in node["type"]]
@@ -77,7 +89,7 @@ def _alternatives(node: Schema, root: Schema) -> list[Schema]:
 
 def _kind(node: Schema) -> str:
     if "enum" in node or "const" in node:
-        return f"enum:{node.get('type', '')}"
+        return "enum"
     if "properties" in node:
         return "struct"
     return str(node.get("type", "any"))
@@ -94,7 +106,7 @@ def _compare(
             found = sorted({_kind(n) for n in new_options})
             problems.append(f"{at or 'message'}: was {kind}, now {' | '.join(found)}")
             continue
-        if kind.startswith("enum"):
+        if kind == "enum":
             values = {v for n in matches for v in n.get("enum", [n.get("const")])}
             lost = set(option.get("enum", [option.get("const")])) - values
             if lost:
