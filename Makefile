@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz crash screenshots lint format typecheck bench bench-logs bench-sync clean setup browser
+.PHONY: run test fuzz crash screenshots lint format typecheck schemas bench bench-logs bench-sync clean setup browser
 
 setup: $(STAMP)
 
@@ -51,6 +51,10 @@ fuzz: $(STAMP)
 # The crash matrix with long storms and repeated kills (docs/reliability.md).
 crash: $(STAMP)
 	@BACKFILL_CRASH_ROUNDS=$${BACKFILL_CRASH_ROUNDS:-5} $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/robustness/test_crash_matrix.py
+
+# After changing a message type: commit the next schema version of its topic (docs/topics.md).
+schemas: $(STAMP)
+	@$(BIN)/python -m contracts.compatibility
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .
