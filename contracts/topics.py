@@ -18,6 +18,7 @@ import msgspec
 from contracts.audit import AuditEvent
 from contracts.deadletter import DeadLetter
 from contracts.deliveries import DeliveryReceived
+from contracts.entities import EntityChange
 from contracts.health import WebhookHealthWindow
 from contracts.installations import InstallationSnapshot
 from contracts.logs import ExtensionLogLine
@@ -196,6 +197,19 @@ SECRET_READS: Topic[SecretRead] = Topic(
     extra_config={"min.compaction.lag.ms": "0"},
 )
 
+ENTITY_CHANGES: Topic[EntityChange] = Topic(
+    name="entities.changes.v1",
+    message=EntityChange,
+    key="workspace_id:entity_id",
+    key_of=lambda m: f"{m.workspace_id}:{m.entity_id}",
+    partitions=6,
+    cleanup_policy="delete",
+    retention_ms=7 * DAY_MS,
+    producers=("backfill-core",),
+    consumers=("sync",),
+    description="Entity writes the core committed, before and after: after_* hooks run on them.",
+)
+
 DEAD_LETTERS: Topic[DeadLetter] = Topic(
     name="platform.dead-letters.v1",
     message=DeadLetter,
@@ -219,6 +233,7 @@ TOPICS: tuple[Topic[Any], ...] = (
     STREAM_STATUS,
     WEBHOOK_HEALTH,
     SECRET_READS,
+    ENTITY_CHANGES,
     DEAD_LETTERS,
 )
 BY_NAME: dict[str, Topic[Any]] = {t.name: t for t in TOPICS}

@@ -51,7 +51,7 @@ def manifest(
         },
         "entities": [{"name": name} for name in defines or []],
         "pages": [{"path": "/overview", "title": "Overview"}],
-        "ui": [{"slot": "record.sidebar", "title": "Enrich"}],
+        "ui": [{"slot": "installation.overview.panel", "title": "Enrich", "page": "/overview"}],
         **extra,
     }
     if config is not None:

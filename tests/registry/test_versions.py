@@ -211,8 +211,8 @@ async def test_private_extensions_appear_only_in_their_workspace_catalog(
     await deploy(http, registry, tenant, manifest("notes", hosts=["api.notes.test"]))
     mine = (await http.get(f"{registry}/v1/catalog/notes", headers=tenant.member)).json()
     assert mine["first_party"] is False and mine["permissions"]["hosts"] == ["api.notes.test"]
-    assert mine["pages"] == [{"path": "/overview", "title": "Overview"}]
-    assert mine["ui"][0]["slot"] == "record.sidebar"
+    assert [(p["path"], p["title"]) for p in mine["pages"]] == [("/overview", "Overview")]
+    assert mine["ui"][0]["slot"] == "installation.overview.panel"
     theirs = await http.get(f"{registry}/v1/catalog", headers=other_tenant.admin)
     assert "notes" not in [e["key"] for e in theirs.json()]
     assert (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -12,7 +13,7 @@ from contracts.audit import AuditEvent
 from contracts.ids import new_id
 from contracts.topics import AUDIT_EVENTS
 from services.base.auth import Principal, new_token, token_digest
-from services.base.errors import Conflict, NotFound
+from services.base.errors import Conflict, NotFound, ServiceError
 from services.registry import outbox
 from services.registry.outbox import OutboxRelay
 from services.registry.schemas import (
@@ -25,6 +26,9 @@ from services.registry.schemas import (
     Workspace,
 )
 from services.registry.store import RegistryStore
+
+# An address a mail server could route: local part, @, a dotted domain (no spaces, one @).
+EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+", re.ASCII)
 
 
 def audit(workspace_id: str, actor: str, action: str, target: str, **details: Any) -> AuditEvent:
@@ -163,6 +167,10 @@ class WorkspaceService:
     async def add_member(self, caller: Principal, body: MemberCreate) -> Member:
         """Admins add members; an email is unique within a workspace."""
         caller.require_admin()
+        if not EMAIL.fullmatch(body.email):
+            raise ServiceError(
+                f"{body.email!r} is not an email address (name@example.com)", field="email"
+            )
         if any(m.email == body.email for m in await self.store.members(caller.workspace_id)):
             raise Conflict(f"{body.email} is already a member", field="email")
         member = Member(id=new_id("mem"), email=body.email, role=body.role, created_at=time.time())
