@@ -6,94 +6,32 @@ Screenshots of every page land in docs/console/ (the README shows the main ones)
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from litestar import Litestar, MediaType, get
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
-from tests.console.conftest import GOOD_KEY, SCREENSHOTS, Suite, token_of
+from tests.console.browsing import (
+    ROOT,
+    SIGNING_SECRET,
+    backfill_deploy,
+    deliver_until_accepted,
+    nav,
+    shot,
+    signed_in,
+    tab,
+)
+from tests.console.conftest import GOOD_KEY, token_of
 from tests.harness import serving
-from tests.ingress.factories import signed, stripe_event
 from tests.registry.factories import deploy, manifest
 from tests.registry.test_connections import FakeOAuth, oauth_connector
 
-ROOT = Path(__file__).resolve().parents[2]
 ROTATED_KEY = "sk_test_good_rotated_7f3a91"
-SIGNING_SECRET = "whsec_console_journey_5b2c"
-
-
-async def shot(page: Page, name: str) -> None:
-    """A full-page screenshot: into docs/console/ under `make screenshots`, else a temp dir.
-
-    `make test` must not rewrite committed files, so the documentation copies are refreshed
-    only on purpose; the screenshot is still taken (a page that cannot render fails here).
-    """
-    folder = SCREENSHOTS if os.environ.get("BACKFILL_SCREENSHOTS") == "1" else _scratch()
-    folder.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-
-
-def _scratch() -> Path:
-    return Path(tempfile.gettempdir()) / f"backfill-console-shots-{os.getpid()}"
-
-
-async def nav(page: Page, name: str) -> None:
-    await page.get_by_role("navigation", name="Settings").get_by_role("link", name=name).click()
-
-
-async def tab(page: Page, name: str) -> None:
-    await page.get_by_role("navigation", name="Installation").get_by_role("link", name=name).click()
-
-
-async def signed_in(browser: Any, suite: Suite, token: str, **context: Any) -> Page:
-    """A fresh browser context signed in through the bootstrap link (`/sign-in#token=...`)."""
-    ctx = await browser.new_context(**context)
-    page = await ctx.new_page()
-    await page.goto(f"{suite.console}/sign-in#token={token}")
-    await expect(page.get_by_role("heading", name="Installed")).to_be_visible()
-    return page
-
-
-async def deliver_until_accepted(suite: Suite, url: str) -> None:
-    """POST a signed Stripe event until ingress has the signing secret (via Kafka) and takes it."""
-    deadline = time.monotonic() + 30
-    while True:
-        body, headers = signed(stripe_event("customer.created"), secret=SIGNING_SECRET)
-        response = await suite.http.post(url, content=body, headers=headers)
-        if response.status_code == 202 or time.monotonic() > deadline:
-            assert response.status_code == 202, response.text
-            return
-        await asyncio.sleep(0.2)
-
-
-async def backfill_deploy(suite: Suite, directory: Path) -> str:
-    """`backfill deploy DIR` as its own process, as a developer runs it."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli.main",
-        "deploy",
-        str(directory),
-        "--registry",
-        suite.registry,
-        "--token",
-        token_of(suite.tenant.admin),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    return out.decode()
 
 
 async def test_admin_installs_stripe_and_runs_it_through_its_whole_life(browser, suite):

@@ -5,6 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import msgspec
+
+from contracts.answers.logs import Activity
+from contracts.streams import StreamStatus
 from services.console.downstream import Reply
 from services.console.service.charts import bars, sparkline, stacked_bars
 
@@ -17,14 +21,15 @@ def activity_call(installation_id: str | None = None) -> tuple[Any, ...]:
     params: dict[str, Any] = {"hours": HOURS, "bucket_s": BUCKET_S}
     if installation_id is not None:
         params["installation_id"] = installation_id
-    return ("logs", "GET", "/v1/activity", params)
+    return ("logs", "GET", "/v1/activity", params, Activity)
 
 
 def _window(reply: Reply) -> tuple[list[dict[str, Any]], float, float, int]:
-    data = reply.data if reply.ok and isinstance(reply.data, dict) else {}
-    until = float(data.get("until") or time.time())
-    since = float(data.get("since") or until - HOURS * 3600)
-    return list(data.get("points") or []), since, until, int(data.get("bucket_s") or BUCKET_S)
+    until = time.time()
+    empty = Activity(since=until - HOURS * 3600, until=until, bucket_s=BUCKET_S, points=[])
+    data: Activity = reply.data if reply.ok and isinstance(reply.data, Activity) else empty
+    points = [msgspec.to_builtins(p) for p in data.points]
+    return points, data.since, data.until, data.bucket_s
 
 
 def sparklines(reply: Reply) -> dict[str, str]:
@@ -57,12 +62,12 @@ def deliveries_chart(reply: Reply) -> str:
     )
 
 
-def connection_charts(reply: Reply, streams: list[dict[str, Any]], webhooks: bool) -> list[str]:
+def connection_charts(reply: Reply, streams: list[StreamStatus], webhooks: bool) -> list[str]:
     """Connection tab: records of each stream's last run, deliveries and errors per hour."""
     charts = []
-    polled = [s for s in streams if (s.get("mode") or "active") == "active"]
+    polled = [s for s in streams if s.mode == "active"]
     if polled:
-        items = [(s["stream"], int(s.get("records_last_run") or 0)) for s in polled]
+        items = [(s.stream, s.records_last_run) for s in polled]
         charts.append(bars(items, title="Records in each stream's last run"))
     if not reply.ok:
         return charts

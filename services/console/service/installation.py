@@ -6,6 +6,10 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
+from contracts.answers.ingress import DeliveryPage
+from contracts.answers.ingress import WebhookHealth as DeliveryHealth
+from contracts.answers.logs import Destination, LogPage
+from contracts.answers.sync import CursorHistory, StreamList
 from services.console.downstream import Downstream, Failure, Reply
 from services.console.service.activity import activity_call, connection_charts, deliveries_chart
 from services.console.service.extensions import state_of
@@ -164,17 +168,15 @@ async def connection_tab(
         viewer,
         installation_id,
         "connection",
-        streams=("sync", "GET", f"{base}/streams"),
-        health=("ingress", "GET", f"{base}/webhook-health"),
+        streams=("sync", "GET", f"{base}/streams", None, StreamList),
+        health=("ingress", "GET", f"{base}/webhook-health", None, DeliveryHealth),
         oauth=("registry", "GET", f"{base}/oauth"),
         activity=activity_call(installation_id),
     )
     if ctx["installation"] is None:
         return ctx
     replies: dict[str, Reply] = ctx["replies"]
-    streams = data_or(replies["streams"], [])
-    if isinstance(streams, dict):
-        streams = streams.get("streams", [])
+    streams = replies["streams"].data.streams if replies["streams"].ok else []
     has_hooks = bool(ctx["installation"].get("webhook_url"))
     shown = [replies["streams"]] + ([replies["health"]] if has_hooks else [])
     return {
@@ -196,10 +198,9 @@ async def cursor_history(
         "GET",
         f"/v1/installations/{installation_id}/streams/{stream}/cursors",
         viewer.token,
+        answer=CursorHistory,
     )
-    entries = data_or(reply, [])
-    if isinstance(entries, dict):
-        entries = entries.get("entries", entries.get("cursors", []))
+    entries = reply.data.entries if reply.ok else []
     return {"stream": stream, "entries": entries, "banners": banners(reply)}
 
 
@@ -213,17 +214,23 @@ async def deliveries_tab(
         viewer,
         installation_id,
         "deliveries",
-        deliveries=("ingress", "GET", f"{base}/deliveries", {"limit": 50, "before": before}),
-        health=("ingress", "GET", f"{base}/webhook-health"),
+        deliveries=(
+            "ingress",
+            "GET",
+            f"{base}/deliveries",
+            {"limit": 50, "before": before},
+            DeliveryPage,
+        ),
+        health=("ingress", "GET", f"{base}/webhook-health", None, DeliveryHealth),
         activity=activity_call(installation_id),
     )
     if ctx["installation"] is None:
         return ctx
-    page_data = data_or(ctx["replies"]["deliveries"], {"deliveries": []})
+    page_data = data_or(ctx["replies"]["deliveries"], DeliveryPage(deliveries=[]))
     return {
         **ctx,
-        "deliveries": page_data["deliveries"],
-        "next_before": page_data.get("next_before"),
+        "deliveries": page_data.deliveries,
+        "next_before": page_data.next_before,
         "webhook": ctx["replies"]["health"].data,
         "chart": deliveries_chart(ctx["replies"]["activity"]),
         # The chart is decoration: a logs service that is down is not a banner here.
@@ -288,28 +295,14 @@ async def logs_tab(
         viewer,
         installation_id,
         "logs",
-        lines=("logs", "GET", f"/v1/installations/{installation_id}/logs", query),
-        destinations=("logs", "GET", "/v1/alerts/destinations"),
+        lines=("logs", "GET", f"/v1/installations/{installation_id}/logs", query, LogPage),
+        destinations=("logs", "GET", "/v1/alerts/destinations", None, list[Destination]),
     )
     if ctx["installation"] is None:
         return ctx
     lines_reply: Reply = ctx["replies"]["lines"]
-    if lines_reply.failure is not None and lines_reply.failure.code == "not_available":
-        # Older logs services answer per extension key only: filter on the installation there.
-        key = ctx["installation"]["extension_key"]
-        lines_reply = await downstream.call(
-            "logs",
-            "GET",
-            f"/v1/extensions/{key}/logs",
-            viewer.token,
-            params={**query, "installation_id": installation_id},
-        )
-    lines = data_or(lines_reply, [])
-    if isinstance(lines, dict):
-        lines = lines.get("lines", lines.get("items", []))
+    lines = lines_reply.data.items if lines_reply.ok else []
     destinations = data_or(ctx["replies"]["destinations"], [])
-    if isinstance(destinations, dict):
-        destinations = destinations.get("destinations", [])
     shown = [lines_reply, ctx["replies"]["destinations"]]
     return {
         **ctx,
