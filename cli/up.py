@@ -255,6 +255,12 @@ def up(env: dict[str, str] | None = None) -> int:
     env.setdefault("LOGS_DATA_DIR", str(home / "logs-store"))
     for name in SERVICES:
         env.setdefault(f"CONSOLE_{name.upper()}_URL", f"http://127.0.0.1:{service_port(name, env)}")
+    # The services that call each other find each other on the ports this suite uses (a
+    # suite on other ports sent the registry's test-connection to sync's default port).
+    url = {name: f"http://127.0.0.1:{service_port(name, env)}" for name in SERVICES}
+    env.setdefault("REGISTRY_SYNC_URL", url["sync"])
+    env.setdefault("REGISTRY_INGRESS_URL", url["ingress"])
+    env.setdefault("SYNC_REGISTRY_URL", url["registry"])
     # OAuth providers send the admin back through the console, which returns to the page.
     env.setdefault(
         "REGISTRY_OAUTH_REDIRECT_URL",
