@@ -16,10 +16,9 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from cli.dev import load_session
 from cli.errors import CliError, ExitCode
 from cli.output import JsonOption, RegistryOption, TokenOption, api, emit_json, err, out
-from cli.trigger import _key_of
+from cli.trigger import dev_session
 
 app = typer.Typer()
 WAIT_S = 30
@@ -44,14 +43,7 @@ def run(
             "only a dev draft runs on demand here; for an installation use `backfill sync`",
             param_hint="--dev",
         )
-    key = _key_of(directory.resolve())
-    session = load_session(key)
-    if not session.get("session_id") or not session.get("installation_id"):
-        raise CliError(
-            f"no `backfill dev` session of {key} is running",
-            ExitCode.NOT_FOUND,
-            f"start one: backfill dev {directory}",
-        )
+    session = dev_session(directory.resolve(), "installation_id")
     client = api(token, registry)
     path = f"/v1/installations/{session['installation_id']}/streams/{name}/dry-run"
     body = {"session": session["session_id"], "cursor": cursor, "pages": pages}

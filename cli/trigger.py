@@ -49,6 +49,19 @@ def _key_of(directory: Path) -> str:
         ) from None
 
 
+def dev_session(directory: Path, needs: str) -> dict[str, Any]:
+    """What the running `backfill dev` of DIR stored (its session id and `needs`)."""
+    key = _key_of(directory)
+    session = load_session(key)
+    if not session.get("session_id") or not session.get(needs):
+        raise CliError(
+            f"no `backfill dev` session of {key} is running",
+            ExitCode.NOT_FOUND,
+            f"start one: backfill dev {directory}",
+        )
+    return session
+
+
 def _would_writes(client: Api, key: str, invocation_id: str) -> list[dict[str, Any]]:
     """The draft invocation's log lines, once the logs service has them (≤ 10 s)."""
     deadline = time.monotonic() + 10
@@ -111,14 +124,7 @@ def trigger(
     client = api(token, registry)
     directory = directory.resolve()
     if dev:
-        key = _key_of(directory)
-        session = load_session(key)
-        if not session.get("session_id") or not session.get("dev_url"):
-            raise CliError(
-                f"no `backfill dev` session of {key} is running",
-                ExitCode.NOT_FOUND,
-                f"start one: backfill dev {directory}",
-            )
+        session = dev_session(directory, "dev_url")
         url, secret, scheme = session["dev_url"], session.get("signing_secret"), session["scheme"]
         local: Path | None = directory
     else:

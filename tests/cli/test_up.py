@@ -44,18 +44,8 @@ def alive(pid: int) -> bool:
     return not (state.exists() and state.read_text().split()[2] == "Z")
 
 
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory):
-    """One `backfill up` for the module: the supervision test runs first, the clean stop last."""
-    tmp_path = tmp_path_factory.mktemp("up")
-    ports = {name: free_port() for name in SERVICES}
-    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL")}
-    env.update({f"{name.upper()}_PORT": str(port) for name, port in ports.items()})
-    env.update(
-        BACKFILL_HOME=str(tmp_path / ".backfill"),
-        BACKFILL_BROKER_PORT=str(free_port()),
-        BACKFILL_VALKEY_PORT=str(free_port()),
-    )
+def start_up(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """`backfill up` with `env`, once it printed the admin token (its output so far)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "up"],
         env=env,
@@ -75,6 +65,22 @@ def suite(tmp_path_factory):
             break
     output = "".join(lines)
     assert "admin token" in output, output
+    return process, output
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    """One `backfill up` for the module: the supervision test runs first, the clean stop last."""
+    tmp_path = tmp_path_factory.mktemp("up")
+    ports = {name: free_port() for name in SERVICES}
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL")}
+    env.update({f"{name.upper()}_PORT": str(port) for name, port in ports.items()})
+    env.update(
+        BACKFILL_HOME=str(tmp_path / ".backfill"),
+        BACKFILL_BROKER_PORT=str(free_port()),
+        BACKFILL_VALKEY_PORT=str(free_port()),
+    )
+    process, output = start_up(env)
     try:
         yield process, ports, output, tmp_path / ".backfill"
     finally:

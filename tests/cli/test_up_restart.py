@@ -13,32 +13,9 @@ from pathlib import Path
 import httpx
 
 from cli.embedded import free_port
-from tests.cli.test_up import SERVICES
+from tests.cli.test_up import SERVICES, start_up
 
 TAIL = (sys.executable, "-m", "cli.main", "topics", "tail")
-
-
-def start(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "up"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    deadline = time.monotonic() + 120
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "admin token" in line:
-            break
-    output = "".join(lines)
-    assert "admin token" in output, output
-    return process, output
 
 
 def stop(process: subprocess.Popen[str]) -> str:
@@ -58,7 +35,7 @@ def test_topics_survive_a_clean_restart_of_the_suite(tmp_path: Path) -> None:
         BACKFILL_BROKER_PORT=str(broker),
         BACKFILL_VALKEY_PORT=str(free_port()),
     )
-    process, _ = start(env)
+    process, _ = start_up(env)
     try:
         token = (tmp_path / ".backfill" / "admin-token").read_text().strip()
         auth = {"authorization": f"Bearer {token}"}
@@ -81,7 +58,7 @@ def test_topics_survive_a_clean_restart_of_the_suite(tmp_path: Path) -> None:
         stopped = stop(process)
     assert "saved" in stopped and "messages of the embedded broker" in stopped, stopped
 
-    process, output = start(env)
+    process, output = start_up(env)
     try:
         assert "restored" in output, output
         tail = subprocess.run(

@@ -61,6 +61,8 @@ def script(names: tuple[str, ...], ports: dict[int, int]) -> str:
     body = "\n".join(block for name in names for block in blocks(name))
     body = MAKE_RUN.sub(lambda m: "restart_suite " + m.group(1).strip(), body)
     for default, port in ports.items():
+        if default in LOCAL_PORTS:  # also where a command takes the port alone
+            body = re.sub(rf"\b{default}\b", str(port), body)
         body = re.sub(rf"(127\.0\.0\.1|localhost):{default}\b", rf"\g<1>:{port}", body)
     return PREAMBLE + body + "\n"
 

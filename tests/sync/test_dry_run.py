@@ -5,7 +5,6 @@ nothing is committed (no canonical record, no stored cursor, no run in the statu
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import msgspec
@@ -13,28 +12,11 @@ import msgspec
 from cli.embedded import free_port
 from contracts.ids import new_id
 from services.sync.app import create_app
-from tests.cli.conftest import ROOT, clean_environment
+from tests.cli.conftest import run
 from tests.harness import serving
 from tests.sync.conftest import put_snapshot, sync_settings, token_for
 from tests.sync.providers import PagedProvider
 from tests.sync.test_runs import stripe_install
-
-
-async def backfill(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
-    import asyncio
-
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli.main",
-        *args,
-        cwd=ROOT,
-        env={**clean_environment(), "PYTHONPATH": str(ROOT), **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    return process.returncode or 0, out.decode(), err.decode()
 
 
 async def test_a_dev_draft_stream_runs_once_with_nothing_committed(
@@ -68,7 +50,7 @@ async def test_a_dev_draft_stream_runs_once_with_nothing_committed(
                 "XDG_CONFIG_HOME": str(config),
                 "COLUMNS": "200",
             }
-            code, out, err = await backfill(
+            code, out, err = await run(
                 "run",
                 "customers",
                 "--dev",
@@ -88,9 +70,7 @@ async def test_a_dev_draft_stream_runs_once_with_nothing_committed(
             records = [r for page in result["pages"] for r in page["records"]]
             assert len(records) == 150 and {r["canonical_type"] for r in records} == {"customer"}
 
-            code, out, _ = await backfill(
-                "run", "customers", "--dev", "--dir", str(project), env=env
-            )
+            code, out, _ = await run("run", "customers", "--dev", "--dir", str(project), env=env)
             assert code == 0 and "WOULD-WRITE customer" in out and "→" in out
 
             # Nothing committed: no cursor history, no run in the stream status.
