@@ -124,6 +124,7 @@ def trigger(
     client = api(token, registry)
     directory = directory.resolve()
     if dev:
+        key = _key_of(directory)
         session = dev_session(directory, "dev_url")
         url, secret, scheme = session["dev_url"], session.get("signing_secret"), session["scheme"]
         local: Path | None = directory
