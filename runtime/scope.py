@@ -241,6 +241,7 @@ class InvocationScope:
         if self.closed:
             raise RuntimeError("this invocation has ended (time limit reached)")
 
+
 # Kinds whose log lines carry `route`: webhooks and API routes (the route path), pages,
 # page actions and UI contributions (the page path; `event` is `render` or the action).
 ROUTED_KINDS = ("webhook", "route", "page", "page_action", "ui")
