@@ -40,8 +40,8 @@ class EntryOutcome:
 def script_path(bundle: LoadedBundle, invocation: Invocation) -> str:
     """The bundle file that serves `invocation`; EntryNotFound if none does."""
     if invocation.kind in ("webhook", "route"):
-        path = invocation.entry.strip("/")
-        candidates = [f"src/api/{path}.py", f"src/api/{path}/index.py"]
+        path = invocation.entry.strip("/").replace("{", "[").replace("}", "]")  # `/o/{id}`
+        candidates = [f"src/api/{path}.py", f"src/api/{path}/index.py".replace("//", "/")]
     elif invocation.kind == "stream":
         entry = stream_of(bundle, invocation).entry
         candidates = [entry, f"src/{entry}"]
