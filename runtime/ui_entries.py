@@ -28,7 +28,7 @@ from sdk.pages import Member, PageContext
 UI_KINDS = ("page", "page_action", "ui")
 
 
-def UIEntryNotFound(message: str) -> LookupError:  # noqa: N802 - raised like a class
+def UIEntryNotFound(message: str) -> LookupError:
     """The manifest or bundle has no such page, action or contribution (EntryNotFound)."""
     from runtime.entrypoints import EntryNotFound  # entrypoints imports this module
 
