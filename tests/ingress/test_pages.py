@@ -1,0 +1,127 @@
+"""Pages, page actions and UI contributions through ingress's HTTP API, as the console calls it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import msgspec
+import pytest_asyncio
+
+from contracts.ui import PageView
+from tests.harness import Infra
+from tests.ingress.ext_stack import Stack, running_stack
+from tests.registry.factories import new_tenant
+
+
+@pytest_asyncio.fixture(scope="module")
+async def stack(infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[Stack]:
+    async with running_stack(infra, http) as started:
+        deployed = await started.deploy()
+        assert deployed.status_code in (200, 201), deployed.text
+        yield started
+
+
+def pages_url(stack: Stack, installation: str, rest: str = "") -> str:
+    return f"{stack.ingress}/v1/installations/{installation}/pages{rest}"
+
+
+async def test_a_page_renders_every_component_for_the_member(stack: Stack) -> None:
+    installation = await stack.install()
+    answer = await stack.http.get(
+        pages_url(stack, installation, "/board"), headers=stack.tenant.member
+    )
+    assert answer.status_code == 200, answer.text
+    view = msgspec.json.decode(answer.content, type=PageView)  # the console's typed decode
+    types = [n["type"] for n in answer.json()["tree"]]
+    assert types == ["heading", "text", "key_value", "table", "badge", "link", "chart", "section"]
+    assert answer.json()["tree"][1]["text"] == "Signed in as member"
+    section = answer.json()["tree"][-1]
+    assert [c["type"] for c in section["children"]] == ["form", "button"]
+    assert view.page.title == "Board" and view.page.nav is True and view.mode == "active"
+
+
+async def test_pages_are_listed_by_role_and_admin_pages_refused_to_members(stack: Stack) -> None:
+    installation = await stack.install()
+    as_member = await stack.http.get(pages_url(stack, installation), headers=stack.tenant.member)
+    assert [p["path"] for p in as_member.json()] == ["board", "hostile", "unsafe-link"]
+    as_admin = await stack.http.get(pages_url(stack, installation), headers=stack.tenant.admin)
+    assert "admin-only" in [p["path"] for p in as_admin.json()]
+    refused = await stack.http.get(
+        pages_url(stack, installation, "/admin-only"), headers=stack.tenant.member
+    )
+    assert refused.status_code == 403
+
+
+async def test_form_action_validation_errors_name_their_fields(stack: Stack) -> None:
+    installation = await stack.install()
+    url = pages_url(stack, installation, "/board/actions/add_order")
+    refused = await stack.http.post(
+        url, json={"input": {"customer": "", "amount": "-1"}}, headers=stack.tenant.member
+    )
+    assert refused.status_code == 422, refused.text
+    errors = {e["field"]: e["message"] for e in refused.json()["errors"]}
+    assert errors == {
+        "customer": "Customer is required",
+        "amount": "Amount must be more than zero",
+    }
+    done = await stack.http.post(
+        url, json={"input": {"customer": "Acme", "amount": "12"}}, headers=stack.tenant.member
+    )
+    assert done.status_code == 200
+    assert done.json()["ok"] is True and done.json()["message"] == "Order for Acme added (12)"
+
+
+async def test_a_member_cannot_run_an_admin_only_action(stack: Stack) -> None:
+    installation = await stack.install()
+    url = pages_url(stack, installation, "/board/actions/purge")
+    refused = await stack.http.post(url, json={"input": {}}, headers=stack.tenant.member)
+    assert refused.status_code == 403
+    allowed = await stack.http.post(url, json={"input": {}}, headers=stack.tenant.admin)
+    assert allowed.status_code == 200 and allowed.json()["message"] == "Purged"
+    undeclared = await stack.http.post(
+        pages_url(stack, installation, "/board/actions/render"), json={}, headers=stack.tenant.admin
+    )
+    assert undeclared.status_code == 404
+
+
+async def test_a_javascript_link_is_refused_before_it_reaches_the_console(stack: Stack) -> None:
+    installation = await stack.install()
+    answer = await stack.http.get(
+        pages_url(stack, installation, "/unsafe-link"), headers=stack.tenant.member
+    )
+    assert answer.status_code == 502
+    assert "tree[0].href" in answer.json()["error"]["message"]
+
+
+async def test_ui_contributions_render_for_their_slots(stack: Stack) -> None:
+    installation = await stack.install()
+    panel = await stack.http.get(
+        f"{stack.ingress}/v1/ui/installation.overview.panel", headers=stack.tenant.member
+    )
+    mine = [c for c in panel.json() if c["installation_id"] == installation]
+    assert mine[0]["title"] == "Orders today" and mine[0]["tree"][0]["type"] == "key_value"
+    row = await stack.http.get(
+        f"{stack.ingress}/v1/ui/installed.row.action", headers=stack.tenant.member
+    )
+    link = next(c for c in row.json() if c["installation_id"] == installation)["tree"][0]
+    assert link == {
+        "type": "link",
+        "label": "Open board",
+        "href": f"/installations/{installation}/pages/board",
+    }
+    unknown = await stack.http.get(f"{stack.ingress}/v1/ui/nowhere", headers=stack.tenant.member)
+    assert unknown.status_code == 404
+
+
+async def test_another_workspace_sees_no_page_of_this_one(
+    stack: Stack, infra: Infra, http: httpx.AsyncClient
+) -> None:
+    installation = await stack.install()
+    other = await new_tenant(infra, http, stack.registry, "elsewhere")
+    answer = await http.get(pages_url(stack, installation, "/board"), headers=other.admin)
+    assert answer.status_code == 404
+    slots = await http.get(
+        f"{stack.ingress}/v1/ui/installation.overview.panel", headers=other.admin
+    )
+    assert slots.json() == []
