@@ -3,8 +3,9 @@
 Built statically (the files are parsed with `ast`, never run in the registry): a route file
 exports one handler per HTTP method as a module-level name (`GET = api(...)`, `def POST`)
 and `config = {"auth": "api_key" | "public"}` as a literal. The manifest's webhook endpoint
-keeps the manifest's auth (a connector's signature scheme); any other file with a signature
-scheme, an unknown or missing auth, or no handler is refused, naming the file, and so is a
+keeps the manifest's auth (a connector's signature scheme); a file without `config` is
+`api_key` (closed by default); any other file with a signature scheme, an unknown auth, or
+no handler is refused, naming the file, and so is a
 webhook endpoint with no route file. When the deploy step that imports every script in the
 locked-down runtime lands, the table is read from the imported modules there instead.
 """
@@ -39,6 +40,8 @@ def build_route_table(files: dict[str, bytes], manifest: Manifest) -> list[Route
         webhook = name in webhook_files
         if webhook and manifest.webhooks is not None:
             auth = manifest.webhooks.auth
+        elif auth is None:
+            auth = "api_key"  # closed by default: a route without config needs a key
         elif auth not in ROUTE_AUTHS:
             raise RouteFileError(
                 name,
