@@ -1,11 +1,11 @@
 """API keys of extension API routes: where they live in Valkey and how a route call resolves one.
 
-The registry is the only writer; ingress reads. Only the SHA-256 of a key is stored, next to
-the API tokens' `token:*` records and the same way (services/base/auth.py). Every key of an
-installation shares the installation's hash tag `{<installation_id>}`, so one transaction
-writes them on a Redis Cluster too. A revoked key's record is deleted: the next call is 401
-on every ingress replica; a rotated key's old record keeps working until its overlap expires
-(a Redis TTL), then it is gone.
+The registry is the only writer; ingress reads. Only the SHA-256 of a key is stored, like
+the API tokens' `token:*` records (services/base/auth.py). Every key of an installation
+shares the installation's hash tag (`services.base.keys.installation_key`), so one
+transaction writes them on a Valkey Cluster too. A revoked key's record is deleted: the
+next call is 401 on every ingress replica; a rotated key's old record keeps working until
+its overlap expires (a Redis TTL), then it is gone.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from contracts.routes import API_KEY_PREFIX, ApiKey
 from services.base.auth import token_digest
+from services.base.keys import installation_key
 
 PREFIX_SHOWN = 12  # characters of a key listed to recognise it (`bfk_` + 8)
 
@@ -28,17 +29,17 @@ def new_api_key() -> str:
 
 def api_key_record_key(installation_id: str, digest: str) -> str:
     """The key that makes a key work: its digest → the `ApiKey`."""
-    return f"apikey:{{{installation_id}}}:{digest}"
+    return installation_key(installation_id, "apikey", digest)
 
 
 def api_keys_key(installation_id: str) -> str:
     """Hash key_id → `ApiKey` as listed (revoked ones stay, marked)."""
-    return f"apikeys:{{{installation_id}}}"
+    return installation_key(installation_id, "apikeys")
 
 
 def api_key_digests_key(installation_id: str) -> str:
     """Hash key_id → digest, to revoke or rotate a key by id."""
-    return f"apikey-digests:{{{installation_id}}}"
+    return installation_key(installation_id, "apikey-digests")
 
 
 async def resolve_api_key(redis: Redis, installation_id: str, secret: str) -> ApiKey | None:

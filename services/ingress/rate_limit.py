@@ -1,6 +1,6 @@
 """Per-installation rate limit of API routes, shared by every ingress replica (Valkey).
 
-A fixed window per installation: `INCR` of `ratelimit:{<installation_id>}:<window>` with
+A fixed window per installation: `INCR` of the installation's `ratelimit:<window>` key with
 an expiry, one round trip per call. Past the limit a call is refused with the seconds left
 in the window (the `Retry-After` of the 429) and no extension code runs. Bursts at a window
 edge may reach twice the limit over a short span: the limit protects the workers, it is not
@@ -13,6 +13,8 @@ import math
 import time
 
 from redis.asyncio import Redis
+
+from services.base.keys import installation_key
 
 
 class RateLimiter:
@@ -29,7 +31,7 @@ class RateLimiter:
             return None
         now = time.time()
         window = int(now // self.window_s)
-        key = f"ratelimit:{{{installation_id}}}:{window}"
+        key = installation_key(installation_id, "ratelimit", str(window))
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.incr(key)
             pipe.expire(key, math.ceil(self.window_s) + 1, nx=True)

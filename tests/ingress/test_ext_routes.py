@@ -169,8 +169,16 @@ async def test_deploy_refuses_unknown_auth_and_webhook_without_route_file(stack:
         content=bad_auth,
         headers={**stack.tenant.admin, "content-type": "application/gzip"},
     )
-    assert answer.status_code == 400
+    assert answer.status_code == 422, answer.text
     assert "src/api/status.py" in answer.json()["error"]["message"]
     no_file = await stack.deploy(webhooks={"endpoint": "/webhooks/in", "auth": "api_key"})
-    assert no_file.status_code == 400
+    assert no_file.status_code == 422
     assert "src/api/webhooks/in.py" in no_file.json()["error"]["message"]
+    no_action = replaced(archive, {"src/pages/board.py": b"def render(ctx):\n    return []\n"})
+    refused = await stack.http.post(
+        f"{stack.registry}/v1/extensions/routes-pages/versions",
+        content=no_action,
+        headers={**stack.tenant.admin, "content-type": "application/gzip"},
+    )
+    assert refused.status_code == 422
+    assert "exports no action add_order" in refused.text

@@ -40,4 +40,3 @@ def test_the_route_filters_by_stage():
         deals_route.GET(Request(method="GET", path="/deals", query={"stage": "won"}))
     )
     assert [d["id"] for d in answer.body["deals"]] == ["d_104"]
-

@@ -1,68 +1,28 @@
-"""The route table of a version, built at deploy from the bundle's `src/api/` files.
+"""A version's route table read statically (`ast`), for code that is not imported here.
 
-Built statically (the files are parsed with `ast`, never run in the registry): a route file
-exports one handler per HTTP method as a module-level name (`GET = api(...)`, `def POST`)
-and `config = {"auth": "api_key" | "public"}` as a literal. The manifest's webhook endpoint
-keeps the manifest's auth (a connector's signature scheme); a file without `config` is
-`api_key` (closed by default); any other file with a signature scheme, an unknown auth, or
-no handler is refused, naming the file, and so is a
-webhook endpoint with no route file. When the deploy step that imports every script in the
-locked-down runtime lands, the table is read from the imported modules there instead.
+The deploy check builds the table from the imported modules in the locked-down runtime
+(`runtime.validation`); first-party registration at start (trusted code, no worker yet) and
+`backfill dev`'s printed URLs read the files' exports without running them, under the same
+rules (`runtime.route_table`). A module-level name (`GET = api(...)`, `def POST`) is an
+export; `config` must be a literal dict.
 """
 
 from __future__ import annotations
 
 import ast
-from typing import Any, get_args
+from typing import Any
 
-from contracts.manifest import Manifest, RouteAuth
-from contracts.routes import HTTP_METHODS, RouteFileError, RouteSpec, route_path
-
-ROUTE_AUTHS: tuple[str, ...] = get_args(RouteAuth)
+from contracts.manifest import Manifest
+from contracts.routes import HTTP_METHODS, RouteFileError, RouteSpec
+from runtime.route_table import route_files, route_table
 
 
 def build_route_table(files: dict[str, bytes], manifest: Manifest) -> list[RouteSpec]:
-    """Every route of the bundle, sorted by path; RouteFileError naming the first bad file."""
-    endpoint = manifest.webhooks.endpoint if manifest.webhooks else None
-    webhook_files = _files_of(endpoint) if endpoint else ()
-    routes: list[RouteSpec] = []
-    seen: dict[str, str] = {}
-    for name in sorted(files):
-        if not (name.startswith("src/api/") and name.endswith(".py")):
-            continue
-        if name.rsplit("/", 1)[-1] == "__init__.py":
-            continue
-        path = route_path(name)
-        if path in seen:
-            raise RouteFileError(name, f"serves {path} like {seen[path]}")
-        seen[path] = name
-        methods, auth = _exports(name, files[name])
-        webhook = name in webhook_files
-        if webhook and manifest.webhooks is not None:
-            auth = manifest.webhooks.auth
-        elif auth is None:
-            auth = "api_key"  # closed by default: a route without config needs a key
-        elif auth not in ROUTE_AUTHS:
-            raise RouteFileError(
-                name,
-                f"config['auth'] is {auth!r}: a route's auth is one of {', '.join(ROUTE_AUTHS)}"
-                " (signature schemes only on the manifest's webhook endpoint)",
-            )
-        routes.append(RouteSpec(path=path, file=name, methods=methods, auth=auth, webhook=webhook))  # type: ignore[arg-type]
-    if endpoint and not any(r.webhook for r in routes):
-        raise RouteFileError(
-            webhook_files[0], f"webhooks.endpoint {endpoint} has no route file (looked for it)"
-        )
-    return sorted(routes, key=lambda r: r.path)
+    """Every route of the bundle; RouteFileError naming the first file it refuses."""
+    return route_table(manifest, {name: _exports(name, files[name]) for name in route_files(files)})
 
 
-def _files_of(endpoint: str) -> tuple[str, str]:
-    path = endpoint.strip("/")
-    return f"src/api/{path}.py", f"src/api/{path}/index.py"
-
-
-def _exports(name: str, source: bytes) -> tuple[list[Any], Any]:
-    """(methods exported, config['auth']) of a route file, read without running it."""
+def _exports(name: str, source: bytes) -> tuple[list[str], Any]:
     try:
         tree = ast.parse(source, filename=name)
     except SyntaxError as error:
@@ -75,9 +35,7 @@ def _exports(name: str, source: bytes) -> tuple[list[Any], Any]:
                 methods.append(target)
             if target == "config" and isinstance(node, ast.Assign | ast.AnnAssign):
                 auth = _auth_of(name, node.value)
-    if not methods:
-        raise RouteFileError(name, f"exports no handler (one of {', '.join(HTTP_METHODS)})")
-    return sorted(methods, key=HTTP_METHODS.index), auth
+    return methods, auth
 
 
 def _assigned(node: ast.stmt) -> list[str]:
