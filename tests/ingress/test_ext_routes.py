@@ -182,3 +182,12 @@ async def test_deploy_refuses_unknown_auth_and_webhook_without_route_file(stack:
     )
     assert refused.status_code == 422
     assert "exports no action add_order" in refused.text
+
+
+async def test_a_route_past_its_memory_limit_fails_alone(stack: Stack) -> None:
+    installation = await stack.install()
+    other = await stack.install()
+    hog = await stack.http.get(stack.ext(installation, "/hostile?mem=1"))
+    assert hog.status_code == 500, hog.text
+    assert (await stack.http.get(stack.ext(installation, "/hostile"))).json() == {"ok": True}
+    assert (await stack.http.get(stack.ext(other, "/status"))).status_code == 200

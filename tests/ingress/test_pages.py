@@ -44,7 +44,7 @@ async def test_a_page_renders_every_component_for_the_member(stack: Stack) -> No
 async def test_pages_are_listed_by_role_and_admin_pages_refused_to_members(stack: Stack) -> None:
     installation = await stack.install()
     as_member = await stack.http.get(pages_url(stack, installation), headers=stack.tenant.member)
-    assert [p["path"] for p in as_member.json()] == ["board", "hostile", "unsafe-link"]
+    assert [p["path"] for p in as_member.json()] == ["board", "hostile", "unsafe-link", "slow"]
     as_admin = await stack.http.get(pages_url(stack, installation), headers=stack.tenant.admin)
     assert "admin-only" in [p["path"] for p in as_admin.json()]
     refused = await stack.http.get(
@@ -125,3 +125,15 @@ async def test_another_workspace_sees_no_page_of_this_one(
         f"{stack.ingress}/v1/ui/installation.overview.panel", headers=other.admin
     )
     assert slots.json() == []
+
+
+async def test_a_page_past_the_time_limit_answers_504(stack: Stack) -> None:
+    installation = await stack.install()
+    slow = await stack.http.get(
+        pages_url(stack, installation, "/slow"), headers=stack.tenant.member
+    )
+    assert slow.status_code == 504
+    board = await stack.http.get(
+        pages_url(stack, installation, "/board"), headers=stack.tenant.member
+    )
+    assert board.status_code == 200
