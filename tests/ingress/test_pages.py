@@ -9,8 +9,8 @@ import msgspec
 import pytest_asyncio
 
 from contracts.ui import PageView
-from tests.harness import Infra
-from tests.ingress.ext_stack import Stack, running_stack
+from tests.harness import Infra, eventually
+from tests.ingress.ext_stack import FIXTURE, Stack, bundle_of, running_stack
 from tests.registry.factories import new_tenant
 
 
@@ -137,3 +137,35 @@ async def test_a_page_past_the_time_limit_answers_504(stack: Stack) -> None:
         pages_url(stack, installation, "/board"), headers=stack.tenant.member
     )
     assert board.status_code == 200
+
+
+async def test_a_drafts_pages_and_routes_are_for_its_developer_session_only(stack: Stack) -> None:
+    installation = await stack.install()
+    session = "s" * 32
+    draft = bundle_of(FIXTURE, version="1.1.0-draft", name="Routes and pages (draft)")
+    deployed = await stack.http.post(
+        f"{stack.registry}/v1/extensions/routes-pages/versions",
+        params={"mode": "draft", "session": session},
+        content=draft,
+        headers={**stack.tenant.admin, "content-type": "application/gzip"},
+    )
+    assert deployed.status_code in (200, 201), deployed.text
+    url = pages_url(stack, installation, "/board")
+
+    async def draft_rendered() -> httpx.Response | None:
+        answer = await stack.http.get(url, params={"session": session}, headers=stack.tenant.admin)
+        return answer if answer.status_code == 200 else None
+
+    mine = await eventually(draft_rendered, timeout=20, what="the draft page")
+    assert mine.json()["mode"] == "draft"
+    assert mine.json()["version_id"] == deployed.json()["version_id"]
+    member = await stack.http.get(url, params={"session": session}, headers=stack.tenant.member)
+    assert member.status_code == 404  # not the developer
+    wrong = await stack.http.get(url, params={"session": "x" * 32}, headers=stack.tenant.admin)
+    assert wrong.status_code == 404
+    active = await stack.http.get(url, headers=stack.tenant.admin)
+    assert active.json()["mode"] == "active"
+    dev_route = f"{stack.ingress}/ext/{installation}/_dev/{session}/status"
+    assert (await stack.http.get(dev_route)).status_code == 200
+    other_session = f"{stack.ingress}/ext/{installation}/_dev/{'x' * 32}/status"
+    assert (await stack.http.get(other_session)).status_code == 404
