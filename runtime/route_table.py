@@ -62,7 +62,7 @@ def route_table(manifest: Manifest, exports: dict[str, tuple[list[str], Any]]) -
                 f"config['auth'] is {auth!r}: a route's auth is one of {', '.join(ROUTE_AUTHS)}"
                 " (signature schemes only on the manifest's webhook endpoint)",
             )
-        ordered = sorted(methods, key=HTTP_METHODS.index)
+        ordered: list[Any] = sorted(methods, key=HTTP_METHODS.index)
         routes.append(RouteSpec(path=path, file=name, methods=ordered, auth=auth, webhook=webhook))
     if hooks and not any(r.webhook for r in routes):
         assert manifest.webhooks is not None

@@ -87,6 +87,7 @@ def _context(bundle: LoadedBundle, scope: InvocationScope, invocation: Invocatio
         role=(actor.role or "member") if actor else "member",
         email=actor.email if actor else None,
     )
+    slot: str
     if invocation.kind == "ui":
         contribution = contribution_of(bundle, invocation)
         page, slot = contribution.page.strip("/"), contribution.slot

@@ -24,6 +24,7 @@ from services.ingress.ext_routes import RouteAnswer, RouteServer
 from services.ingress.pages import PageService
 
 DEV = "_dev"
+METHODS: list[Any] = list(HTTP_METHODS)
 BASE = "/v1/installations/{installation_id:str}"
 
 
@@ -71,7 +72,7 @@ def ext_routes(server: RouteServer) -> list[HTTPRouteHandler]:
 
     @route(
         "/ext/{installation_id:str}/{path:path}",
-        http_method=list(HTTP_METHODS),
+        http_method=METHODS,
         summary="An extension's API route",
     )
     async def ext_route(
@@ -82,7 +83,7 @@ def ext_routes(server: RouteServer) -> list[HTTPRouteHandler]:
 
     @route(
         "/ext/{installation_id:str}",
-        http_method=list(HTTP_METHODS),
+        http_method=METHODS,
         summary="An extension's index route",
     )
     async def ext_index(
