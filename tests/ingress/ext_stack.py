@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import msgspec
+import pytest_asyncio
 
 from sdk.bundle import pack
 from services.ingress.app import create_app as ingress_app
@@ -149,3 +150,12 @@ async def running_stack(infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[
             await wait_ready(http, registry)
             tenant = await new_tenant(infra, http, registry, "routes")
             yield Stack(registry, ingress, logs, tenant, http)
+
+
+@pytest_asyncio.fixture(scope="module", name="stack")
+async def stack_fixture(infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[Stack]:
+    """`stack`: one per test module that imports it, with the test extension deployed."""
+    async with running_stack(infra, http) as started:
+        deployed = await started.deploy()
+        assert deployed.status_code in (200, 201), deployed.text
+        yield started

@@ -5,21 +5,15 @@ Every test installs its own installation on one stack (registry + ingress + logs
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import httpx
-import pytest_asyncio
-
-from tests.harness import Infra, eventually
-from tests.ingress.ext_stack import FIXTURE, RATE_LIMIT, Stack, bundle_of, replaced, running_stack
-
-
-@pytest_asyncio.fixture(scope="module")
-async def stack(infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[Stack]:
-    async with running_stack(infra, http) as started:
-        deployed = await started.deploy()
-        assert deployed.status_code in (200, 201), deployed.text
-        yield started
+from tests.harness import eventually
+from tests.ingress.ext_stack import (  # noqa: F401 (stack_fixture is the `stack` fixture)
+    FIXTURE,
+    RATE_LIMIT,
+    Stack,
+    bundle_of,
+    replaced,
+    stack_fixture,
+)
 
 
 def bearer(secret: str) -> dict[str, str]:

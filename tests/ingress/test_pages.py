@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import msgspec
-import pytest_asyncio
 
 from contracts.ui import PageView
 from tests.harness import Infra, eventually
-from tests.ingress.ext_stack import FIXTURE, Stack, bundle_of, running_stack
+from tests.ingress.ext_stack import FIXTURE, Stack, bundle_of, stack_fixture  # noqa: F401 (`stack`)
 from tests.registry.factories import new_tenant
-
-
-@pytest_asyncio.fixture(scope="module")
-async def stack(infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[Stack]:
-    async with running_stack(infra, http) as started:
-        deployed = await started.deploy()
-        assert deployed.status_code in (200, 201), deployed.text
-        yield started
 
 
 def pages_url(stack: Stack, installation: str, rest: str = "") -> str:
@@ -169,3 +158,32 @@ async def test_a_drafts_pages_and_routes_are_for_its_developer_session_only(stac
     assert (await stack.http.get(dev_route)).status_code == 200
     other_session = f"{stack.ingress}/ext/{installation}/_dev/{'x' * 32}/status"
     assert (await stack.http.get(other_session)).status_code == 404
+
+
+async def test_page_actions_are_logged_as_page_action_with_page_route_and_event(
+    stack: Stack,
+) -> None:
+    installation = await stack.install()
+    done = await stack.http.post(
+        pages_url(stack, installation, "/board/actions/add_order"),
+        json={"input": {"customer": "Initech", "amount": "3"}},
+        headers=stack.tenant.member,
+    )
+    assert done.status_code == 200
+
+    async def lines() -> list[dict[str, object]]:
+        answer = await stack.http.get(
+            f"{stack.logs}/v1/extensions/routes-pages/logs",
+            params={
+                "installation_id": installation,
+                "script_type": "page_action",
+                "route": "/board",
+            },
+            headers=stack.tenant.admin,
+        )
+        items = answer.json()["items"]
+        assert items, "no line yet"
+        return list(items)
+
+    [line] = await eventually(lines, timeout=20, what="page action log lines")
+    assert line["message"] == "order added" and line["event"] == "add_order"
