@@ -115,7 +115,7 @@ class RouteServer:
         """Answer one call (headers lower-case)."""
         snapshot = self.view.get(installation_id)
         if snapshot is None:
-            if not self.view.caught_up():
+            if not self.view.ready:
                 return error(503, "unavailable", "routes are still loading; retry", retry_after="1")
             return error(404, "not_found", "no installation at this URL")
         if snapshot.state == "uninstalled":

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.cli.conftest import Suite, eventually, run, run_json
+from tests.cli.conftest import Suite, run, run_json
 from tests.cli.test_dev import running_dev
+from tests.harness import eventually
 
 
 async def test_dev_serves_the_draft_route_and_routes_lists_the_urls(

@@ -11,8 +11,8 @@ from typing import Any
 import pytest_asyncio
 from playwright.async_api import Page, expect
 
+from tests.console.browsing import signed_in
 from tests.console.conftest import Suite, token_of
-from tests.console.test_app import signed_in
 from tests.harness import eventually
 from tests.ingress.ext_stack import FIXTURE, bundle_of
 
