@@ -89,7 +89,13 @@ async def test_ui_contributions_render_for_their_slots(stack: Stack) -> None:
         f"{stack.ingress}/v1/ui/installation.overview.panel", headers=stack.tenant.member
     )
     mine = [c for c in panel.json() if c["installation_id"] == installation]
-    assert mine[0]["title"] == "Orders today" and mine[0]["tree"][0]["type"] == "key_value"
+    assert [c["title"] for c in mine] == ["Orders today"]  # "Admin stats" is for admins
+    assert mine[0]["tree"][0]["type"] == "key_value"
+    as_admin = await stack.http.get(
+        f"{stack.ingress}/v1/ui/installation.overview.panel", headers=stack.tenant.admin
+    )
+    titles = [c["title"] for c in as_admin.json() if c["installation_id"] == installation]
+    assert titles == ["Orders today", "Admin stats"]
     row = await stack.http.get(
         f"{stack.ingress}/v1/ui/installed.row.action", headers=stack.tenant.member
     )
