@@ -5,7 +5,11 @@ Every test installs its own installation on one stack (registry + ingress + logs
 
 from __future__ import annotations
 
-from tests.harness import eventually
+import asyncio
+
+import httpx
+
+from tests.harness import Infra, eventually
 from tests.ingress.ext_stack import (  # noqa: F401 (stack_fixture is the `stack` fixture)
     FIXTURE,
     RATE_LIMIT,
@@ -14,6 +18,7 @@ from tests.ingress.ext_stack import (  # noqa: F401 (stack_fixture is the `stack
     replaced,
     stack_fixture,
 )
+from tests.registry.factories import new_tenant
 
 
 def bearer(secret: str) -> dict[str, str]:
@@ -185,3 +190,35 @@ async def test_a_route_past_its_memory_limit_fails_alone(stack: Stack) -> None:
     assert hog.status_code == 500, hog.text
     assert (await stack.http.get(stack.ext(installation, "/hostile"))).json() == {"ok": True}
     assert (await stack.http.get(stack.ext(other, "/status"))).status_code == 200
+
+
+async def test_another_tenant_is_served_while_a_route_runs_to_its_time_limit(
+    stack: Stack, infra: Infra, http: httpx.AsyncClient
+) -> None:
+    slow_one = await stack.install()
+    other = Stack(
+        stack.registry,
+        stack.ingress,
+        stack.logs,
+        await new_tenant(infra, http, stack.registry, "b"),
+        http,
+    )
+    assert (await other.deploy()).status_code in (200, 201)
+    theirs = await other.install()
+    finished: list[str] = []
+
+    async def call(name: str, url: str) -> httpx.Response:
+        answer = await http.get(url)
+        finished.append(name)
+        return answer
+
+    slow, quick = await asyncio.gather(
+        call("slow", stack.ext(slow_one, "/slow")), call("quick", other.ext(theirs, "/status"))
+    )
+    assert slow.status_code == 504 and quick.status_code == 200
+    assert finished == ["quick", "slow"]
+    # a tenant's installation id opens nothing of another tenant's pages
+    refused = await http.get(
+        f"{stack.ingress}/v1/installations/{theirs}/pages/board", headers=stack.tenant.admin
+    )
+    assert refused.status_code == 404
