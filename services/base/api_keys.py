@@ -42,6 +42,16 @@ def api_key_digests_key(installation_id: str) -> str:
     return installation_key(installation_id, "apikey-digests")
 
 
+def api_keys_used_key(installation_id: str) -> str:
+    """Hash key_id → when ingress last accepted the key (written after the call, best effort)."""
+    return installation_key(installation_id, "apikey-used")
+
+
+async def record_use(redis: Redis, key: ApiKey, at: float) -> None:
+    """Remember when `key` last opened a route (one HSET; the listing shows it)."""
+    await redis.hset(api_keys_used_key(key.installation_id), key.key_id, str(at))  # type: ignore[misc]
+
+
 async def resolve_api_key(redis: Redis, installation_id: str, secret: str) -> ApiKey | None:
     """The live key of this installation `secret` is, or None (unknown, revoked, expired)."""
     if not secret.startswith(API_KEY_PREFIX):

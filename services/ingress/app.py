@@ -104,6 +104,7 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
             max_request_bytes=settings.route_max_request_bytes,
             max_response_bytes=settings.route_max_response_bytes,
         ),
+        background=background,
     )
     pages = PageService(view, runtime)
 

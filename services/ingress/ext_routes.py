@@ -18,6 +18,7 @@ up to the response limit (502 past it); the time limit answers 504, a crash 500.
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -28,8 +29,9 @@ from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.routes import RouteSpec, match_route
 from runtime.interface import HttpRequest, InvocationResult, Invoker
 from runtime.invocations import new_invocation
-from services.base.api_keys import resolve_api_key
+from services.base.api_keys import record_use, resolve_api_key
 from services.base.snapshots import SnapshotView
+from services.base.tasks import Background
 from services.ingress.rate_limit import RateLimiter
 
 RESPONSE_HEADERS = frozenset(
@@ -95,7 +97,9 @@ class RouteServer:
         redis: Redis,
         limiter: RateLimiter,
         limits: RouteLimits,
+        background: Background,
     ) -> None:
+        self.background = background
         self.view = view
         self.invoker = invoker
         self.redis = redis
@@ -176,6 +180,7 @@ class RouteServer:
         if scheme.lower() == "bearer" and secret.strip():
             key = await resolve_api_key(self.redis, snapshot.installation_id, secret.strip())
             if key is not None:
+                self.background.spawn(record_use(self.redis, key, time.time()))  # off the path
                 return None
         return error(
             401,

@@ -70,6 +70,15 @@ async def test_api_key_accepted_wrong_key_and_revoked_key_refused_public_open(st
     )
     assert [k["prefix"] for k in listed.json()] == [issued["secret"][:12]]
     assert issued["secret"] not in listed.text
+
+    async def last_used() -> float | None:
+        keys = await stack.http.get(
+            f"{stack.registry}/v1/installations/{installation}/api-keys",
+            headers=stack.tenant.admin,
+        )
+        return keys.json()[0]["last_used_at"]
+
+    assert await eventually(last_used, what="last_used_at of the key")
     revoked = await stack.http.delete(
         f"{stack.registry}/v1/installations/{installation}/api-keys/{issued['key']['key_id']}",
         headers=stack.tenant.admin,

@@ -21,6 +21,7 @@ from services.base.api_keys import (
     api_key_digests_key,
     api_key_record_key,
     api_keys_key,
+    api_keys_used_key,
     new_api_key,
 )
 from services.base.auth import Principal, token_digest
@@ -30,6 +31,10 @@ from services.registry.service.workspaces import record_audit
 from services.registry.store import RegistryStore
 
 MAX_OVERLAP_S = 7 * 86400
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
 
 
 class ApiKeyService:
@@ -43,8 +48,13 @@ class ApiKeyService:
     async def list_keys(self, caller: Principal, installation_id: str) -> list[ApiKey]:
         """Every key of the installation (revoked ones marked), oldest first; never a secret."""
         await self._installation(caller, installation_id)
-        raw = await self.redis.hvals(api_keys_key(installation_id))  # type: ignore[misc]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hvals(api_keys_key(installation_id))
+            pipe.hgetall(api_keys_used_key(installation_id))
+            raw, used = await pipe.execute()
+        last = {_text(k): float(v) for k, v in used.items()}
         keys = [msgspec.json.decode(r, type=ApiKey) for r in raw]
+        keys = [msgspec.structs.replace(k, last_used_at=last.get(k.key_id)) for k in keys]
         return sorted(keys, key=lambda k: k.created_at)
 
     async def create(self, caller: Principal, installation_id: str, name: str) -> ApiKeyIssued:
@@ -120,8 +130,7 @@ class ApiKeyService:
             raw, digest = await pipe.execute()
         if not raw or not digest:
             raise NotFound(f"API key {key_id!r} not found", field="key_id")
-        text = digest.decode() if isinstance(digest, bytes) else digest
-        return msgspec.json.decode(raw, type=ApiKey), text
+        return msgspec.json.decode(raw, type=ApiKey), _text(digest)
 
     async def _audit(self, caller: Principal, action: str, key: ApiKey, **details: object) -> None:
         def build(pipe):  # type: ignore[no-untyped-def]
