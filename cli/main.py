@@ -21,6 +21,7 @@ from cli import (
     installations,
     logs,
     replay,
+    routes,
     scaffold,
     streams,
     trigger,
@@ -128,6 +129,7 @@ for module in (
     replay,
     installations,
     streams,
+    routes,
 ):
     app.registered_commands += module.app.registered_commands
 
