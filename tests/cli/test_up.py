@@ -68,6 +68,26 @@ def start_up(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     return process, output
 
 
+def add_member_through_kafka(
+    client: httpx.Client, ports: dict[str, int], token: str, email: str
+) -> str:
+    """Add a member; return its id once its audit event reached the logs service (Kafka)."""
+    auth = {"authorization": f"Bearer {token}"}
+    member = client.post(
+        f"http://127.0.0.1:{ports['registry']}/v1/members", json={"email": email}, headers=auth
+    )
+    assert member.status_code == 201, member.text
+    member_id = str(member.json()["id"])
+    deadline = time.monotonic() + 30
+    targets: list[str] = []
+    while member_id not in targets and time.monotonic() < deadline:
+        audit = client.get(f"http://127.0.0.1:{ports['logs']}/v1/audit", headers=auth)
+        targets = [e["target"] for e in audit.json()["items"]]
+        time.sleep(0.2)
+    assert member_id in targets, "the registry's audit event never reached the logs service"
+    return member_id
+
+
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory):
     """One `backfill up` for the module: the supervision test runs first, the clean stop last."""
@@ -170,21 +190,7 @@ def test_up_starts_five_ready_services_carries_a_message_and_stops_cleanly(suite
         for name in SERVICES:
             ready = client.get(f"http://127.0.0.1:{ports[name]}/readyz")
             assert ready.status_code == 200, (name, ready.text)
-        auth = {"authorization": f"Bearer {token}"}
-        member = client.post(
-            f"http://127.0.0.1:{ports['registry']}/v1/members",
-            json={"email": "kim@example.com"},
-            headers=auth,
-        )
-        assert member.status_code == 201, member.text
-        member_id = member.json()["id"]
-        deadline = time.monotonic() + 20
-        targets: list[str] = []
-        while member_id not in targets and time.monotonic() < deadline:
-            audit = client.get(f"http://127.0.0.1:{ports['logs']}/v1/audit", headers=auth)
-            targets = [e["target"] for e in audit.json()["items"]]
-            time.sleep(0.2)
-        assert member_id in targets, "the registry's audit event never reached the logs service"
+        add_member_through_kafka(client, ports, token, "kim@example.com")
 
         metrics = client.get(f"http://127.0.0.1:{ports['registry']}/metrics")
         assert metrics.status_code == 200 and "# TYPE" in metrics.text

@@ -7,13 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from cli.embedded import free_port
-from tests.cli.test_up import SERVICES, start_up
+from tests.cli.test_up import SERVICES, add_member_through_kafka, start_up
 
 TAIL = (sys.executable, "-m", "cli.main", "topics", "tail")
 
@@ -38,22 +37,8 @@ def test_topics_survive_a_clean_restart_of_the_suite(tmp_path: Path) -> None:
     process, _ = start_up(env)
     try:
         token = (tmp_path / ".backfill" / "admin-token").read_text().strip()
-        auth = {"authorization": f"Bearer {token}"}
-        with httpx.Client(timeout=10) as client:
-            member = client.post(
-                f"http://127.0.0.1:{ports['registry']}/v1/members",
-                json={"email": "restart@example.com"},
-                headers=auth,
-            )
-            assert member.status_code == 201, member.text
-            member_id = member.json()["id"]
-            deadline = time.monotonic() + 30
-            targets: list[str] = []
-            while member_id not in targets and time.monotonic() < deadline:
-                audit = client.get(f"http://127.0.0.1:{ports['logs']}/v1/audit", headers=auth)
-                targets = [e["target"] for e in audit.json()["items"]]
-                time.sleep(0.2)
-            assert member_id in targets  # it is on registry.audit.v1
+        with httpx.Client(timeout=10) as client:  # on registry.audit.v1 once the logs have it
+            member_id = add_member_through_kafka(client, ports, token, "restart@example.com")
     finally:
         stopped = stop(process)
     assert "saved" in stopped and "messages of the embedded broker" in stopped, stopped
