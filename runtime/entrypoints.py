@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from contracts.manifest import Job, Stream
+from runtime.hooks import hook_files, run_hook
 from runtime.interface import HttpResponse, Invocation
 from runtime.loader import LoadedBundle
 from runtime.pages import CheckedPage, check_page, record_key
@@ -49,6 +50,8 @@ def script_path(bundle: LoadedBundle, invocation: Invocation) -> str:
         candidates = [entry, f"src/{entry}"]
     elif invocation.kind == "test_connection":
         candidates = list(CONNECTION_FILES)
+    elif invocation.kind == "hook":
+        candidates = hook_files(invocation)
     else:
         raise EntryNotFound(f"entry kind {invocation.kind!r} is not supported by this runtime")
     for candidate in candidates:
@@ -82,6 +85,8 @@ async def run_entry(
     module = bundle.module(path)
     if invocation.kind in ("webhook", "route"):
         return EntryOutcome(response=await _route(module, invocation))
+    if invocation.kind == "hook":
+        return EntryOutcome(response=await run_hook(bundle, module, scope, invocation))
     ctx = Context(
         installation_id=invocation.installation.installation_id,
         extension_key=invocation.installation.extension_key,

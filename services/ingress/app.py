@@ -21,18 +21,22 @@ from contracts.topics import (
 from services.base.dedupe import Deduplicator, RecordLedger
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
-from services.base.kafka import publish_all
+from services.base.kafka import publish, publish_all
 from services.base.runtime import build_runtime
 from services.base.settings import InfraSettings, load_keyring
 from services.base.snapshot_follower import SnapshotFollower
 from services.base.snapshots import SnapshotView
 from services.base.tasks import Background
+from services.ingress.before_write import BeforeWrite
 from services.ingress.deliveries import DeliveryReader
 from services.ingress.drafts import DraftRunner
 from services.ingress.fast_path import DeliveryEndpoint
 from services.ingress.health import HealthRecorder
 from services.ingress.held import HeldQueue
 from services.ingress.history import DeliveryHistory
+from services.ingress.hook_index import HookIndex
+from services.ingress.hook_routes import hook_routes
+from services.ingress.hook_trigger import HookTriggers
 from services.ingress.publisher import DeliveryPublisher
 from services.ingress.routes import API_ROUTES, delivery_route, draft_route
 from services.ingress.service import WebhookIngress
@@ -95,7 +99,16 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
     async def remember(snapshot, _previous):  # type: ignore[no-untyped-def]
         background.spawn(store.remember(snapshot))
 
-    view.listeners += [remember, held.on_snapshot]
+    hooks = HookIndex(view)
+    runtime.entity_definitions = hooks.definitions
+    before_write = BeforeWrite(
+        index=hooks,
+        invoker=runtime,
+        log=lambda line: publish(infra.producer, EXTENSION_LOGS, line),
+        background=background,
+        deadline_ms=settings.hooks_deadline_ms,
+    )
+    view.listeners += [remember, held.on_snapshot, hooks.on_snapshot]
     follower = SnapshotFollower(infra_settings.kafka_bootstrap_servers, view.apply)
     infra.ready_checks["snapshots"] = lambda: follower.caught_up
     view.caught_up = lambda: follower.caught_up
@@ -132,6 +145,7 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
             delivery_route(ingress),
             draft_route(DraftRunner(view, keys, runtime)),
             *API_ROUTES,
+            *hook_routes(before_write, HookTriggers(view, runtime)),
         ],
         dependencies={"history": Provide(lambda: history, sync_to_thread=False)},
         on_startup=[start],

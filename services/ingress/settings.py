@@ -32,6 +32,8 @@ class IngressSettings(msgspec.Struct, frozen=True, kw_only=True):
     health_flush_s: float = 1.0
     # Upper bound of one replay-by-range request.
     replay_max_deliveries: int = 500
+    # The core's before-write call answers within this, whatever its hooks' timeoutMs add up to.
+    hooks_deadline_ms: int = 3_000
 
     def __post_init__(self) -> None:
         if self.dedupe_ttl_s < DAY_S:
