@@ -49,9 +49,7 @@ MISSING_ALLOWED = {
 
 # (service, "consumes" | "publishes", topic) the contracts declare but the app does not do yet.
 EXPECTED_GAPS: set[tuple[str, str, str]] = {
-    # (service, "consumes" | "publishes", topic) with the reason it is allowed.
-    # The after-hook runner lands with issue #19 (branch hooks), which removes this line.
-    ("sync", "consumes", "entities.changes.v1"),
+    # (service, "consumes" | "publishes", topic) with the reason it is allowed; none today.
 }
 
 

@@ -19,6 +19,7 @@ from contracts.topics import (
     WEBHOOK_HEALTH,
 )
 from services.base.dedupe import Deduplicator, RecordLedger
+from services.base.hook_index import HookIndex
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
 from services.base.kafka import publish, publish_all
@@ -34,7 +35,6 @@ from services.ingress.fast_path import DeliveryEndpoint
 from services.ingress.health import HealthRecorder
 from services.ingress.held import HeldQueue
 from services.ingress.history import DeliveryHistory
-from services.ingress.hook_index import HookIndex
 from services.ingress.hook_routes import hook_routes
 from services.ingress.hook_trigger import HookTriggers
 from services.ingress.publisher import DeliveryPublisher

@@ -37,8 +37,8 @@ from contracts.logs import ExtensionLogLine
 from runtime.hooks import HookAnswer
 from runtime.interface import Invocation, InvocationResult, Invoker, Mode
 from services.base.errors import ServiceError
+from services.base.hook_index import HookIndex, Subscription
 from services.base.tasks import Background
-from services.ingress.hook_index import HookIndex, Subscription
 
 LogLine = Callable[[ExtensionLogLine], Awaitable[None]]
 _MODES: dict[str, Mode] = {"active": "active", "observation": "observe", "draft": "draft"}

@@ -26,6 +26,7 @@ def hook_extension(
     timeout_ms: int = 1000,
     priority: int = 100,
     entities: list[dict[str, Any]] | None = None,
+    http: list[str] | None = None,
 ) -> Path:
     """An extension directory whose `src/hooks/guard.py` is `code` (dedented)."""
     key = key or new_id("ext").replace("_", "-").lower()
@@ -36,7 +37,7 @@ def hook_extension(
         "kind": "extension",
         "name": f"Hook test {key}",
         "version": "1.0.0",
-        "permissions": {"entities": [{"type": entity, "access": access}]},
+        "permissions": {"entities": [{"type": entity, "access": access}], "http": http or []},
         "entities": entities or [],
         "hooks": [
             {

@@ -1,0 +1,93 @@
+"""after_save hooks on entities.changes.v1: run, publish once, fail only in Logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from contracts.ids import new_id
+from contracts.topics import EXTENSION_LOGS
+from services.sync.app import create_app
+from tests.harness import read_topic, serving
+from tests.sync.conftest import canonical_of, put_snapshot, sync_settings
+from tests.sync.hook_changes import after_hook_install, change, commit
+
+ENRICH = """
+from sdk import ingest
+
+def after_save(ctx, record, previous):
+    ingest.canonical("deal_note", {"text": record["name"] + " saved", "deal": ctx.entity_id},
+                     idempotency_key="note")
+    if record.get("bad"):
+        ingest.canonical("deal_note", {"deal": ctx.entity_id}, idempotency_key="bad")
+"""
+FAILING = """
+def after_save(ctx, record, previous):
+    raise RuntimeError("enrichment service down")
+"""
+
+
+async def test_after_save_publishes_its_records_and_field_checks_refuse_a_bad_one(
+    infra, redis, producer, tmp_path: Path
+):
+    ws = new_id("ws")
+    snap = await after_hook_install(redis, tmp_path, ENRICH, ws)
+    settings = sync_settings(after_hook_backoff_s=0.1)
+    async with serving(create_app(settings, infra.settings())):
+        await put_snapshot(producer, snap)
+        good, bad = change(ws, after={"name": "Acme"}), change(ws, after={"name": "Bolt", "bad": 1})
+        await commit(producer, [good, bad])
+        records = await canonical_of(
+            infra.bootstrap_servers, snap.installation_id, lambda r: len(r) >= 2
+        )
+        lines = await read_topic(
+            infra.bootstrap_servers,
+            EXTENSION_LOGS,
+            lambda seen: any(
+                l.kind == "denial" and l.installation_id == snap.installation_id for l in seen
+            ),
+            from_start=True,
+        )
+    assert sorted(r.idempotency_key for r in records) == sorted(
+        [f"{good.change_id}/guard/note", f"{bad.change_id}/guard/note"]
+    )
+    assert {r.source for r in records} == {"hook"} and {r.canonical_type for r in records} == {
+        "deal_note"
+    }
+    [denial] = [
+        l for l in lines if l.kind == "denial" and l.installation_id == snap.installation_id
+    ]
+    assert "'text' is required" in denial.message and denial.entity == "deal_note"
+    assert (denial.script_type, denial.event) == ("hook", "after_save")
+
+
+async def test_a_failing_after_hook_is_retried_then_only_logged(
+    infra, redis, producer, tmp_path: Path
+):
+    ws = new_id("ws")
+    failing = await after_hook_install(redis, tmp_path, FAILING, ws)
+    fine = await after_hook_install(redis, tmp_path, ENRICH, ws)
+    settings = sync_settings(after_hook_backoff_s=0.1, after_hook_attempts=3)
+    async with serving(create_app(settings, infra.settings())):
+        for snap in (failing, fine):
+            await put_snapshot(producer, snap)
+        committed = change(ws)
+        await commit(producer, [committed])
+        lines = await read_topic(
+            infra.bootstrap_servers,
+            EXTENSION_LOGS,
+            lambda seen: any(
+                "gave up" in l.message and l.installation_id == failing.installation_id
+                for l in seen
+            ),
+            from_start=True,
+        )
+        records = await canonical_of(
+            infra.bootstrap_servers, fine.installation_id, lambda r: len(r) >= 1
+        )
+    mine = [l for l in lines if l.installation_id == failing.installation_id]
+    crashes = [l for l in mine if "enrichment service down" in l.message and l.kind == "error"]
+    assert len(crashes) == 3  # every attempt's error is in Logs
+    [gave_up] = [l for l in mine if "gave up" in l.message]
+    assert (gave_up.script_type, gave_up.entity, gave_up.event) == ("hook", "deal", "after_save")
+    assert gave_up.attrs["change_id"] == committed.change_id
+    assert [r.idempotency_key for r in records] == [f"{committed.change_id}/guard/note"]
