@@ -83,4 +83,6 @@ async def test_a_draft_hook_runs_only_for_its_own_session(ingress: Ingress, tmp_
     assert {line.attrs.get("write") for line in mine if line.message == "checking"} == {
         own["write_id"]
     }
-    assert {line.session_id for line in mine} == {session} and {l.mode for l in mine} == {"draft"}
+    assert {line.session_id for line in mine} == {session} and {line.mode for line in mine} == {
+        "draft"
+    }

@@ -43,7 +43,8 @@ async def test_after_save_publishes_its_records_and_field_checks_refuse_a_bad_on
             infra.bootstrap_servers,
             EXTENSION_LOGS,
             lambda seen: any(
-                l.kind == "denial" and l.installation_id == snap.installation_id for l in seen
+                line.kind == "denial" and line.installation_id == snap.installation_id
+                for line in seen
             ),
             from_start=True,
         )
@@ -54,7 +55,9 @@ async def test_after_save_publishes_its_records_and_field_checks_refuse_a_bad_on
         "deal_note"
     }
     [denial] = [
-        l for l in lines if l.kind == "denial" and l.installation_id == snap.installation_id
+        line
+        for line in lines
+        if line.kind == "denial" and line.installation_id == snap.installation_id
     ]
     assert "'text' is required" in denial.message and denial.entity == "deal_note"
     assert (denial.script_type, denial.event) == ("hook", "after_save")
@@ -76,18 +79,20 @@ async def test_a_failing_after_hook_is_retried_then_only_logged(
             infra.bootstrap_servers,
             EXTENSION_LOGS,
             lambda seen: any(
-                "gave up" in l.message and l.installation_id == failing.installation_id
-                for l in seen
+                "gave up" in line.message and line.installation_id == failing.installation_id
+                for line in seen
             ),
             from_start=True,
         )
         records = await canonical_of(
             infra.bootstrap_servers, fine.installation_id, lambda r: len(r) >= 1
         )
-    mine = [l for l in lines if l.installation_id == failing.installation_id]
-    crashes = [l for l in mine if "enrichment service down" in l.message and l.kind == "error"]
+    mine = [line for line in lines if line.installation_id == failing.installation_id]
+    crashes = [
+        line for line in mine if "enrichment service down" in line.message and line.kind == "error"
+    ]
     assert len(crashes) == 3  # every attempt's error is in Logs
-    [gave_up] = [l for l in mine if "gave up" in l.message]
+    [gave_up] = [line for line in mine if "gave up" in line.message]
     assert (gave_up.script_type, gave_up.entity, gave_up.event) == ("hook", "deal", "after_save")
     assert gave_up.attrs["change_id"] == committed.change_id
     assert [r.idempotency_key for r in records] == [f"{committed.change_id}/guard/note"]
