@@ -23,6 +23,7 @@ from cli.installations import read_secret
 from cli.logs import fetch as fetch_lines
 from cli.logs import format_line
 from cli.output import JsonOption, RegistryOption, TokenOption, api, emit_json, err, out
+from cli.trigger_hook import read_record, trigger_hook
 from sdk.define import manifest_from_directory
 
 if TYPE_CHECKING:
@@ -101,11 +102,37 @@ def trigger(
     ] = None,
     directory: Annotated[Path, typer.Option("--dir", help="the extension directory")] = Path("."),
     list_events: Annotated[bool, typer.Option("--list", help="list the sample events")] = False,
+    entity: Annotated[str | None, typer.Option(help="hook: the entity type")] = None,
+    hook_event: Annotated[
+        str, typer.Option("--event", help="hook: before_save, before_delete, after_save…")
+    ] = "before_save",
+    record: Annotated[Path | None, typer.Option(help="hook: the record (a JSON file)")] = None,
+    previous: Annotated[Path | None, typer.Option(help="hook: the stored record")] = None,
     token: TokenOption = None,
     registry: RegistryOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Send a signed sample EVENT and print the answer and the records it produced."""
+    """Send a signed sample EVENT and print the answer and the records it produced.
+
+    `backfill trigger hook --entity deal --record deal.json [--event before_save]` runs the
+    dev session's draft hook on the record instead, and prints its answer and log lines.
+    """
+    if event == "hook":
+        if entity is None:
+            raise typer.BadParameter("name the entity type of the hook", param_hint="--entity")
+        key = _key_of(directory.resolve())
+        allowed = trigger_hook(
+            api(token, registry),
+            key,
+            entity=entity,
+            event=hook_event,
+            record=read_record(record, "--record"),
+            previous=read_record(previous, "--previous"),
+            json=json,
+        )
+        if not allowed:
+            raise typer.Exit(int(ExitCode.FAILED))
+        return
     if dev == (installation is not None):
         raise typer.BadParameter("choose one of --dev and --installation", param_hint="--dev")
     client = api(token, registry)

@@ -19,7 +19,16 @@ from contracts.topics import (
 from tests.harness import Infra
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE_PACKAGES = ("contracts", "sdk", "runtime", "services", "connectors", "cli", "bench")
+SOURCE_PACKAGES = (
+    "contracts",
+    "sdk",
+    "runtime",
+    "services",
+    "connectors",
+    "examples",
+    "cli",
+    "bench",
+)
 SERVICES = ("registry", "ingress", "sync", "logs", "console")
 STANDARD_FILES = (
     "app.py",
