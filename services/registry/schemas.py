@@ -94,12 +94,16 @@ class Version(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PermissionSet(msgspec.Struct, frozen=True, kw_only=True):
-    """Grants: `entity:access`, bare HTTPS hosts, secret names; entity types defined."""
+    """Grants: `entity:access`, bare HTTPS hosts, secret names; entity types defined.
+
+    `hooks` lists what the code runs on: `entity: event, event (hook name)` per hook.
+    """
 
     entities: list[str] = []
     hosts: list[str] = []
     secrets: list[str] = []
     defines_entities: list[str] = []
+    hooks: list[str] = []
 
 
 class UpgradeDiff(msgspec.Struct, frozen=True, kw_only=True):
