@@ -27,12 +27,13 @@ def after_save(ctx, record, previous):
 
 
 async def test_after_save_publishes_its_records_and_field_checks_refuse_a_bad_one(
-    infra, redis, producer, tmp_path: Path
+    infra, http, redis, producer, tmp_path: Path
 ):
     ws = new_id("ws")
     snap = await after_hook_install(redis, tmp_path, ENRICH, ws)
     settings = sync_settings(after_hook_backoff_s=0.1)
-    async with serving(create_app(settings, infra.settings())):
+    async with serving(create_app(settings, infra.settings())) as url:
+        document = (await http.get(f"{url}/asyncapi.json")).json()
         await put_snapshot(producer, snap)
         good, bad = change(ws, after={"name": "Acme"}), change(ws, after={"name": "Bolt", "bad": 1})
         await commit(producer, [good, bad])
@@ -48,6 +49,11 @@ async def test_after_save_publishes_its_records_and_field_checks_refuse_a_bad_on
             ),
             from_start=True,
         )
+    channel = next(
+        c for c in document["channels"].values() if c["address"] == "entities.changes.v1"
+    )
+    assert channel["messages"], "the core's topic is documented for its other team"
+    assert "EntityChange" in document["components"]["schemas"]
     assert sorted(r.idempotency_key for r in records) == sorted(
         [f"{good.change_id}/guard/note", f"{bad.change_id}/guard/note"]
     )
