@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz crash screenshots lint format typecheck bench bench-logs bench-sync clean setup browser
+.PHONY: run test fuzz crash screenshots lint format typecheck bench bench-logs bench-sync bench-hooks clean setup browser
 
 setup: $(STAMP)
 
@@ -76,6 +76,9 @@ bench-logs: $(STAMP)
 
 bench-sync: $(STAMP)
 	@$(BIN)/python -m bench.sync
+
+bench-hooks: $(STAMP)
+	@$(BIN)/python -m bench.hooks
 
 clean:
 	rm -rf $(VENV) .backfill .pytest_cache .ruff_cache .mypy_cache
