@@ -35,12 +35,17 @@ def read_record(path: Path | None, option: str) -> dict[str, Any] | None:
     return data
 
 
-def lines_of(client: Api, key: str, invocation_id: str, session_id: str) -> list[dict[str, Any]]:
-    """The draft invocation's log lines, oldest first (waits up to 10 s for the logs service)."""
+def lines_of(
+    client: Api, key: str, invocation_id: str, filters: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The draft invocation's log lines, oldest first (waits up to 10 s for the logs service).
+
+    Asked with the Logs tab's filters (session, script type `hook`, entity, event).
+    """
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
-            params = {"since": time.time() - 120, "limit": 500, "session_id": session_id}
+            params = {"since": time.time() - 120, "limit": 500, **filters}
             lines = fetch_lines(client, key, params)
         except CliError:
             return []
@@ -78,7 +83,13 @@ def trigger_hook(
     }
     path = f"/v1/installations/{session['installation_id']}/hooks/trigger"
     answer = client.post("ingress", path, json=body)
-    lines = lines_of(client, key, answer["invocation_id"], session["session_id"])
+    filters = {
+        "session_id": session["session_id"],
+        "script_type": "hook",
+        "entity": entity,
+        "event": event,
+    }
+    lines = lines_of(client, key, answer["invocation_id"], filters)
     if json:
         emit_json({"answer": answer, "log": lines})
         return bool(answer["allowed"])
