@@ -29,6 +29,16 @@ from cli import deploy as deploy_commands
 from cli.errors import CliError
 from cli.output import report
 
+_typed = typer.core.TyperOption.display_type_rich
+
+
+def _flag_shows_no_type(self: typer.core.TyperOption, ctx: typer.Context) -> str | None:
+    """A flag takes no value, so help shows no `<bool>` beside it (typer 0.29 printed one)."""
+    return None if self.is_flag else _typed(self, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _flag_shows_no_type  # type: ignore[method-assign]
+
 app = typer.Typer(
     name="backfill",
     help="Backfill extensions platform: run the suite, develop, deploy and operate extensions.",

@@ -67,11 +67,6 @@ class HookContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def hook_files(invocation: Invocation) -> list[str]:
-    """Candidate files of a hook invocation (its entry is the manifest hook's `entry`)."""
-    return [invocation.entry, f"src/{invocation.entry}"]
-
-
 def hook_declared(bundle: LoadedBundle, invocation: Invocation) -> Hook | None:
     """The manifest hook this invocation runs, if the version declares it."""
     entity = (invocation.input or {}).get("entity_type")

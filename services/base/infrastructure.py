@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from contracts.topics import DEAD_LETTERS, Topic
 from services.base.errors import DependencyUnavailable
 from services.base.kafka import consumers_assigned, create_broker, create_producer, dead_letter
+from services.base.keys import create_redis
 from services.base.settings import InfraSettings
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class Infrastructure:
         return cls(
             settings=settings,
             service=service,
-            redis=Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
+            redis=create_redis(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
             broker=create_broker(settings, service),
         )
 
