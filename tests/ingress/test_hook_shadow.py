@@ -23,9 +23,10 @@ def before_save(ctx, record, previous):
 
 async def shadowed(ingress: Ingress, tmp_path: Path, role: str, session: str = "s" * 32):  # type: ignore[no-untyped-def]
     ws = new_id("ws")
-    active = await deploy(ingress.redis, directory=hook_extension(tmp_path / "a", PASS, key="cand"))
+    key = new_id("cand").replace("_", "-").lower()  # a bundle (and version id) of this test only
+    active = await deploy(ingress.redis, directory=hook_extension(tmp_path / "a", PASS, key=key))
     candidate = await deploy(
-        ingress.redis, directory=hook_extension(tmp_path / "b", REFUSE, key="cand"), label="2.0.0"
+        ingress.redis, directory=hook_extension(tmp_path / "b", REFUSE, key=key), label="2.0.0"
     )
     extra: dict[str, object] = {"observation": candidate}
     if role == "draft":
