@@ -35,12 +35,12 @@ def read_record(path: Path | None, option: str) -> dict[str, Any] | None:
     return data
 
 
-def lines_of(
+def invocation_lines(
     client: Api, key: str, invocation_id: str, filters: dict[str, str]
 ) -> list[dict[str, Any]]:
-    """The draft invocation's log lines, oldest first (waits up to 10 s for the logs service).
+    """One invocation's log lines, oldest first (waits up to 10 s for the logs service).
 
-    Asked with the Logs tab's filters (session, script type `hook`, entity, event).
+    `filters` are the Logs API's (for a hook: session, script type `hook`, entity, event).
     """
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -89,7 +89,7 @@ def trigger_hook(
         "entity": entity,
         "event": event,
     }
-    lines = lines_of(client, key, answer["invocation_id"], filters)
+    lines = invocation_lines(client, key, answer["invocation_id"], filters)
     if json:
         emit_json({"answer": answer, "log": lines})
         return bool(answer["allowed"])

@@ -8,14 +8,19 @@ key, installation id, declaration order.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot, VersionRef
+from contracts.logs import ExtensionLogLine
 from contracts.manifest import EntityDefinition, Hook
+from runtime.interface import Mode
 from services.base.snapshots import SnapshotView
 
 Role = Literal["active", "observation", "draft"]
+_MODES: dict[Role, Mode] = {"active": "active", "observation": "observe", "draft": "draft"}
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,43 @@ class Subscription:
     role: Role
     hook: Hook
     declared_at: int
+
+    @property
+    def mode(self) -> Mode:
+        """The runtime mode this version's hooks run in."""
+        return _MODES[self.role]
+
+    def platform_line(
+        self,
+        message: str,
+        *,
+        entity: str,
+        event: str,
+        invocation_id: str,
+        attrs: dict[str, Any],
+        session_id: str | None = None,
+    ) -> ExtensionLogLine:
+        """An error line of the platform about this hook (the Logs tab's hook filters match)."""
+        s = self.snapshot
+        return ExtensionLogLine(
+            log_id=new_id("log"),
+            at=time.time(),
+            level="error",
+            message=message,
+            kind="platform",
+            workspace_id=s.workspace_id,
+            installation_id=s.installation_id,
+            extension_key=s.extension_key,
+            version_id=self.version.version_id,
+            invocation_id=invocation_id,
+            script_type="hook",
+            script_name=self.hook.entry,
+            entity=entity,
+            event=event,
+            attrs=attrs,
+            mode=self.mode,
+            session_id=session_id if self.role == "draft" else None,
+        )
 
     @property
     def order(self) -> tuple[int, str, str, int]:

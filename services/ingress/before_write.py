@@ -35,13 +35,12 @@ from contracts.entities import (
 from contracts.ids import new_id
 from contracts.logs import ExtensionLogLine
 from runtime.hooks import HookAnswer
-from runtime.interface import Invocation, InvocationResult, Invoker, Mode
+from runtime.interface import Invocation, InvocationResult, Invoker
 from services.base.errors import ServiceError
 from services.base.hook_index import HookIndex, Subscription
 from services.base.tasks import Background
 
 LogLine = Callable[[ExtensionLogLine], Awaitable[None]]
-_MODES: dict[str, Mode] = {"active": "active", "observation": "observe", "draft": "draft"}
 
 
 class HookFailed(Exception):
@@ -184,29 +183,16 @@ class BeforeWrite:
         failed: HookFailed,
     ) -> None:
         """The platform's own error line about a hook (timeouts, unusable changes)."""
-        s = sub.snapshot
         verdict = "skipped (fail_open)" if sub.hook.on_error == "fail_open" else "write refused"
         if sub.role != "active":
             verdict = "shadow only"
-        mode = _MODES[sub.role]
-        line = ExtensionLogLine(
-            log_id=new_id("log"),
-            at=time.time(),
-            level="error",
-            message=f"hook {sub.hook.hook_name} {failed.reason}: {failed.message}; {verdict}",
-            kind="platform",
-            workspace_id=s.workspace_id,
-            installation_id=s.installation_id,
-            extension_key=s.extension_key,
-            version_id=sub.version.version_id,
-            invocation_id=write.write_id,
-            script_type="hook",
-            script_name=sub.hook.entry,
+        line = sub.platform_line(
+            f"hook {sub.hook.hook_name} {failed.reason}: {failed.message}; {verdict}",
             entity=entity_type,
             event=event,
+            invocation_id=write.write_id,
             attrs={"write_id": write.write_id, "reason": failed.reason},
-            mode=mode,
-            session_id=write.session_id if mode == "draft" else None,
+            session_id=write.session_id,
         )
         try:
             await self.log(line)
@@ -221,7 +207,7 @@ def _invocation(
     write: EntityWrite,
     record: dict[str, Any] | None,
 ) -> Invocation:
-    mode = _MODES[sub.role]
+    mode = sub.mode
     return Invocation(
         invocation_id=new_id("inv"),
         installation=sub.snapshot,

@@ -139,25 +139,12 @@ class AfterHooks:
     async def _gave_up(
         self, sub: Subscription, change: EntityChange, event: str, error: str
     ) -> None:
-        s = sub.snapshot
-        line = ExtensionLogLine(
-            log_id=new_id("log"),
-            at=time.time(),
-            level="error",
-            message=f"{event} hook {sub.hook.hook_name} gave up after {self.attempts} "
-            f"attempts: {error}",
-            kind="platform",
-            workspace_id=s.workspace_id,
-            installation_id=s.installation_id,
-            extension_key=s.extension_key,
-            version_id=sub.version.version_id,
-            invocation_id=change.change_id,
-            script_type="hook",
-            script_name=sub.hook.entry,
+        line = sub.platform_line(
+            f"{event} hook {sub.hook.hook_name} gave up after {self.attempts} attempts: {error}",
             entity=change.entity_type,
             event=event,
+            invocation_id=change.change_id,
             attrs={"change_id": change.change_id, "entity_id": change.entity_id},
-            mode="active" if sub.role == "active" else "observe",
         )
         try:
             await self.log(line)
@@ -170,7 +157,7 @@ def _invocation(sub: Subscription, change: EntityChange, event: str, attempt: in
         invocation_id=new_id("inv"),
         installation=sub.snapshot,
         version=sub.version,
-        mode="active" if sub.role == "active" else "observe",
+        mode=sub.mode,
         kind="hook",
         script_type="hook",
         entry=sub.hook.entry,

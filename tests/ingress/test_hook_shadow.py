@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from contracts.ids import new_id
+from contracts.logs import ExtensionLogLine
 from contracts.topics import EXTENSION_LOGS
 from tests.harness import read_topic
 from tests.ingress.conftest import Ingress
@@ -35,8 +36,18 @@ async def shadowed(ingress: Ingress, tmp_path: Path, role: str, session: str = "
     return ws, await ingress.install(snapshot), candidate
 
 
-def lines_of(version_id: str):  # type: ignore[no-untyped-def]
-    return lambda seen: [line for line in seen if line.version_id == version_id]
+async def lines_until_refusal(ingress: Ingress, version_id: str) -> list[ExtensionLogLine]:
+    """The version's log lines, read until its would-be refusal arrived."""
+
+    def mine(seen: list[ExtensionLogLine]) -> list[ExtensionLogLine]:
+        return [line for line in seen if line.version_id == version_id]
+
+    seen = await read_topic(
+        ingress.infra.bootstrap_servers,
+        EXTENSION_LOGS,
+        lambda seen: any("would refuse" in line.message for line in mine(seen)),
+    )
+    return mine(seen)
 
 
 async def test_an_observation_hook_is_logged_and_never_enforced(ingress: Ingress, tmp_path: Path):
@@ -44,14 +55,7 @@ async def test_an_observation_hook_is_logged_and_never_enforced(ingress: Ingress
     body = entity_write({"amount": 0})
     verdict = (await before_write(ingress.http, ingress.url, ws, body)).json()
     assert verdict["allowed"] is True and verdict["errors"] == [] and verdict["hooks_run"] == 1
-    seen = await read_topic(
-        ingress.infra.bootstrap_servers,
-        EXTENSION_LOGS,
-        lambda seen: any(
-            "would refuse" in line.message for line in lines_of(candidate.version_id)(seen)
-        ),
-    )
-    mine = lines_of(candidate.version_id)(seen)
+    mine = await lines_until_refusal(ingress, candidate.version_id)
     refusal = next(line for line in mine if "would refuse" in line.message)
     assert refusal.mode == "observe" and refusal.script_type == "hook"
     assert (refusal.entity, refusal.event) == ("deal", "before_save")
@@ -73,14 +77,7 @@ async def test_a_draft_hook_runs_only_for_its_own_session(ingress: Ingress, tmp_
     own = entity_write({"amount": 0}, session_id=session)
     verdict = (await before_write(ingress.http, ingress.url, ws, own)).json()
     assert verdict["allowed"] is True  # a draft never decides a write
-    seen = await read_topic(
-        ingress.infra.bootstrap_servers,
-        EXTENSION_LOGS,
-        lambda seen: any(
-            "would refuse" in line.message for line in lines_of(draft.version_id)(seen)
-        ),
-    )
-    mine = lines_of(draft.version_id)(seen)
+    mine = await lines_until_refusal(ingress, draft.version_id)
     assert {line.attrs.get("write") for line in mine if line.message == "checking"} == {
         own["write_id"]
     }
