@@ -18,16 +18,15 @@ The answer travels as `response.body` (`HookAnswer`); a refusal is a successful 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
-from contracts.entities import Actor
 from contracts.manifest import TRANSACTIONAL_EVENTS, Hook
 from runtime.interface import HttpResponse, Invocation
 from runtime.loader import LoadedBundle
 from sdk.errors import PermissionDenied, ValidationError, ValidationErrors
+from sdk.hooks import HookContext
 
 HOOK_EVENTS = ("before_save", "before_delete", "after_save", "after_delete")
 
@@ -44,27 +43,6 @@ class HookAnswer(msgspec.Struct, frozen=True, kw_only=True):
 
     changes: dict[str, Any] = {}
     errors: list[HookError] = []
-
-
-@dataclass(frozen=True)
-class HookContext:
-    """What a hook knows about the write besides the records; read-only.
-
-    `write_id` identifies a before-write call, `change_id` a committed change (after_*):
-    derive `ingest.canonical` keys from it, so a redelivered change writes nothing twice.
-    """
-
-    installation_id: str
-    extension_key: str
-    settings: Any
-    actor: Actor | None
-    entity_type: str
-    entity_id: str
-    event: str
-    operation: str
-    write_id: str | None = None
-    change_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def hook_declared(bundle: LoadedBundle, invocation: Invocation) -> Hook | None:
