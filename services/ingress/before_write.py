@@ -36,7 +36,7 @@ from contracts.ids import new_id
 from contracts.logs import ExtensionLogLine
 from runtime.hooks import HookAnswer
 from runtime.interface import Invocation, InvocationResult, Invoker
-from services.base.errors import ServiceError
+from services.base.errors import DependencyUnavailable, ServiceError
 from services.base.hook_index import HookIndex, Subscription
 from services.base.tasks import Background
 
@@ -162,7 +162,11 @@ class BeforeWrite:
         if not done:
             self.background.spawn(_settle(call))  # its lines are published when it ends
             raise HookFailed("timeout", f"no answer within {limit * 1000:.0f} ms")
-        return _answer(call.result())
+        try:
+            result = call.result()
+        except Exception as error:  # the platform (producer, pool), not the hook: 503
+            raise DependencyUnavailable("runtime") from error
+        return _answer(result)
 
     async def _shadow(
         self, sub: Subscription, entity_type: str, event: str, write: EntityWrite
