@@ -86,7 +86,10 @@ class AfterHooks:
         error = ""
         for attempt in range(1, self.attempts + 1):
             self.runs += 1
-            result = await self.invoker.invoke(_invocation(sub, change, event, attempt))
+            try:
+                result = await self.invoker.invoke(_invocation(sub, change, event, attempt))
+            except Exception as failed:  # the platform failed (Kafka, the pool): hold the batch
+                raise DependencyUnavailable("runtime") from failed
             if result.outcome == "ok":
                 await self._publish(sub, change, result)
                 return
