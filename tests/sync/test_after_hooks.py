@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from contracts.ids import new_id
-from contracts.topics import EXTENSION_LOGS
+from contracts.topics import DEAD_LETTERS, ENTITY_CHANGES, EXTENSION_LOGS
 from services.sync.app import create_app
 from tests.harness import read_topic, serving
 from tests.sync.conftest import canonical_of, put_snapshot, sync_settings
@@ -102,3 +103,39 @@ async def test_a_failing_after_hook_is_retried_then_only_logged(
     assert (gave_up.script_type, gave_up.entity, gave_up.event) == ("hook", "deal", "after_save")
     assert gave_up.attrs["change_id"] == committed.change_id
     assert [r.idempotency_key for r in records] == [f"{committed.change_id}/guard/note"]
+
+
+async def test_an_invalid_change_is_parked_and_a_redis_outage_holds_the_batch(
+    infra, redis, producer, tmp_path: Path
+):
+    ws, entity_id = new_id("ws"), new_id("deal")
+    snap = await after_hook_install(redis, tmp_path, ENRICH, ws)
+    settings = sync_settings(after_hook_backoff_s=0.1)
+    key = f"{ws}:{entity_id}".encode()  # one partition: parked letters keep the topic's order
+    first, second = change(ws, entity_id=entity_id), change(ws, entity_id=entity_id)
+    async with serving(create_app(settings, infra.settings())):
+        await put_snapshot(producer, snap)
+        await (await producer.send(ENTITY_CHANGES.name, b"not a change", key=key))
+        await commit(producer, [first])
+        await canonical_of(infra.bootstrap_servers, snap.installation_id, lambda r: len(r) >= 1)
+        infra.valkey.pause()  # longer than the Redis client's socket timeout
+        try:
+            await commit(producer, [second])
+            await asyncio.sleep(8)
+        finally:
+            infra.valkey.resume()
+        await (await producer.send(ENTITY_CHANGES.name, b"{}", key=key))
+        records = await canonical_of(
+            infra.bootstrap_servers, snap.installation_id, lambda r: len(r) >= 2
+        )
+        group = settings.after_hooks_group_id
+        letters = await read_topic(
+            infra.bootstrap_servers,
+            DEAD_LETTERS,
+            lambda seen: any(m.consumer_group == group and m.value == b"{}" for m in seen),
+            from_start=True,
+        )
+    assert [m.value for m in letters if m.consumer_group == group] == [b"not a change", b"{}"]
+    assert sorted(r.idempotency_key for r in records) == sorted(
+        [f"{first.change_id}/guard/note", f"{second.change_id}/guard/note"]
+    )
