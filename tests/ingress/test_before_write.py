@@ -199,3 +199,24 @@ async def test_the_call_needs_the_internal_token_and_a_record(ingress: Ingress):
     assert missing.status_code == 400 and missing.json()["error"]["field"] == "record"
     extra = await before_write(ingress.http, ingress.url, "ws_x", {**body, "surprise": 1})
     assert extra.status_code == 400, msgspec.json.encode(extra.json())
+
+
+async def test_before_delete_sees_the_stored_record_and_may_refuse(
+    ingress: Ingress, tmp_path: Path
+):
+    ws = new_id("ws")
+    code = """
+    from sdk import ValidationError
+
+    def before_delete(ctx, record, previous):
+        assert record is None and ctx.operation == "delete"
+        if previous["stage"] == "won":
+            raise ValidationError("stage", "Won deals are kept for accounting")
+    """
+    await installed(ingress, hook_extension(tmp_path, code, events=("before_delete",)), ws)
+    won = entity_write(None, previous={"stage": "won"}, operation="delete")
+    refused = (await before_write(ingress.http, ingress.url, ws, won)).json()
+    assert refused["allowed"] is False and refused["errors"][0]["field"] == "stage"
+    lost = entity_write(None, previous={"stage": "lost"}, operation="delete")
+    allowed = (await before_write(ingress.http, ingress.url, ws, lost)).json()
+    assert allowed["allowed"] is True and allowed["hooks_run"] == 1
