@@ -26,8 +26,7 @@ from services.base.infrastructure import Infrastructure
 from services.base.kafka import publish
 from services.base.runtime import build_runtime
 from services.base.settings import InfraSettings, load_keyring
-from services.base.snapshot_follower import SnapshotFollower
-from services.base.snapshots import SnapshotView
+from services.base.snapshots import Follower, SnapshotView
 from services.sync.after_hooks import AfterHooks
 from services.sync.budget import RequestBudget
 from services.sync.connection_test import ConnectionTester
@@ -115,9 +114,9 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
     )
     # The scheduler's own group consumer (it needs the rebalance callbacks FastStream hides);
     # like infra.subscribe, it parks what it cannot decode on the dead-letter topic.
-    infra.consumes.append(INSTALLATION_SNAPSHOTS.name)
+    infra.consumers.reader(INSTALLATION_SNAPSHOTS)
     infra.publisher(DEAD_LETTERS)
-    infra.ready_checks["scheduler"] = lambda: partitions.caught_up
+    infra.readiness.checks["scheduler"] = lambda: partitions.caught_up
     after_hooks, follower = _after_hooks(settings, infra, runtime, runner.dedupe)
 
     async def begin() -> None:  # after Kafka answered: runs publish from their first page
@@ -164,16 +163,16 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
 
 def _after_hooks(
     settings: SyncSettings, infra: Infrastructure, runtime: Any, dedupe: Deduplicator
-) -> tuple[AfterHooks, SnapshotFollower]:
+) -> tuple[AfterHooks, Follower]:
     """after_* hooks on entities.changes.v1, over every installation's snapshot (all partitions)."""
     view = SnapshotView()
     index = HookIndex(view)
     view.listeners.append(index.on_snapshot)
-    follower = SnapshotFollower(infra.settings.kafka_bootstrap_servers, view.apply, "sync")
+    follower = Follower(infra.settings.kafka_bootstrap_servers, view, service="sync-hooks")
     runtime.entity_definitions = index.definitions
     after_hooks = AfterHooks(
         index=index,
-        ready=lambda: follower.caught_up,
+        ready=lambda: view.ready,
         invoker=runtime,
         dedupe=dedupe,
         producer=lambda: infra.producer,
@@ -181,8 +180,10 @@ def _after_hooks(
         attempts=settings.after_hook_attempts,
         backoff_s=settings.after_hook_backoff_s,
     )
-    infra.subscribe_batch(settings.after_hooks_group_id, {ENTITY_CHANGES: after_hooks.handle})
-    infra.ready_checks["hook snapshots"] = lambda: follower.caught_up
+    infra.consumers.subscribe_batch(
+        settings.after_hooks_group_id, {ENTITY_CHANGES: after_hooks.handle}
+    )
+    infra.readiness.checks["hook snapshots"] = lambda: view.ready
     return after_hooks, follower
 
 
