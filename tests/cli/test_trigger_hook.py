@@ -35,5 +35,16 @@ async def test_trigger_hook_shows_the_drafts_refusal_changes_and_log_lines(
         assert {(line["entity"], line["event"]) for line in good["log"]} == {
             ("deal", "before_save")
         }
+        # The Logs API's hook filters: the same lines are not found under another event.
+        other = await suite.api(
+            token,
+            "GET",
+            "logs",
+            "/v1/extensions/deals-guard/logs",
+            params={"script_type": "hook", "entity": "deal", "event": "after_save", "since": 0},
+        )
+        items = other["items"] if isinstance(other, dict) else other
+        mine = {line["invocation_id"] for line in good["log"]}
+        assert not [line for line in items if line["invocation_id"] in mine]
     code, _, err = await run(*hook, "--record", str(bad), env=env)
     assert code == 4 and "backfill dev" in err  # the session ended: nothing to run
