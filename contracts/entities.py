@@ -107,6 +107,9 @@ class EntityChange(Message, frozen=True, kw_only=True):
     after: dict[str, Any] | None = None
     actor: Actor
     committed_at: float
+    # Added compatibly: the `backfill dev` session the write came from (as on EntityWrite);
+    # that session's draft after-hooks run on it too, in shadow.
+    session_id: str | None = None
 
 
 def field_problems(

@@ -8,6 +8,7 @@ key, installation id, declaration order.
 
 from __future__ import annotations
 
+import hmac
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,6 +33,15 @@ class Subscription:
     role: Role
     hook: Hook
     declared_at: int
+
+    def fires_for(self, session_id: str | None) -> bool:
+        """Active and observation versions fire on every write; a draft only on its session's."""
+        if self.role != "draft":
+            return True
+        owner = self.snapshot.draft_session_id
+        if not session_id or not owner:
+            return False
+        return hmac.compare_digest(owner.encode(), session_id.encode())
 
     @property
     def mode(self) -> Mode:

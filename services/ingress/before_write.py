@@ -98,7 +98,7 @@ class BeforeWrite:
         definition = workspace.definitions.get(entity_type)
         for sub in self.index.hooks(workspace_id, entity_type, event):
             if sub.role != "active":
-                if sub.role == "observation" or _same_session(sub, write.session_id):
+                if sub.fires_for(write.session_id):
                     self.background.spawn(self._shadow(sub, entity_type, event, write))
                 continue
             ran += 1
@@ -252,10 +252,6 @@ def _answer(result: InvocationResult) -> HookAnswer:
 
 async def _settle(call: asyncio.Future[InvocationResult]) -> None:
     await asyncio.gather(call, return_exceptions=True)
-
-
-def _same_session(sub: Subscription, session_id: str | None) -> bool:
-    return bool(session_id) and sub.snapshot.draft_session_id == session_id
 
 
 def _introduced(

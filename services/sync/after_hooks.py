@@ -74,10 +74,9 @@ class AfterHooks:
         for change in changes:
             event = "after_save" if change.operation == "save" else "after_delete"
             for sub in self.index.hooks(change.workspace_id, change.entity_type, event):
-                if (
-                    sub.role == "draft"
-                    or change.actor.installation_id == sub.snapshot.installation_id
-                ):
+                if change.actor.installation_id == sub.snapshot.installation_id:
+                    continue  # never on its own installation's writes: no loops
+                if not sub.fires_for(change.session_id):
                     continue
                 await self._run(sub, change, event)
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import msgspec
+
 from contracts.ids import new_id
-from contracts.topics import DEAD_LETTERS, ENTITY_CHANGES, EXTENSION_LOGS
+from contracts.topics import DEAD_LETTERS, ENTITY_CHANGES, EXTENSION_LOGS, OBSERVED_RECORDS
 from services.sync.app import create_app
 from tests.harness import read_topic, serving
+from tests.ingress.hook_factories import hook_extension
+from tests.runtime.factories import deploy_directory
 from tests.sync.conftest import canonical_of, put_snapshot, sync_settings
-from tests.sync.hook_changes import after_hook_install, change, commit
+from tests.sync.hook_changes import NOTE, after_hook_install, change, commit
 
 ENRICH = """
 from sdk import ingest
@@ -139,3 +143,41 @@ async def test_an_invalid_change_is_parked_and_a_redis_outage_holds_the_batch(
     assert sorted(r.idempotency_key for r in records) == sorted(
         [f"{first.change_id}/guard/note", f"{second.change_id}/guard/note"]
     )
+
+
+async def test_a_draft_after_hook_runs_only_on_its_dev_sessions_changes(
+    infra, redis, producer, tmp_path: Path
+):
+    ws, entity_id, session = new_id("ws"), new_id("deal"), "e" * 32
+    snap = await after_hook_install(redis, tmp_path / "active", ENRICH, ws)
+    draft_dir = hook_extension(
+        tmp_path / "draft",
+        ENRICH + "# the draft\n",
+        key=snap.extension_key,
+        events=("after_save",),
+        access="read",
+        entities=[NOTE],
+    )
+    draft = await deploy_directory(redis, draft_dir)
+    snap = msgspec.structs.replace(
+        snap, draft=draft, draft_member_id="mem_dev", draft_session_id=session
+    )
+    others = change(ws, entity_id=entity_id)  # no session: the draft never sees it
+    own = msgspec.structs.replace(change(ws, entity_id=entity_id), session_id=session)
+    async with serving(create_app(sync_settings(), infra.settings())):
+        await put_snapshot(producer, snap)
+        await commit(producer, [others, own])
+        observed = await read_topic(
+            infra.bootstrap_servers,
+            OBSERVED_RECORDS,
+            lambda seen: any(r.source_id == own.change_id for r in seen),
+            from_start=True,
+        )
+        records = await canonical_of(
+            infra.bootstrap_servers, snap.installation_id, lambda r: len(r) >= 2
+        )
+    mine = [r for r in observed if r.installation_id == snap.installation_id]
+    assert [(r.source_id, r.mode, r.version_id) for r in mine] == [
+        (own.change_id, "draft", draft.version_id)
+    ]
+    assert {r.source_id for r in records} == {others.change_id, own.change_id}  # active: both
