@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz crash screenshots lint format typecheck schemas bench bench-logs bench-sync clean setup browser
+.PHONY: run test fuzz crash replicas screenshots lint format typecheck schemas bench bench-logs bench-sync bench-scale clean setup browser
 
 setup: $(STAMP)
 
@@ -56,6 +56,13 @@ crash: $(STAMP)
 schemas: $(STAMP)
 	@$(BIN)/python -m contracts.compatibility
 
+# Past one machine (docs/scaling.md): every registry test on a 3-node Valkey Cluster, then the
+# replica session (two replicas of each service, one SIGKILLed mid-load) with a larger load.
+replicas: $(STAMP)
+	@BACKFILL_TEST_VALKEY_CLUSTER=3 $(BIN)/python -m pytest -q -p no:cacheprovider tests/registry
+	@BACKFILL_REPLICA_LOAD=$${BACKFILL_REPLICA_LOAD:-300} BACKFILL_REPLICA_INSTALLATIONS=$${BACKFILL_REPLICA_INSTALLATIONS:-16} \
+		$(BIN)/python -m pytest -q -s -p no:cacheprovider tests/replicas
+
 lint: $(STAMP)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
@@ -80,6 +87,9 @@ bench-logs: $(STAMP)
 
 bench-sync: $(STAMP)
 	@$(BIN)/python -m bench.sync
+
+bench-scale: $(STAMP)
+	@$(BIN)/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) .backfill .pytest_cache .ruff_cache .mypy_cache

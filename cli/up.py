@@ -24,7 +24,14 @@ from pathlib import Path
 import httpx
 import msgspec
 
-from cli.embedded import EmbeddedError, EmbeddedProcess, die_with_parent, start_broker, start_valkey
+from cli.embedded import (
+    EmbeddedError,
+    EmbeddedProcess,
+    die_with_parent,
+    start_broker,
+    start_valkey,
+    start_valkey_cluster,
+)
 from cli.supervisor import CrashLoop, Supervisor
 from services.base.secrets_crypto import Keyring
 from services.base.settings import SettingsError, load
@@ -36,6 +43,8 @@ class UpSettings(msgspec.Struct, frozen=True, kw_only=True):
     home: str = ".backfill"
     broker_port: int = 19092
     valkey_port: int = 16379
+    # N > 0: a Valkey Cluster of N nodes on valkey_port, valkey_port + 1, … (docs/scaling.md).
+    valkey_cluster: int = 0
     workspace: str = "dev"
     admin_email: str = "admin@example.com"
     ready_timeout_s: float = 90.0
@@ -77,6 +86,11 @@ class Suite:
             broker = start_broker(settings.broker_port, logs / "broker.log")
             self.infra.append(broker)
             self.env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{broker.port}"
+        if "REDIS_URL" not in self.env and settings.valkey_cluster > 0:
+            ports = [settings.valkey_port + i for i in range(settings.valkey_cluster)]
+            cluster = start_valkey_cluster(ports, self.home / "valkey-cluster", logs)
+            self.infra.extend(cluster.nodes)
+            self.env["REDIS_URL"] = cluster.url
         if "REDIS_URL" not in self.env:
             valkey = start_valkey(settings.valkey_port, self.home / "valkey", logs / "valkey.log")
             self.infra.append(valkey)

@@ -40,7 +40,16 @@ __all__ = [
 
 Mode = Literal["active", "observe", "draft"]
 EntryKind = Literal[
-    "webhook", "route", "stream", "test_connection", "hook", "job", "page", "page_action", "ui"
+    "webhook",
+    "route",
+    "stream",
+    "test_connection",
+    "hook",
+    "job",
+    "page",
+    "page_action",
+    "ui",
+    "validate",
 ]
 Outcome = Literal["ok", "error", "denied", "timeout", "not_found"]
 

@@ -153,6 +153,8 @@ class Runtime:
 
     async def _publish(self, scope: InvocationScope) -> None:
         """Send every observed record and line; wait for the records' acks, not the lines'."""
+        if scope.invocation.kind == "validate":
+            return  # a deploy check belongs to no installation: its lines are not published
         reads = self.secret_reads.due()
         if not scope.lines and not scope.observed and not reads:
             return

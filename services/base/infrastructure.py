@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from contracts.topics import Topic
 from services.base.consumers import Consumers
 from services.base.kafka import create_broker, create_producer
+from services.base.keys import create_redis
 from services.base.readiness import Readiness
 from services.base.settings import InfraSettings
 
@@ -66,7 +67,7 @@ class Infrastructure:
         return cls(
             settings=settings,
             service=service,
-            redis=Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
+            redis=create_redis(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
             broker=create_broker(settings, service),
         )
 

@@ -29,8 +29,14 @@ def build_runtime(
     *,
     time_limit_s: float,
     host_overrides: Mapping[str, str] | None = None,
+    workers: int | None = None,
+    start_early: bool = True,
 ) -> Runtime:
-    """The service's runtime, registered to start (or refuse to) before the service serves."""
+    """The service's runtime, registered to start (or refuse to) before the service serves.
+
+    `start_early=False` (the registry's deploy check) starts the pool at its first
+    invocation instead; an isolation failure then fails that invocation, never silently.
+    """
     settings = infra.settings
     common = {
         "redis": infra.redis,
@@ -51,7 +57,7 @@ def build_runtime(
         return InProcessRuntime(**common)  # type: ignore[arg-type]
     runtime = IsolatedRuntime(
         **common,  # type: ignore[arg-type]
-        workers=settings.runtime_workers,
+        workers=workers or settings.runtime_workers,
         pipeline_depth=settings.runtime_pipeline_depth,
         memory_mb=settings.runtime_memory_mb,
         allow_in_process=settings.runtime_allow_in_process,
@@ -62,5 +68,6 @@ def build_runtime(
         if not runtime.isolated:
             infra.readiness.warnings.append(f"{IN_PROCESS_WARNING}: {runtime.unavailable}")
 
-    infra.start_checks.append(start)
+    if start_early:
+        infra.start_checks.append(start)
     return runtime

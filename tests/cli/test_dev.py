@@ -132,6 +132,17 @@ async def test_init_dev_trigger_save_and_ctrl_c_on_a_fresh_connector(suite: Suit
         assert (await trigger("item.created", project, env))["answer"]["version_id"] == second
         manifest.write_text(good)
 
+        # Broken code is refused by the registry's deploy check: file, line and message are
+        # printed and the previous draft keeps answering (it used to be replaced, then 500).
+        working = handler.read_text()
+        handler.write_text(working + "\ndef broken(:\n")
+        refused = await dev.wait_for("deploy refused")
+        assert "invalid_code" in refused
+        lines = working.count("\n") + 2
+        await dev.wait_for(f"src/api/webhooks/inbound.py:{lines}: SyntaxError")
+        assert (await trigger("item.created", project, env))["answer"]["version_id"] == second
+        handler.write_text(working)
+
         dev.process.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(dev.process.wait(), 30) == 0
         await dev.wait_for("draft removed")
