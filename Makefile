@@ -77,7 +77,7 @@ typecheck: $(STAMP)
 
 # Refresh the console screenshots in docs/console/ (the browser journey, saving each page).
 screenshots: $(STAMP) browser
-	@BACKFILL_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/console/test_app.py
+	@BACKFILL_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/console/test_app.py tests/console/test_versions.py tests/console/test_charts.py
 
 bench: $(STAMP)
 	@$(BIN)/python -m bench.ingress

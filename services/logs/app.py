@@ -34,6 +34,7 @@ from services.logs.service.observation import ObservationReports
 from services.logs.service.retention import RetentionSweeper
 from services.logs.service.tail import TailHub
 from services.logs.settings import PREFIX, LogsSettings
+from services.logs.store.activity import ActivityStore
 from services.logs.store.alerts import AlertStore
 from services.logs.store.audit import AuditStore
 from services.logs.store.clickhouse import ClickHouse
@@ -49,6 +50,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
     clickhouse = ClickHouse(settings.clickhouse_url, settings.data_dir)
     lines = LogLineStore(clickhouse, lambda w: settings.retention_for(w)[0])
     records = RecordStore(clickhouse)
+    activity = ActivityStore(clickhouse)
     view = SnapshotView()
     hub = TailHub(settings.tail_queue_size)
     logs = LogsService(
@@ -143,6 +145,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
         route_handlers=CONTROLLERS,
         dependencies={
             "logs": Provide(lambda: logs, sync_to_thread=False),
+            "activity": Provide(lambda: activity, sync_to_thread=False),
             "reports": Provide(
                 lambda: ObservationReports(records, lines, view), sync_to_thread=False
             ),

@@ -33,6 +33,8 @@ def activity_of(health: InstallationHealth | None, hooks: DeliveryHealth | None)
     hour_ago = time.time() - HOUR_S
     streams = health.streams if health is not None else []
     last_sync = max((s.last_success_at or 0 for s in streams), default=0) or None
+    last_try = max((s.last_run_at or s.at for s in streams), default=0) or None
+    failing = sum(s.consecutive_failures for s in streams)
     errors = sum(s.error_count for s in streams if (s.last_error_at or s.at) >= hour_ago)
     last_delivery = None
     if health is not None:
@@ -40,7 +42,14 @@ def activity_of(health: InstallationHealth | None, hooks: DeliveryHealth | None)
         last_delivery = health.webhook.last_hour.last_delivery_at
     elif hooks is not None:
         last_delivery = hooks.last_delivery_at
-    return {"last_delivery": last_delivery, "last_sync": last_sync, "errors": errors}
+    return {
+        "last_delivery": last_delivery,
+        "last_sync": last_sync,
+        # "Last sync never" said nothing of a stream failing for hours: say it was tried.
+        "last_try": last_try,
+        "failing": failing,
+        "errors": errors,
+    }
 
 
 async def installed(downstream: Downstream, viewer: Viewer) -> dict[str, Any]:

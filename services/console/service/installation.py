@@ -14,6 +14,7 @@ from services.console.downstream import Downstream, Failure, Reply
 from services.console.service.extensions import state_of
 from services.console.service.forms import field_errors, form_fields, read_form
 from services.console.service.page import banners, data_or
+from services.console.service.setup import labels_of
 from services.console.service.viewer import Viewer
 
 LOG_FILTERS = ("since", "until", "level", "script_type", "entity", "event", "route", "job", "q")
@@ -66,8 +67,13 @@ async def settings_tab(
     installation_id: str,
     form: dict[str, Any] | None = None,
     failure: Failure | None = None,
+    typed: bool = False,
 ) -> dict[str, Any]:
-    """The settings form (connection setup for connectors: test, OAuth, webhook, activate)."""
+    """The settings form (connection setup for connectors: test, OAuth, webhook, activate).
+
+    `typed`: the form answers its own submission (Test connection), so what was typed stays,
+    secrets included: they come from this request, never from the store.
+    """
     ctx = await page(
         downstream,
         viewer,
@@ -83,10 +89,15 @@ async def settings_tab(
     stored = {s["name"] for s in installation["secrets"]}
     errors = field_errors(failure)
     oauth = ctx["replies"]["oauth"]
+    missing = installation["missing_settings"]
+    labels = labels_of(schema)
     return {
         **ctx,
-        "fields": form_fields(schema, values, errors, stored),
-        "error": failure.message if failure and not errors else None,
+        "fields": form_fields(schema, values, errors, stored, set(missing), typed),
+        "missing": [labels.get(name, name) for name in missing],
+        "error": failure.message
+        if failure and (not errors or failure.code == "missing_settings")
+        else None,
         "oauth": oauth.data if entry.get("oauth") and oauth.ok else None,
         "can_connect": entry.get("oauth") and not installation["missing_settings"],
         "banners": [],  # no OAuth is not a failure
@@ -97,13 +108,20 @@ async def secrets_tab(
     downstream: Downstream, viewer: Viewer, installation_id: str
 ) -> dict[str, Any]:
     """Declared and stored secrets: name, revision, set at/by; never a value."""
-    ctx = await page(downstream, viewer, installation_id, "secrets")
+    ctx = await page(
+        downstream, viewer, installation_id, "secrets", members=("registry", "GET", "/v1/members")
+    )
     if ctx["installation"] is None:
         return ctx
     stored = {s["name"]: s for s in ctx["installation"]["secrets"]}
     declared = ((ctx["entry"] or {}).get("permissions") or {}).get("secrets") or []
     names = list(dict.fromkeys([*declared, *stored]))
-    return {**ctx, "secrets": [{"name": n, "info": stored.get(n)} for n in names]}
+    people = {m["id"]: m["email"] for m in data_or(ctx["replies"]["members"], [])}
+    return {
+        **ctx,
+        "secrets": [{"name": n, "info": stored.get(n)} for n in names],
+        "people": people,
+    }
 
 
 async def permissions_tab(
@@ -246,6 +264,9 @@ async def versions_tab(
     if versions.get("observation"):
         report = await downstream.call("logs", "GET", f"{base}/observation-report", viewer.token)
     history = sorted(versions.get("history", []), key=lambda v: -v["deployed_at"])
+    # A `backfill dev` draft (`<version>-dev.<session>`) is never a rollback target, even
+    # once a newer session replaced it (the CLI skips them too).
+    history = [{**h, "draft": "draft" in h["state"] or "-dev." in h["label"]} for h in history]
     return {
         **ctx,
         "versions": versions,
