@@ -45,15 +45,12 @@ async def test_activity_buckets_deliveries_by_status_and_errors_per_hour(infra, 
     await publish_all(
         infra,
         EXTENSION_LOGS,
-        [log_line(workspace_id=workspace_id, installation_id=inst, level="error", at=this_hour + 1)]
-        + [
-            log_line(
-                workspace_id=workspace_id, installation_id=inst, level="error", at=this_hour + 2
-            )
-        ]
-        + [
-            log_line(
-                workspace_id=workspace_id, installation_id=inst, level="info", at=this_hour + 3
+        [
+            log_line(workspace_id=workspace_id, installation_id=inst, level=level, at=at)
+            for level, at in (
+                ("error", this_hour + 1),
+                ("error", this_hour + 2),
+                ("info", this_hour + 3),
             )
         ],
     )
