@@ -6,7 +6,10 @@ from services.base.errors import DependencyUnavailable, ServiceError
 
 __all__ = [
     "DependencyUnavailable",  # shared with services.base.dedupe, which raises it
+    "Disabled",
     "InvalidSignature",
+    "ScriptFailed",
+    "ScriptTimeout",
     "Uninstalled",
 ]
 
@@ -23,3 +26,24 @@ class InvalidSignature(ServiceError):
 
     status_code = 401
     code = "invalid_signature"
+
+
+class Disabled(ServiceError):
+    """The installation is disabled (or pending): its pages and routes run no code."""
+
+    status_code = 503
+    code = "disabled"
+
+
+class ScriptFailed(ServiceError):
+    """A page, action or contribution crashed or answered a tree the platform refuses."""
+
+    status_code = 502
+    code = "script_failed"
+
+
+class ScriptTimeout(ServiceError):
+    """A page, action or contribution ran past the runtime's time limit."""
+
+    status_code = 504
+    code = "timeout"
