@@ -4,7 +4,7 @@ Capabilities (`ingest`, `Log`, `secrets`, `settings`, `http`) resolve the invoca
 are called from, so module-level imports work in handlers and stream modules.
 """
 
-from sdk import http, ingest, secrets, settings
+from sdk import http, ingest, secrets, settings, ui
 from sdk.api import Request, api
 from sdk.catalog import (
     Canonical,
@@ -19,6 +19,7 @@ from sdk.define import define_connector, define_entity, define_extension
 from sdk.errors import PermissionDenied, ValidationError, ValidationErrors
 from sdk.hooks import HookContext
 from sdk.log import Log
+from sdk.pages import Member, PageContext
 from sdk.streams import ConnectionResult, Context, Page
 
 __all__ = [
@@ -29,7 +30,9 @@ __all__ = [
     "EventCatalog",
     "HookContext",
     "Log",
+    "Member",
     "Page",
+    "PageContext",
     "PermissionDenied",
     "Request",
     "Sweep",
@@ -46,4 +49,5 @@ __all__ = [
     "one_record",
     "secrets",
     "settings",
+    "ui",
 ]

@@ -54,7 +54,7 @@ class Invoke(Frame, kw_only=True):
     cursor: str | None = None
     source_id: str = ""
     session_id: str | None = None
-    actor: Actor | None = None  # hooks, pages and page actions (runtime/interface.py)
+    actor: Actor | None = None  # hooks, pages, page actions (runtime.interface.Invocation)
     event: str | None = None
     input: dict[str, Any] | None = None
     digest: str
