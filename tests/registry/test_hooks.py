@@ -32,7 +32,9 @@ async def test_a_hook_without_read_access_is_refused_at_deploy_naming_the_field(
 async def test_a_hook_file_must_export_a_function_for_each_declared_event(
     http: httpx.AsyncClient, registry: str, tenant: Tenant
 ) -> None:
-    data = manifest("deal-hooks", entities=[{"type": "deal", "access": "read"}], hooks=[HOOK])
+    data = manifest(
+        "deal-hooks", entities=[{"type": "deal", "access": "read"}], hooks=[HOOK], pages=[], ui=[]
+    )
     only_one = {"src/hooks/deals.py": "def before_save(ctx, record, previous):\n    pass\n"}
     refused = await post(
         http, registry, tenant, "deal-hooks", code_bundle(data, only_one), "active"
