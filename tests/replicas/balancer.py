@@ -12,10 +12,7 @@ per sync replica, so every list call is attributed to the replica that made it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import queue
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -24,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from tests.harness import serving
+from tests.robustness.crash import served_in_thread
 from tests.sync.providers import PagedProvider
 
 HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "content-encoding"}
@@ -141,21 +138,6 @@ class Upstream:
 
 @contextlib.contextmanager
 def served_apps(apps: list[Any]) -> Iterator[list[str]]:
-    """Serve ASGI apps from one thread and event loop of their own; yield their URLs."""
-    ready: queue.Queue[list[str]] = queue.Queue()
-    done = threading.Event()
-
-    async def main() -> None:
-        async with contextlib.AsyncExitStack() as stack:
-            urls = [await stack.enter_async_context(serving(app)) for app in apps]
-            ready.put(urls)
-            while not done.is_set():
-                await asyncio.sleep(0.05)
-
-    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-    thread.start()
-    try:
-        yield ready.get(timeout=60)
-    finally:
-        done.set()
-        thread.join(60)
+    """Serve ASGI apps, each from a thread and event loop of its own; yield their URLs."""
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(served_in_thread(app)) for app in apps]
