@@ -40,10 +40,7 @@ class RoundRobin:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             self._client = httpx.AsyncClient(timeout=30)
-            try:
-                return await _lifespan(receive, send)
-            finally:
-                await self._client.aclose()
+            return await _lifespan(receive, send, on_shutdown=self._client.aclose)
         body = b""
         while True:
             message = await receive()
@@ -77,9 +74,11 @@ class RoundRobin:
         await _respond(send, 502, [], b"no live backend")
 
 
-async def _lifespan(receive: Any, send: Any) -> None:
+async def _lifespan(receive: Any, send: Any, on_shutdown: Any = None) -> None:
     while (await receive())["type"] == "lifespan.startup":
         await send({"type": "lifespan.startup.complete"})
+    if on_shutdown is not None:
+        await on_shutdown()  # before answering: the server cancels the app once answered
     await send({"type": "lifespan.shutdown.complete"})
 
 
