@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import msgspec
 
+from cli import broker_store
 from cli.embedded import (
     EmbeddedError,
     EmbeddedProcess,
@@ -162,8 +163,52 @@ class Suite:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        self.save_topics()
         for embedded in reversed(self.infra):
             embedded.stop()
+
+    def restore_topics(self) -> None:
+        """Write back the embedded broker's topics saved at the last clean stop."""
+        if not self._embedded_broker():
+            return
+        restored = asyncio.run(
+            broker_store.restore(self.env["KAFKA_BOOTSTRAP_SERVERS"], self.broker_dir)
+        )
+        if restored is not None:
+            moved = f"; {restored.moved} landed at another offset" if restored.moved else ""
+            print(
+                f"backfill: restored {restored.messages} messages and {restored.groups} consumer "
+                f"groups of the embedded broker from {self.broker_dir}{moved}",
+                flush=True,
+            )
+
+    def save_topics(self) -> None:
+        """Save the embedded broker's topics before it stops (it keeps them in memory only)."""
+        broker = self._embedded_broker()
+        if broker is None or broker.process.poll() is not None:
+            return
+        try:
+            count = asyncio.run(
+                broker_store.save(
+                    self.env["KAFKA_BOOTSTRAP_SERVERS"],
+                    self.broker_dir,
+                    [self.env.get("LOGS_GROUP_ID", "logs"), self.env.get("SYNC_GROUP_ID", "sync")],
+                )
+            )
+        except Exception as error:  # the stop goes on; the previous save stays in place
+            print(f"backfill: could not save the broker's topics: {error!r}", file=sys.stderr)
+            return
+        print(
+            f"backfill: saved {count} messages of the embedded broker to {self.broker_dir}",
+            flush=True,
+        )
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.home / "broker"
+
+    def _embedded_broker(self) -> EmbeddedProcess | None:
+        return next((p for p in self.infra if p.name == "broker"), None)
 
 
 def _keyring(home: Path, env: dict[str, str]) -> str:
@@ -233,6 +278,7 @@ def up(env: dict[str, str] | None = None) -> int:
         from services.base.kafka import ensure_topics
 
         asyncio.run(ensure_topics(env["KAFKA_BOOTSTRAP_SERVERS"]))
+        suite.restore_topics()
         suite.start_services()
         suite.wait_ready(settings.ready_timeout_s)
         token = _bootstrap(env, settings, home / "admin-token")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from litestar import Litestar
 
 from cli.embedded import (
@@ -312,27 +312,52 @@ async def read_topic(
         await consumer.stop()
 
 
+async def read_to_marker(
+    bootstrap_servers: str, topic: Topic[Any], marker: Any, timeout: float = 20
+) -> list[Any]:
+    """Publish `marker` on `topic` now, then return what the topic holds before it.
+
+    Proves an absence without a sleep: whatever was written to the marker's partition
+    before this call is in the answer. The marker must have the key (so the partition) of
+    the messages looked for. Reads from the running test's start (see `TopicMarks`).
+    """
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        await topic.send(producer, marker)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    seen = await read_topic(bootstrap_servers, topic, lambda ms: marker in ms, timeout=timeout)
+    return seen[: seen.index(marker)]
+
+
 async def eventually(
     check: Callable[[], Any],
+    until: Callable[[Any], bool] | None = None,
     *,
-    timeout: float = 20,
+    timeout: float = 60,
     interval: float = 0.05,
     what: str = "the condition",
 ) -> Any:
-    """Call `check` (sync or async) until it returns something truthy, and return that.
+    """Call `check` (sync or async) until its result holds, and return that result.
 
+    The result holds when it is truthy, or, given `until`, when `until(result)` is true.
     An AssertionError raised by `check` counts as "not yet"; after `timeout` the last one is
-    raised (or an AssertionError naming `what`). For state that converges asynchronously
-    (consumers, background writes); it says nothing about speed.
+    raised (or an AssertionError naming `what` and the last result): never a silent return.
+    The one polling helper of the suite, for state that converges asynchronously (consumers,
+    background writes); it says nothing about speed. To prove that something did *not*
+    happen, read up to a marker instead (`read_to_marker`).
     """
     deadline = time.monotonic() + timeout
     while True:
         failure: AssertionError | None = None
+        result: Any = None
         try:
             result = check()
             if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
                 result = await result
-            if result:
+            if until(result) if until is not None else result:
                 return result
         except AssertionError as error:
             failure = error
