@@ -171,9 +171,7 @@ class Suite:
         """Write back the embedded broker's topics saved at the last clean stop."""
         if not self._embedded_broker():
             return
-        restored = asyncio.run(
-            broker_store.restore(self.env["KAFKA_BOOTSTRAP_SERVERS"], self.broker_dir)
-        )
+        restored = broker_store.restore(self.env["KAFKA_BOOTSTRAP_SERVERS"], self.broker_dir)
         if restored is not None:
             moved = f"; {restored.moved} landed at another offset" if restored.moved else ""
             print(
@@ -188,12 +186,10 @@ class Suite:
         if broker is None or broker.process.poll() is not None:
             return
         try:
-            count = asyncio.run(
-                broker_store.save(
-                    self.env["KAFKA_BOOTSTRAP_SERVERS"],
-                    self.broker_dir,
-                    [self.env.get("LOGS_GROUP_ID", "logs"), self.env.get("SYNC_GROUP_ID", "sync")],
-                )
+            count = broker_store.save(  # runs its own event loop
+                self.env["KAFKA_BOOTSTRAP_SERVERS"],
+                self.broker_dir,
+                [self.env.get("LOGS_GROUP_ID", "logs"), self.env.get("SYNC_GROUP_ID", "sync")],
             )
         except Exception as error:  # the stop goes on; the previous save stays in place
             print(f"backfill: could not save the broker's topics: {error!r}", file=sys.stderr)
