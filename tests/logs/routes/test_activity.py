@@ -7,7 +7,8 @@ import time
 import uuid
 
 from contracts.topics import EXTENSION_LOGS, WEBHOOK_HEALTH
-from tests.logs.factories import eventually, log_line, new_workspace, publish_all
+from tests.harness import eventually
+from tests.logs.factories import log_line, new_workspace, publish_all
 from tests.logs.routes.test_installations import window
 
 
