@@ -76,8 +76,3 @@ def create_redis(url: str, **options: Any) -> Redis:
         **options,
     )
     return cast(Redis, cluster)
-
-
-def is_cluster(redis: Redis) -> bool:
-    """True for a cluster client built by `create_redis`."""
-    return isinstance(redis, RedisCluster)
