@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz crash replicas screenshots lint format typecheck schemas bench bench-logs bench-sync bench-scale clean setup browser
+.PHONY: run test fuzz crash replicas screenshots lint format typecheck schemas bench bench-logs bench-sync bench-scale bench-hooks clean setup browser
 
 setup: $(STAMP)
 
@@ -90,6 +90,9 @@ bench-sync: $(STAMP)
 
 bench-scale: $(STAMP)
 	@$(BIN)/python -m bench.scale
+
+bench-hooks: $(STAMP)
+	@$(BIN)/python -m bench.hooks
 
 clean:
 	rm -rf $(VENV) .backfill .pytest_cache .ruff_cache .mypy_cache

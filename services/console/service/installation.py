@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from contracts.answers.ingress import DeliveryPage
 from contracts.answers.ingress import WebhookHealth as DeliveryHealth
 from contracts.answers.logs import Destination, LogPage
+from contracts.answers.registry import Member
 from contracts.answers.sync import CursorHistory, StreamList
 from services.console.downstream import Downstream, Failure, Reply
 from services.console.service.extensions import state_of
@@ -27,7 +28,12 @@ def tabs_of(installation: dict[str, Any], entry: dict[str, Any] | None) -> list[
         tabs.append(("connection", "Connection"))
     if installation.get("webhook_url") or (entry or {}).get("webhooks"):
         tabs.append(("deliveries", "Deliveries"))
-    return [*tabs, ("versions", "Versions"), ("logs", "Logs")]
+    pages = [  # extension pages the manifest puts in the navigation (nav: true)
+        (f"pages/{p['path'].strip('/')}", p["title"])
+        for p in (entry or {}).get("pages", [])
+        if p.get("nav")
+    ]
+    return [*tabs, *pages, ("versions", "Versions"), ("logs", "Logs")]
 
 
 async def page(
@@ -109,14 +115,18 @@ async def secrets_tab(
 ) -> dict[str, Any]:
     """Declared and stored secrets: name, revision, set at/by; never a value."""
     ctx = await page(
-        downstream, viewer, installation_id, "secrets", members=("registry", "GET", "/v1/members")
+        downstream,
+        viewer,
+        installation_id,
+        "secrets",
+        members=("registry", "GET", "/v1/members", None, list[Member]),
     )
     if ctx["installation"] is None:
         return ctx
     stored = {s["name"]: s for s in ctx["installation"]["secrets"]}
     declared = ((ctx["entry"] or {}).get("permissions") or {}).get("secrets") or []
     names = list(dict.fromkeys([*declared, *stored]))
-    people = {m["id"]: m["email"] for m in data_or(ctx["replies"]["members"], [])}
+    people = {m.id: m.email for m in data_or(ctx["replies"]["members"], [])}
     return {
         **ctx,
         "secrets": [{"name": n, "info": stored.get(n)} for n in names],
@@ -254,12 +264,12 @@ async def versions_tab(
         installation_id,
         "versions",
         versions=("registry", "GET", f"{base}/versions"),
-        members=("registry", "GET", "/v1/members"),
+        members=("registry", "GET", "/v1/members", None, list[Member]),
     )
     if ctx["installation"] is None:
         return ctx
     versions = data_or(ctx["replies"]["versions"], {})
-    people = {m["id"]: m["email"] for m in data_or(ctx["replies"]["members"], [])}
+    people = {m.id: m.email for m in data_or(ctx["replies"]["members"], [])}
     report: Reply | None = None
     if versions.get("observation"):
         report = await downstream.call("logs", "GET", f"{base}/observation-report", viewer.token)
