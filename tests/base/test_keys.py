@@ -36,12 +36,7 @@ def test_a_service_with_a_malformed_cluster_url_stops_naming_the_setting() -> No
         "REDIS_URL": "redis+cluster://127.0.0.1:7000,nowhere",
         "SECRETS_KEYRING": Keyring.generate_entry("v1"),
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "services.registry"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    argv = [sys.executable, "-m", "services.registry"]
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "invalid setting REDIS_URL: seed node 'nowhere' is not host:port" in result.stderr
