@@ -319,11 +319,17 @@ async def _resume(coroutine: Coroutine[Any, Any, T], yielded: Any) -> T:
             return finished.value  # type: ignore[no-any-return]
 
 
-def main(fd: int, scratch: str, limits: lockdown.Limits, max_frame: int) -> None:
-    """Entry of a freshly forked worker: lock down, announce, serve; never returns."""
+def main(
+    fd: int, root: str, limits: lockdown.Limits, max_frame: int, problem: str | None
+) -> None:
+    """Entry of a freshly forked worker: lock down, announce, serve; never returns.
+
+    `root` is the empty host directory its private view is mounted on; `problem` is why the
+    zygote could not give it namespaces (then it reports an incomplete lock-down).
+    """
     lockdown.die_with_parent()
     lockdown.close_inherited_fds(keep=fd)
-    report = lockdown.lock_down(scratch, limits)
+    report = lockdown.lock_down(root, limits, problem)
     lockdown.die_with_parent()  # credentials changed above, which clears the death signal
     sys.dont_write_bytecode = True  # the library paths are read-only
     loop = asyncio.new_event_loop()  # before seccomp: its self-pipe is a socket pair
