@@ -43,7 +43,7 @@ from runtime.interface import HttpResponse, Invocation, InvocationResult, Outcom
 from runtime.loader import BundleCache, BundleMissing, LoadedBundle
 from runtime.outbound import OutboundHttp
 from runtime.pages import MalformedPage
-from runtime.scope import InvocationScope, script_type_of
+from runtime.scope import MAX_LINES, InvocationScope, script_type_of
 from runtime.secret_reads import SecretReadAudit
 from sdk.bundle import BundleError
 from sdk.context import bound
@@ -65,6 +65,8 @@ class Ran:
 
 class Runtime:
     """Implements `runtime.interface.Invoker`; a subclass says where the code runs."""
+
+    max_log_lines = MAX_LINES  # per invocation, every kind of line counted (scope.py)
 
     def __init__(
         self,
@@ -97,6 +99,7 @@ class Runtime:
         except EntryNotFound as error:
             return await self._unrunnable(invocation, "not_found", str(error), started)
         scope = InvocationScope(
+            max_lines=self.max_log_lines,
             invocation=invocation,
             manifest=bundle.manifest,
             keyring=self.keyring,
@@ -136,6 +139,7 @@ class Runtime:
     ) -> InvocationResult:
         """The code could not even start: log why, return a clean outcome."""
         scope = InvocationScope(
+            max_lines=self.max_log_lines,
             invocation=invocation,
             manifest=invocation.version.manifest,
             keyring=self.keyring,
