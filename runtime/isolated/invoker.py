@@ -210,6 +210,7 @@ class Conversation:
             installation=_without_secrets(installation) if send_installation else None,
             version=version if send_version else None,
             bundle=shipped,
+            max_records=scope.max_records,
         )
 
     async def handle(self, worker: WorkerHandle, message: protocol.FromWorker) -> bool:

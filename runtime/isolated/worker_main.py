@@ -121,6 +121,7 @@ class ProxyCapabilities:
         self.invocation = invocation
         self.manifest = bundle.manifest
         self._settings = invoke.settings
+        self.records_left = invoke.max_records
 
     @property
     def settings(self) -> Mapping[str, Any]:
@@ -152,6 +153,12 @@ class ProxyCapabilities:
             self._refuse(canonical_type, "entity type is not declared writable")
         if canonical_type in self.invocation.installation.write_protected_entities:
             self._refuse(canonical_type, "entity type is write-protected in this workspace")
+        if self.records_left <= 0:  # the parent's scope denies it too (and writes the line)
+            self.channel.post(
+                protocol.Ingest(canonical_type=canonical_type, payload={}, stream=None, key="")
+            )
+            raise PermissionDenied("ingest", canonical_type, "record limit reached")
+        self.records_left -= 1
         payload = msgspec.to_builtins(payload, str_keys=True)
         self.channel.post(
             protocol.Ingest(canonical_type=canonical_type, payload=payload, stream=stream, key=key)
