@@ -160,3 +160,23 @@ async def test_a_tree_too_deep_to_recurse_left_at_exit_harms_no_one(hostile):
         assert (await runtime.invoke(attack(tenant, "ok"))).outcome == "ok"
     assert runtime.pool.zygote is zygote and zygote is not None and zygote.poll() is None
     assert runtime.pool.ready
+
+
+@pytest.mark.parametrize(
+    ("url", "target", "reason"),
+    [
+        ("https://api.probe.example:6379/", "api.probe.example:6379", "port not declared"),
+        ("https://xn--zz.api.probe.example/", "https://xn--zz.api.probe.example/", "not a valid"),
+        ("https://127.0.0.1/", "127.0.0.1", "an IP address is not allowed"),
+        ("https://localhost/", "localhost", "localhost is not allowed"),
+    ],
+)
+async def test_outbound_http_is_denied_inside_the_network(
+    infra, hostile, url: str, target: str, reason: str
+):
+    runtime, snapshot = hostile
+    invocation = attack(snapshot, "http_get", url=url)
+    result = await runtime.invoke(invocation)
+    assert result.outcome == "denied", result
+    [denial] = [m for m in await lines_of(infra, invocation.invocation_id, "denial")]
+    assert denial.attrs["target"] == target and reason in denial.attrs["reason"]
