@@ -13,7 +13,6 @@ from typing import Any, Literal
 import msgspec
 
 from contracts.hosts import entry_problem
-
 from contracts.manifest_rules import (
     ManifestError,
     _field_of,

@@ -141,9 +141,7 @@ class OutboundHttp:
         pending = self._resolving.get(host)
         if pending is None:
             loop = asyncio.get_running_loop()
-            pending = asyncio.ensure_future(
-                loop.run_in_executor(_RESOLVERS, _lookup, host, port)
-            )
+            pending = asyncio.ensure_future(loop.run_in_executor(_RESOLVERS, _lookup, host, port))
             self._resolving[host] = pending
             pending.add_done_callback(lambda _f: self._resolving.pop(host, None))
         try:

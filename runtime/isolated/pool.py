@@ -160,9 +160,7 @@ class WorkerPool:
             self._launch_zygote()
         except OSError as error:
             log.error("could not start the runtime zygote", extra={"error": str(error)})
-            self._relaunch = asyncio.get_running_loop().call_later(
-                RELAUNCH_S, self._replace_zygote
-            )
+            self._relaunch = asyncio.get_running_loop().call_later(RELAUNCH_S, self._replace_zygote)
             return
         asyncio.get_running_loop().create_task(self._probe())
 

@@ -76,9 +76,7 @@ def build(seccomp: Any, own_pid: int) -> Any:
     for option in (PR_SET_NAME, PR_GET_NAME):
         rules.add_rule(allow, "prctl", seccomp.Arg(0, seccomp.EQ, option))
     # Reading its own limits (getrlimit is prlimit64(0, resource, NULL, old)).
-    rules.add_rule(
-        allow, "prlimit64", seccomp.Arg(0, seccomp.EQ, 0), seccomp.Arg(2, seccomp.EQ, 0)
-    )
+    rules.add_rule(allow, "prlimit64", seccomp.Arg(0, seccomp.EQ, 0), seccomp.Arg(2, seccomp.EQ, 0))
     # Signals only to itself (raise, pthread_kill): the worker is pid `own_pid`.
     rules.add_rule(allow, "tgkill", seccomp.Arg(0, seccomp.EQ, own_pid))
     return rules

@@ -326,9 +326,7 @@ async def _resume(coroutine: Coroutine[Any, Any, T], yielded: Any) -> T:
             return finished.value  # type: ignore[no-any-return]
 
 
-def main(
-    fd: int, root: str, limits: lockdown.Limits, max_frame: int, problem: str | None
-) -> None:
+def main(fd: int, root: str, limits: lockdown.Limits, max_frame: int, problem: str | None) -> None:
     """Entry of a freshly forked worker: lock down, announce, serve; never returns.
 
     `root` is the empty host directory its private view is mounted on; `problem` is why the

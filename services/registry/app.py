@@ -23,8 +23,8 @@ from services.registry.outbox import OutboxRelay
 from services.registry.routes import ROUTES
 from services.registry.service import WorkspaceService
 from services.registry.service.code_check import CodeCheck
-from services.registry.service.hosts import HostCheck
 from services.registry.service.connections import ConnectionService, CredentialCheck
+from services.registry.service.hosts import HostCheck
 from services.registry.service.installation_versions import InstallationVersionService
 from services.registry.service.installations import InstallationService
 from services.registry.service.maintenance import Maintenance

@@ -134,7 +134,9 @@ async def test_service_environment_is_invisible(infra, hostile, canary):
     )
 
 
-async def test_keyring_and_platform_files_do_not_exist_for_the_worker(infra, hostile, tmp_path: Path):
+async def test_keyring_and_platform_files_do_not_exist_for_the_worker(
+    infra, hostile, tmp_path: Path
+):
     runtime, snapshot = hostile
     keyring_file = tmp_path / ".backfill" / "keyring"
     keyring_file.parent.mkdir()

@@ -20,8 +20,8 @@ from services.registry.records import ExtensionState
 from services.registry.schemas import CatalogEntry, Version, VersionDeployed
 from services.registry.service.changes import Changeset, commit
 from services.registry.service.code_check import CodeCheck
-from services.registry.service.hosts import HostCheck
 from services.registry.service.cutover import cut_over
+from services.registry.service.hosts import HostCheck
 from services.registry.service.permissions import permissions_of
 from services.registry.store import RegistryStore
 
