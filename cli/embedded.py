@@ -226,6 +226,7 @@ def start_valkey_cluster(
                     extra=[*CLUSTER_FLAGS, "--cluster-port", str(bus)],
                 )
             )
+            nodes[-1].name = f"valkey-{port}"  # its log file is <name>.log
         clients = [redis.Redis(port=n.port, socket_timeout=5) for n in nodes]
         try:
             if int(clients[0].cluster("INFO")["cluster_slots_assigned"]) == 0:

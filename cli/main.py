@@ -56,11 +56,25 @@ BootstrapServers = Annotated[
 
 
 @app.command()
-def up() -> None:
+def up(
+    valkey_cluster: Annotated[
+        int,
+        typer.Option(
+            help="Start a Valkey Cluster of N nodes instead of one Valkey "
+            "(default: BACKFILL_VALKEY_CLUSTER, 0 = one node)",
+            min=0,
+        ),
+    ] = 0,
+) -> None:
     """Start the whole suite locally (embedded broker and Valkey); Ctrl-C stops it."""
+    import os
+
     from cli.up import up as run_suite
 
-    raise typer.Exit(run_suite())
+    env = dict(os.environ)
+    if valkey_cluster:
+        env["BACKFILL_VALKEY_CLUSTER"] = str(valkey_cluster)
+    raise typer.Exit(run_suite(env))
 
 
 @topics_app.command("list")

@@ -37,7 +37,7 @@ from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from contracts.manifest import ManifestError
-from contracts.topics import EXTENSION_LOGS, OBSERVED_RECORDS, SECRET_READS, Topic
+from contracts.topics import EXTENSION_LOGS, OBSERVED_RECORDS, SECRET_READS
 from runtime.entrypoints import EntryNotFound, run_entry, script_path
 from runtime.interface import HttpResponse, Invocation, InvocationResult, Outcome, SecretOpener
 from runtime.loader import BundleCache, BundleMissing, LoadedBundle
@@ -166,10 +166,10 @@ class Runtime:
         if not scope.lines and not scope.observed and not reads:
             return
         producer = self.producer()
-        observed = [await _send(producer, OBSERVED_RECORDS, r) for r in scope.observed]
-        lines = [await _send(producer, EXTENSION_LOGS, line) for line in scope.lines]
+        observed = [await OBSERVED_RECORDS.send(producer, r) for r in scope.observed]
+        lines = [await EXTENSION_LOGS.send(producer, line) for line in scope.lines]
         # Secret reads ride along like log lines: handed over, acks counted, not awaited.
-        lines += [await _send(producer, SECRET_READS, read) for read in reads]
+        lines += [await SECRET_READS.send(producer, read) for read in reads]
         if lines:
             acked = asyncio.gather(*lines, return_exceptions=True)
             invocation_id = scope.invocation.invocation_id
@@ -250,10 +250,6 @@ async def execute_in_process(
         next_cursor=page.next_cursor if page else None,
         has_more=page.has_more if page else False,
     )
-
-
-async def _send(producer: AIOKafkaProducer, topic: Topic, message: object) -> asyncio.Future:
-    return await producer.send(topic.name, topic.encode(message), key=topic.encode_key(message))
 
 
 __all__ = ["InProcessRuntime", "Ran", "Runtime", "execute_in_process", "script_type_of"]

@@ -74,6 +74,14 @@ class DependencyUnavailable(Unavailable):
         self.unsettled = list(unsettled or [])
 
 
+class InvalidMessage(Exception):
+    """Raised by a consumer's step: this message can never be processed, park it.
+
+    The only failure that sends a message to the dead-letter topic (besides one that does
+    not decode); any other exception holds the message and retries (`services.base.consumers`).
+    """
+
+
 def _body(code: str, message: str, field: str | None, details: Any = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if field:

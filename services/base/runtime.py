@@ -53,7 +53,7 @@ def build_runtime(
                 "needs RUNTIME_ALLOW_IN_PROCESS=true (development only)"
             )
         log.critical("EXTENSION CODE RUNS INSIDE THIS SERVICE PROCESS (RUNTIME_ISOLATION=false)")
-        infra.warnings.append(f"{IN_PROCESS_WARNING}: RUNTIME_ISOLATION=false")
+        infra.readiness.warnings.append(f"{IN_PROCESS_WARNING}: RUNTIME_ISOLATION=false")
         return InProcessRuntime(**common)  # type: ignore[arg-type]
     runtime = IsolatedRuntime(
         **common,  # type: ignore[arg-type]
@@ -66,7 +66,7 @@ def build_runtime(
     async def start() -> None:
         await runtime.start()
         if not runtime.isolated:
-            infra.warnings.append(f"{IN_PROCESS_WARNING}: {runtime.unavailable}")
+            infra.readiness.warnings.append(f"{IN_PROCESS_WARNING}: {runtime.unavailable}")
 
     if start_early:
         infra.start_checks.append(start)

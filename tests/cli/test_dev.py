@@ -14,7 +14,8 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from tests.cli.conftest import ROOT, Suite, clean_environment, eventually, run, run_json
+from tests.cli.conftest import ROOT, Suite, clean_environment, run, run_json
+from tests.harness import eventually
 
 
 class DevProcess:
@@ -43,7 +44,7 @@ class DevProcess:
             return next((line for line in self.lines if text in line), None)
 
         try:
-            return str(await eventually(found, timeout))
+            return str(await eventually(found, timeout=timeout))
         except AssertionError:
             raise AssertionError(f"{text!r} never printed by dev:\n{self.output}") from None
 
@@ -120,7 +121,7 @@ async def test_init_dev_trigger_save_and_ctrl_c_on_a_fresh_connector(suite: Suit
             answer = await trigger("item.updated", project, env)
             return answer["answer"]["version_id"] == second
 
-        await eventually(on_second, timeout=30, every=0.5)
+        await eventually(on_second, timeout=30, interval=0.5)
         await dev.wait_for("v2 received item.updated")
 
         # A broken manifest is reported; the previous draft keeps answering.
