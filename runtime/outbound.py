@@ -38,14 +38,17 @@ class Unreachable(httpx.ConnectError):
     """The declared host resolves to a non-public address, or did not resolve in time."""
 
 
-def host_allowed(host: str, declared: list[str], port: int = DEFAULT_PORT) -> bool:
-    """Exact match, or `*.example.com` matching any sub-domain; the port as declared (or 443)."""
+def host_allowed(host: str, declared: list[str], port: int | None = DEFAULT_PORT) -> bool:
+    """Exact match, or `*.example.com` matching any sub-domain; the port as declared (or 443).
+
+    `port=None` matches the host on any declared port.
+    """
     for entry in declared:
         try:
             pattern, declared_port = split_port(entry)
         except ValueError:
             continue
-        if port != (declared_port or DEFAULT_PORT):
+        if port is not None and port != (declared_port or DEFAULT_PORT):
             continue
         if pattern.startswith("*."):
             if host.endswith(pattern[1:]) and host != pattern[2:]:
@@ -92,7 +95,7 @@ class OutboundHttp:
         if problem is not None:
             return host, problem
         if not host_allowed(host, declared, port):
-            if host_allowed(host, declared, DEFAULT_PORT) or port == DEFAULT_PORT:
+            if host_allowed(host, declared, None):  # the host is declared, on another port
                 return f"{host}:{port}", "port not declared in permissions.http"
             return host, "host not declared in permissions.http"
         return None
