@@ -66,14 +66,6 @@ async def assert_contained(
     assert after.response is not None and after.response.body == {"got": "fine"}
 
 
-@pytest.fixture
-async def hostile(redis, keyring, producer):
-    runtime = make_runtime(redis, keyring, producer, time_limit_s=2.0, memory_mb=256)
-    version = await deploy_directory(redis, BUNDLES / "hostile")
-    yield runtime, installation(version)
-    await runtime.close()
-
-
 async def test_platform_valkey_port_cannot_be_reached(infra, hostile):
     runtime, snapshot = hostile
     url = urlparse(infra.redis_url)

@@ -24,14 +24,6 @@ from tests.runtime.factories import BUNDLES, deploy_directory, installation
 from tests.runtime.test_isolation import assert_contained, attack
 
 
-@pytest.fixture
-async def hostile(redis, keyring, producer):
-    runtime = make_runtime(redis, keyring, producer, time_limit_s=5.0, memory_mb=256)
-    version = await deploy_directory(redis, BUNDLES / "hostile")
-    yield runtime, installation(version)
-    await runtime.close()
-
-
 async def lines_of(infra, invocation_id: str, until_kind: str) -> list[ExtensionLogLine]:
     seen = await read_topic(
         infra.bootstrap_servers,
