@@ -203,6 +203,7 @@ def fill_scratch(body):
 def many_threads(body):
     import threading
 
+    threading.stack_size(64 * 1024)  # small stacks: the memory limit is not what stops it
     stop = threading.Event()
     started = []
     try:
