@@ -104,6 +104,7 @@ class WorkerPool:
         self._zygote_fd: int | None = None
         self._relaunch: asyncio.TimerHandle | None = None
         self._closing = False
+        self._probing: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -162,7 +163,7 @@ class WorkerPool:
             log.error("could not start the runtime zygote", extra={"error": str(error)})
             self._relaunch = asyncio.get_running_loop().call_later(RELAUNCH_S, self._replace_zygote)
             return
-        asyncio.get_running_loop().create_task(self._probe())
+        self._probing = asyncio.get_running_loop().create_task(self._probe())
 
     async def _probe(self) -> None:
         """Fork one worker of the new zygote: a spare if a slot is free, else retired."""
