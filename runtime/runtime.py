@@ -50,7 +50,7 @@ from runtime.interface import (
 from runtime.loader import BundleCache, BundleMissing, LoadedBundle
 from runtime.outbound import OutboundHttp
 from runtime.pages import MalformedPage
-from runtime.scope import InvocationScope, script_type_of
+from runtime.scope import MAX_LINES, MAX_RECORDS, InvocationScope, script_type_of
 from runtime.secret_reads import SecretReadAudit
 from sdk.bundle import BundleError
 from sdk.context import bound
@@ -73,6 +73,9 @@ class Ran:
 
 class Runtime:
     """Implements `runtime.interface.Invoker`; a subclass says where the code runs."""
+
+    max_log_lines = MAX_LINES  # per invocation, every kind of line counted (scope.py)
+    max_records = MAX_RECORDS  # records one invocation may ingest (scope.py)
 
     def __init__(
         self,
@@ -108,6 +111,8 @@ class Runtime:
         except EntryNotFound as error:
             return await self._unrunnable(invocation, "not_found", str(error), started)
         scope = InvocationScope(
+            max_lines=self.max_log_lines,
+            max_records=self.max_records,
             invocation=invocation,
             manifest=bundle.manifest,
             keyring=self.keyring,
@@ -163,6 +168,8 @@ class Runtime:
     ) -> InvocationResult:
         """The code could not even start: log why, return a clean outcome."""
         scope = InvocationScope(
+            max_lines=self.max_log_lines,
+            max_records=self.max_records,
             invocation=invocation,
             manifest=invocation.version.manifest,
             keyring=self.keyring,
