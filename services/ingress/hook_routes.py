@@ -38,7 +38,10 @@ def hook_routes(before_write: BeforeWrite, triggers: HookTriggers) -> list[HTTPR
         data: JSONBody[HookTrigger],
         principal: NamedDependency[Principal],
     ) -> TriggeredHook:
-        """The draft hook's answer; its lines are in Logs under the returned invocation id."""
+        """The draft hook's answer; its lines are in Logs under the returned invocation id.
+
+        Admin only, like deploying the draft it runs (**admin**)."""
+        principal.require_admin()
         return await triggers.trigger(
             principal.workspace_id, principal.member_id, installation_id, data
         )

@@ -242,7 +242,15 @@ def seed_workspace(suite: Suite, slug: str) -> Workspace:
         )
         webhook = ok(client.get(f"{registry}/v1/installations/{installation['id']}/webhook"))
         delivery_id = deliver_one(client, suite, installation["id"], webhook["url"])
-        extra = {}
+        api_key = ok(
+            client.post(
+                f"{registry}/v1/installations/{installation['id']}/api-keys",
+                json={"name": "seeded"},
+            )
+        )
+        # No page, action or slot is seeded: their ids only need to be the same for A and B.
+        extra = {"key_id": api_key["key"]["key_id"], "page": "overview", "action": "save"}
+        extra["slot"] = "installation.overview.panel"
         if "logs" in suite.services:
             extra |= seed_alerts(client, suite)
         if "sync" in suite.services:

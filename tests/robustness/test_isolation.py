@@ -40,11 +40,17 @@ IDS = {
     "rule_id": "rule_id",
     "stream": "stream",
     "entry_id": "entry_id",
+    "key_id": "key_id",
+    "path": "page",
+    "action": "action",
+    "slot": "slot",
 }
 
 # Operations answered 2xx to any workspace because they query the caller's own workspace
 # by a name, not an object of another workspace: checked for A's data instead.
 WORKSPACE_SCOPED = {
+    # the caller's own installations' contributions to a console slot
+    ("GET", "/v1/ui/{slot}"),
     # the caller's own log lines of an extension key (B may install the same extension)
     ("GET", "/v1/extensions/{extension_key}/logs"),
     ("GET", "/v1/extensions/{extension_key}/logs/stream"),
@@ -58,8 +64,15 @@ WORKSPACE_SCOPED = {
     ("GET", "/v1/installations/{installation_id}/secret-reads"),
 }
 # Writes a member may do by design (its own tokens).
-MEMBER_WRITES = {("POST", "/v1/tokens"), ("DELETE", "/v1/tokens/{token_id}")}
-NOT_TOKEN_AUTHENTICATED = ("/hooks/",)  # providers sign deliveries; swept in test_webhook_fuzz
+MEMBER_WRITES = {
+    ("POST", "/v1/tokens"),
+    ("DELETE", "/v1/tokens/{token_id}"),
+    # a page action's role is the manifest's (member by default), checked per action
+    ("POST", "/v1/installations/{installation_id}/pages/{path}/actions/{action}"),
+}
+# Providers sign deliveries (swept in test_webhook_fuzz); extensions' API routes take the
+# installation's API keys, not workspace tokens (tests/ingress/test_ext_routes.py).
+NOT_TOKEN_AUTHENTICATED = ("/hooks/", "/ext/")
 ONE_EXAMPLE = settings(
     database=None,
     derandomize=True,
@@ -111,7 +124,7 @@ def secrets_of(ids: dict[str, str], request_url: str) -> list[str]:
     """A's values that B never sent and must never see."""
     private = (
         *("workspace_id", "hook_id", "member_id", "version_id", "delivery_id", "token_id"),
-        *("destination_id", "rule_id", "entry_id"),
+        *("destination_id", "rule_id", "entry_id", "key_id"),
     )
     return [ids[k] for k in private if ids.get(k) and ids[k] not in request_url]
 
