@@ -12,8 +12,9 @@ from typing import Any, TypeVar
 import httpx
 from redis.asyncio import Redis
 
+from contracts.installations import InstallationSnapshot
 from contracts.logs import ExtensionLogLine
-from contracts.topics import Topic
+from contracts.topics import INSTALLATION_SNAPSHOTS, Topic
 from services.base.auth import Principal
 from services.base.kafka import create_producer, publish
 from services.logs.app import create_app
@@ -80,6 +81,38 @@ async def publish_all(infra: Infra, topic: Topic[Any], messages: list[Any]) -> N
             await publish(producer, topic, message)
     finally:
         await producer.stop()
+
+
+async def installed(
+    infra: Infra,
+    http: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str],
+    workspace_id: str,
+    *installation_ids: str,
+) -> None:
+    """Publish a snapshot of each installation in `workspace_id` (as the registry does), then
+    wait until the logs service at `url` knows them: its installation routes answer 404 for
+    an installation it does not hold in the caller's workspace (`headers` authenticate one)."""
+    snapshots = [
+        InstallationSnapshot(
+            installation_id=installation_id,
+            workspace_id=workspace_id,
+            extension_key="helpdesk",
+            kind="extension",
+            revision=time.time_ns(),
+            state="active",
+            updated_at=time.time(),
+        )
+        for installation_id in installation_ids
+    ]
+    await publish_all(infra, INSTALLATION_SNAPSHOTS, snapshots)
+    for installation_id in installation_ids:
+        probe = f"{url}/v1/installations/{installation_id}/health"
+        answer = await eventually(
+            lambda probe=probe: http.get(probe, headers=headers), lambda r: r.status_code == 200
+        )
+        assert answer.status_code == 200, answer.text
 
 
 @contextlib.asynccontextmanager

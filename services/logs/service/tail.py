@@ -12,7 +12,10 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import msgspec
+
 from contracts.logs import ExtensionLogLine
+from contracts.topics import EXTENSION_LOGS
 from services.logs.service.queries import LogFilter
 
 
@@ -62,6 +65,21 @@ class TailHub:
     def count(self) -> int:
         """Open tails."""
         return sum(len(s) for s in self.by_workspace.values())
+
+    def offer_raw(self, raws: Sequence[bytes]) -> None:
+        """`publish` for lines as the topic carries them (JSON): only a line that names a
+        workspace with an open tail is decoded (a byte search), the rest cost nothing."""
+        if not self.by_workspace:
+            return
+        needles = [workspace.encode() for workspace in self.by_workspace]
+        wanted = []
+        for raw in raws:
+            if any(needle in raw for needle in needles):
+                try:
+                    wanted.append(EXTENSION_LOGS.decode(raw))
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    continue  # not a line: the storing path parks it
+        self.publish(wanted)
 
     def publish(self, lines: Sequence[ExtensionLogLine]) -> None:
         """Offer each line to the matching tails; drop any tail that cannot keep up."""

@@ -1,4 +1,4 @@
-"""Log lines in ClickHouse: batched inserts, filtered newest-first pages, retention by count.
+"""Log lines in ClickHouse: raw JSON inserts, filtered newest-first pages, retention by count.
 
 A line redelivered by Kafka (same log id and time) is stored twice until the table's
 ReplacingMergeTree merges the parts; reads drop the adjacent repeat, so it is returned once.
@@ -6,8 +6,8 @@ ReplacingMergeTree merges the parts; reads drop the adjacent repeat, so it is re
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -16,28 +16,6 @@ from contracts.logs import ExtensionLogLine
 from services.logs.service.queries import LEVELS_AT_LEAST, Cursor, LogFilter
 from services.logs.store.clickhouse import ClickHouse
 
-COLUMNS = (
-    "workspace_id",
-    "at",
-    "log_id",
-    "level",
-    "kind",
-    "message",
-    "installation_id",
-    "extension_key",
-    "version_id",
-    "mode",
-    "session_id",
-    "invocation_id",
-    "script_type",
-    "script_name",
-    "entity",
-    "event",
-    "route",
-    "job",
-    "attrs",
-    "expires_at",
-)
 SELECTED = (
     "toUnixTimestamp64Micro(at), log_id, level, kind, message, installation_id, extension_key, "
     "version_id, mode, session_id, invocation_id, script_type, script_name, entity, event, "
@@ -57,41 +35,8 @@ EXACT = (
     "mode",
     "session_id",
 )
-_encode = msgspec.json.encode
-# Newest-first reads widen their time range step by step (None: the whole remaining range).
-WINDOWS_S: tuple[float | None, ...] = (3_600.0, 6 * 3_600.0, 86_400.0, None)
-
-
-def line_columns(
-    lines: Sequence[ExtensionLogLine], days_of: Callable[[str], int]
-) -> list[list[Any]]:
-    """The insert as columns (in COLUMNS order): times as integer ticks, '' for absent strings.
-
-    Column lists are built with one comprehension each: the cheapest shape for the client.
-    """
-    expiry = {w: days_of(w) * 86_400 for w in {line.workspace_id for line in lines}}
-    return [
-        [ln.workspace_id for ln in lines],
-        [int(ln.at * 1_000_000) for ln in lines],
-        [ln.log_id for ln in lines],
-        [ln.level for ln in lines],
-        [ln.kind for ln in lines],
-        [ln.message for ln in lines],
-        [ln.installation_id for ln in lines],
-        [ln.extension_key for ln in lines],
-        [ln.version_id for ln in lines],
-        [ln.mode for ln in lines],
-        [ln.session_id or "" for ln in lines],
-        [ln.invocation_id for ln in lines],
-        [ln.script_type for ln in lines],
-        [ln.script_name for ln in lines],
-        [ln.entity or "" for ln in lines],
-        [ln.event or "" for ln in lines],
-        [ln.route or "" for ln in lines],
-        [ln.job or "" for ln in lines],
-        [_encode(ln.attrs).decode() if ln.attrs else "{}" for ln in lines],
-        [int(ln.at) + expiry[ln.workspace_id] for ln in lines],
-    ]
+# ASCII separators: what the text index's tokenizer splits words on.
+_SEPARATORS = re.compile(r"[^0-9a-z\x80-\U0010ffff]+")
 
 
 def _line(row: Sequence[Any]) -> ExtensionLogLine:
@@ -139,15 +84,10 @@ def _line(row: Sequence[Any]) -> ExtensionLogLine:
     )
 
 
-def where_clause(
-    query: LogFilter, cursor: Cursor | None, before_us: int | None = None
-) -> tuple[str, dict[str, Any]]:
+def where_clause(query: LogFilter, cursor: Cursor | None) -> tuple[str, dict[str, Any]]:
     """The WHERE of a filtered read; every value is a server-side parameter (no injection)."""
     clauses = ["workspace_id = {workspace_id:String}"]
     params: dict[str, Any] = {"workspace_id": query.workspace_id}
-    if before_us is not None:
-        clauses.append("at < fromUnixTimestamp64Micro({before:Int64}, 'UTC')")
-        params["before"] = before_us
     for name in EXACT:
         value = getattr(query, name)
         if value is not None:
@@ -163,9 +103,15 @@ def where_clause(
         clauses.append("at <= fromUnixTimestamp64Micro({until:Int64}, 'UTC')")
         params["until"] = int(query.until * 1e6)
     if query.q:
-        escaped = query.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clauses.append("lower(message) LIKE {q:String}")
-        params["q"] = f"%{escaped}%"
+        # The substring itself (exact), plus each of its words alone: a one-word pattern is
+        # answered from the text index's dictionary, so granules without every word are skipped.
+        text = query.q.lower()
+        words = [w for w in _SEPARATORS.split(text) if len(w) >= 3 and w != text]
+        patterns = [text, *words]
+        for n, pattern in enumerate(patterns):
+            escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            clauses.append(f"lower(message) LIKE {{q{n}:String}}")
+            params[f"q{n}"] = f"%{escaped}%"
     if cursor is not None:
         # Strictly after the cursor in (at desc, log_id desc): no repeat, no gap.
         clauses.append(
@@ -180,55 +126,26 @@ def where_clause(
 class LogLineStore:
     """Append and read one workspace's lines at a time."""
 
-    def __init__(self, clickhouse: ClickHouse, retention_days: Callable[[str], int]) -> None:
+    def __init__(self, clickhouse: ClickHouse) -> None:
         self.clickhouse = clickhouse
-        self.retention_days = retention_days
 
-    async def add_many(self, lines: Sequence[ExtensionLogLine]) -> None:
-        """One insert for the whole batch."""
-        columns = line_columns(lines, self.retention_days)
-        await self.clickhouse.insert("log_lines", COLUMNS, columns, column_oriented=True)
+    async def add_raw(self, lines: Sequence[bytes]) -> None:
+        """One insert of lines as the topic carries them (JSON), parsed by ClickHouse; a line
+        the table refuses (see schema.py) fails the insert and nothing of it is stored."""
+        await self.clickhouse.insert_json("log_lines", lines)
 
     async def page(
         self, query: LogFilter, cursor: Cursor | None, limit: int
     ) -> tuple[list[ExtensionLogLine], Cursor | None]:
         """Up to `limit` lines newest first, and the cursor of the next page (None at the end).
 
-        Reads the newest hour first, then 6 h, a day, and the rest of the range, stopping as
-        soon as the page is full: most pages touch one partition and few granules.
+        One query per page: the sorting key starts with (workspace, time), so ClickHouse reads
+        the workspace's granules newest first and stops once the page is full (read in
+        order); sparse filters read the range once, pruned by the skip indexes.
         """
         found: list[tuple[Any, ...]] = []
-        top = min(
-            t
-            for t in (query.until, cursor.at_us / 1e6 if cursor else None, time.time())
-            if t is not None
-        )
-        floor = query.since
-        before: int | None = None
-        for step in WINDOWS_S:
-            low = floor if step is None else top - step
-            if floor is not None and low is not None and low < floor:
-                low = floor
-            window = msgspec.structs.replace(query, since=low)
-            cursor = await self._fill(window, cursor, before, limit, found)
-            if len(found) > limit or low is None or low == floor:
-                break
-            before = int(low * 1_000_000)
-        lines = [_line(row) for row in found[:limit]]
-        last = found[limit - 1] if len(found) > limit else None
-        return lines, Cursor(int(last[0]), last[1]) if last else None
-
-    async def _fill(
-        self,
-        query: LogFilter,
-        cursor: Cursor | None,
-        before: int | None,
-        limit: int,
-        found: list[tuple[Any, ...]],
-    ) -> Cursor | None:
-        """Append this window's rows after `cursor` to `found` until it holds `limit + 1`."""
         while True:
-            where, params = where_clause(query, cursor, before)
+            where, params = where_clause(query, cursor)
             params["limit"] = limit + 1 - len(found)
             sql = (
                 f"SELECT {SELECTED} FROM log_lines WHERE {where} "
@@ -241,8 +158,11 @@ class LogLineStore:
                 if not found or (found[-1][0], found[-1][1]) != (row[0], row[1]):
                     found.append(row)
             if len(rows) < params["limit"] or len(found) > limit:
-                return cursor
-            cursor = Cursor(int(found[-1][0]), found[-1][1])
+                break
+            cursor = Cursor(int(found[-1][0]), found[-1][1])  # repeats dropped: read on
+        lines = [_line(row) for row in found[:limit]]
+        last = found[limit - 1] if len(found) > limit else None
+        return lines, Cursor(int(last[0]), last[1]) if last else None
 
     async def counts_by_workspace(self) -> dict[str, int]:
         """Stored lines per workspace (retention by count)."""
