@@ -83,6 +83,21 @@ async def publish_all(infra: Infra, topic: Topic[Any], messages: list[Any]) -> N
         await producer.stop()
 
 
+async def publish_fast(infra: Infra, topic: Topic[Any], raws: list[tuple[bytes, bytes]]) -> None:
+    """Publish many (key, value) records without waiting for each ack (acks=all at the end)."""
+    producer = create_producer(infra.settings(), "test-logs-bulk")
+    await producer.start()
+    try:
+        for start in range(0, len(raws), 20_000):
+            sent = [
+                await producer.send(topic.name, value, key=key)
+                for key, value in raws[start : start + 20_000]
+            ]
+            await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
 async def installed(
     infra: Infra,
     http: httpx.AsyncClient,
