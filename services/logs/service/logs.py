@@ -10,7 +10,6 @@ import msgspec
 from contracts.audit import AuditEvent
 from contracts.logs import ExtensionLogLine
 from contracts.streams import StreamStatus
-from contracts.topics import EXTENSION_LOGS
 from services.base.snapshots import SnapshotView
 from services.logs.errors import InstallationNotFound, InvalidFilter
 from services.logs.schemas import (
@@ -22,7 +21,7 @@ from services.logs.schemas import (
     WorkspaceHealth,
 )
 from services.logs.service.queries import Cursor, LogFilter
-from services.logs.service.tail import TailHub, TailSubscription
+from services.logs.service.tail import TailHub, TailSubscription, decode_holding
 from services.logs.store.audit import AuditFilter, AuditStore
 from services.logs.store.health import HealthStore, WebhookTotals
 from services.logs.store.lines import LogLineStore
@@ -73,13 +72,7 @@ class LogsService:
         consumer commits offsets after this. A refused line fails the whole call."""
         await self.lines.add_raw(raws)
         if self.line_observers:
-            relevant = []
-            for raw in raws:
-                if any(marker in raw for marker in _ALERTABLE):
-                    try:
-                        relevant.append(EXTENSION_LOGS.decode(raw))
-                    except (msgspec.DecodeError, msgspec.ValidationError):
-                        continue  # stored (the table accepted it) but not a contract line
+            relevant = decode_holding(raws, _ALERTABLE)
             for observer in self.line_observers:
                 await observer(relevant)
 

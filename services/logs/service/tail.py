@@ -19,6 +19,19 @@ from contracts.topics import EXTENSION_LOGS
 from services.logs.service.queries import LogFilter
 
 
+def decode_holding(raws: Sequence[bytes], needles: Sequence[bytes]) -> list[ExtensionLogLine]:
+    """The lines (JSON) holding any of `needles`, decoded; the others are never decoded, and
+    one that does not decode is left out (the storing path parks it)."""
+    found = []
+    for raw in raws:
+        if any(needle in raw for needle in needles):
+            try:
+                found.append(EXTENSION_LOGS.decode(raw))
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                continue
+    return found
+
+
 @dataclass(eq=False)
 class TailSubscription:
     """One open tail: its filter, its bounded queue, and whether it was dropped."""
@@ -71,15 +84,7 @@ class TailHub:
         workspace with an open tail is decoded (a byte search), the rest cost nothing."""
         if not self.by_workspace:
             return
-        needles = [workspace.encode() for workspace in self.by_workspace]
-        wanted = []
-        for raw in raws:
-            if any(needle in raw for needle in needles):
-                try:
-                    wanted.append(EXTENSION_LOGS.decode(raw))
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    continue  # not a line: the storing path parks it
-        self.publish(wanted)
+        self.publish(decode_holding(raws, [w.encode() for w in self.by_workspace]))
 
     def publish(self, lines: Sequence[ExtensionLogLine]) -> None:
         """Offer each line to the matching tails; drop any tail that cannot keep up."""
