@@ -10,7 +10,8 @@ arm order alternates between rounds) and is measured on:
 - ingest: the clock starts when the service's `/readyz` first answers 200 (its consumers
   hold partitions; they may have stored some lines already, which flatters the rate a
   little; "incl. start-up" starts at process launch) and stops when the end marker of
-  every partition is queryable over HTTP;
+  every partition is queryable over HTTP; each arm ingests alone, then both are restarted
+  on their stores for the rest of the round;
 - queries: the newest 100 of every console filter, `--queries` runs per filter per arm,
   arms interleaved request by request (A, B, SQLite, A, B, ...), p50/p99 per round;
 - tail: `--subscribers` SSE tails of one installation, `--tail-lines` lines published 10 ms
@@ -146,16 +147,18 @@ async def install_all(settings: InfraSettings) -> None:
         await producer.stop()
 
 
-def launch(source: Path, env: dict[str, str], data_dir: str, port: int) -> subprocess.Popen[bytes]:
-    """`python -m services.logs` from `source` (this checkout or the extracted baseline)."""
+def launch(source: Path, env: dict[str, str], store: tuple[str, str]) -> tuple[str, Any]:
+    """`python -m services.logs` from `source` (this checkout or the extracted baseline) on
+    `store` (data dir, consumer group): (base url, process) once it answers /readyz."""
+    port = free_port()
     service_env = {
         **env,
         "PYTHONPATH": str(source),
         "LOGS_PORT": str(port),
-        "LOGS_DATA_DIR": data_dir,
-        "LOGS_GROUP_ID": f"bench-{uuid.uuid4().hex[:8]}",
+        "LOGS_DATA_DIR": store[0],
+        "LOGS_GROUP_ID": store[1],
     }
-    return subprocess.Popen(
+    return f"http://127.0.0.1:{port}", subprocess.Popen(
         [sys.executable, "-m", "services.logs"],
         env=service_env,
         cwd=source,
@@ -164,17 +167,20 @@ def launch(source: Path, env: dict[str, str], data_dir: str, port: int) -> subpr
     )
 
 
-async def ingest(client: httpx.AsyncClient, source: Path, env: dict[str, str], home: str) -> Any:
-    """Start one service arm on a fresh store; (base url, process, lines/s, incl. start-up)."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+async def ingest(
+    client: httpx.AsyncClient, source: Path, env: dict[str, str], store: tuple[str, str]
+) -> tuple[float, float]:
+    """One service arm alone on a fresh store, stopped after: (lines/s, incl. start-up)."""
     launched = time.perf_counter()
-    service = launch(source, env, tempfile.mkdtemp(prefix="store-", dir=home), port)
-    await asyncio.to_thread(wait_until, f"{base}/readyz", None, 120)
-    ready = time.perf_counter()
-    done = await wait_queryable(client, base, 900)
+    base, service = launch(source, env, store)
+    try:
+        await asyncio.to_thread(wait_until, f"{base}/readyz", None, 120)
+        ready = time.perf_counter()
+        done = await wait_queryable(client, base, 900)
+    finally:
+        stop(service)
     total = LINES_TOTAL[0]
-    return base, service, total / (done - ready), total / (done - launched)
+    return total / (done - ready), total / (done - launched)
 
 
 LINES_TOTAL = [0]
@@ -318,15 +324,22 @@ async def run(args: argparse.Namespace, env: dict[str, str], home: str) -> None:
     async with httpx.AsyncClient(headers=headers, timeout=60) as client:
         for round_no in range(args.rounds):
             order = list(sources) if round_no % 2 == 0 else list(reversed(sources))
+            stores = {
+                arm: (tempfile.mkdtemp(prefix="store-", dir=home), f"bench-{uuid.uuid4().hex[:8]}")
+                for arm in order
+            }
+            for arm in order:  # each arm ingests alone (nothing else of this bench running)
+                rate, with_start = await ingest(client, sources[arm], env, stores[arm])
+                ingests[arm].append((rate, with_start))
+                print(f"round {round_no + 1} {arm}: ingest {rate:,.0f} lines/s", flush=True)
             bases: dict[str, str] = {}
             running = []
             try:
-                for arm in order:
-                    base, service, rate, with_start = await ingest(client, sources[arm], env, home)
+                for arm in order:  # both again on their stores (same group: nothing to re-read)
+                    base, service = launch(sources[arm], env, stores[arm])
                     running.append(service)
+                    await asyncio.to_thread(wait_until, f"{base}/readyz", None, 120)
                     bases[arm] = base
-                    ingests[arm].append((rate, with_start))
-                    print(f"round {round_no + 1} {arm}: ingest {rate:,.0f} lines/s", flush=True)
                 for key, value in (await query_round(client, bases, db, args.queries)).items():
                     queries.setdefault(key, []).append(value)
                 for arm in order:

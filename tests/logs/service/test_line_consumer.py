@@ -57,7 +57,7 @@ def consumer(infra, group_id: str, store_call, parked: list[object]) -> LineCons
 
 
 async def assigned(line_consumer: LineConsumer) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while not line_consumer.assigned():
         assert time.monotonic() < deadline, "the consumer never got partitions"
         await asyncio.sleep(0.1)
@@ -84,11 +84,11 @@ async def test_a_store_outage_holds_the_batch_and_every_line_is_stored_once(infr
         lines = [log_line(workspace_id=workspace_id, message=f"line {n}") for n in range(500)]
         await publish_all(infra, EXTENSION_LOGS, lines)
         # The outage lasts longer than every retry a refused batch would get.
-        await eventually(lambda: asyncio.sleep(0, refused), lambda n: n >= 6, timeout=30)
+        await eventually(lambda: asyncio.sleep(0, refused), lambda n: n >= 4, timeout=60)
         assert await stored(store, workspace_id) == (0, 0)
         down = False
         assert await eventually(
-            lambda: stored(store, workspace_id), lambda s: s[0] >= 500, timeout=30
+            lambda: stored(store, workspace_id), lambda s: s[0] >= 500, timeout=60
         ) == (500, 500)
     finally:
         await first.stop()
@@ -99,7 +99,7 @@ async def test_a_store_outage_holds_the_batch_and_every_line_is_stored_once(infr
         await assigned(second)
         await publish_all(infra, EXTENSION_LOGS, [log_line(workspace_id=workspace_id)])
         assert await eventually(
-            lambda: stored(store, workspace_id), lambda s: s[0] >= 501, timeout=30
+            lambda: stored(store, workspace_id), lambda s: s[0] >= 501, timeout=60
         ) == (501, 501)
     finally:
         await second.stop()
