@@ -7,6 +7,7 @@ ReplacingMergeTree merges the parts; reads drop the adjacent repeat, so it is re
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +36,8 @@ EXACT = (
     "mode",
     "session_id",
 )
+# Newest-first reads widen their time range step by step (None: the whole remaining range).
+WINDOWS_S: tuple[float | None, ...] = (3_600.0, 6 * 3_600.0, 86_400.0, None)
 # ASCII separators: what the text index's tokenizer splits words on.
 _SEPARATORS = re.compile(r"[^0-9a-z\x80-\U0010ffff]+")
 
@@ -84,10 +87,15 @@ def _line(row: Sequence[Any]) -> ExtensionLogLine:
     )
 
 
-def where_clause(query: LogFilter, cursor: Cursor | None) -> tuple[str, dict[str, Any]]:
+def where_clause(
+    query: LogFilter, cursor: Cursor | None, before_us: int | None = None
+) -> tuple[str, dict[str, Any]]:
     """The WHERE of a filtered read; every value is a server-side parameter (no injection)."""
     clauses = ["workspace_id = {workspace_id:String}"]
     params: dict[str, Any] = {"workspace_id": query.workspace_id}
+    if before_us is not None:
+        clauses.append("at < fromUnixTimestamp64Micro({before:Int64}, 'UTC')")
+        params["before"] = before_us
     for name in EXACT:
         value = getattr(query, name)
         if value is not None:
@@ -139,13 +147,43 @@ class LogLineStore:
     ) -> tuple[list[ExtensionLogLine], Cursor | None]:
         """Up to `limit` lines newest first, and the cursor of the next page (None at the end).
 
-        One query per page: the sorting key starts with (workspace, time), so ClickHouse reads
-        the workspace's granules newest first and stops once the page is full (read in
-        order); sparse filters read the range once, pruned by the skip indexes.
+        Reads the newest hour first, then 6 h, a day, and the rest of the range, stopping as
+        soon as the page is full: most pages touch one partition and few granules. (One
+        read-in-order query over the whole range was measured 2-3x slower: it opens every
+        part of the window; see docs/performance.md.)
         """
         found: list[tuple[Any, ...]] = []
+        top = min(
+            t
+            for t in (query.until, cursor.at_us / 1e6 if cursor else None, time.time())
+            if t is not None
+        )
+        floor = query.since
+        before: int | None = None
+        for step in WINDOWS_S:
+            low = floor if step is None else top - step
+            if floor is not None and low is not None and low < floor:
+                low = floor
+            window = msgspec.structs.replace(query, since=low)
+            cursor = await self._fill(window, cursor, before, limit, found)
+            if len(found) > limit or low is None or low == floor:
+                break
+            before = int(low * 1_000_000)
+        lines = [_line(row) for row in found[:limit]]
+        last = found[limit - 1] if len(found) > limit else None
+        return lines, Cursor(int(last[0]), last[1]) if last else None
+
+    async def _fill(
+        self,
+        query: LogFilter,
+        cursor: Cursor | None,
+        before: int | None,
+        limit: int,
+        found: list[tuple[Any, ...]],
+    ) -> Cursor | None:
+        """Append this window's rows after `cursor` to `found` until it holds `limit + 1`."""
         while True:
-            where, params = where_clause(query, cursor)
+            where, params = where_clause(query, cursor, before)
             params["limit"] = limit + 1 - len(found)
             sql = (
                 f"SELECT {SELECTED} FROM log_lines WHERE {where} "
@@ -158,11 +196,8 @@ class LogLineStore:
                 if not found or (found[-1][0], found[-1][1]) != (row[0], row[1]):
                     found.append(row)
             if len(rows) < params["limit"] or len(found) > limit:
-                break
-            cursor = Cursor(int(found[-1][0]), found[-1][1])  # repeats dropped: read on
-        lines = [_line(row) for row in found[:limit]]
-        last = found[limit - 1] if len(found) > limit else None
-        return lines, Cursor(int(last[0]), last[1]) if last else None
+                return cursor
+            cursor = Cursor(int(found[-1][0]), found[-1][1])
 
     async def counts_by_workspace(self) -> dict[str, int]:
         """Stored lines per workspace (retention by count)."""
