@@ -35,6 +35,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from bench import load
+from bench.api_routes import RATE_LIMIT_ENV, install_deals_board, route_requests
 from cli.embedded import free_port, start_broker, start_valkey
 from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot, VersionRef
@@ -252,6 +253,32 @@ def report(name: str, run: tuple[load.Result, float | None]) -> None:
     )
 
 
+def api_route_rows(
+    ingress: subprocess.Popen[bytes],
+    port: int,
+    hook: str,
+    route: tuple[str, str],
+    requests: int,
+    connections: int,
+    rounds: int = 3,
+) -> tuple[tuple[load.Result, float | None], tuple[load.Result, float | None]]:
+    """Webhook POST and API-route GET on the isolated runtime, interleaved (A B A B …).
+
+    Returns the median round of each arm (by rate): the webhook arm is the in-run baseline.
+    """
+    webhook_runs, route_runs = [], []
+    for _ in range(rounds):
+        webhook_runs.append(drive("closed", ingress, port, deliveries(hook, requests), connections))
+        route_runs.append(
+            drive("closed", ingress, port, route_requests(*route, requests), connections)
+        )
+
+    def median(runs: list[tuple[load.Result, float | None]]) -> tuple[load.Result, float | None]:
+        return sorted(runs, key=lambda r: r[0].rate)[len(runs) // 2]
+
+    return median(webhook_runs), median(route_runs)
+
+
 def main() -> None:
     """Parse arguments, run baseline and ingress, print figures."""
     parser = argparse.ArgumentParser(prog="python -m bench.ingress")
@@ -267,8 +294,9 @@ def main() -> None:
     print(f"python {platform.python_version()}; {options.connections} keep-alive connections")
     with infrastructure() as env:
         snapshot, token = asyncio.run(install_stripe(env))
+        route = asyncio.run(install_deals_board(env, snapshot.workspace_id))
         ingress_port, in_process_port, bare_port = free_port(), free_port(), free_port()
-        quiet = {"LOG_LEVEL": "WARNING", "RUNTIME_ISOLATION": "true"}
+        quiet = {"LOG_LEVEL": "WARNING", "RUNTIME_ISOLATION": "true", **RATE_LIMIT_ENV}
         ingress = start(
             ["-m", "services.ingress"], {**env, **quiet, "INGRESS_PORT": str(ingress_port)}
         )
@@ -291,6 +319,10 @@ def main() -> None:
                     f"{base}/v1/installations/{snapshot.installation_id}/webhook",
                     {"authorization": f"Bearer {token}"},
                 )
+                wait_until(
+                    f"{base}/v1/installations/{route[0]}/routes",
+                    {"authorization": f"Bearer {token}"},
+                )
             wait_until(f"http://127.0.0.1:{bare_port}/schema/openapi.json")
             hook = snapshot.hook_id or ""
             drive("closed", ingress, ingress_port, deliveries(hook, 2_000), options.connections)
@@ -298,6 +330,9 @@ def main() -> None:
                 "closed", in_process, in_process_port, deliveries(hook, 2_000), options.connections
             )
             drive("closed", bare, bare_port, deliveries(hook, 2_000), options.connections)
+            drive(
+                "closed", ingress, ingress_port, route_requests(*route, 2_000), options.connections
+            )
             bare_run = drive(
                 "closed", bare, bare_port, deliveries(hook, options.requests), options.connections
             )
@@ -331,6 +366,9 @@ def main() -> None:
                 64,
                 options.rate,
             )
+            webhook_rounds, route_rounds = api_route_rows(
+                ingress, ingress_port, hook, route, options.requests // 4, options.connections
+            )
         finally:
             stop(ingress)
             stop(in_process)
@@ -350,6 +388,12 @@ def main() -> None:
     print(f"  p99 at {options.rate:.0f} req/s, isolated: {p99:.2f} ms   (target <= 25 ms)")
     p99 = paced_in_process[0].percentile(99)
     print(f"  p99 at {options.rate:.0f} req/s, in-process: {p99:.2f} ms")
+    print()
+    print("  webhook vs API route, isolated, interleaved rounds (median):")
+    report("webhook POST (signed, deduped)", webhook_rounds)
+    report("API route GET (api_key)", route_rounds)
+    if webhook_rounds[0].rate:
+        print(f"  ratio API route / webhook: {route_rounds[0].rate / webhook_rounds[0].rate:.2f}")
 
 
 if __name__ == "__main__":

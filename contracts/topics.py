@@ -1,17 +1,19 @@
 """The topic registry: every topic declared once, with its schema, key, policy and owners.
 
-No other module spells a topic name. Producers call `topic.encode(message)` and
-`topic.key_of(message)`; consumers call `topic.decode(raw)`. `TOPICS` is what `backfill up`,
+No other module spells a topic name. Producers call `await topic.send(producer, message)`
+(it encodes, keys and hands the message to the producer, and returns the broker's
+acknowledgement to await); consumers call `topic.decode(raw)`. `TOPICS` is what `backfill up`,
 the docker-compose init step and the tests create and check.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
@@ -29,6 +31,14 @@ from contracts.streams import StreamStatus
 M = TypeVar("M", bound=msgspec.Struct)
 EXAMPLES = Path(__file__).parent / "examples"
 DAY_MS = 24 * 3600 * 1000
+
+
+class Producer(Protocol):
+    """What `Topic.send` needs of a Kafka producer (aiokafka's `AIOKafkaProducer`)."""
+
+    async def send(
+        self, topic: str, value: bytes | None = None, key: bytes | None = None
+    ) -> asyncio.Future[Any]: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,10 +75,25 @@ class Topic(Generic[M]):
         """The partitioning key of a message, as bytes."""
         return self.key_of(message).encode()
 
+    async def send(self, producer: Producer, message: M) -> asyncio.Future[Any]:
+        """Hand one message to `producer`, keyed; returns its acknowledgement to await.
+
+        The message joins the producer's current batch: awaiting the returned future waits
+        for the broker (acks=all on the suite's producers), so a caller can send many and
+        await their acknowledgements together.
+        """
+        return await producer.send(self.name, self.encode(message), key=self.encode_key(message))
+
     @property
     def example_path(self) -> Path:
-        """The example payload file every test decodes."""
+        """The main example payload (every field set); every test decodes it."""
         return EXAMPLES / f"{self.name}.json"
+
+    @property
+    def examples(self) -> list[Path]:
+        """Every example payload: the main one, then `examples/<topic>/*.json` (sorted)."""
+        more = EXAMPLES / self.name
+        return [self.example_path, *sorted(more.glob("*.json"))]
 
     def config(self) -> dict[str, str]:
         """Topic-level configs for creation (cleanup policy, retention, extras)."""
@@ -220,7 +245,7 @@ DEAD_LETTERS: Topic[DeadLetter] = Topic(
     retention_ms=30 * DAY_MS,
     producers=("sync", "logs"),  # every service consuming through a group (infra.subscribe)
     consumers=("operators",),
-    description="Messages a consumer could not decode, with topic, partition and offset.",
+    description="Messages a consumer could not decode or declared invalid, with their origin.",
 )
 
 TOPICS: tuple[Topic[Any], ...] = (

@@ -4,7 +4,8 @@ Routes are file-routed: `/webhooks/stripe` → `src/api/webhooks/stripe.py` (or
 `.../stripe/index.py`) exporting one handler per HTTP method. A stream runs its manifest
 `entry` (relative to the bundle, or to `src/`) `fetch(ctx, cursor)`; a scheduled job its
 manifest `entry` `run(ctx)`. Test connection runs `test_connection(ctx)` from
-`src/connection.py`.
+`src/connection.py`. A `validate` invocation (deploy time) compiles and imports the whole
+bundle instead (`runtime.validation`).
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from contracts.manifest import Job, Stream
+from runtime.hooks import run_hook
 from runtime.interface import HttpResponse, Invocation
 from runtime.loader import LoadedBundle
 from runtime.pages import CheckedPage, check_page, record_key
 from runtime.scope import InvocationScope
+from runtime.ui_entries import UI_KINDS, run_ui_entry, ui_script_path
+from runtime.validation import CONNECTION_FILES, report, route_candidates, script_candidates
 from sdk.api import Request, Route
+from sdk.bundle import MANIFEST_FILE
 from sdk.streams import ConnectionResult, Context
-
-CONNECTION_FILES = ("src/connection.py", "src/test_connection.py")
 
 
 class EntryNotFound(LookupError):
@@ -39,16 +42,19 @@ class EntryOutcome:
 def script_path(bundle: LoadedBundle, invocation: Invocation) -> str:
     """The bundle file that serves `invocation`; EntryNotFound if none does."""
     if invocation.kind in ("webhook", "route"):
-        path = invocation.entry.strip("/")
-        candidates = [f"src/api/{path}.py", f"src/api/{path}/index.py"]
+        candidates = route_candidates(invocation.entry)
     elif invocation.kind == "stream":
-        entry = stream_of(bundle, invocation).entry
-        candidates = [entry, f"src/{entry}"]
+        candidates = script_candidates(stream_of(bundle, invocation).entry)
     elif invocation.kind == "job":
-        entry = job_of(bundle, invocation).entry
-        candidates = [entry, f"src/{entry}"]
+        candidates = script_candidates(job_of(bundle, invocation).entry)
     elif invocation.kind == "test_connection":
         candidates = list(CONNECTION_FILES)
+    elif invocation.kind == "hook":
+        candidates = script_candidates(invocation.entry)
+    elif invocation.kind in UI_KINDS:
+        candidates = ui_script_path(bundle, invocation)
+    elif invocation.kind == "validate":
+        candidates = [MANIFEST_FILE]  # the whole bundle is checked; the manifest always exists
     else:
         raise EntryNotFound(f"entry kind {invocation.kind!r} is not supported by this runtime")
     for candidate in candidates:
@@ -79,9 +85,15 @@ async def run_entry(
     bundle: LoadedBundle, path: str, scope: InvocationScope, invocation: Invocation
 ) -> EntryOutcome:
     """Import the file and call its entry point with the scope's capabilities bound."""
+    if invocation.kind == "validate":
+        return EntryOutcome(response=HttpResponse(status=200, body=report(bundle)))
     module = bundle.module(path)
     if invocation.kind in ("webhook", "route"):
         return EntryOutcome(response=await _route(module, invocation))
+    if invocation.kind == "hook":
+        return EntryOutcome(response=await run_hook(bundle, module, scope, invocation))
+    if invocation.kind in UI_KINDS:
+        return EntryOutcome(response=await run_ui_entry(bundle, path, scope, invocation))
     ctx = Context(
         installation_id=invocation.installation.installation_id,
         extension_key=invocation.installation.extension_key,
@@ -115,6 +127,7 @@ async def _route(module: Any, invocation: Invocation) -> HttpResponse:
         raw_body=given.body if given else b"",
         headers=given.headers if given else {},
         query=given.query if given else {},
+        params=given.params if given else {},
     )
     if not isinstance(handler, Route):
         handler = Route(handler)

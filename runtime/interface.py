@@ -1,9 +1,10 @@
 """The runtime's narrow interface: the only thing ingress and sync call to run extension code.
 
 An `Invocation` names the installation (its snapshot), the pinned version, the mode and one
-entry point; `Runtime.invoke` returns an `InvocationResult`. Nothing else crosses the
-boundary, so an out-of-process sandbox can replace the in-process runtime without touching
-the callers.
+entry point; `Invoker.invoke` returns an `InvocationResult`. Nothing else crosses the
+boundary: the services run extension code in locked-down worker processes
+(`runtime.isolated.invoker.IsolatedRuntime`, the default) or, in development only, in their
+own process (`runtime.runtime.InProcessRuntime`), and the callers cannot tell which.
 
 Who publishes what: the runtime itself publishes every log line and denial to the extension
 logs topic, and in observe/draft mode the would-be records to the observed topic. Records
@@ -39,7 +40,16 @@ __all__ = [
 
 Mode = Literal["active", "observe", "draft"]
 EntryKind = Literal[
-    "webhook", "route", "stream", "test_connection", "hook", "job", "page", "page_action", "ui"
+    "webhook",
+    "route",
+    "stream",
+    "test_connection",
+    "hook",
+    "job",
+    "page",
+    "page_action",
+    "ui",
+    "validate",
 ]
 Outcome = Literal["ok", "error", "denied", "timeout", "not_found"]
 
@@ -115,7 +125,7 @@ class SecretOpener(Protocol):
 
 
 class Invoker(Protocol):
-    """What ingress and sync depend on (the in-process `Runtime` implements it)."""
+    """What ingress and sync depend on (`runtime.runtime.Runtime` and its subclasses)."""
 
     async def invoke(self, invocation: Invocation) -> InvocationResult:
         """Run one entry point with capabilities bound to the installation."""

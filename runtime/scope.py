@@ -15,10 +15,11 @@ from typing import Any
 import httpx
 import msgspec
 
+from contracts.entities import field_problems
 from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot
 from contracts.logs import ExtensionLogLine, LogKind, LogLevel
-from contracts.manifest import Manifest
+from contracts.manifest import EntityDefinition, Manifest
 from contracts.records import ObservedRecord, RecordSource
 from runtime.interface import Emission, Invocation, SecretOpener
 from runtime.outbound import OutboundHttp
@@ -40,6 +41,7 @@ class InvocationScope:
         outbound: OutboundHttp,
         script_name: str,
         secret_reads: SecretReadAudit | None = None,
+        definitions: Mapping[str, EntityDefinition] | None = None,
     ) -> None:
         self.invocation = invocation
         self.installation: InstallationSnapshot = invocation.installation
@@ -52,10 +54,12 @@ class InvocationScope:
         self.emissions: list[Emission] = []
         self.observed: list[ObservedRecord] = []
         self.entity: str | None = None
-        self.event: str | None = None
+        self.event: str | None = invocation.event
         self.closed = False
         self._opened: set[str] = set()
         self._settings = _settings_of(invocation, manifest)
+        # The workspace's `define_entity` types (the caller's view), else this version's own.
+        self.definitions = definitions or {d.name: d for d in manifest.entities}
 
     # -- capabilities ---------------------------------------------------------------------
 
@@ -114,6 +118,9 @@ class InvocationScope:
         if canonical_type in self.installation.write_protected_entities:
             self.deny("ingest", canonical_type, "entity type is write-protected in this workspace")
         payload = msgspec.to_builtins(payload, str_keys=True)
+        for problem in field_problems(self.definitions.get(canonical_type), payload)[:1]:
+            reason = f"field {problem.field!r} {problem.message} (define_entity)"
+            self.deny("ingest", canonical_type, reason)
         mode = self.invocation.mode
         if mode == "active":
             self.emissions.append(
@@ -200,7 +207,7 @@ class InvocationScope:
                 script_name=self.script_name,
                 entity=entity or self.entity,
                 event=self.event,
-                route=invocation.entry if invocation.kind in ("webhook", "route") else None,
+                route=invocation.entry if invocation.kind in ROUTED_KINDS else None,
                 job=invocation.entry if invocation.kind in ("stream", "job") else None,
                 attrs=clean,
                 mode=invocation.mode,
@@ -240,6 +247,11 @@ class InvocationScope:
         # Code that outlived its time limit must not act on the finished invocation.
         if self.closed:
             raise RuntimeError("this invocation has ended (time limit reached)")
+
+
+# Kinds whose log lines carry `route`: webhooks and API routes (the route path), pages,
+# page actions and UI contributions (the page path; `event` is `render` or the action).
+ROUTED_KINDS = ("webhook", "route", "page", "page_action", "ui")
 
 
 def script_type_of(invocation: Invocation) -> Any:

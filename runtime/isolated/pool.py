@@ -34,7 +34,7 @@ import msgspec
 
 from runtime.isolated import protocol
 from runtime.isolated.lockdown import Limits, Report
-from runtime.isolated.worker_process import WorkerGone, WorkerProcess
+from runtime.isolated.worker_handle import WorkerGone, WorkerHandle
 from runtime.isolated.zygote import PID, ZygoteConfig
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,8 @@ class WorkerPool:
         self.limits = limits or Limits()
         self.max_frame = max_frame
         self.max_invocations = max_invocations
-        self.bound: dict[str, list[WorkerProcess]] = {}
-        self.fresh: list[WorkerProcess] = []
+        self.bound: dict[str, list[WorkerHandle]] = {}
+        self.fresh: list[WorkerHandle] = []
         self.count = 0  # workers alive or being forked
         self.waiters: deque[asyncio.Future[None]] = deque()
         self.zygote: subprocess.Popen[bytes] | None = None
@@ -166,7 +166,7 @@ class WorkerPool:
 
     # -- workers --------------------------------------------------------------------------
 
-    async def _spawn(self) -> WorkerProcess:
+    async def _spawn(self) -> WorkerHandle:
         """Ask the zygote for one worker and wait for its lock-down report."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         loop = asyncio.get_running_loop()
@@ -192,7 +192,7 @@ class WorkerPool:
                 theirs.close()
         (pid,) = PID.unpack(answer)
         reader, writer = await asyncio.open_unix_connection(sock=ours, limit=self.max_frame)
-        worker = WorkerProcess(self, pid, reader, writer)
+        worker = WorkerHandle(self, pid, reader, writer)
         try:
             async with asyncio.timeout(READY_TIMEOUT_S):
                 ready = await worker.receive()
@@ -209,7 +209,7 @@ class WorkerPool:
         worker.listen()
         return worker
 
-    async def worker_for(self, tenant: str) -> WorkerProcess:
+    async def worker_for(self, tenant: str) -> WorkerHandle:
         """A worker of `tenant` with room in its queue (waits while there is none)."""
         while True:
             mine = self.bound.get(tenant, [])
@@ -238,20 +238,20 @@ class WorkerPool:
                 if not waiter.done():  # cancelled while waiting (a woken one was popped)
                     self.waiters.remove(waiter)
 
-    def _bind(self, worker: WorkerProcess, tenant: str) -> WorkerProcess:
+    def _bind(self, worker: WorkerHandle, tenant: str) -> WorkerHandle:
         worker.tenant = tenant
         self.bound.setdefault(tenant, []).append(worker)
         self._top_up()
         return worker
 
-    def finished(self, worker: WorkerProcess) -> None:
+    def finished(self, worker: WorkerHandle) -> None:
         """An invocation of `worker` ended: recycle a worn-out worker, wake a waiter."""
         if worker.served >= self.max_invocations and not worker.queue:
             self.discard(worker)
             return
         self._wake()
 
-    def discard(self, worker: WorkerProcess) -> None:
+    def discard(self, worker: WorkerHandle) -> None:
         """Kill a worker (requeueing what waited on it) and free its slot."""
         if not worker.healthy:
             return

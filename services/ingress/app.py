@@ -19,21 +19,28 @@ from contracts.topics import (
     WEBHOOK_HEALTH,
 )
 from services.base.dedupe import Deduplicator, RecordLedger
+from services.base.hook_index import HookIndex
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
-from services.base.kafka import publish_all
+from services.base.kafka import publish, publish_all
 from services.base.runtime import build_runtime
 from services.base.settings import InfraSettings, load_keyring
-from services.base.snapshot_follower import SnapshotFollower
-from services.base.snapshots import SnapshotView
+from services.base.snapshots import Follower, SnapshotView
 from services.base.tasks import Background
+from services.ingress.before_write import BeforeWrite
 from services.ingress.deliveries import DeliveryReader
 from services.ingress.drafts import DraftRunner
+from services.ingress.ext_http import PAGE_ROUTES, ext_routes
+from services.ingress.ext_routes import RouteLimits, RouteServer
 from services.ingress.fast_path import DeliveryEndpoint
 from services.ingress.health import HealthRecorder
 from services.ingress.held import HeldQueue
 from services.ingress.history import DeliveryHistory
+from services.ingress.hook_routes import hook_routes
+from services.ingress.hook_trigger import HookTriggers
+from services.ingress.pages import PageService
 from services.ingress.publisher import DeliveryPublisher
+from services.ingress.rate_limit import RateLimiter
 from services.ingress.routes import API_ROUTES, delivery_route, draft_route
 from services.ingress.service import WebhookIngress
 from services.ingress.settings import PREFIX, IngressSettings
@@ -92,13 +99,34 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         replay_max=settings.replay_max_deliveries,
     )
 
+    routes = RouteServer(
+        view=view,
+        invoker=runtime,
+        redis=infra.redis,
+        limiter=RateLimiter(infra.redis, settings.route_rate_limit, settings.route_rate_window_s),
+        limits=RouteLimits(
+            max_request_bytes=settings.route_max_request_bytes,
+            max_response_bytes=settings.route_max_response_bytes,
+        ),
+        background=background,
+    )
+    pages = PageService(view, runtime)
+
     async def remember(snapshot, _previous):  # type: ignore[no-untyped-def]
         background.spawn(store.remember(snapshot))
 
-    view.listeners += [remember, held.on_snapshot]
-    follower = SnapshotFollower(infra_settings.kafka_bootstrap_servers, view.apply)
-    infra.ready_checks["snapshots"] = lambda: follower.caught_up
-    view.caught_up = lambda: follower.caught_up
+    hooks = HookIndex(view)
+    runtime.entity_definitions = hooks.definitions
+    before_write = BeforeWrite(
+        index=hooks,
+        invoker=runtime,
+        log=lambda line: publish(infra.producer, EXTENSION_LOGS, line),
+        background=background,
+        deadline_ms=settings.hooks_deadline_ms,
+    )
+    view.listeners += [remember, held.on_snapshot, hooks.on_snapshot]
+    follower = Follower(infra_settings.kafka_bootstrap_servers, view, service="ingress")
+    infra.readiness.checks["snapshots"] = lambda: view.ready
     for topic in (
         WEBHOOK_DELIVERIES,
         CANONICAL_RECORDS,
@@ -108,8 +136,8 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         SECRET_READS,
     ):
         infra.publisher(topic)
-    infra.reader(INSTALLATION_SNAPSHOTS)  # the snapshot view, rebuilt from the start
-    infra.reader(WEBHOOK_DELIVERIES)  # replays and held deliveries, by offset
+    infra.consumers.reader(INSTALLATION_SNAPSHOTS)  # the snapshot view, rebuilt from the start
+    infra.consumers.reader(WEBHOOK_DELIVERIES)  # replays and held deliveries, by offset
 
     async def start() -> None:
         follower.start()
@@ -132,8 +160,15 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
             delivery_route(ingress),
             draft_route(DraftRunner(view, keys, runtime)),
             *API_ROUTES,
+            *hook_routes(before_write, HookTriggers(view, runtime)),
+            *ext_routes(routes),
+            *PAGE_ROUTES,
         ],
-        dependencies={"history": Provide(lambda: history, sync_to_thread=False)},
+        dependencies={
+            "history": Provide(lambda: history, sync_to_thread=False),
+            "pages": Provide(lambda: pages, sync_to_thread=False),
+            "snapshots": Provide(lambda: view, sync_to_thread=False),
+        },
         on_startup=[start],
         on_shutdown=[stop],
     )

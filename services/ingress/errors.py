@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from services.base.errors import DependencyUnavailable, NotFound, ServiceError
+from services.base.errors import DependencyUnavailable, ServiceError
 
 __all__ = [
     "DependencyUnavailable",  # shared with services.base.dedupe, which raises it
+    "Disabled",
     "InvalidSignature",
-    "MalformedPayload",
+    "ScriptFailed",
+    "ScriptTimeout",
     "Uninstalled",
-    "UnknownHook",
 ]
-
-
-class UnknownHook(NotFound):
-    """No installation has this webhook URL (or it was rotated away)."""
 
 
 class Uninstalled(ServiceError):
@@ -31,8 +28,22 @@ class InvalidSignature(ServiceError):
     code = "invalid_signature"
 
 
-class MalformedPayload(ServiceError):
-    """The body is not the JSON the endpoint expects."""
+class Disabled(ServiceError):
+    """The installation is disabled (or pending): its pages and routes run no code."""
 
-    status_code = 400
-    code = "malformed_payload"
+    status_code = 503
+    code = "disabled"
+
+
+class ScriptFailed(ServiceError):
+    """A page, action or contribution crashed or answered a tree the platform refuses."""
+
+    status_code = 502
+    code = "script_failed"
+
+
+class ScriptTimeout(ServiceError):
+    """A page, action or contribution ran past the runtime's time limit."""
+
+    status_code = 504
+    code = "timeout"

@@ -23,8 +23,7 @@ from services.base.infrastructure import Infrastructure
 from services.base.kafka import dead_letter
 from services.base.secrets_crypto import Keyring
 from services.base.settings import InfraSettings
-from services.base.snapshot_follower import SnapshotFollower
-from services.base.snapshots import SnapshotView
+from services.base.snapshots import Follower, SnapshotView
 from services.logs import subscribers as on
 from services.logs.routes import CONTROLLERS
 from services.logs.routes.filters import provide_filters
@@ -36,6 +35,7 @@ from services.logs.service.observation import ObservationReports
 from services.logs.service.retention import RetentionSweeper
 from services.logs.service.tail import TailHub
 from services.logs.settings import PREFIX, LogsSettings
+from services.logs.store.activity import ActivityStore
 from services.logs.store.alerts import AlertStore
 from services.logs.store.audit import AuditStore
 from services.logs.store.clickhouse import ClickHouse
@@ -57,6 +57,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
     )
     lines = LogLineStore(clickhouse)
     records = RecordStore(clickhouse)
+    activity = ActivityStore(clickhouse)
     view = SnapshotView()
     hub = TailHub(settings.tail_queue_size)
     logs = LogsService(
@@ -100,9 +101,9 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
 
     # Every replica knows every installation (the observation report may be asked of any):
     # the snapshot topic is read from the start, without a consumer group.
-    follower = SnapshotFollower(infra_settings.kafka_bootstrap_servers, view.apply, "logs")
-    infra.reader(INSTALLATION_SNAPSHOTS)
-    infra.ready_checks["snapshots"] = lambda: follower.caught_up
+    follower = Follower(infra_settings.kafka_bootstrap_servers, view, service="logs")
+    infra.consumers.reader(INSTALLATION_SNAPSHOTS)
+    infra.readiness.checks["snapshots"] = lambda: view.ready
 
     # Log lines: their own consumer (raw JSON to the store, reading while inserting).
     lines_group = f"{settings.group_id}.lines"
@@ -116,17 +117,17 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
         poll_ms=settings.lines_poll_ms,
         fetch_max_wait_ms=settings.lines_fetch_max_wait_ms,
     )
-    infra.consumes.append(EXTENSION_LOGS.name)
-    infra.ready_checks["lines_consumer"] = line_consumer.assigned
+    infra.consumers.consumes.append(EXTENSION_LOGS.name)
+    infra.readiness.checks["lines_consumer"] = line_consumer.assigned
     # One consumer for everything else stored (each consumer joining a group costs seconds).
-    infra.subscribe_batch(
+    infra.consumers.subscribe_batch(
         settings.group_id,
         {
             AUDIT_EVENTS: on.audit_handler(logs),
             STREAM_STATUS: on.stream_status_handler(logs, rules),
             WEBHOOK_HEALTH: on.webhook_health_handler(logs, rules),
             SECRET_READS: on.secret_reads_handler(logs),
-            CANONICAL_RECORDS: on.canonical_handler(records, view, follower.caught_up_event),
+            CANONICAL_RECORDS: on.canonical_handler(records, view),
             OBSERVED_RECORDS: on.observed_handler(records),
         },
         max_records=settings.batch_max_records,
@@ -135,7 +136,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
     if settings.tail_own_group:
         # The tails' own group per process, from the newest offset: every replica sees every
         # line, whichever partitions its storing consumer holds.
-        infra.subscribe_batch(
+        infra.consumers.subscribe_batch(
             f"{settings.group_id}-tail-{uuid.uuid4().hex[:12]}",
             {EXTENSION_LOGS: on.tail_handler(hub)},
             max_records=settings.batch_max_records,
@@ -167,6 +168,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
         route_handlers=CONTROLLERS,
         dependencies={
             "logs": Provide(lambda: logs, sync_to_thread=False),
+            "activity": Provide(lambda: activity, sync_to_thread=False),
             "reports": Provide(
                 lambda: ObservationReports(records, lines, view), sync_to_thread=False
             ),

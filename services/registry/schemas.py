@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
+# Answers another service reads are declared once, in contracts.answers (re-exported here).
+from contracts.answers.registry import Member
 from services.base.auth import Role
 
 
@@ -15,15 +17,6 @@ class Workspace(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     slug: str
     name: str
-    created_at: float
-
-
-class Member(msgspec.Struct, frozen=True, kw_only=True):
-    """A person (or automation) in a workspace, with a role."""
-
-    id: str
-    email: str
-    role: Role
     created_at: float
 
 
@@ -94,12 +87,16 @@ class Version(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PermissionSet(msgspec.Struct, frozen=True, kw_only=True):
-    """Grants: `entity:access`, bare HTTPS hosts, secret names; entity types defined."""
+    """Grants: `entity:access`, bare HTTPS hosts, secret names; entity types defined.
+
+    `hooks` lists what the code runs on: `entity: event, event (hook name)` per hook.
+    """
 
     entities: list[str] = []
     hosts: list[str] = []
     secrets: list[str] = []
     defines_entities: list[str] = []
+    hooks: list[str] = []
 
 
 class UpgradeDiff(msgspec.Struct, frozen=True, kw_only=True):
@@ -221,6 +218,12 @@ class WebhookEndpoint(msgspec.Struct, frozen=True, kw_only=True):
     url: str
 
 
+class ConnectionTestCreate(msgspec.Struct, frozen=True, kw_only=True):
+    """Test these settings (plain and secret fields, over the stored ones); nothing is saved."""
+
+    settings: dict[str, Any] = {}
+
+
 class ConnectionTest(msgspec.Struct, frozen=True, kw_only=True):
     """The connector's verdict on the credentials."""
 
@@ -252,3 +255,18 @@ class OAuthReport(msgspec.Struct, frozen=True, kw_only=True):
     refresh_token: str | None = None
     expires_in: float | None = None
     reason: str = ""
+    # The token revision the reporter's tokens came from: a report about an older revision
+    # than the registry's (a reconnect happened meanwhile) is stale and changes nothing.
+    token_revision: int | None = None
+
+
+class ApiKeyCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Create an API key for an installation's `api_key` routes."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+
+
+class ApiKeyRotate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Rotate a key: the old one keeps working `overlap_seconds` (0: stops at once)."""
+
+    overlap_seconds: Annotated[int, msgspec.Meta(ge=0, le=604800)] = 0

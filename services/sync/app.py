@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Litestar
 from litestar.di import Provide
 
@@ -10,6 +12,7 @@ from contracts.topics import (
     AUDIT_EVENTS,
     CANONICAL_RECORDS,
     DEAD_LETTERS,
+    ENTITY_CHANGES,
     EXTENSION_LOGS,
     INSTALLATION_SNAPSHOTS,
     OBSERVED_RECORDS,
@@ -17,11 +20,14 @@ from contracts.topics import (
     STREAM_STATUS,
 )
 from services.base.dedupe import Deduplicator, RecordLedger
+from services.base.hook_index import HookIndex
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
 from services.base.kafka import publish
 from services.base.runtime import build_runtime
 from services.base.settings import InfraSettings, load_keyring
+from services.base.snapshots import Follower, SnapshotView
+from services.sync.after_hooks import AfterHooks
 from services.sync.budget import RequestBudget
 from services.sync.connection_test import ConnectionTester
 from services.sync.dedupe import PageDedupeStore
@@ -108,13 +114,15 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
     )
     # The scheduler's own group consumer (it needs the rebalance callbacks FastStream hides);
     # like infra.subscribe, it parks what it cannot decode on the dead-letter topic.
-    infra.consumes.append(INSTALLATION_SNAPSHOTS.name)
+    infra.consumers.reader(INSTALLATION_SNAPSHOTS)
     infra.publisher(DEAD_LETTERS)
-    infra.ready_checks["scheduler"] = lambda: partitions.caught_up
+    infra.readiness.checks["scheduler"] = lambda: partitions.caught_up
+    after_hooks, follower = _after_hooks(settings, infra, runtime, runner.dedupe)
 
     async def begin() -> None:  # after Kafka answered: runs publish from their first page
         scheduler.start()
         partitions.start()
+        follower.start()
 
     async def audit(event: AuditEvent) -> None:
         await publish(infra.producer, AUDIT_EVENTS, event)
@@ -123,6 +131,7 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
         await scheduler.stop()  # runs end at a page boundary, leases released
         await runner.settling.drain()  # bounded; unsettled claims go stale and are verified
         await partitions.stop()  # then leave the group: the partitions move on
+        await follower.stop()
         await tokens.close()
         await runtime.close()
 
@@ -148,7 +157,34 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
     )
     app.state.scheduler = scheduler  # tests and the bench read lateness and page counts
     app.state.runner = runner
+    app.state.after_hooks = after_hooks
     return app
+
+
+def _after_hooks(
+    settings: SyncSettings, infra: Infrastructure, runtime: Any, dedupe: Deduplicator
+) -> tuple[AfterHooks, Follower]:
+    """after_* hooks on entities.changes.v1, over every installation's snapshot (all partitions)."""
+    view = SnapshotView()
+    index = HookIndex(view)
+    view.listeners.append(index.on_snapshot)
+    follower = Follower(infra.settings.kafka_bootstrap_servers, view, service="sync-hooks")
+    runtime.entity_definitions = index.definitions
+    after_hooks = AfterHooks(
+        index=index,
+        ready=lambda: view.ready,
+        invoker=runtime,
+        dedupe=dedupe,
+        producer=lambda: infra.producer,
+        log=lambda line: publish(infra.producer, EXTENSION_LOGS, line),
+        attempts=settings.after_hook_attempts,
+        backoff_s=settings.after_hook_backoff_s,
+    )
+    infra.consumers.subscribe_batch(
+        settings.after_hooks_group_id, {ENTITY_CHANGES: after_hooks.handle}
+    )
+    infra.readiness.checks["hook snapshots"] = lambda: view.ready
+    return after_hooks, follower
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from contracts.topics import CANONICAL_RECORDS, EXTENSION_LOGS
 from runtime.interface import Emission, Invocation, InvocationResult, Invoker
 from runtime.pages import stamp_of
 from services.base.dedupe import Deduplicator
+from services.base.kafka import publish
 from services.base.tasks import Background
 from services.sync.budget import RequestBudget
 from services.sync.oauth import NeedsReauth, TokenSource
@@ -269,13 +270,7 @@ class Runner:
         try:
             for emission in fresh:
                 record = self._record(target, snapshot, emission, run_id)
-                acks.append(
-                    await producer.send(
-                        CANONICAL_RECORDS.name,
-                        CANONICAL_RECORDS.encode(record),
-                        key=CANONICAL_RECORDS.encode_key(record),
-                    )
-                )
+                acks.append(await CANONICAL_RECORDS.send(producer, record))
             await asyncio.gather(*acks)
         except Exception as error:
             sent, unsent = claims.mine[: len(acks)], claims.mine[len(acks) :]
@@ -381,10 +376,6 @@ class Runner:
             mode=target.mode,
         )
         try:
-            await self.producer().send_and_wait(
-                EXTENSION_LOGS.name,
-                EXTENSION_LOGS.encode(line),
-                key=EXTENSION_LOGS.encode_key(line),
-            )
+            await publish(self.producer(), EXTENSION_LOGS, line)
         except Exception:
             log.warning("run failure not logged to Kafka", extra={"slot": target.slot})

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import httpx
@@ -23,7 +23,7 @@ from services.registry.outbox import OutboxRelay
 from services.registry.schemas import MemberCreate, TokenCreate
 from services.registry.service import WorkspaceService
 from services.registry.store import RegistryStore
-from tests.harness import Infra, logs_store_dir, serving, wait_ready
+from tests.harness import Infra, eventually, logs_store_dir, serving, wait_ready
 
 T = TypeVar("T")
 
@@ -124,10 +124,11 @@ async def installed(
     await publish_all(infra, INSTALLATION_SNAPSHOTS, snapshots)
     for installation_id in installation_ids:
         probe = f"{url}/v1/installations/{installation_id}/health"
-        answer = await eventually(
-            lambda probe=probe: http.get(probe, headers=headers), lambda r: r.status_code == 200
-        )
-        assert answer.status_code == 200, answer.text
+
+        async def known(probe: str = probe) -> bool:
+            return (await http.get(probe, headers=headers)).status_code == 200
+
+        await eventually(known, timeout=30, what=f"{installation_id} known to the logs service")
 
 
 @contextlib.asynccontextmanager
@@ -144,15 +145,3 @@ async def running_logs(
     async with serving(create_app(LogsSettings(**values), infra.settings())) as url:
         await wait_ready(http, url)
         yield url
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 20
-) -> T:
-    """Poll `probe` until `done(result)` or the timeout; return the last result."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await probe()
-        if done(result) or time.monotonic() > deadline:
-            return result
-        await asyncio.sleep(0.1)

@@ -2,7 +2,7 @@
 
 Log lines have a consumer of their own (`lines.py`: raw JSON to ClickHouse, the next batch
 read while the current one is inserted). The other topics share one consumer
-(`Infrastructure.subscribe_batch`). Commit behaviour: a batch's offsets are committed only
+(`Consumers.subscribe_batch`). Commit behaviour: a batch's offsets are committed only
 after its insert finished. A crash in between redelivers the batch; the tables read with
 FINAL (log lines drop the adjacent repeat), so redelivered rows count once.
 The live tail is fed from memory: by the lines consumer as soon as it reads a batch, or (with
@@ -12,7 +12,6 @@ starting at the newest offset, so every replica's tails see every line.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 from contracts.audit import AuditEvent
@@ -80,17 +79,17 @@ def secret_reads_handler(service: LogsService) -> Callable[[list[SecretRead]], A
 
 
 def canonical_handler(
-    records: RecordStore, view: SnapshotView, view_ready: asyncio.Event
+    records: RecordStore, view: SnapshotView
 ) -> Callable[[list[CanonicalRecord]], Awaitable[None]]:
     """Keep canonical records only of installations under observation (the report's other
     side); everything else is skipped, so the store does not mirror the whole topic.
 
     The view is every installation's latest snapshot, read from the start of the snapshot
-    topic by this process (services.base.snapshot_follower): a batch waits until it caught
-    up, so a restarted replica never drops records of an installation it has not read yet."""
+    topic by this process (services.base.snapshots.Follower): a batch waits until it is
+    ready, so a restarted replica never drops records of an installation it has not read yet."""
 
     async def on_canonical(batch: list[CanonicalRecord]) -> None:
-        await view_ready.wait()
+        await view.wait_ready()
         kept = [r for r in batch if _observed(view, r.installation_id)]
         await records.add_many("canonical", kept)
 

@@ -26,11 +26,6 @@ class ValidatedSettings:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def secret_fields(schema: SettingsSchema) -> set[str]:
-    """Settings that are stored in the secret store, never as plain settings."""
-    return {name for name, prop in schema.properties.items() if prop.secret}
-
-
 def validate_settings(
     schema: SettingsSchema,
     current: dict[str, Any],
@@ -38,6 +33,9 @@ def validate_settings(
     secrets_present: set[str],
 ) -> ValidatedSettings:
     """Merge `changes` into `current` (None removes) and check every field.
+
+    Removing a required field that has a value is an error (it would silently send an
+    active installation back to pending); None for one never set is just "still missing".
 
     Missing required fields are not errors (the installation stays pending); a value of the
     wrong type, outside its enum or range, or in a bad format is an error for that field.
@@ -53,6 +51,8 @@ def validate_settings(
         if value is None:
             if prop.secret:
                 errors[name] = "secret fields are revoked with DELETE .../secrets/{name}"
+            elif name in schema.required and name in merged:
+                errors[name] = "is required: it can be changed, not removed"
             merged.pop(name, None)
             continue
         problem = _check(prop, value)

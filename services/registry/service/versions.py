@@ -11,16 +11,27 @@ from typing import Any, Literal
 import msgspec
 
 from contracts.installations import VersionRef
-from contracts.manifest import ManifestError
-from sdk.bundle import BundleError, bundle_key, digest_of, manifest_of, pack, version_id_of
+from contracts.manifest import Manifest, ManifestError
+from contracts.routes import RouteFileError, RouteSpec
+from sdk.bundle import (
+    BundleError,
+    bundle_key,
+    digest_of,
+    manifest_of,
+    pack,
+    unpack,
+    version_id_of,
+)
 from services.base.auth import Principal
 from services.base.errors import Conflict, NotFound, ServiceError
 from services.registry.outbox import OutboxRelay
 from services.registry.records import ExtensionState
 from services.registry.schemas import CatalogEntry, Version, VersionDeployed
 from services.registry.service.changes import Changeset, commit
+from services.registry.service.code_check import CodeCheck
 from services.registry.service.cutover import cut_over
 from services.registry.service.permissions import permissions_of
+from services.registry.service.route_table import build_route_table
 from services.registry.store import RegistryStore
 
 log = logging.getLogger(__name__)
@@ -31,9 +42,12 @@ Mode = Literal["active", "observe", "draft"]
 class VersionService:
     """Deploys, version history, promotion and the catalog."""
 
-    def __init__(self, store: RegistryStore, relay: OutboxRelay) -> None:
+    def __init__(
+        self, store: RegistryStore, relay: OutboxRelay, check: CodeCheck | None = None
+    ) -> None:
         self.store = store
         self.relay = relay
+        self.check = check  # None only for first-party registration at start (trusted code)
 
     async def history(self, workspace_id: str, key: str) -> list[tuple[VersionRef, bool]]:
         """Every version of `key` this workspace can use, oldest first, with `first_party`."""
@@ -86,6 +100,22 @@ class VersionService:
         digest = digest_of(archive)
         await self.store.put_bundle(bundle_key(digest), archive)
         workspace_id = caller.workspace_id
+        if self.check is not None:
+            # Before anything commits: broken code never becomes a version (nor a draft).
+            candidate = VersionRef(
+                version_id=version_id_of(digest),
+                digest=digest,
+                label=manifest.version,
+                deployed_at=time.time(),
+                deployed_by=caller.member_id,
+                manifest=manifest,
+            )
+            routes = await self.check.refuse_broken(workspace_id, candidate)  # read there
+        else:
+            try:
+                routes = build_route_table(unpack(archive), manifest)
+            except RouteFileError as error:
+                raise ServiceError(f"invalid route: {error}", field=error.file) from None
 
         async def decide(changes: Changeset) -> VersionDeployed:
             existing = await self.find(workspace_id, key, version_id_of(digest))
@@ -96,6 +126,7 @@ class VersionService:
                 deployed_at=time.time(),
                 deployed_by=caller.member_id,
                 manifest=manifest,
+                routes=routes,
             )
             if existing is None:
                 changes.write(lambda p: self.store.put_private_version(p, workspace_id, version))
@@ -195,6 +226,8 @@ class VersionService:
         async def decide(changes: Changeset) -> Version:
             state = await self.store.extension_state(workspace_id, key)
             if not state.observation_version_id:
+                if not await self.history(workspace_id, key):
+                    raise NotFound(f"no extension {key!r} in this workspace", field="key")
                 raise Conflict(f"{key} has no observation version to promote", field="key")
             version = await self.find(workspace_id, key, state.observation_version_id)
             if version is None:
@@ -276,6 +309,7 @@ class VersionService:
                 deployed_at=time.time(),
                 deployed_by=FIRST_PARTY_DEPLOYER,
                 manifest=manifest,
+                routes=_first_party_routes(archive, manifest),
             )
             if await self.store.put_first_party_version(version):
                 registered.append(version.version_id)
@@ -284,6 +318,15 @@ class VersionService:
                     extra={"key": manifest.key, "version_id": version.version_id},
                 )
         return registered
+
+
+def _first_party_routes(archive: bytes, manifest: Manifest) -> list[RouteSpec]:
+    """A first-party bundle's routes; one the table refuses is logged and serves no route."""
+    try:
+        return build_route_table(unpack(archive), manifest)
+    except RouteFileError as error:
+        log.warning("first-party routes skipped", extra={"key": manifest.key, "error": str(error)})
+        return []
 
 
 def connector_folders(directory: Path) -> list[Path]:

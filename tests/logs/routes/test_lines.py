@@ -13,9 +13,8 @@ import msgspec
 import pytest
 
 from contracts.topics import DEAD_LETTERS, EXTENSION_LOGS
-from tests.harness import read_topic
+from tests.harness import eventually, read_topic
 from tests.logs.factories import (
-    eventually,
     installed,
     log_line,
     new_workspace,

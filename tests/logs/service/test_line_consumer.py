@@ -19,8 +19,8 @@ from services.logs.store.clickhouse import ClickHouse
 from services.logs.store.lines import LogLineStore
 from services.logs.store.schema import log_lines_ddl
 from services.logs.subscribers.lines import LineConsumer
-from tests.harness import logs_store_dir
-from tests.logs.factories import eventually, log_line, publish_all
+from tests.harness import eventually, logs_store_dir
+from tests.logs.factories import log_line, publish_all
 
 
 @pytest_asyncio.fixture(scope="module")
