@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 
 import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.topics import EXTENSION_LOGS
 from services.base.errors import DependencyUnavailable
@@ -56,6 +57,23 @@ def consumer(infra, group_id: str, store_call, parked: list[object]) -> LineCons
     )
 
 
+async def from_the_end(infra, group_id: str) -> None:
+    """Commit the group at the topic's end: what earlier tests wrote is not this test's."""
+    probe = AIOKafkaConsumer(
+        bootstrap_servers=infra.bootstrap_servers, group_id=group_id, enable_auto_commit=False
+    )
+    await probe.start()
+    try:
+        partitions = [
+            TopicPartition(EXTENSION_LOGS.name, p) for p in range(EXTENSION_LOGS.partitions)
+        ]
+        probe.assign(partitions)
+        ends = await probe.end_offsets(partitions)
+        await probe.commit({tp: offset for tp, offset in ends.items()})
+    finally:
+        await probe.stop()
+
+
 async def assigned(line_consumer: LineConsumer) -> None:
     deadline = time.monotonic() + 60
     while not line_consumer.assigned():
@@ -77,6 +95,7 @@ async def test_a_store_outage_holds_the_batch_and_every_line_is_stored_once(infr
             raise DependencyUnavailable("clickhouse")
         await store.add_raw(raws)
 
+    await from_the_end(infra, group_id)
     first = consumer(infra, group_id, store_call, parked)
     first.start()
     try:
