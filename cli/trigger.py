@@ -49,6 +49,19 @@ def _key_of(directory: Path) -> str:
         ) from None
 
 
+def dev_session(directory: Path, needs: str) -> dict[str, Any]:
+    """What the running `backfill dev` of DIR stored (its session id and `needs`)."""
+    key = _key_of(directory)
+    session = load_session(key)
+    if not session.get("session_id") or not session.get(needs):
+        raise CliError(
+            f"no `backfill dev` session of {key} is running",
+            ExitCode.NOT_FOUND,
+            f"start one: backfill dev {directory}",
+        )
+    return session
+
+
 def _delivery_ids(client: Api, installation_id: str) -> set[str]:
     page = client.get("ingress", f"/v1/installations/{installation_id}/deliveries")
     return {d["delivery_id"] for d in page.get("deliveries", [])}
@@ -121,13 +134,7 @@ def trigger(
     directory = directory.resolve()
     if dev:
         key = _key_of(directory)
-        session = load_session(key)
-        if not session.get("session_id") or not session.get("dev_url"):
-            raise CliError(
-                f"no `backfill dev` session of {key} is running",
-                ExitCode.NOT_FOUND,
-                f"start one: backfill dev {directory}",
-            )
+        session = dev_session(directory, "dev_url")
         url, secret, scheme = session["dev_url"], session.get("signing_secret"), session["scheme"]
         local: Path | None = directory
     else:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from contracts.hosts import entry_problem
 from contracts.manifest_rules import (
     ManifestError,
     _field_of,
@@ -21,9 +22,7 @@ from contracts.manifest_rules import (
 
 KEY_PATTERN = r"^[a-z][a-z0-9-]{1,62}$"
 SECRET_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
-HOST_PATTERN = re.compile(
-    r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$|^localhost$"
-)
+HOST_PATTERN = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 ENTITY_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 
 SettingType = Literal["string", "integer", "number", "boolean"]
@@ -268,11 +267,14 @@ def check_manifest(m: Manifest) -> None:
     """The rules a schema cannot express; raise ManifestError naming the field."""
     _require(re.match(KEY_PATTERN, m.key) is not None, "key", f"must match {KEY_PATTERN}")
     _require(bool(m.version.strip()), "version", "must not be empty")
-    for i, host in enumerate(m.permissions.http):
+    for i, entry in enumerate(m.permissions.http):
+        # contracts/hosts.py: no IP literal, no localhost, valid IDNA, a port 1-65535
+        problem = None if "/" in entry else entry_problem(entry)
+        _require(problem is None, f"permissions.http[{i}]", f"{entry!r}: {problem}")
         _require(
-            HOST_PATTERN.match(host) is not None,
+            "/" not in entry and HOST_PATTERN.match(entry.partition(":")[0]) is not None,
             f"permissions.http[{i}]",
-            f"{host!r} is not a bare host name (no scheme, port or path)",
+            f"{entry!r} is not a bare host name (no scheme or path; a port as host:port)",
         )
     for i, name in enumerate(m.permissions.secrets):
         _require(

@@ -39,11 +39,18 @@ from redis.asyncio import Redis
 from contracts.manifest import EntityDefinition, ManifestError
 from contracts.topics import EXTENSION_LOGS, OBSERVED_RECORDS, SECRET_READS
 from runtime.entrypoints import EntryNotFound, run_entry, script_path
-from runtime.interface import HttpResponse, Invocation, InvocationResult, Outcome, SecretOpener
+from runtime.interface import (
+    Emission,
+    HttpResponse,
+    Invocation,
+    InvocationResult,
+    Outcome,
+    SecretOpener,
+)
 from runtime.loader import BundleCache, BundleMissing, LoadedBundle
 from runtime.outbound import OutboundHttp
 from runtime.pages import MalformedPage
-from runtime.scope import InvocationScope, script_type_of
+from runtime.scope import MAX_LINES, MAX_RECORDS, InvocationScope, script_type_of
 from runtime.secret_reads import SecretReadAudit
 from sdk.bundle import BundleError
 from sdk.context import bound
@@ -66,6 +73,9 @@ class Ran:
 
 class Runtime:
     """Implements `runtime.interface.Invoker`; a subclass says where the code runs."""
+
+    max_log_lines = MAX_LINES  # per invocation, every kind of line counted (scope.py)
+    max_records = MAX_RECORDS  # records one invocation may ingest (scope.py)
 
     def __init__(
         self,
@@ -101,6 +111,8 @@ class Runtime:
         except EntryNotFound as error:
             return await self._unrunnable(invocation, "not_found", str(error), started)
         scope = InvocationScope(
+            max_lines=self.max_log_lines,
+            max_records=self.max_records,
             invocation=invocation,
             manifest=bundle.manifest,
             keyring=self.keyring,
@@ -124,6 +136,16 @@ class Runtime:
             response=ran.response,
             emissions=list(scope.emissions),
             observed=len(scope.observed),
+            intercepted=[
+                Emission(
+                    canonical_type=r.canonical_type,
+                    payload=r.payload,
+                    idempotency_key=r.idempotency_key,
+                    stream=r.stream,
+                )
+                for r in scope.observed
+                if r.mode == "draft"
+            ],
             next_cursor=ran.next_cursor,
             has_more=ran.has_more,
             error=scope.redact(ran.message),
@@ -146,6 +168,8 @@ class Runtime:
     ) -> InvocationResult:
         """The code could not even start: log why, return a clean outcome."""
         scope = InvocationScope(
+            max_lines=self.max_log_lines,
+            max_records=self.max_records,
             invocation=invocation,
             manifest=invocation.version.manifest,
             keyring=self.keyring,

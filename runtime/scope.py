@@ -4,6 +4,12 @@ Every refusal raises `PermissionDenied` into the extension code and is recorded 
 `denial` log line first, so catching it cannot hide it. Log lines, emissions and observed
 records are collected here; the runtime publishes them (awaiting acks) before `invoke`
 returns. Secret values opened in this scope are redacted from every log line it records.
+
+Bounds, whatever the code does: at most `max_lines` lines per invocation, every kind counted
+(denials and errors too), then one `platform` line saying so and nothing more; each message
+cut at `MAX_MESSAGE_CHARS`, entity and event at `MAX_FIELD_CHARS`, attributes above
+`MAX_ATTRS_BYTES` replaced by a marker; at most `max_records` records ingested (the next one
+is denied: a denial line, `PermissionDenied` in the code).
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ from runtime.secret_reads import SecretReadAudit
 from sdk.errors import PermissionDenied
 
 _SOURCES: dict[str, RecordSource] = {"webhook": "webhook", "stream": "stream"}
+MAX_LINES = 1_000
+MAX_RECORDS = 10_000
+MAX_MESSAGE_CHARS = 8_192
+MAX_FIELD_CHARS = 256
+MAX_ATTRS_BYTES = 16_384
 
 
 class InvocationScope:
@@ -41,6 +52,8 @@ class InvocationScope:
         outbound: OutboundHttp,
         script_name: str,
         secret_reads: SecretReadAudit | None = None,
+        max_lines: int = MAX_LINES,
+        max_records: int = MAX_RECORDS,
         definitions: Mapping[str, EntityDefinition] | None = None,
     ) -> None:
         self.invocation = invocation
@@ -56,6 +69,9 @@ class InvocationScope:
         self.entity: str | None = None
         self.event: str | None = invocation.event
         self.closed = False
+        self.max_lines = max_lines
+        self.max_records = max_records
+        self.dropped_lines = 0
         self._opened: set[str] = set()
         self._settings = _settings_of(invocation, manifest)
         # The workspace's `define_entity` types (the caller's view), else this version's own.
@@ -117,6 +133,8 @@ class InvocationScope:
             self.deny("ingest", canonical_type, "entity type is not declared writable")
         if canonical_type in self.installation.write_protected_entities:
             self.deny("ingest", canonical_type, "entity type is write-protected in this workspace")
+        if len(self.emissions) + len(self.observed) >= self.max_records:
+            self.deny("ingest", canonical_type, f"record limit of {self.max_records} reached")
         payload = msgspec.to_builtins(payload, str_keys=True)
         for problem in field_problems(self.definitions.get(canonical_type), payload)[:1]:
             reason = f"field {problem.field!r} {problem.message} (define_entity)"
@@ -161,6 +179,8 @@ class InvocationScope:
         """An HTTPS request to a declared host, retried on 429/5xx."""
         self._check_open()
         refusal = self.outbound.refusal(url, self.manifest.permissions.http)
+        if refusal is None:
+            refusal = await self.outbound.address_refusal(url)
         if refusal is not None:
             self.deny("http", refusal[0], refusal[1])
         return await self.outbound.send(method, url, options)
@@ -187,10 +207,36 @@ class InvocationScope:
         entity: str | None = None,
         attrs: dict[str, Any] | None = None,
     ) -> None:
-        """Append one log line carrying the invocation's full context."""
-        invocation = self.invocation
+        """Append one log line carrying the invocation's full context (within the bounds)."""
+        if len(self.lines) >= self.max_lines:
+            self.dropped_lines += 1
+            if self.dropped_lines == 1:
+                self._append(
+                    "warn",
+                    f"log line limit of {self.max_lines} per invocation reached: "
+                    "further lines dropped",
+                    "platform",
+                    None,
+                    {},
+                )
+            return
         clean = msgspec.to_builtins(attrs or {}, str_keys=True, enc_hook=repr)
-        message, clean = self._redact(message, clean)
+        message, clean = self._redact(str(message), clean)
+        message = message[:MAX_MESSAGE_CHARS]  # after redaction: no half secret survives
+        if len(msgspec.json.encode(clean)) > MAX_ATTRS_BYTES:
+            clean = {"truncated": f"attributes above {MAX_ATTRS_BYTES} bytes were dropped"}
+        self._append(level, message, kind, entity, clean)
+
+    def _append(
+        self,
+        level: LogLevel,
+        message: str,
+        kind: LogKind,
+        entity: str | None,
+        clean: dict[str, Any],
+    ) -> None:
+        invocation = self.invocation
+        entity = entity or self.entity
         self.lines.append(
             ExtensionLogLine(
                 log_id=new_id("log"),
@@ -205,8 +251,8 @@ class InvocationScope:
                 invocation_id=invocation.invocation_id,
                 script_type=script_type_of(invocation),
                 script_name=self.script_name,
-                entity=entity or self.entity,
-                event=self.event,
+                entity=entity[:MAX_FIELD_CHARS] if entity else None,
+                event=self.event[:MAX_FIELD_CHARS] if self.event else None,
                 route=invocation.entry if invocation.kind in ROUTED_KINDS else None,
                 job=invocation.entry if invocation.kind in ("stream", "job") else None,
                 attrs=clean,

@@ -81,6 +81,7 @@ class Infra:
             "REDIS_URL": self.redis_url,
             "SECRETS_KEYRING": self.keyring,
             "INTERNAL_TOKEN": "test-internal-token",
+            "REGISTRY_OAUTH_ALLOW_LOCAL_PROVIDERS": "true",  # test OAuth providers: 127.0.0.1
         }
 
 

@@ -10,8 +10,8 @@ enforces the limits the worker cannot be trusted with:
   its worker's queue) the worker is killed, which stops CPU-bound code and code blocked
   anywhere; the invocation ends `timeout`, the ones queued behind it run on another worker;
 - wire size: a frame above `max_frame` (a response, a record, a log line) kills the worker;
-- log volume: at most `max_log_lines` lines per invocation, each message cut at
-  `MAX_MESSAGE_CHARS`, attributes above `MAX_ATTRS_BYTES` replaced by a marker;
+- log volume: at most `max_log_lines` lines per invocation (denials included), fields cut
+  (the scope's bounds, `runtime/scope.py`); records: at most the scope's `max_records`;
 - a worker that exits mid-invocation (memory limit, crash) ends it `error`.
 
 A denial the parent records raises `PermissionDenied` in the worker, exactly as in-process.
@@ -44,8 +44,6 @@ from sdk.errors import PermissionDenied
 
 log = logging.getLogger(__name__)
 LEVELS = {"debug", "info", "warn", "error"}
-MAX_MESSAGE_CHARS = 8_192
-MAX_ATTRS_BYTES = 16_384
 
 
 class IsolatedRuntime(Runtime):
@@ -164,7 +162,6 @@ class Conversation:
         self.path = path
         self.scope = scope
         self.invocation = invocation
-        self.lines = 0
         self.ended: asyncio.Future[Ran | None] = asyncio.get_running_loop().create_future()
 
     def arm(self) -> None:
@@ -216,6 +213,7 @@ class Conversation:
             installation=_without_secrets(installation) if send_installation else None,
             version=version if send_version else None,
             bundle=shipped,
+            max_records=scope.max_records,
         )
 
     async def handle(self, worker: WorkerHandle, message: protocol.FromWorker) -> bool:
@@ -243,16 +241,8 @@ class Conversation:
             )
             return True
         if isinstance(message, protocol.LogLine):
-            self.lines += 1
-            limit = self.runtime.max_log_lines
-            if self.lines <= limit:
-                scope.log(*_bounded(message))
-            elif self.lines == limit + 1:
-                scope.record(
-                    "warn",
-                    f"log line limit of {limit} per invocation reached: further lines dropped",
-                    kind="platform",
-                )
+            level = message.level if message.level in LEVELS else "info"
+            scope.log(level, message.message, message.attrs)  # type: ignore[arg-type]
         elif isinstance(message, protocol.Annotate):
             scope.annotate(**{k: v for k, v in message.fields.items() if k in ("entity", "event")})
         elif isinstance(message, protocol.Ingest):
@@ -316,14 +306,9 @@ def _denial(denied: PermissionDenied) -> protocol.Denial:
     return protocol.Denial(capability=denied.capability, target=denied.target, reason=denied.reason)
 
 
-def _bounded(line: protocol.LogLine) -> tuple[Any, str, dict[str, Any]]:
-    level = line.level if line.level in LEVELS else "info"
-    message = line.message[:MAX_MESSAGE_CHARS]
-    attrs = line.attrs
-    if len(msgspec.msgpack.encode(attrs)) > MAX_ATTRS_BYTES:
-        attrs = {"truncated": f"attributes above {MAX_ATTRS_BYTES} bytes were dropped"}
-    return level, message, attrs
-
-
 def _without_secrets(installation: InstallationSnapshot) -> InstallationSnapshot:
-    return msgspec.structs.replace(installation, secrets={})
+    """What a worker may hold: no sealed value at all (secrets, rotating ones, OAuth tokens)."""
+    oauth = installation.oauth
+    if oauth is not None:
+        oauth = msgspec.structs.replace(oauth, access_token=None, refresh_token=None)
+    return msgspec.structs.replace(installation, secrets={}, rotating_secrets={}, oauth=oauth)

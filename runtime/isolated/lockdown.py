@@ -1,28 +1,29 @@
 """Locks a freshly forked worker down before it touches any extension code.
 
-Order matters, each step needing what the previous one still allowed:
-1. new user, network, mount and IPC namespaces (no route to any host service, not even
-   127.0.0.1; no SysV IPC shared with the host); where user namespaces are refused but the
-   process is root, the namespaces are made as root and the worker drops to `nobody`;
-2. resource limits: address space (memory), open files, file size, CPU as a backstop to the
-   parent's wall-clock limit, no core dumps;
-3. Landlock: read-only access to the interpreter's standard library, the third-party
-   packages and the SDK/runtime code the worker runs, read-write to its scratch dir only;
-   no TCP; abstract sockets and signals scoped to itself;
-4. a cleared environment (HOME and TMPDIR point at the scratch dir);
-5. seccomp deny list (after the caller built its event loop, whose self-pipe is a socket):
-   no new sockets, no exec, no fork (threads still work), no ptrace, mount, bpf, keyrings,
-   namespaces, io_uring, or raising limits.
+The zygote forked it into its own user, PID, network, mount, IPC and UTS namespaces under an
+unprivileged id (`namespaces.fork_worker`). Here, in order, each step needing what the
+previous one still allowed:
+1. a private mount view: the host's files do not exist, only read-only mounts of the
+   interpreter's library, the third-party packages and the SDK/runtime code, /dev/null,
+   /dev/urandom, and a size- and inode-limited tmpfs at /tmp (the scratch quota); then the
+   mapped ids and no capabilities at all;
+2. resource limits: address space (memory), processes/threads, open files, file size, CPU as
+   a backstop to the parent's wall-clock limit, no core dumps;
+3. Landlock (defence in depth over the view): read-only library paths, /tmp writable, no TCP;
+   abstract sockets and signals scoped to itself;
+4. a cleared environment (HOME and TMPDIR point at /tmp);
+5. seccomp allow-list (`syscalls.py`, after the caller built its event loop, whose self-pipe
+   is a socket): everything not listed fails with EPERM.
 
 Every step reports what it did; `Report.complete` is False when a layer could not be
 applied, and the pool refuses such a worker unless in-process execution is allowed.
+docs/isolation.md says what each layer guarantees on which kernel.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
 import functools
 import os
 import resource
@@ -33,51 +34,13 @@ from pathlib import Path
 
 import msgspec
 
-from runtime.isolated import landlock
+from runtime.isolated import landlock, namespaces, syscalls
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWIPC = 0x08000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWNET = 0x40000000
-CLONE_THREAD = 0x00010000
 _PR_SET_PDEATHSIG = 1
-NOBODY = 65534
 # Top-level packages of the platform that extension code must never read or import.
 PLATFORM_PACKAGES = {"services", "cli", "bench", "connectors", "tests", "docs", ".backfill"}
 # Code the worker itself runs (read-only): the SDK and what it stands on.
 WORKER_PACKAGES = ("sdk", "runtime", "contracts")
-DENIED_SYSCALLS = (
-    "socket",
-    "socketpair",
-    "execve",
-    "execveat",
-    "fork",
-    "vfork",
-    "ptrace",
-    "process_vm_readv",
-    "process_vm_writev",
-    "mount",
-    "umount2",
-    "pivot_root",
-    "chroot",
-    "bpf",
-    "perf_event_open",
-    "keyctl",
-    "add_key",
-    "request_key",
-    "unshare",
-    "setns",
-    "io_uring_setup",
-    "io_uring_enter",
-    "io_uring_register",
-    "setrlimit",
-    "prlimit64",
-    "userfaultfd",
-    "kexec_load",
-    "init_module",
-    "finit_module",
-)
-
 _libc = ctypes.CDLL(None, use_errno=True)
 
 try:  # loaded by the zygote, before any lock-down: finding the library needs the filesystem
@@ -96,12 +59,16 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
     cpu_s: int = 3600  # cumulative CPU of one worker's life; the parent enforces wall time
     open_files: int = 64
     file_mb: int = 64
+    threads: int = 32  # RLIMIT_NPROC of the worker's own (unshared) user: its threads
+    scratch_mb: int = 64  # the /tmp tmpfs: its files count against memory, so it is small
+    scratch_inodes: int = 2_048
 
 
 class Report(msgspec.Struct, kw_only=True):
     """What the lock-down achieved, layer by layer (sent to the parent in `Ready`)."""
 
     namespaces: str = ""
+    view: bool = False
     landlock_abi: int = 0
     seccomp: bool = False
     rlimits: bool = False
@@ -113,6 +80,7 @@ class Report(msgspec.Struct, kw_only=True):
         """Every layer is in place."""
         return (
             bool(self.namespaces)
+            and self.view
             and self.landlock_abi >= 1  # TCP rules need ABI 4; the netns and seccomp cover TCP
             and self.seccomp
             and self.rlimits
@@ -155,14 +123,14 @@ def readable_paths() -> list[str]:
     dirs are granted through `sys.path` below, minus the platform's packages.
     """
     paths: set[str] = set()
-    for key in ("stdlib", "platstdlib"):
-        library = Path(sysconfig.get_paths()[key])
+    libraries = {Path(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib")}
+    for library in libraries:
         for child in library.iterdir():
             if child.name not in ("site-packages", "dist-packages"):
                 paths.add(str(child))
     for entry in sys.path:
         directory = Path(entry)
-        if not directory.is_dir():
+        if not directory.is_dir() or directory in libraries:  # listed entry by entry above
             continue
         if (directory / "pyproject.toml").exists():
             # the platform's source tree (an editable install): only the worker's packages
@@ -180,28 +148,27 @@ def readable_paths() -> list[str]:
     return sorted(paths)
 
 
-def enter_namespaces(scratch: str, report: Report) -> None:
-    """New user/net/mount/IPC namespaces; as root without user namespaces, drop to nobody."""
-    isolated = CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC
-    if _libc.unshare(CLONE_NEWUSER | isolated) == 0:
-        report.namespaces = "user,net,mount,ipc"
+def enter_view(root: str, limits: Limits, problem: str | None, report: Report) -> None:
+    """The private mount view, then the mapped ids and no capabilities (namespaces.py)."""
+    if problem is not None:
+        report.problems.append(problem)
         return
-    first = os.strerror(ctypes.get_errno())
-    if os.geteuid() == 0 and _libc.unshare(isolated) == 0:
-        os.chown(scratch, NOBODY, NOBODY)
-        os.setgroups([])
-        os.setresgid(NOBODY, NOBODY, NOBODY)
-        os.setresuid(NOBODY, NOBODY, NOBODY)
-        report.namespaces = "net,mount,ipc (user namespace refused: running as nobody)"
-        return
-    report.problems.append(f"namespaces: {first}")
+    report.namespaces = "user,pid,net,mount,ipc,uts"
+    try:
+        namespaces.private_view(root, readable_paths(), limits.scratch_mb, limits.scratch_inodes)
+        namespaces.drop_capabilities()
+        report.view = True
+    except OSError as error:
+        report.problems.append(f"mount view: {error}")
 
 
-def set_limits(limits: Limits, report: Report) -> None:
-    """Address space, CPU, open files, file size; no core dumps."""
+def set_limits(limits: Limits, in_use: int, report: Report) -> None:
+    """Address space, threads, CPU, open files, file size; no core dumps.
+
+    `in_use` is the address space the worker already has (read before its view hid /proc).
+    """
     try:
         memory = limits.memory_mb * 1024 * 1024
-        in_use = _address_space()
         if memory <= in_use:
             # a limit the interpreter does not even fit in: every invocation would fail
             report.problems.append(
@@ -214,6 +181,7 @@ def set_limits(limits: Limits, report: Report) -> None:
         size = limits.file_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.threads, limits.threads))
         report.rlimits = True
     except (OSError, ValueError) as error:
         report.problems.append(f"rlimits: {error}")
@@ -228,16 +196,21 @@ def _address_space() -> int:
         return 0
 
 
-def confine_files(scratch: str, report: Report) -> None:
-    """Landlock: read-only library paths, the scratch dir writable, no TCP."""
+def confine_files(report: Report) -> None:
+    """Landlock: read-only library paths, /tmp writable, no TCP."""
     try:
-        report.landlock_abi = landlock.restrict(readable_paths(), [scratch])
+        # The standard library's own directory too (imports list it): in the private view it
+        # holds only the entries bound into it, never its site-packages.
+        libraries = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib")}
+        readable = [*readable_paths(), *sorted(libraries)]
+        report.landlock_abi = landlock.restrict(readable, [namespaces.SCRATCH])
     except OSError as error:
         report.problems.append(f"landlock: {error}")
 
 
-def clear_environment(scratch: str, report: Report) -> None:
-    """Nothing of the service's environment; HOME and TMPDIR at the scratch dir."""
+def clear_environment(report: Report) -> None:
+    """Nothing of the service's environment; HOME and TMPDIR at /tmp."""
+    scratch = namespaces.SCRATCH
     os.environ.clear()
     os.environ.update({"HOME": scratch, "TMPDIR": scratch})
     os.chdir(scratch)
@@ -245,34 +218,26 @@ def clear_environment(scratch: str, report: Report) -> None:
 
 
 def filter_syscalls(report: Report) -> None:
-    """seccomp: EPERM for the deny list and for clone without CLONE_THREAD."""
+    """seccomp: the allow-list of `syscalls.py`, EPERM for every other call."""
     if seccomp is None:
         report.problems.append(f"seccomp: libseccomp unavailable ({SECCOMP_MISSING})")
         return
     try:
-        rules = seccomp.SyscallFilter(seccomp.ALLOW)
-        deny = seccomp.ERRNO(errno.EPERM)
-        for name in DENIED_SYSCALLS:
-            try:
-                rules.add_rule(deny, name)
-            except (RuntimeError, ValueError, OSError):
-                continue  # not a syscall of this architecture
-        # Threads are clone(CLONE_THREAD | ...); a process is clone without it.
-        rules.add_rule(deny, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_THREAD, 0))
-        # clone3 passes its flags in memory a filter cannot read: ENOSYS makes libc fall
-        # back to clone, which the rule above checks.
-        rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
-        rules.load()
+        syscalls.build(seccomp, os.getpid()).load()
         report.seccomp = True
     except Exception as error:  # any failure to filter leaves the worker incomplete
         report.problems.append(f"seccomp: {error}")
 
 
-def lock_down(scratch: str, limits: Limits) -> Report:
-    """Apply every layer in order (see the module docstring) except seccomp; report."""
+def lock_down(root: str, limits: Limits, problem: str | None) -> Report:
+    """Apply every layer in order (see the module docstring) except seccomp; report.
+
+    `problem` is why the zygote could not make the worker's namespaces (None: it did).
+    """
     report = Report()
-    enter_namespaces(scratch, report)
-    set_limits(limits, report)
-    confine_files(scratch, report)
-    clear_environment(scratch, report)
+    in_use = _address_space()
+    enter_view(root, limits, problem, report)
+    set_limits(limits, in_use, report)
+    confine_files(report)
+    clear_environment(report)
     return report

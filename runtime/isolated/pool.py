@@ -16,6 +16,13 @@ the protocol is killed, never reused: its running invocation fails, the ones que
 it (not started) are dispatched again.
 
 A worker is refused (and the pool fails to start) when its lock-down report is incomplete.
+A worker that still runs a thread of its own when an invocation ends is retired once its
+queue drains (never given new work): no thread outlives its invocation on a reused worker.
+
+The zygote is watched through its pidfd: when it exits, `ready` turns False and a new one is
+launched at once (at most one launch per `RELAUNCH_S`); `ready` is True again when a worker
+of the new zygote has reported its lock-down. Every wait on the zygote has a time limit
+(`ZYGOTE_TIMEOUT_S`): a zygote that does not answer is killed and replaced.
 """
 
 from __future__ import annotations
@@ -23,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -34,11 +40,14 @@ import msgspec
 
 from runtime.isolated import protocol
 from runtime.isolated.lockdown import Limits, Report
+from runtime.isolated.scratch import remove_tree
 from runtime.isolated.worker_handle import WorkerGone, WorkerHandle
 from runtime.isolated.zygote import PID, ZygoteConfig
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 10.0
+ZYGOTE_TIMEOUT_S = 5.0
+RELAUNCH_S = 1.0
 SCRATCH_PREFIX = "backfill-workers-"
 
 
@@ -52,7 +61,7 @@ def _remove_stale_scratch() -> None:
         try:
             os.kill(int(owner), 0)
         except ProcessLookupError:
-            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+            remove_tree(os.path.join(root, name))
         except PermissionError:
             continue  # alive, someone else's
 
@@ -91,6 +100,11 @@ class WorkerPool:
         self.report: Report | None = None
         self.retired = 0
         self._topping_up: asyncio.Task[None] | None = None
+        self.zygote_ready = False  # a worker of the current zygote reported its lock-down
+        self._zygote_fd: int | None = None
+        self._relaunch: asyncio.TimerHandle | None = None
+        self._closing = False
+        self._probing: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -107,6 +121,63 @@ class WorkerPool:
         self.fresh.append(first)
         self.count = 1
         return first.report
+
+    @property
+    def ready(self) -> bool:
+        """A zygote runs and has forked a locked-down worker (False while one is replaced)."""
+        zygote = self.zygote
+        return zygote is not None and zygote.poll() is None and self.zygote_ready
+
+    def _watch_zygote(self) -> None:
+        """Notice the zygote's exit at once (its pidfd turns readable)."""
+        assert self.zygote is not None
+        try:
+            self._zygote_fd = os.pidfd_open(self.zygote.pid)
+        except OSError:
+            return
+        asyncio.get_running_loop().add_reader(self._zygote_fd, self._zygote_exited)
+
+    def _unwatch_zygote(self) -> None:
+        if self._zygote_fd is not None:
+            asyncio.get_running_loop().remove_reader(self._zygote_fd)
+            os.close(self._zygote_fd)
+            self._zygote_fd = None
+
+    def _zygote_exited(self) -> None:
+        self._unwatch_zygote()
+        self.zygote_ready = False
+        if self._closing or self._relaunch is not None:
+            return
+        log.error("runtime zygote exited; starting a new one")
+        self._relaunch = asyncio.get_running_loop().call_later(RELAUNCH_S, self._replace_zygote)
+
+    def _replace_zygote(self) -> None:
+        """Launch a new zygote and fork a spare from it (which makes the pool ready again)."""
+        self._relaunch = None
+        if self._closing or (self.zygote is not None and self.zygote.poll() is None):
+            return  # closing, or a spawn already launched the new one
+        self._close_zygote()
+        try:
+            self._launch_zygote()
+        except OSError as error:
+            log.error("could not start the runtime zygote", extra={"error": str(error)})
+            self._relaunch = asyncio.get_running_loop().call_later(RELAUNCH_S, self._replace_zygote)
+            return
+        self._probing = asyncio.get_running_loop().create_task(self._probe())
+
+    async def _probe(self) -> None:
+        """Fork one worker of the new zygote: a spare if a slot is free, else retired."""
+        try:
+            worker = await self._spawn()
+        except IsolationUnavailable as error:
+            log.error("the new runtime zygote forks no worker", extra={"error": str(error)})
+            return
+        if self.count < self.size and not self.fresh:
+            self.count += 1
+            self.fresh.append(worker)
+            self._wake()
+        else:
+            worker.kill()
 
     def _launch_zygote(self) -> None:
         _remove_stale_scratch()
@@ -134,9 +205,14 @@ class WorkerPool:
         child.close()
         control.setblocking(False)
         self.control = control
+        self.zygote_ready = False
+        self._watch_zygote()
 
     async def close(self) -> None:
         """Kill every worker and the zygote; remove the scratch root."""
+        self._closing = True
+        if self._relaunch is not None:
+            self._relaunch.cancel()
         if self._topping_up is not None:
             self._topping_up.cancel()
         for worker in [*self.fresh, *(w for ws in self.bound.values() for w in ws)]:
@@ -152,6 +228,9 @@ class WorkerPool:
             await asyncio.to_thread(zygote.wait)
 
     def _close_zygote(self) -> None:
+        """Kill the zygote and remove its scratch root; never raises."""
+        self._unwatch_zygote()
+        self.zygote_ready = False
         if self.control is not None:
             self.control.close()
             self.control = None
@@ -161,7 +240,7 @@ class WorkerPool:
                 self.zygote.wait()
             self.zygote = None
         if self.scratch:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            remove_tree(self.scratch)
             self.scratch = ""
 
     # -- workers --------------------------------------------------------------------------
@@ -171,7 +250,7 @@ class WorkerPool:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         loop = asyncio.get_running_loop()
         async with self.spawn_lock:
-            if self.zygote is not None and self.zygote.poll() is not None:
+            if self.zygote is None or self.zygote.poll() is not None:
                 # The zygote died (killed from outside): start another; its workers died with it.
                 log.error("runtime zygote exited; starting a new one")
                 self._close_zygote()
@@ -180,14 +259,20 @@ class WorkerPool:
             try:
                 socket.send_fds(self.control, [b"s"], [theirs.fileno()])
                 answer = b""
-                while len(answer) < PID.size:
-                    chunk = await loop.sock_recv(self.control, PID.size - len(answer))
-                    if not chunk:
-                        raise ConnectionResetError("the zygote closed its control socket")
-                    answer += chunk
-            except OSError as error:
+                async with asyncio.timeout(ZYGOTE_TIMEOUT_S):
+                    while len(answer) < PID.size:
+                        chunk = await loop.sock_recv(self.control, PID.size - len(answer))
+                        if not chunk:
+                            raise ConnectionResetError("the zygote closed its control socket")
+                        answer += chunk
+                if PID.unpack(answer)[0] <= 0:
+                    raise ConnectionResetError("the zygote could not fork a worker")
+            except (OSError, TimeoutError) as error:
                 ours.close()
-                raise IsolationUnavailable(f"the zygote is gone: {error}") from None
+                reason = str(error) or f"no answer within {ZYGOTE_TIMEOUT_S:g}s"
+                self._close_zygote()  # a zygote that does not answer is replaced
+                self._zygote_exited()
+                raise IsolationUnavailable(f"the zygote is gone: {reason}") from None
             finally:
                 theirs.close()
         (pid,) = PID.unpack(answer)
@@ -206,13 +291,14 @@ class WorkerPool:
         if not ready.report.complete:
             worker.kill()
             raise IsolationUnavailable("; ".join(ready.report.problems) or "incomplete lock-down")
+        self.zygote_ready = True
         worker.listen()
         return worker
 
     async def worker_for(self, tenant: str) -> WorkerHandle:
         """A worker of `tenant` with room in its queue (waits while there is none)."""
         while True:
-            mine = self.bound.get(tenant, [])
+            mine = [w for w in self.bound.get(tenant, []) if not w.retiring]
             least = min(mine, key=lambda w: len(w.queue), default=None)
             if least is not None and not least.queue:
                 return least
@@ -246,7 +332,7 @@ class WorkerPool:
 
     def finished(self, worker: WorkerHandle) -> None:
         """An invocation of `worker` ended: recycle a worn-out worker, wake a waiter."""
-        if worker.served >= self.max_invocations and not worker.queue:
+        if (worker.retiring or worker.served >= self.max_invocations) and not worker.queue:
             self.discard(worker)
             return
         self._wake()

@@ -63,6 +63,7 @@ class Invoke(Frame, kw_only=True):
     installation: InstallationSnapshot | None = None
     version: VersionRef | None = None
     bundle: Bundle | None = None
+    max_records: int = 10_000  # the parent drops any record past it; the worker raises at once
 
 
 class Denial(msgspec.Struct, frozen=True, kw_only=True):

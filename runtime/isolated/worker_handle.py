@@ -6,7 +6,10 @@ Frames to the worker are batched (one write per loop turn); frames from it are r
 reader task that hands each to the invocation at the head of the queue. The parent arms a
 wall-clock deadline for the head invocation and kills the worker when it passes (CPU-bound
 code included); a killed or crashed worker fails its running invocation and hands the ones
-queued behind it back to be dispatched again. A killed worker is never reused.
+queued behind it back to be dispatched again. A killed worker is never reused. When an
+invocation ends while the worker runs more than its one thread (code started a thread that
+outlived it), the worker is marked `retiring`: the pool gives it no new work and kills it once
+its queue drains. The thread count is read from the host's /proc, never asked of the worker.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ class WorkerHandle:
         self.queue: deque[Job] = deque()
         self.served = 0
         self.healthy = True
+        self.retiring = False  # a thread outlived an invocation: no new work, then killed
         self.report: Report | None = None
         self._outgoing: list[bytes] = []
         self._timer: asyncio.TimerHandle | None = None
@@ -148,6 +152,8 @@ class WorkerHandle:
                 if await self.queue[0].handle(self, frame):
                     self.queue.popleft()
                     self.served += 1
+                    if not self.retiring and self.threads() > 1:
+                        self.retiring = True
                     if self._timer is not None:
                         self._timer.cancel()
                         self._timer = None
@@ -165,6 +171,13 @@ class WorkerHandle:
             if self.healthy and self.queue:
                 self.queue.popleft().failed(WorkerGone(f"runtime error: {error!r}"))
             self.pool.discard(self)
+
+    def threads(self) -> int:
+        """How many threads the worker runs now, read from the host's /proc (not asked of it)."""
+        try:  # procfs counts a task directory's links as 2 + its threads: one stat, no listing
+            return os.stat(f"/proc/{self.pid}/task").st_nlink - 2
+        except OSError:
+            return 1
 
     def kill(self) -> None:
         """SIGKILL the worker (through its pidfd: never a recycled pid); requeue waiting jobs."""

@@ -121,6 +121,7 @@ class ProxyCapabilities:
         self.invocation = invocation
         self.manifest = bundle.manifest
         self._settings = invoke.settings
+        self.records_left = invoke.max_records
 
     @property
     def settings(self) -> Mapping[str, Any]:
@@ -152,6 +153,12 @@ class ProxyCapabilities:
             self._refuse(canonical_type, "entity type is not declared writable")
         if canonical_type in self.invocation.installation.write_protected_entities:
             self._refuse(canonical_type, "entity type is write-protected in this workspace")
+        if self.records_left <= 0:  # the parent's scope denies it too (and writes the line)
+            self.channel.post(
+                protocol.Ingest(canonical_type=canonical_type, payload={}, stream=None, key="")
+            )
+            raise PermissionDenied("ingest", canonical_type, "record limit reached")
+        self.records_left -= 1
         payload = msgspec.to_builtins(payload, str_keys=True)
         self.channel.post(
             protocol.Ingest(canonical_type=canonical_type, payload=payload, stream=stream, key=key)
@@ -322,11 +329,15 @@ async def _resume(coroutine: Coroutine[Any, Any, T], yielded: Any) -> T:
             return finished.value  # type: ignore[no-any-return]
 
 
-def main(fd: int, scratch: str, limits: lockdown.Limits, max_frame: int) -> None:
-    """Entry of a freshly forked worker: lock down, announce, serve; never returns."""
+def main(fd: int, root: str, limits: lockdown.Limits, max_frame: int, problem: str | None) -> None:
+    """Entry of a freshly forked worker: lock down, announce, serve; never returns.
+
+    `root` is the empty host directory its private view is mounted on; `problem` is why the
+    zygote could not give it namespaces (then it reports an incomplete lock-down).
+    """
     lockdown.die_with_parent()
     lockdown.close_inherited_fds(keep=fd)
-    report = lockdown.lock_down(scratch, limits)
+    report = lockdown.lock_down(root, limits, problem)
     lockdown.die_with_parent()  # credentials changed above, which clears the death signal
     sys.dont_write_bytecode = True  # the library paths are read-only
     loop = asyncio.new_event_loop()  # before seccomp: its self-pipe is a socket pair

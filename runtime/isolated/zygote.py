@@ -6,15 +6,17 @@ Kafka connections, no keys, no file descriptors but its control socket. It impor
 the worker's code (the SDK, the entry points, msgspec, httpx), so each fork starts warm.
 
 Control protocol: the parent sends one byte with a socket attached (SCM_RIGHTS); the zygote
-forks a worker that serves on that socket and answers the worker's pid (4 bytes). It reaps
-its children and removes their scratch dirs. It dies with its parent (PR_SET_PDEATHSIG) and
-exits when the control socket closes.
+forks a worker into its own namespaces (`namespaces.fork_worker`) that serves on that socket
+and answers the worker's host pid (4 bytes). A worker's files live in a tmpfs of its own
+mount namespace, which the kernel drops with the worker: the zygote never walks a tree a
+worker left. It reaps its children in its main loop (no signal handler runs Python code), and
+dies with its parent (PR_SET_PDEATHSIG); it exits when the control socket closes.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
+import select
 import signal
 import socket
 import struct
@@ -22,9 +24,15 @@ import sys
 
 import msgspec
 
-from runtime.isolated import lockdown, worker_main
+from runtime.isolated import lockdown, namespaces, worker_main
+from runtime.isolated.scratch import remove_tree
 
 PID = struct.Struct("!i")
+REAP_EVERY_S = 1.0
+# Host ids the workers run as: no file of the host belongs to them. One per worker, so no
+# two workers share a process count (RLIMIT_NPROC is counted per user).
+UID_BASE = 1_500_000_000
+UID_SPAN = 1 << 24
 
 
 class ZygoteConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,6 +45,17 @@ class ZygoteConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_frame: int
 
 
+def reap() -> None:
+    """Collect every exited child (the helpers, each once its worker exited)."""
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 def main() -> None:
     """Serve spawn requests until the parent goes away."""
     config = msgspec.json.decode(sys.argv[1], type=ZygoteConfig)
@@ -45,21 +64,12 @@ def main() -> None:
         sys.exit(0)  # the parent died before the death signal was armed
     lockdown.readable_paths()  # computed once here, inherited by every worker
     control = socket.socket(fileno=config.control_fd)
-    children: dict[int, str] = {}
-
-    def reap(_signum: int, _frame: object) -> None:
-        while True:
-            try:
-                pid, _status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            shutil.rmtree(children.pop(pid, ""), ignore_errors=True)
-
-    signal.signal(signal.SIGCHLD, reap)
     counter = 0
     while True:
+        ready, _, _ = select.select([control], [], [], REAP_EVERY_S)
+        reap()
+        if not ready:
+            continue
         try:
             message, fds, _flags, _address = socket.recv_fds(control, 1, 1)
         except OSError:
@@ -69,23 +79,18 @@ def main() -> None:
         if not fds:
             continue
         counter += 1
-        scratch = os.path.join(config.scratch, f"w{os.getpid()}-{counter}")
-        os.makedirs(scratch, mode=0o700, exist_ok=True)
-        pid = os.fork()
+        try:
+            pid, problem = namespaces.fork_worker(UID_BASE + counter % UID_SPAN)
+        except OSError:
+            pid, problem = -1, None  # the pool reads -1 as a failed spawn
         if pid == 0:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             control.close()
-            worker_main.main(fds[0], scratch, config.limits, config.max_frame)
+            worker_main.main(fds[0], config.scratch, config.limits, config.max_frame, problem)
             os._exit(0)
-        children[pid] = scratch
         os.close(fds[0])
         control.sendall(PID.pack(pid))
-    for pid in list(children):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    shutil.rmtree(config.scratch, ignore_errors=True)
+    remove_tree(config.scratch)  # the workers die with us (their death signal)
 
 
 if __name__ == "__main__":

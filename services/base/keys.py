@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
+from services.base.settings import SettingsError
+
 CLUSTER_SCHEME = "redis+cluster"
 
 
@@ -54,7 +56,7 @@ def cluster_nodes(url: str) -> list[tuple[str, int]] | None:
     for item in parts.netloc.rpartition("@")[2].split(","):
         host, _, port = item.strip().rpartition(":")
         if not host or not port.isdigit():
-            raise ValueError(f"invalid setting REDIS_URL: seed node {item!r} is not host:port")
+            raise SettingsError(f"invalid setting REDIS_URL: seed node {item!r} is not host:port")
         nodes.append((host, int(port)))
     return nodes
 
@@ -76,8 +78,3 @@ def create_redis(url: str, **options: Any) -> Redis:
         **options,
     )
     return cast(Redis, cluster)
-
-
-def is_cluster(redis: Redis) -> bool:
-    """True for a cluster client built by `create_redis`."""
-    return isinstance(redis, RedisCluster)

@@ -70,4 +70,6 @@ def build_runtime(
 
     if start_early:
         infra.start_checks.append(start)
+        # Red while no zygote runs (it is being replaced); in-process fallback has none.
+        infra.readiness.checks["runtime"] = lambda: not runtime.isolated or runtime.pool.ready
     return runtime

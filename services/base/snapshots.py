@@ -237,7 +237,7 @@ class Follower:
     def _update_ready(self) -> None:
         if self.joined and not self.loading:
             if not self.view.ready:
-                log.info("snapshot view caught up", extra={"service": self.service})
+                log.info("snapshot view caught up", extra={"follower": self.service})
             self.view._ready.set()
         elif self.group_id is not None:
             # A group member lost or gained partitions: its view is incomplete until they are

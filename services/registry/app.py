@@ -25,6 +25,7 @@ from services.registry.service import WorkspaceService
 from services.registry.service.api_keys import ApiKeyService
 from services.registry.service.code_check import CodeCheck
 from services.registry.service.connections import ConnectionService, CredentialCheck
+from services.registry.service.hosts import HostCheck
 from services.registry.service.installation_versions import InstallationVersionService
 from services.registry.service.installations import InstallationService
 from services.registry.service.maintenance import Maintenance
@@ -61,7 +62,8 @@ def create_app(settings: RegistrySettings, infra_settings: InfraSettings) -> Lit
         workers=settings.deploy_check_workers,
         start_early=False,
     )
-    versions = VersionService(store, relay, CodeCheck(checker))
+    hosts = HostCheck(allow_local_oauth=settings.oauth_allow_local_providers)
+    versions = VersionService(store, relay, CodeCheck(checker), hosts)
     services: dict[str, Any] = {
         "workspaces": WorkspaceService(store, relay),
         "versions": versions,
@@ -81,6 +83,7 @@ def create_app(settings: RegistrySettings, infra_settings: InfraSettings) -> Lit
             settings.oauth_redirect_url,
             settings.oauth_state_ttl_s,
             settings.oauth_timeout_s,
+            hosts,
         ),
     }
     maintenance = Maintenance(store, relay)

@@ -26,6 +26,9 @@ class RegistrySettings(msgspec.Struct, frozen=True, kw_only=True):
     oauth_redirect_url: str = "http://127.0.0.1:8001/v1/oauth/callback"
     oauth_state_ttl_s: int = 600
     oauth_timeout_s: float = 15.0
+    # OAuth providers on local or private addresses, plain http (development and tests only):
+    # otherwise authorizeUrl/tokenUrl must be https on a public host, at deploy and at connect.
+    oauth_allow_local_providers: bool = False
     # How long the previous revision of a rotated secret stays valid (providers switch late).
     secret_grace_s: float = 24 * 3600.0
     # The deploy check (compile + import every entry point in a locked-down worker): its time

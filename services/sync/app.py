@@ -31,9 +31,11 @@ from services.sync.after_hooks import AfterHooks
 from services.sync.budget import RequestBudget
 from services.sync.connection_test import ConnectionTester
 from services.sync.dedupe import PageDedupeStore
+from services.sync.dry_run import DryRunner
 from services.sync.oauth import TokenSource
 from services.sync.routes import (
     cursor_history,
+    dry_run,
     list_streams,
     reset_stream,
     restore_cursor,
@@ -137,6 +139,7 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
 
     infra.after_connect.append(begin)
     service = SyncService(store, audit)
+    dry_runner = DryRunner(scheduler.snapshots.get, runtime, tokens)
     tester = ConnectionTester(runtime, lambda line: publish(infra.producer, EXTENSION_LOGS, line))
     app = build_http_app(
         service="sync",
@@ -148,9 +151,11 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
             cursor_history,
             restore_cursor,
             test_connection,
+            dry_run,
         ],
         dependencies={
             "tester": Provide(lambda: tester, sync_to_thread=False),
+            "dry_runner": Provide(lambda: dry_runner, sync_to_thread=False),
             "sync": Provide(lambda: service, sync_to_thread=False),
         },
         on_shutdown=[end],

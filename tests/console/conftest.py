@@ -118,6 +118,7 @@ async def suite(infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[Suite]:
             ingress_url=ingress,
             secret_grace_s=3600.0,
             oauth_redirect_url=f"http://127.0.0.1:{console_port}/oauth/callback",
+            oauth_allow_local_providers=True,  # test providers run on 127.0.0.1
         )
         async with serving(registry_app(settings, infra.settings())) as registry:
             await wait_ready(http, registry)

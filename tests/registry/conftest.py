@@ -64,6 +64,8 @@ def registry_settings(fake_sync: FakeSync, **overrides: Any) -> RegistrySettings
         "sync_url": fake_sync.url,
         "ingress_url": INGRESS_URL,
         "secret_grace_s": 3600.0,
+        # the OAuth tests run their providers on 127.0.0.1 over plain http
+        "oauth_allow_local_providers": True,
     }
     values.update(overrides)
     return RegistrySettings(**values)

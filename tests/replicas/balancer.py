@@ -12,10 +12,7 @@ per sync replica, so every list call is attributed to the replica that made it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import queue
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -24,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from tests.harness import serving
+from tests.robustness.crash import served_in_thread
 from tests.sync.providers import PagedProvider
 
 HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "content-encoding"}
@@ -43,10 +40,7 @@ class RoundRobin:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             self._client = httpx.AsyncClient(timeout=30)
-            try:
-                return await _lifespan(receive, send)
-            finally:
-                await self._client.aclose()
+            return await _lifespan(receive, send, on_shutdown=self._client.aclose)
         body = b""
         while True:
             message = await receive()
@@ -80,9 +74,11 @@ class RoundRobin:
         await _respond(send, 502, [], b"no live backend")
 
 
-async def _lifespan(receive: Any, send: Any) -> None:
+async def _lifespan(receive: Any, send: Any, on_shutdown: Any = None) -> None:
     while (await receive())["type"] == "lifespan.startup":
         await send({"type": "lifespan.startup.complete"})
+    if on_shutdown is not None:
+        await on_shutdown()  # before answering: the server cancels the app once answered
     await send({"type": "lifespan.shutdown.complete"})
 
 
@@ -141,21 +137,6 @@ class Upstream:
 
 @contextlib.contextmanager
 def served_apps(apps: list[Any]) -> Iterator[list[str]]:
-    """Serve ASGI apps from one thread and event loop of their own; yield their URLs."""
-    ready: queue.Queue[list[str]] = queue.Queue()
-    done = threading.Event()
-
-    async def main() -> None:
-        async with contextlib.AsyncExitStack() as stack:
-            urls = [await stack.enter_async_context(serving(app)) for app in apps]
-            ready.put(urls)
-            while not done.is_set():
-                await asyncio.sleep(0.05)
-
-    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-    thread.start()
-    try:
-        yield ready.get(timeout=60)
-    finally:
-        done.set()
-        thread.join(60)
+    """Serve ASGI apps, each from a thread and event loop of its own; yield their URLs."""
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(served_in_thread(app)) for app in apps]

@@ -81,6 +81,7 @@ def replicas() -> Iterator[ReplicaSuite]:
             "SYNC_LEASE_TTL_S": "4",  # a killed replica's leases are free again soon
             "SYNC_DEDUPE_PENDING_S": "5",
             "INGRESS_DEDUPE_PENDING_S": "8",  # a killed replica's claims go stale soon
+            "LOG_LEVEL": os.environ.get("BACKFILL_REPLICA_LOG_LEVEL", "WARNING"),
         }
         replicas: dict[str, list[Service]] = {}
         for name in BALANCED:

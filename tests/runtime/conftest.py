@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
+import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
@@ -46,3 +48,14 @@ def make_runtime(
     """
     options.setdefault("workers", 2)
     return IsolatedRuntime(redis=redis, keyring=keyring, producer=lambda: producer, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def hostile(redis: Redis, keyring: Keyring, producer: AIOKafkaProducer) -> AsyncIterator[Any]:
+    """A runtime (2 s limit, 256 MB) and an installation of the hostile bundle."""
+    from tests.runtime.factories import BUNDLES, deploy_directory, installation
+
+    runtime = make_runtime(redis, keyring, producer, time_limit_s=2.0, memory_mb=256)
+    version = await deploy_directory(redis, BUNDLES / "hostile")
+    yield runtime, installation(version)
+    await runtime.close()

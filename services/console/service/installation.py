@@ -12,6 +12,7 @@ from contracts.answers.logs import Destination, LogPage
 from contracts.answers.registry import Member
 from contracts.answers.sync import CursorHistory, StreamList
 from services.console.downstream import Downstream, Failure, Reply
+from services.console.service.activity import activity_call, connection_charts, deliveries_chart
 from services.console.service.extensions import state_of
 from services.console.service.forms import field_errors, form_fields, read_form
 from services.console.service.page import banners, data_or
@@ -180,6 +181,7 @@ async def connection_tab(
         streams=("sync", "GET", f"{base}/streams", None, StreamList),
         health=("ingress", "GET", f"{base}/webhook-health", None, DeliveryHealth),
         oauth=("registry", "GET", f"{base}/oauth"),
+        activity=activity_call(installation_id),
     )
     if ctx["installation"] is None:
         return ctx
@@ -193,6 +195,7 @@ async def connection_tab(
         "streams_ok": replies["streams"].ok,
         "webhook": replies["health"].data if has_hooks else None,
         "oauth": replies["oauth"].data if replies["oauth"].ok else None,
+        "charts": connection_charts(replies["activity"], streams, has_hooks),
         "banners": banners(*shown),
     }
 
@@ -229,6 +232,7 @@ async def deliveries_tab(
             DeliveryPage,
         ),
         health=("ingress", "GET", f"{base}/webhook-health", None, DeliveryHealth),
+        activity=activity_call(installation_id),
     )
     if ctx["installation"] is None:
         return ctx
@@ -238,6 +242,9 @@ async def deliveries_tab(
         "deliveries": page_data.deliveries,
         "next_before": page_data.next_before,
         "webhook": ctx["replies"]["health"].data,
+        "chart": deliveries_chart(ctx["replies"]["activity"]),
+        # The chart is decoration: a logs service that is down is not a banner here.
+        "banners": banners(ctx["replies"]["deliveries"], ctx["replies"]["health"]),
     }
 
 

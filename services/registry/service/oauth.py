@@ -25,6 +25,7 @@ from services.registry.outbox import OutboxRelay
 from services.registry.records import InstallationRecord, OAuthPending
 from services.registry.schemas import OAuthReport, OAuthStart, OAuthStatusView
 from services.registry.service.changes import Changeset, commit
+from services.registry.service.hosts import HostCheck
 from services.registry.service.vault import SecretVault
 from services.registry.service.views import load_installation
 from services.registry.store import RegistryStore
@@ -73,7 +74,9 @@ class OAuthService:
         redirect_url: str,
         state_ttl_s: int,
         timeout_s: float,
+        hosts: HostCheck | None = None,
     ) -> None:
+        self.hosts = hosts or HostCheck()
         self.store = store
         self.relay = relay
         self.vault = vault
@@ -100,6 +103,8 @@ class OAuthService:
         if manifest is None or manifest.oauth is None:
             raise Conflict(f"{snap.extension_key} does not use OAuth", field="oauth")
         oauth = manifest.oauth
+        await self.hosts.refuse_oauth_url(oauth.authorize_url, "oauth.authorizeUrl")
+        await self.hosts.refuse_oauth_url(oauth.token_url, "oauth.tokenUrl")
         client_id = snap.settings.get(oauth.client_id_setting)
         if not client_id:
             raise Conflict(
@@ -165,6 +170,7 @@ class OAuthService:
         snap = record.snapshot
         assert snap.active is not None and snap.active.manifest.oauth is not None
         oauth = snap.active.manifest.oauth
+        await self.hosts.refuse_oauth_url(oauth.token_url, "oauth.tokenUrl")  # never post there
         form = {
             "grant_type": "authorization_code",
             "code": code,

@@ -30,6 +30,7 @@ from services.registry.schemas import CatalogEntry, Version, VersionDeployed
 from services.registry.service.changes import Changeset, commit
 from services.registry.service.code_check import CodeCheck
 from services.registry.service.cutover import cut_over
+from services.registry.service.hosts import HostCheck
 from services.registry.service.permissions import permissions_of
 from services.registry.service.route_table import build_route_table
 from services.registry.store import RegistryStore
@@ -43,11 +44,16 @@ class VersionService:
     """Deploys, version history, promotion and the catalog."""
 
     def __init__(
-        self, store: RegistryStore, relay: OutboxRelay, check: CodeCheck | None = None
+        self,
+        store: RegistryStore,
+        relay: OutboxRelay,
+        check: CodeCheck | None = None,
+        hosts: HostCheck | None = None,
     ) -> None:
         self.store = store
         self.relay = relay
         self.check = check  # None only for first-party registration at start (trusted code)
+        self.hosts = hosts or HostCheck()
 
     async def history(self, workspace_id: str, key: str) -> list[tuple[VersionRef, bool]]:
         """Every version of `key` this workspace can use, oldest first, with `first_party`."""
@@ -97,6 +103,7 @@ class VersionService:
             raise ServiceError(
                 f"manifest key {manifest.key!r} does not match the URL's {key!r}", field="key"
             )
+        await self.hosts.refuse_manifest(manifest)  # no host inside the platform's network
         digest = digest_of(archive)
         await self.store.put_bundle(bundle_key(digest), archive)
         workspace_id = caller.workspace_id
