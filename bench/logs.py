@@ -1,13 +1,24 @@
 """`make bench-logs`: the logs service from Kafka to queryable, its queries, its live tail.
 
 Starts its own embedded broker and Valkey (or uses KAFKA_BOOTSTRAP_SERVERS / REDIS_URL),
-publishes `--lines` synthetic lines (default 1,000,000) to the log topic, then starts the
-logs service (`python -m services.logs`, embedded chDB store in a temp dir) and measures:
-- ingest: lines/s from the service's first consumer poll to the last line queryable;
-- queries: p50/p99 of every console filter over HTTP, and directly against the store
-  (after the service stopped), beside the same queries on SQLite with indexes;
-- tail: publish → SSE delivery latency with `--subscribers` open tails.
-127.0.0.1 only; bounded in count and time; stops every process it started, by pid.
+publishes `--lines` synthetic lines (default 1,000,000) to the log topic once, then runs
+`--rounds` rounds. Arms: this checkout's logs service, optionally the same service at
+`--baseline REF` (a git ref, extracted to a temp dir and run with this environment), and
+SQLite with indexes loaded with the same lines (in this process). In every round, each
+service arm starts fresh (`python -m services.logs`, its own chDB dir and consumer group;
+arm order alternates between rounds) and is measured on:
+- ingest: the clock starts when the service's `/readyz` first answers 200 (its consumers
+  hold partitions; they may have stored some lines already, which flatters the rate a
+  little; "incl. start-up" starts at process launch) and stops when the end marker of
+  every partition is queryable over HTTP; each arm ingests alone, then both are restarted
+  on their stores for the rest of the round;
+- queries: the newest 100 of every console filter, `--queries` runs per filter per arm,
+  arms interleaved request by request (A, B, SQLite, A, B, ...), p50/p99 per round;
+- tail: `--subscribers` SSE tails of one installation, `--tail-lines` lines published 10 ms
+  apart; publish → SSE latency, beside publish → a bare consumer of the topic (the broker's
+  share of it).
+Figures are medians over rounds. 127.0.0.1 only; bounded in count and time; stops every
+process it started, by pid.
 """
 
 from __future__ import annotations
@@ -15,9 +26,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -26,9 +37,10 @@ from typing import Any
 
 import httpx
 import msgspec
+from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
-from bench.ingress import infrastructure, start, stop, wait_until
+from bench.ingress import ROOT, infrastructure, stop, wait_until
 from bench.logs_data import (
     INSTALLATIONS,
     WORKSPACE,
@@ -38,17 +50,17 @@ from bench.logs_data import (
     sqlite_query,
     synthetic_lines,
 )
+from bench.logs_report import report
 from cli.embedded import free_port
+from contracts.installations import InstallationSnapshot
 from contracts.logs import ExtensionLogLine
-from contracts.topics import EXTENSION_LOGS
+from contracts.topics import EXTENSION_LOGS, INSTALLATION_SNAPSHOTS
 from services.base.auth import Principal, new_token, token_digest, token_key
-from services.base.kafka import create_producer, ensure_topics
+from services.base.kafka import create_producer, ensure_topics, publish
 from services.base.settings import InfraSettings
-from services.logs.service.queries import LogFilter
-from services.logs.store.clickhouse import ClickHouse
-from services.logs.store.lines import LogLineStore
 
 MARKER = "bench-end-marker"
+TAIL_INSTALLATION = "ins_tail"
 
 
 async def admin_token(redis_url: str) -> str:
@@ -109,54 +121,144 @@ async def wait_queryable(client: httpx.AsyncClient, base: str, timeout: float) -
     raise SystemExit("bench: the lines did not become queryable in time")
 
 
-async def http_queries(client: httpx.AsyncClient, base: str, repeat: int) -> dict[str, Any]:
-    """p50/p99 per console filter over HTTP (newest 100)."""
-    results: dict[str, Any] = {}
-    for name, params in console_filters():
-        url = f"{base}/v1/extensions/helpdesk/logs"
-        for _ in range(3):
-            await client.get(url, params=params)
-        samples = []
-        for _ in range(repeat):
-            started = time.perf_counter()
-            response = await client.get(url, params=params)
-            samples.append(time.perf_counter() - started)
-            assert response.status_code == 200, response.text
-        results[name] = (*percentiles(samples), len(response.json()["items"]))
-    first = (await client.get(f"{base}/v1/extensions/helpdesk/logs")).json()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        await client.get(
-            f"{base}/v1/extensions/helpdesk/logs", params={"cursor": first["next_cursor"]}
-        )
-        samples.append(time.perf_counter() - started)
-    results["page 2 (cursor)"] = (*percentiles(samples), 100)
-    return results
+async def install_all(settings: InfraSettings) -> None:
+    """Snapshots of the benchmarked installations (installation routes answer 404 otherwise)."""
+    producer = create_producer(settings, "bench-logs-snapshots")
+    await producer.start()
+    try:
+        for installation_id in [*INSTALLATIONS, TAIL_INSTALLATION]:
+            snapshot = InstallationSnapshot(
+                installation_id=installation_id,
+                workspace_id=WORKSPACE,
+                extension_key="helpdesk",
+                kind="extension",
+                revision=time.time_ns(),
+                state="active",
+                updated_at=time.time(),
+            )
+            await publish(producer, INSTALLATION_SNAPSHOTS, snapshot)
+    finally:
+        await producer.stop()
+
+
+def launch(source: Path, env: dict[str, str], store: tuple[str, str]) -> tuple[str, Any]:
+    """`python -m services.logs` from `source` (this checkout or the extracted baseline) on
+    `store` (data dir, consumer group): (base url, process) once it answers /readyz."""
+    port = free_port()
+    service_env = {
+        **env,
+        "PYTHONPATH": str(source),
+        "LOGS_PORT": str(port),
+        "LOGS_DATA_DIR": store[0],
+        "LOGS_GROUP_ID": store[1],
+    }
+    return f"http://127.0.0.1:{port}", subprocess.Popen(
+        [sys.executable, "-m", "services.logs"],
+        env=service_env,
+        cwd=source,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def ingest(
+    client: httpx.AsyncClient, source: Path, env: dict[str, str], store: tuple[str, str]
+) -> tuple[float, float]:
+    """One service arm alone on a fresh store, stopped after: (lines/s, incl. start-up)."""
+    launched = time.perf_counter()
+    base, service = launch(source, env, store)
+    try:
+        await asyncio.to_thread(wait_until, f"{base}/readyz", None, 120)
+        ready = time.perf_counter()
+        done = await wait_queryable(client, base, 900)
+    finally:
+        stop(service)
+    total = LINES_TOTAL[0]
+    return total / (done - ready), total / (done - launched)
+
+
+LINES_TOTAL = [0]
+
+
+async def query_round(
+    client: httpx.AsyncClient, bases: dict[str, str], db: sqlite3.Connection, repeat: int
+) -> dict[tuple[str, str], tuple[float, float, int]]:
+    """Every filter, arms interleaved request by request: (arm, filter) → (p50, p99, rows)."""
+    samples: dict[tuple[str, str], list[float]] = {}
+    rows: dict[tuple[str, str], int] = {}
+    cursors = {}
+    for arm, base in bases.items():  # page 2: each arm's own cursor
+        first = (await client.get(f"{base}/v1/extensions/helpdesk/logs")).json()
+        cursors[arm] = {"cursor": first["next_cursor"]}
+    filters = [(name, {arm: params for arm in bases}) for name, params in console_filters()]
+    for name, by_arm in [*filters, ("page 2 (cursor)", cursors)]:
+        for n in range(repeat + 3):
+            for arm, base in bases.items():
+                started = time.perf_counter()
+                url = f"{base}/v1/extensions/helpdesk/logs"
+                response = await client.get(url, params=by_arm[arm])
+                elapsed = time.perf_counter() - started
+                assert response.status_code == 200, response.text
+                if n >= 3:
+                    samples.setdefault((arm, name), []).append(elapsed)
+                    rows[(arm, name)] = len(response.json()["items"])
+            if name != "page 2 (cursor)":
+                started = time.perf_counter()
+                found = sqlite_query(db, "helpdesk", next(iter(by_arm.values())))
+                if n >= 3:
+                    samples.setdefault(("sqlite", name), []).append(time.perf_counter() - started)
+                    rows[("sqlite", name)] = len(found)
+    return {key: (*percentiles(values), rows[key]) for key, values in samples.items()}
 
 
 async def tail_latency(
     client: httpx.AsyncClient, base: str, settings: InfraSettings, subscribers: int, lines: int
-) -> tuple[float, float, int]:
-    """Publish → SSE delivery latency over `subscribers` tails of one installation."""
+) -> tuple[float, float, float, float]:
+    """Publish → SSE over `subscribers` tails of one installation, and publish → a bare
+    consumer of the topic: (SSE p50, SSE p99, consumer p50, consumer p99) in ms."""
     received: list[float] = []
+    consumed: list[float] = []
+    run = uuid.uuid4().hex
 
     async def listen(ready: asyncio.Event) -> None:
-        async with client.stream("GET", f"{base}/v1/installations/ins_tail/logs/stream") as stream:
+        url = f"{base}/v1/installations/{TAIL_INSTALLATION}/logs/stream"
+        async with client.stream("GET", url, params={"q": run}) as stream:
             got = 0
             async for raw in stream.aiter_lines():
                 if raw.startswith("event: ready"):
                     ready.set()
                 if raw.startswith("data: ") and '"sent"' in raw:
-                    line = json.loads(raw[6:])
-                    received.append(time.time() - line["attrs"]["sent"])
+                    received.append(time.time() - json.loads(raw[6:])["attrs"]["sent"])
                     got += 1
                     if got == lines:
                         return
 
-    readies = [asyncio.Event() for _ in range(subscribers)]
-    tasks = [asyncio.create_task(listen(r)) for r in readies]
-    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
+    async def bare_consumer(ready: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(
+            EXTENSION_LOGS.name,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=f"bench-probe-{run}",
+            auto_offset_reset="latest",
+            fetch_max_wait_ms=20,
+        )
+        await consumer.start()
+        try:
+            while not consumer.assignment():
+                await asyncio.sleep(0.05)
+            await consumer.seek_to_end()
+            ready.set()
+            while len(consumed) < lines:
+                batch = await consumer.getmany(timeout_ms=100)
+                for record in (r for part in batch.values() for r in part):
+                    if run.encode() in (record.value or b""):
+                        consumed.append(time.time() - json.loads(record.value)["attrs"]["sent"])
+        finally:
+            await consumer.stop()
+
+    readies = [asyncio.Event() for _ in range(subscribers + 1)]
+    tasks = [asyncio.create_task(listen(r)) for r in readies[:-1]]
+    tasks.append(asyncio.create_task(bare_consumer(readies[-1])))
+    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 60)
     producer = create_producer(settings, "bench-logs-tail")
     await producer.start()
     for n in range(lines):
@@ -164,9 +266,9 @@ async def tail_latency(
             log_id=f"tail_{uuid.uuid4().hex}",
             at=time.time(),
             level="info",
-            message=f"tail {n}",
+            message=f"tail {run} {n}",
             workspace_id=WORKSPACE,
-            installation_id="ins_tail",
+            installation_id=TAIL_INSTALLATION,
             extension_key="helpdesk",
             version_id="ver_1",
             invocation_id="inv_t",
@@ -178,120 +280,84 @@ async def tail_latency(
         await asyncio.sleep(0.01)
     await producer.stop()
     await asyncio.wait_for(asyncio.gather(*tasks), 60)
-    p50, p99 = percentiles(received)
-    return p50, p99, len(received)
+    return (*percentiles(received), *percentiles(consumed))
 
 
-async def store_queries(data_dir: str, repeat: int) -> dict[str, tuple[float, float]]:
-    """The same filters straight against the store (no HTTP), the service stopped."""
-    clickhouse = ClickHouse("", data_dir)
-    await clickhouse.open()
-    lines = LogLineStore(clickhouse, lambda _: 14)
-    results = {}
-    for name, params in console_filters():
-        query = LogFilter(
-            workspace_id=WORKSPACE,
-            extension_key="helpdesk",
-            **{"since": time.time() - 7 * 86_400, **params},
-        )
-        samples = []
-        for n in range(repeat + 3):
-            started = time.perf_counter()
-            await lines.page(query, None, 100)
-            if n >= 3:
-                samples.append(time.perf_counter() - started)
-        results[name] = percentiles(samples)
-    await clickhouse.close()
-    return results
+def baseline_source(ref: str, home: str) -> Path:
+    """The tree of `ref` (git archive), to run the baseline service from."""
+    target = Path(home) / "baseline"
+    target.mkdir()
+    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
 
 
-def sqlite_baseline(lines: int, repeat: int) -> tuple[float, dict[str, tuple[float, float]]]:
-    """SQLite with indexes: lines/s inserted, p50/p99 of the same filters."""
-    with tempfile.TemporaryDirectory(prefix="bench-sqlite-") as home:
-        path = str(Path(home) / "logs.db")
-        rate = sqlite_load(path, list(synthetic_lines(lines)))
-        db = sqlite3.connect(path)
-        results = {}
-        for name, params in console_filters():
-            samples = []
-            for n in range(repeat + 3):
-                started = time.perf_counter()
-                sqlite_query(db, "helpdesk", params)
-                if n >= 3:
-                    samples.append(time.perf_counter() - started)
-            results[name] = percentiles(samples)
-        db.close()
-    return rate, results
-
-
-async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
+async def run(args: argparse.Namespace, env: dict[str, str], home: str) -> None:
     settings = InfraSettings(
         kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"], redis_url=env["REDIS_URL"]
     )
     await ensure_topics(settings.kafka_bootstrap_servers)
     token = await admin_token(env["REDIS_URL"])
+    await install_all(settings)
     produced = await produce(settings, args.lines)
-    print(f"produced {args.lines:,} lines at {produced:,.0f} lines/s (acks=all)")
-    with tempfile.TemporaryDirectory(prefix="bench-logs-store-") as data_dir:
-        port = free_port()
-        service_env = {
-            **env,
-            "LOGS_PORT": str(port),
-            "LOGS_DATA_DIR": data_dir,
-            "LOGS_GROUP_ID": f"bench-{uuid.uuid4().hex[:8]}",
-        }
-        base = f"http://127.0.0.1:{port}"
-        launched = time.perf_counter()
-        service = start(["-m", "services.logs"], service_env)
-        try:
-            await asyncio.to_thread(wait_until, f"{base}/readyz", None, 120)
-            ready = time.perf_counter()
-            headers = {"authorization": f"Bearer {token}"}
-            async with httpx.AsyncClient(headers=headers, timeout=60) as client:
-                done = await wait_queryable(client, base, 900)
-                total = args.lines + len(INSTALLATIONS)
-                print(
-                    f"ingest: {total / (done - ready):,.0f} lines/s from ready to queryable "
-                    f"({total / (done - launched):,.0f} lines/s including start-up)"
-                )
-                over_http = await http_queries(client, base, args.queries)
-                tail = await tail_latency(client, base, settings, args.subscribers, args.tail_lines)
-        finally:
-            stop(service)
-        direct = await store_queries(data_dir, args.queries)
-    sqlite_rate, sqlite = sqlite_baseline(args.lines, args.queries)
-    print(f"baseline: SQLite with indexes inserts {sqlite_rate:,.0f} lines/s (batches of 5,000)")
-    print(f"\nqueries over {args.lines:,} lines, newest 100, {args.queries} runs each (ms)")
-    print(
-        f"{'filter':<24}{'rows':>6}{'http p50':>10}{'http p99':>10}{'store p50':>10}"
-        f"{'store p99':>10}{'sqlite p50':>11}{'sqlite p99':>11}"
-    )
-    for name, (p50, p99, rows) in over_http.items():
-        d50, d99 = direct.get(name, (float("nan"), float("nan")))
-        s50, s99 = sqlite.get(name, (float("nan"), float("nan")))
-        print(
-            f"{name:<24}{rows:>6}{p50:>10.1f}{p99:>10.1f}{d50:>10.1f}{d99:>10.1f}"
-            f"{s50:>11.1f}{s99:>11.1f}"
-        )
-    worst = max(p99 for _, p99, _ in over_http.values())
-    print(f"worst http p99: {worst:.1f} ms (target <= 50)")
-    print(
-        f"tail: {args.subscribers} subscribers x {args.tail_lines} lines, publish -> SSE "
-        f"p50 {tail[0]:.1f} ms, p99 {tail[1]:.1f} ms ({tail[2]} deliveries)"
-    )
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, {platform.platform()}")
+    LINES_TOTAL[0] = args.lines + len(INSTALLATIONS)
+    print(f"produced {args.lines:,} lines at {produced:,.0f} lines/s (acks=all)", flush=True)
+    sources = {"current": ROOT}
+    if args.baseline:
+        sources["baseline"] = baseline_source(args.baseline, home)
+    sqlite_path = str(Path(home) / "logs.db")
+    sqlite_rate = sqlite_load(sqlite_path, list(synthetic_lines(args.lines)))
+    db = sqlite3.connect(sqlite_path)
+    print(f"SQLite with indexes: {sqlite_rate:,.0f} lines/s inserted (batches of 5,000)")
+    ingests: dict[str, list[tuple[float, float]]] = {arm: [] for arm in sources}
+    queries: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
+    tails: dict[str, list[tuple[float, float, float, float]]] = {arm: [] for arm in sources}
+    headers = {"authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(headers=headers, timeout=60) as client:
+        for round_no in range(args.rounds):
+            order = list(sources) if round_no % 2 == 0 else list(reversed(sources))
+            stores = {
+                arm: (tempfile.mkdtemp(prefix="store-", dir=home), f"bench-{uuid.uuid4().hex[:8]}")
+                for arm in order
+            }
+            for arm in order:  # each arm ingests alone (nothing else of this bench running)
+                rate, with_start = await ingest(client, sources[arm], env, stores[arm])
+                ingests[arm].append((rate, with_start))
+                print(f"round {round_no + 1} {arm}: ingest {rate:,.0f} lines/s", flush=True)
+            bases: dict[str, str] = {}
+            running = []
+            try:
+                for arm in order:  # both again on their stores (same group: nothing to re-read)
+                    base, service = launch(sources[arm], env, stores[arm])
+                    running.append(service)
+                    await asyncio.to_thread(wait_until, f"{base}/readyz", None, 120)
+                    bases[arm] = base
+                for key, value in (await query_round(client, bases, db, args.queries)).items():
+                    queries.setdefault(key, []).append(value)
+                for arm in order:
+                    tail = await tail_latency(
+                        client, bases[arm], settings, args.subscribers, args.tail_lines
+                    )
+                    tails[arm].append(tail)
+                    print(f"round {round_no + 1} {arm}: tail p50/p99 {tail[0]:.0f}/{tail[1]:.0f}")
+            finally:
+                for service in running:
+                    stop(service)
+    db.close()
+    report(args, sources, ingests, queries, tails, sqlite_rate)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--subscribers", type=int, default=20)
     parser.add_argument("--tail-lines", type=int, default=200)
-
+    parser.add_argument("--baseline", default="", help="git ref of a baseline arm, e.g. main")
     args = parser.parse_args()
-    with infrastructure() as env:
-        asyncio.run(run(args, env))
+    with infrastructure() as env, tempfile.TemporaryDirectory(prefix="bench-logs-") as home:
+        asyncio.run(run(args, env, home))
 
 
 if __name__ == "__main__":

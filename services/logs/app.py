@@ -20,6 +20,7 @@ from contracts.topics import (
 )
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
+from services.base.kafka import dead_letter
 from services.base.secrets_crypto import Keyring
 from services.base.settings import InfraSettings
 from services.base.snapshots import Follower, SnapshotView
@@ -41,14 +42,20 @@ from services.logs.store.clickhouse import ClickHouse
 from services.logs.store.health import HealthStore
 from services.logs.store.lines import LogLineStore
 from services.logs.store.records import RecordStore
+from services.logs.store.schema import log_lines_ddl
 from services.logs.store.secret_reads import SecretReadStore
+from services.logs.subscribers.lines import LineConsumer
 
 
 def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litestar:
     """Wire the store, subscribers, alerting and the HTTP API."""
     infra = Infrastructure.create(infra_settings, "logs")
-    clickhouse = ClickHouse(settings.clickhouse_url, settings.data_dir)
-    lines = LogLineStore(clickhouse, lambda w: settings.retention_for(w)[0])
+    clickhouse = ClickHouse(
+        settings.clickhouse_url,
+        settings.data_dir,
+        log_lines_ddl(settings.retention_days, settings.retention_days_overrides()),
+    )
+    lines = LogLineStore(clickhouse)
     records = RecordStore(clickhouse)
     activity = ActivityStore(clickhouse)
     view = SnapshotView()
@@ -59,6 +66,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
         health=HealthStore(clickhouse),
         secret_reads=SecretReadStore(clickhouse),
         tail=hub,
+        installations=view,
         default_window_s=settings.default_window_s,
         tail_heartbeat_s=settings.tail_heartbeat_s,
         feed_tail=not settings.tail_own_group,
@@ -97,11 +105,24 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
     infra.consumers.reader(INSTALLATION_SNAPSHOTS)
     infra.readiness.checks["snapshots"] = lambda: view.ready
 
-    # One consumer for everything stored (each consumer joining a group costs seconds).
+    # Log lines: their own consumer (raw JSON to the store, reading while inserting).
+    lines_group = f"{settings.group_id}.lines"
+    line_consumer = LineConsumer(
+        bootstrap_servers=infra_settings.kafka_bootstrap_servers,
+        group_id=lines_group,
+        store=logs.store_lines,
+        show=logs.show_lines,
+        park=lambda raw, why: dead_letter(infra.producer, EXTENSION_LOGS, lines_group, raw, why),
+        max_records=settings.lines_max_records,
+        poll_ms=settings.lines_poll_ms,
+        fetch_max_wait_ms=settings.lines_fetch_max_wait_ms,
+    )
+    infra.consumers.consumes.append(EXTENSION_LOGS.name)
+    infra.readiness.checks["lines_consumer"] = line_consumer.assigned
+    # One consumer for everything else stored (each consumer joining a group costs seconds).
     infra.consumers.subscribe_batch(
         settings.group_id,
         {
-            EXTENSION_LOGS: on.log_lines_handler(logs),
             AUDIT_EVENTS: on.audit_handler(logs),
             STREAM_STATUS: on.stream_status_handler(logs, rules),
             WEBHOOK_HEALTH: on.webhook_health_handler(logs, rules),
@@ -125,6 +146,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
 
     async def open_store() -> None:
         follower.start()
+        line_consumer.start()
         await clickhouse.open()
         await sender.start()
         await sweeper.start()
@@ -137,6 +159,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
         # Consumers finish (and commit) their batch before the store closes; stopping the
         # broker again in Infrastructure.stop is a no-op.
         await infra.broker.stop()
+        await line_consumer.stop()
         await clickhouse.close()
 
     return build_http_app(

@@ -26,9 +26,16 @@ class LogsSettings(msgspec.Struct, frozen=True, kw_only=True):
     retention_interval_s: float = 300.0
     # A query without `since` looks this far back (bounded scans keep p99 low).
     default_window_s: float = 7 * 86_400.0
-    # Inserts are batched: a Kafka batch of up to `batch_max_records` lines is one insert.
+    # The other topics' consumer: a Kafka batch of up to `batch_max_records` is one insert.
     batch_max_records: int = 5_000
     batch_timeout_ms: int = 50
+    # Log lines (their own consumer): an insert takes every line read meanwhile, up to
+    # `lines_max_records` (large parts, few merges; an insert holds the embedded store, so
+    # a larger one delays queries longer). `lines_poll_ms` bounds a read's wait when nothing
+    # is there; `lines_fetch_max_wait_ms` how long the broker may hold a fetch (tail latency).
+    lines_max_records: int = 50_000
+    lines_poll_ms: int = 10
+    lines_fetch_max_wait_ms: int = 20
     # Live tail: each subscriber may hold this many undelivered lines; past it, it is dropped.
     tail_queue_size: int = 1_000
     tail_heartbeat_s: float = 15.0
@@ -60,6 +67,15 @@ class LogsSettings(msgspec.Struct, frozen=True, kw_only=True):
                 raise ValueError(
                     f"LOGS_RETENTION_OVERRIDES: expected workspace_id=days/max_lines, got {entry!r}"
                 )
+
+    def retention_days_overrides(self) -> dict[str, int]:
+        """Workspaces whose retention in days is not `retention_days`."""
+        found = {}
+        for entry in filter(None, (e.strip() for e in self.retention_overrides.split(","))):
+            workspace, _, limits = entry.partition("=")
+            if limits.partition("/")[0].strip():
+                found[workspace.strip()] = self.retention_for(workspace.strip())[0]
+        return found
 
     def retention_for(self, workspace_id: str) -> tuple[int, int]:
         """(days, max lines) for one workspace."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 import uuid
@@ -11,8 +12,9 @@ from typing import Any, TypeVar
 import httpx
 from redis.asyncio import Redis
 
+from contracts.installations import InstallationSnapshot
 from contracts.logs import ExtensionLogLine
-from contracts.topics import Topic
+from contracts.topics import INSTALLATION_SNAPSHOTS, Topic
 from services.base.auth import Principal
 from services.base.kafka import create_producer, publish
 from services.logs.app import create_app
@@ -21,7 +23,7 @@ from services.registry.outbox import OutboxRelay
 from services.registry.schemas import MemberCreate, TokenCreate
 from services.registry.service import WorkspaceService
 from services.registry.store import RegistryStore
-from tests.harness import Infra, logs_store_dir, serving, wait_ready
+from tests.harness import Infra, eventually, logs_store_dir, serving, wait_ready
 
 T = TypeVar("T")
 
@@ -79,6 +81,54 @@ async def publish_all(infra: Infra, topic: Topic[Any], messages: list[Any]) -> N
             await publish(producer, topic, message)
     finally:
         await producer.stop()
+
+
+async def publish_fast(infra: Infra, topic: Topic[Any], raws: list[tuple[bytes, bytes]]) -> None:
+    """Publish many (key, value) records without waiting for each ack (acks=all at the end)."""
+    producer = create_producer(infra.settings(), "test-logs-bulk")
+    await producer.start()
+    try:
+        for start in range(0, len(raws), 20_000):
+            sent = [
+                await producer.send(topic.name, value, key=key)
+                for key, value in raws[start : start + 20_000]
+            ]
+            await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+async def installed(
+    infra: Infra,
+    http: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str],
+    workspace_id: str,
+    *installation_ids: str,
+) -> None:
+    """Publish a snapshot of each installation in `workspace_id` (as the registry does), then
+    wait until the logs service at `url` knows them: its installation routes answer 404 for
+    an installation it does not hold in the caller's workspace (`headers` authenticate one)."""
+    snapshots = [
+        InstallationSnapshot(
+            installation_id=installation_id,
+            workspace_id=workspace_id,
+            extension_key="helpdesk",
+            kind="extension",
+            revision=time.time_ns(),
+            state="active",
+            updated_at=time.time(),
+        )
+        for installation_id in installation_ids
+    ]
+    await publish_all(infra, INSTALLATION_SNAPSHOTS, snapshots)
+    for installation_id in installation_ids:
+        probe = f"{url}/v1/installations/{installation_id}/health"
+
+        async def known(probe: str = probe) -> bool:
+            return (await http.get(probe, headers=headers)).status_code == 200
+
+        await eventually(known, timeout=30, what=f"{installation_id} known to the logs service")
 
 
 @contextlib.asynccontextmanager

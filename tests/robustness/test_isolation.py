@@ -56,12 +56,6 @@ WORKSPACE_SCOPED = {
     ("GET", "/v1/extensions/{extension_key}/logs/stream"),
     # the caller's own draft of an extension key: removing none is not an error (idempotent)
     ("DELETE", "/v1/extensions/{key}/draft"),
-    # logs reads of an installation filter on the caller's workspace: another workspace's
-    # installation reads as empty, exactly like an id that does not exist
-    ("GET", "/v1/installations/{installation_id}/logs"),
-    ("GET", "/v1/installations/{installation_id}/logs/stream"),
-    ("GET", "/v1/installations/{installation_id}/health"),
-    ("GET", "/v1/installations/{installation_id}/secret-reads"),
 }
 # Writes a member may do by design (its own tokens).
 MEMBER_WRITES = {

@@ -18,7 +18,7 @@ from services.logs.service.observation import ObservationReport, ObservationRepo
 
 
 class InstallationsController(Controller):
-    """One installation of the caller's workspace (another workspace's reads as empty/404)."""
+    """One installation of the caller's workspace; another workspace's answers 404."""
 
     path = "/v1/installations/{installation_id:str}"
     tags = ["logs", "health"]
@@ -33,7 +33,8 @@ class InstallationsController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
         cursor: FromQuery[str | None] = None,
     ) -> LogPage:
-        """The extension log query, for one installation."""
+        """The extension log query, for one installation (404 for another workspace's)."""
+        logs.require_installation(principal.workspace_id, installation_id)
         query = filters.scoped(principal, None, installation_id)
         return await logs.query_lines(query, cursor, limit)
 
@@ -45,7 +46,8 @@ class InstallationsController(Controller):
         filters: NamedDependency[FilterParams],
         installation_id: FromPath[str],
     ) -> ServerSentEvent:
-        """Live tail for one installation."""
+        """Live tail for one installation (404 for another workspace's)."""
+        logs.require_installation(principal.workspace_id, installation_id)
         return tail_response(logs, filters.scoped(principal, None, installation_id))
 
     @get("/health")

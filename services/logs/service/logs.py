@@ -10,7 +10,8 @@ import msgspec
 from contracts.audit import AuditEvent
 from contracts.logs import ExtensionLogLine
 from contracts.streams import StreamStatus
-from services.logs.errors import InvalidFilter
+from services.base.snapshots import SnapshotView
+from services.logs.errors import InstallationNotFound, InvalidFilter
 from services.logs.schemas import (
     AuditPage,
     InstallationHealth,
@@ -20,13 +21,16 @@ from services.logs.schemas import (
     WorkspaceHealth,
 )
 from services.logs.service.queries import Cursor, LogFilter
-from services.logs.service.tail import TailHub, TailSubscription
+from services.logs.service.tail import TailHub, TailSubscription, decode_holding
 from services.logs.store.audit import AuditFilter, AuditStore
 from services.logs.store.health import HealthStore, WebhookTotals
 from services.logs.store.lines import LogLineStore
 from services.logs.store.secret_reads import SecretReadStore
 
 LineObserver = Callable[[Sequence[ExtensionLogLine]], Awaitable[None]]
+# What a line the alert rules look at says, as JSON strings (kind error/denial/platform or
+# level error): only lines holding one of these are decoded for the rules.
+_ALERTABLE = (b'"error"', b'"denial"', b'"platform"')
 
 
 class LogsService:
@@ -40,6 +44,7 @@ class LogsService:
         health: HealthStore,
         secret_reads: SecretReadStore,
         tail: TailHub,
+        installations: SnapshotView,
         default_window_s: float,
         tail_heartbeat_s: float = 15.0,
         feed_tail: bool = True,
@@ -49,21 +54,34 @@ class LogsService:
         self.health = health
         self.secret_reads = secret_reads
         self.tail = tail
+        self.installations = installations
         self.default_window_s = default_window_s
         self.tail_heartbeat_s = tail_heartbeat_s
         self.feed_tail = feed_tail
         self.line_observers: list[LineObserver] = []
 
-    async def ingest_lines(self, lines: Sequence[ExtensionLogLine]) -> None:
-        """Store a batch (one insert), then hand it to the live tails and the alert rules.
-
-        Returns only once the batch is stored: the subscriber commits offsets after this.
-        """
-        await self.lines.add_many(lines)
+    def show_lines(self, raws: Sequence[bytes]) -> None:
+        """Hand lines just read from the topic (JSON) to the live tails, before they are
+        stored: a tail shows a line as soon as the consumer has it."""
         if self.feed_tail:
-            self.tail.publish(lines)
-        for observer in self.line_observers:
-            await observer(lines)
+            self.tail.offer_raw(raws)
+
+    async def store_lines(self, raws: Sequence[bytes]) -> None:
+        """Store a batch as the topic carries it (one insert, parsed by ClickHouse), then hand
+        the lines the alert rules look at to them. Returns only once the batch is stored: the
+        consumer commits offsets after this. A refused line fails the whole call."""
+        await self.lines.add_raw(raws)
+        if self.line_observers:
+            relevant = decode_holding(raws, _ALERTABLE)
+            for observer in self.line_observers:
+                await observer(relevant)
+
+    def require_installation(self, workspace_id: str, installation_id: str) -> None:
+        """404 unless the installation belongs to the caller's workspace (as every service
+        answers): another workspace's id reads exactly like one that does not exist."""
+        snapshot = self.installations.get(installation_id)
+        if snapshot is None or snapshot.workspace_id != workspace_id:
+            raise InstallationNotFound("no such installation", field="installation_id")
 
     async def query_lines(self, query: LogFilter, cursor: str | None, limit: int) -> LogPage:
         """Newest first; without `since`, only the default window (bounded scans)."""
@@ -98,6 +116,7 @@ class LogsService:
         self, workspace_id: str, installation_id: str
     ) -> InstallationHealth:
         """Latest status of every stream plus webhook answers of the last hour and day."""
+        self.require_installation(workspace_id, installation_id)
         found = await self._health(workspace_id, installation_id)
         return found.get(installation_id) or _health_of(installation_id, [], {}, {})
 
@@ -127,6 +146,7 @@ class LogsService:
 
     async def secret_reads_of(self, workspace_id: str, installation_id: str) -> SecretReadsView:
         """Reads newest first, and which versions read each secret name."""
+        self.require_installation(workspace_id, installation_id)
         reads = await self.secret_reads.of_installation(workspace_id, installation_id)
         versions: dict[str, list[str]] = {}
         for read in sorted(reads, key=lambda r: r.first_read_at):

@@ -12,8 +12,24 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import msgspec
+
 from contracts.logs import ExtensionLogLine
+from contracts.topics import EXTENSION_LOGS
 from services.logs.service.queries import LogFilter
+
+
+def decode_holding(raws: Sequence[bytes], needles: Sequence[bytes]) -> list[ExtensionLogLine]:
+    """The lines (JSON) holding any of `needles`, decoded; the others are never decoded, and
+    one that does not decode is left out (the storing path parks it)."""
+    found = []
+    for raw in raws:
+        if any(needle in raw for needle in needles):
+            try:
+                found.append(EXTENSION_LOGS.decode(raw))
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                continue
+    return found
 
 
 @dataclass(eq=False)
@@ -62,6 +78,13 @@ class TailHub:
     def count(self) -> int:
         """Open tails."""
         return sum(len(s) for s in self.by_workspace.values())
+
+    def offer_raw(self, raws: Sequence[bytes]) -> None:
+        """`publish` for lines as the topic carries them (JSON): only a line that names a
+        workspace with an open tail is decoded (a byte search), the rest cost nothing."""
+        if not self.by_workspace:
+            return
+        self.publish(decode_holding(raws, [w.encode() for w in self.by_workspace]))
 
     def publish(self, lines: Sequence[ExtensionLogLine]) -> None:
         """Offer each line to the matching tails; drop any tail that cannot keep up."""

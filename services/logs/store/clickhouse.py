@@ -22,11 +22,18 @@ from clickhouse_connect.driver.exceptions import OperationalError
 from urllib3.exceptions import NewConnectionError
 
 from services.base.errors import DependencyUnavailable
-from services.logs.store.schema import TABLES
+from services.logs.store.schema import TABLES, TEXT_INDEX_SETTINGS
 
 T = TypeVar("T")
 # Every read says FINAL (see schema.py); within a day's partition only.
 QUERY_SETTINGS = {"do_not_merge_across_partitions_select_final": 1}
+# Raw JSON lines as the topic carries them: fields the table does not know are skipped
+# (contracts add fields compatibly), null is the column's default, objects are kept as text.
+JSON_INSERT_SETTINGS = {
+    "input_format_skip_unknown_fields": 1,
+    "input_format_null_as_default": 1,
+    "input_format_json_read_objects_as_strings": 1,
+}
 
 
 def connect(clickhouse_url: str, data_dir: str) -> Client:
@@ -54,9 +61,12 @@ def _unreachable(error: BaseException) -> bool:
 class ClickHouse:
     """Async facade: queries and inserts run one at a time in a dedicated thread."""
 
-    def __init__(self, clickhouse_url: str, data_dir: str) -> None:
+    def __init__(
+        self, clickhouse_url: str, data_dir: str, ddl: Sequence[tuple[str, ...]] = ()
+    ) -> None:
         self.clickhouse_url = clickhouse_url
         self.data_dir = data_dir
+        self.ddl = ddl
         self._client: Client | None = None
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
@@ -72,6 +82,14 @@ class ClickHouse:
         self._client = connect(self.clickhouse_url, self.data_dir)
         for ddl in TABLES:
             self._client.command(ddl)
+        for alternatives in self.ddl:  # the first alternative this engine version accepts
+            for n, statement in enumerate(alternatives):
+                try:
+                    self._client.command(statement, settings=TEXT_INDEX_SETTINGS)
+                    break
+                except Exception:
+                    if n == len(alternatives) - 1:
+                        raise
 
     async def close(self) -> None:
         """Close the client and release the embedded data directory."""
@@ -125,6 +143,23 @@ class ClickHouse:
     async def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
         """A statement without rows (DDL, DELETE, OPTIMIZE)."""
         return await self._run(lambda: self.client.command(sql, parameters=parameters))
+
+    async def insert_json(self, table: str, rows: Sequence[bytes]) -> None:
+        """One insert of JSON objects (one per item, `JSONEachRow`), parsed by ClickHouse.
+
+        Joining and sending happen in the store's thread: the event loop does no per-row work.
+        A row the table refuses fails the whole insert (nothing of it is stored).
+        """
+        if rows:
+            await self._run(
+                lambda: self.client.raw_insert(
+                    table,
+                    None,
+                    b"\n".join(rows),
+                    fmt="JSONEachRow",
+                    settings=JSON_INSERT_SETTINGS,
+                )
+            )
 
     async def insert(
         self,

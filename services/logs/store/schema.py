@@ -7,9 +7,26 @@ returns it once: log lines drop the adjacent repeat while reading (cheap: no FIN
 hot table), the small tables read with `FINAL`. Partitions are per day, so FINAL never
 merges across partitions (`do_not_merge_across_partitions_select_final`) and expiring a day
 drops whole parts.
+
+Log lines arrive as the topic's raw JSON (`JSONEachRow`): ClickHouse parses them, computes
+`expires_at` from the workspace's retention (a column default, see `log_lines_ddl`) and
+refuses a line without its identity or with a value outside the contract's enums (the
+table's constraints), so the consumer can park that one line.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+
+# A line the contract would refuse is refused by the table (the insert fails, the consumer
+# parks that line): its identity must be there, its enums must be the contract's.
+LINE_CONSTRAINTS = (
+    "line_identity CHECK log_id != '' AND workspace_id != '' AND installation_id != '' "
+    "AND extension_key != '' AND toUnixTimestamp64Micro(at) > 0",
+    "line_enums CHECK kind IN ('log', 'denial', 'error', 'would_write', 'platform') "
+    "AND script_type IN ('hook', 'job', 'route', 'page_action') "
+    "AND mode IN ('active', 'observe', 'draft')",
+)
 
 LOG_LINES = """
 CREATE TABLE IF NOT EXISTS log_lines (
@@ -36,7 +53,6 @@ CREATE TABLE IF NOT EXISTS log_lines (
     INDEX idx_log_id log_id TYPE bloom_filter(0.001) GRANULARITY 1,
     INDEX idx_invocation invocation_id TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_session session_id TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_message lower(message) TYPE ngrambf_v1(3, 8192, 3, 0) GRANULARITY 1,
     INDEX idx_extension extension_key TYPE set(64) GRANULARITY 1,
     INDEX idx_installation installation_id TYPE set(256) GRANULARITY 1,
     INDEX idx_kind kind TYPE set(8) GRANULARITY 1,
@@ -130,5 +146,41 @@ CREATE TABLE IF NOT EXISTS secret_reads (
 ENGINE = ReplacingMergeTree(last_read_at)
 ORDER BY (workspace_id, installation_id, version_id, script_name, secret_name)
 """
+
+# Free text: an inverted index of the message's words (ClickHouse's `text` index; the tokenizer
+# is named `splitByNonAlpha` from 26.x, `default` before), a token bloom filter where the
+# server has neither. `lower(message) LIKE '%word%'` is answered from it (dictionary scan).
+INDEXES = (
+    "lower(message) TYPE text(tokenizer = splitByNonAlpha)",
+    "lower(message) TYPE text(tokenizer = 'default')",
+    "lower(message) TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 1",
+)
+TEXT_INDEX_SETTINGS = {"allow_experimental_full_text_index": 1}
+
+
+def log_lines_ddl(default_days: int, days: Mapping[str, int]) -> list[tuple[str, ...]]:
+    """Statements run after the tables exist, each a tuple of alternatives (first that works).
+
+    Brings a store made by an earlier version up to date (the n-gram bloom filter replaced by
+    the text index, constraints added) and sets `expires_at`'s default to the retention of
+    each workspace: `LOGS_RETENTION_DAYS` or its override.
+    """
+    quoted = ", ".join("'" + w.replace("\\", "\\\\").replace("'", "\\'") + "'" for w in days)
+    retention = (
+        f"transform(workspace_id, [{quoted}], [{', '.join(str(int(d)) for d in days.values())}], "
+        f"{int(default_days)})"
+        if days
+        else str(int(default_days))
+    )
+    return [
+        ("ALTER TABLE log_lines DROP INDEX IF EXISTS idx_message",),
+        tuple(f"ALTER TABLE log_lines ADD INDEX IF NOT EXISTS idx_words {i}" for i in INDEXES),
+        *[(f"ALTER TABLE log_lines ADD CONSTRAINT IF NOT EXISTS {c}",) for c in LINE_CONSTRAINTS],
+        (
+            "ALTER TABLE log_lines MODIFY COLUMN expires_at DateTime('UTC') "
+            f"DEFAULT toDateTime(at) + toIntervalDay({retention})",
+        ),
+    ]
+
 
 TABLES = (LOG_LINES, AUDIT_EVENTS, STREAM_STATUS, WEBHOOK_HEALTH, RECORDS, SECRET_READS)

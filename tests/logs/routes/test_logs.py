@@ -14,7 +14,7 @@ import pytest
 from contracts.audit import AuditEvent
 from contracts.topics import AUDIT_EVENTS, EXTENSION_LOGS
 from tests.harness import eventually
-from tests.logs.factories import log_line, new_workspace, publish_all
+from tests.logs.factories import installed, log_line, new_workspace, publish_all
 
 NOW = time.time()
 # One line per distinct value of every filter (messages are the lines' names).
@@ -113,6 +113,7 @@ async def filtered(infra, http, logs_url) -> tuple[str, dict[str, str]]:
     lines = [log_line(workspace_id=workspace_id, **fields) for fields in LINES]
     other = log_line(workspace_id=workspace_id, extension_key="crm", message="L5 other ext")
     await publish_all(infra, EXTENSION_LOGS, [*lines, other])
+    await installed(infra, http, logs_url, admin, workspace_id, "inst_a", "inst_b")
     page = await eventually(lambda: query(http, logs_url, admin), lambda p: len(p["items"]) == 5)
     assert len(page["items"]) == 5
     return workspace_id, admin
@@ -140,8 +141,8 @@ async def test_the_installation_route_serves_the_same_filters_for_one_installati
 async def test_another_workspace_sees_none_of_the_lines(infra, http, logs_url, filtered):
     _, stranger = await new_workspace(infra)
     assert (await query(http, logs_url, stranger))["items"] == []
-    page = await query(http, logs_url, stranger, path="/v1/installations/inst_a/logs")
-    assert page["items"] == []
+    response = await http.get(f"{logs_url}/v1/installations/inst_a/logs", headers=stranger)
+    assert response.status_code == 404, response.text
 
 
 async def test_bad_filters_answer_400_naming_the_field(http, logs_url, filtered):
@@ -270,7 +271,9 @@ async def test_the_tail_delivers_new_lines_that_match_its_filters_only(infra, ht
 
 async def test_several_tails_each_receive_the_line(infra, http, logs_url):
     workspace_id, admin = await new_workspace(infra)
-    url = f"{logs_url}/v1/installations/inst_many/logs/stream"
+    inst = f"ins_{uuid.uuid4().hex[:8]}"
+    await installed(infra, http, logs_url, admin, workspace_id, inst)
+    url = f"{logs_url}/v1/installations/{inst}/logs/stream"
     async with (
         http.stream("GET", url, headers=admin) as first,
         http.stream("GET", url, headers=admin) as second,
@@ -284,7 +287,7 @@ async def test_several_tails_each_receive_the_line(infra, http, logs_url):
         await publish_all(
             infra,
             EXTENSION_LOGS,
-            [log_line(workspace_id=workspace_id, installation_id="inst_many", message="fan out")],
+            [log_line(workspace_id=workspace_id, installation_id=inst, message="fan out")],
         )
         await asyncio.wait_for(asyncio.gather(*readers), 20)
     for events in got:

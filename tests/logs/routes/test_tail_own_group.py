@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest_asyncio
 
 from contracts.topics import EXTENSION_LOGS
 from tests.harness import eventually
-from tests.logs.factories import log_line, new_workspace, publish_all, running_logs
+from tests.logs.factories import installed, log_line, new_workspace, publish_all, running_logs
 from tests.logs.routes.test_logs import read_events
 
 
@@ -23,8 +24,10 @@ async def logs_url(infra, http) -> AsyncIterator[str]:
 
 async def test_the_tail_delivers_from_its_own_consumer_group(infra, http, logs_url):
     workspace_id, admin = await new_workspace(infra)
+    inst = f"ins_{uuid.uuid4().hex[:8]}"
+    await installed(infra, http, logs_url, admin, workspace_id, inst)
     events: list[dict[str, Any]] = []
-    url = f"{logs_url}/v1/installations/inst_own/logs/stream"
+    url = f"{logs_url}/v1/installations/{inst}/logs/stream"
     async with http.stream("GET", url, headers=admin, params={"q": "wanted"}) as response:
         reader = asyncio.create_task(read_events(response, 1, events))
         await eventually(lambda: asyncio.sleep(0, events), bool, timeout=10)
@@ -32,8 +35,8 @@ async def test_the_tail_delivers_from_its_own_consumer_group(infra, http, logs_u
             infra,
             EXTENSION_LOGS,
             [
-                log_line(workspace_id=workspace_id, installation_id="inst_own", message="skip"),
-                log_line(workspace_id=workspace_id, installation_id="inst_own", message="WANTED"),
+                log_line(workspace_id=workspace_id, installation_id=inst, message="skip"),
+                log_line(workspace_id=workspace_id, installation_id=inst, message="WANTED"),
             ],
         )
         await asyncio.wait_for(reader, 20)
@@ -41,7 +44,7 @@ async def test_the_tail_delivers_from_its_own_consumer_group(infra, http, logs_u
     assert [line["message"] for line in lines] == ["WANTED"]
 
     async def stored() -> list[Any]:
-        page = await http.get(f"{logs_url}/v1/installations/inst_own/logs", headers=admin)
+        page = await http.get(f"{logs_url}/v1/installations/{inst}/logs", headers=admin)
         return page.json()["items"]
 
     assert len(await eventually(stored, lambda items: len(items) == 2)) == 2

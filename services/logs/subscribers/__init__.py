@@ -1,9 +1,11 @@
 """Kafka in: every topic the logs service reads, each batch stored in one insert.
 
-Commit behaviour: a batch's offsets are committed only after its handler returned, i.e.
-after the insert finished (`Consumers.subscribe_batch`). A crash in between redelivers
-the batch; the tables read with FINAL, so redelivered rows count once.
-The live tail is fed from memory: by the storing consumer right after each insert, or (with
+Log lines have a consumer of their own (`lines.py`: raw JSON to ClickHouse, the next batch
+read while the current one is inserted). The other topics share one consumer
+(`Consumers.subscribe_batch`). Commit behaviour: a batch's offsets are committed only
+after its insert finished. A crash in between redelivers the batch; the tables read with
+FINAL (log lines drop the adjacent repeat), so redelivered rows count once.
+The live tail is fed from memory: by the lines consumer as soon as it reads a batch, or (with
 `LOGS_TAIL_OWN_GROUP`, for several replicas) by a consumer group of its own per process,
 starting at the newest offset, so every replica's tails see every line.
 """
@@ -23,15 +25,6 @@ from services.logs.service.alerts.rules import AlertRules
 from services.logs.service.logs import LogsService
 from services.logs.service.tail import TailHub
 from services.logs.store.records import RecordStore
-
-
-def log_lines_handler(service: LogsService) -> Callable[[list[ExtensionLogLine]], Awaitable[None]]:
-    """Store a batch of lines (one insert); alert rules see it after it is stored."""
-
-    async def on_log_lines(lines: list[ExtensionLogLine]) -> None:
-        await service.ingest_lines(lines)
-
-    return on_log_lines
 
 
 def tail_handler(hub: TailHub) -> Callable[[list[ExtensionLogLine]], Awaitable[None]]:

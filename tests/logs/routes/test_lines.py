@@ -1,0 +1,154 @@
+"""Log lines at volume through the public interfaces (the topic in, HTTP out): poison lines
+parked alone, free text over many lines, keyset pages under concurrent inserts, and 404 for
+another workspace's installation on every installation route."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import msgspec
+import pytest
+
+from contracts.topics import DEAD_LETTERS, EXTENSION_LOGS
+from tests.harness import eventually, read_topic
+from tests.logs.factories import (
+    installed,
+    log_line,
+    new_workspace,
+    publish_all,
+    publish_fast,
+)
+
+# The free-text test's size: large enough that the store holds many parts and granules
+# (the 1,000,000-line figure belongs to bench/logs.py), small enough for CI (~15 s).
+MANY = 100_000
+INSTALLATION_ROUTES = ("logs", "logs/stream", "health", "secret-reads", "observation-report")
+
+
+async def page(http, url: str, headers: dict[str, str], **params: Any) -> dict[str, Any]:
+    response = await http.get(f"{url}/v1/extensions/helpdesk/logs", headers=headers, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_a_poison_line_is_parked_alone_and_its_batch_is_stored(infra, http, logs_url):
+    workspace_id, admin = await new_workspace(infra)
+    good = [log_line(workspace_id=workspace_id, message=f"good {n}") for n in range(40)]
+    line = msgspec.json.decode(EXTENSION_LOGS.encode(good[0]))
+    poison = [
+        b'{"broken',  # not JSON
+        msgspec.json.encode(line | {"log_id": "log_bad_level", "level": "verbose"}),
+        msgspec.json.encode({k: v for k, v in line.items() if k != "installation_id"}),
+    ]
+    key = workspace_id.encode()
+    records = [(key, EXTENSION_LOGS.encode(g)) for g in good[:20]]
+    records += [(key, p) for p in poison]
+    records += [(key, EXTENSION_LOGS.encode(g)) for g in good[20:]]
+    await publish_fast(infra, EXTENSION_LOGS, records)
+
+    stored = await eventually(
+        lambda: page(http, logs_url, admin, limit=1000), lambda p: len(p["items"]) >= 40
+    )
+    assert sorted(item["message"] for item in stored["items"]) == sorted(g.message for g in good)
+    letters = await read_topic(
+        infra.bootstrap_servers,
+        DEAD_LETTERS,
+        lambda ms: sum(m.value in poison for m in ms) >= len(poison),
+        timeout=60,
+    )
+    mine = [m for m in letters if m.key == key]
+    assert sorted(m.value for m in mine) == sorted(poison)
+    assert all(m.consumer_group.endswith(".lines") for m in mine)
+
+
+async def test_free_text_finds_a_rare_word_among_many_lines(infra, http, logs_url):
+    workspace_id, admin = await new_workspace(infra)
+    rare = f"zq{uuid.uuid4().hex[:10]}"
+    start = time.time() - 5 * 86_400
+    holders = {7_777, 50_001, 93_333}
+    records = []
+    for n in range(MANY):
+        words = f"fetched page {n} of customers" + (f" found {rare}!" if n in holders else "")
+        line = log_line(
+            workspace_id=workspace_id,
+            message=words,
+            log_id=f"log_{n:07d}",
+            at=start + n * 2.0,
+            installation_id=f"ins_{n % 12}",
+        )
+        records.append((f"ins_{n % 12}".encode(), EXTENSION_LOGS.encode(line)))
+    await publish_fast(infra, EXTENSION_LOGS, records)
+    await eventually(
+        lambda: page(http, logs_url, admin, q=f"page {MANY - 1} of"),
+        lambda p: len(p["items"]) == 1,
+        timeout=120,
+    )
+    expected = [f"log_{n:07d}" for n in sorted(holders, reverse=True)]
+    for q in (rare, rare.upper(), rare[3:], f"found {rare}"):
+        found = await page(http, logs_url, admin, q=q, limit=100)
+        assert [item["log_id"] for item in found["items"]] == expected, q
+        assert found["next_cursor"] is None
+
+
+async def test_keyset_pages_never_skip_or_repeat_while_lines_are_inserted(infra, http, logs_url):
+    workspace_id, admin = await new_workspace(infra)
+    base = time.time() - 600
+    # Groups of lines share a timestamp: the log id orders them, across page boundaries too.
+    old = [
+        log_line(workspace_id=workspace_id, message=f"old {n}", at=base + n // 4)
+        for n in range(400)
+    ]
+    await publish_all(infra, EXTENSION_LOGS, old)
+    await eventually(
+        lambda: page(http, logs_url, admin, limit=1000, q="old"), lambda p: len(p["items"]) == 400
+    )
+    writing = True
+
+    async def keep_inserting() -> None:
+        n = 0
+        while writing:
+            fresh = [log_line(workspace_id=workspace_id, message=f"new {n}.{k}") for k in range(20)]
+            await publish_all(infra, EXTENSION_LOGS, fresh)
+            n += 1
+
+    writer = asyncio.create_task(keep_inserting())
+    seen: list[str] = []
+    cursor: str | None = None
+    try:
+        for _ in range(200):
+            params: dict[str, Any] = {"limit": 9} | ({"cursor": cursor} if cursor else {})
+            answer = await page(http, logs_url, admin, **params)
+            seen += [item["log_id"] for item in answer["items"]]
+            cursor = answer["next_cursor"]
+            if cursor is None:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        writing = False
+        await writer
+    assert len(seen) == len(set(seen)), "a line was returned twice"
+    expected = [ln.log_id for ln in sorted(old, key=lambda ln: (ln.at, ln.log_id), reverse=True)]
+    assert [log_id for log_id in seen if log_id in {ln.log_id for ln in old}] == expected
+
+
+@pytest.mark.parametrize("route", INSTALLATION_ROUTES)
+async def test_another_workspaces_installation_answers_404(infra, http, logs_url, route):
+    owner_id, owner = await new_workspace(infra)
+    _, stranger = await new_workspace(infra)
+    inst = f"ins_{uuid.uuid4().hex[:8]}"
+    await installed(infra, http, logs_url, owner, owner_id, inst)
+    url = f"{logs_url}/v1/installations/{inst}/{route}"
+    for headers in (stranger, owner):
+        if route == "logs/stream":
+            async with http.stream("GET", url, headers=headers) as response:
+                status = response.status_code
+        else:
+            status = (await http.get(url, headers=headers)).status_code
+        # The owner reads it (the report: 409, the installation has no observation version).
+        assert status == (404 if headers is stranger else 409 if "report" in route else 200)
+    unknown = f"{logs_url}/v1/installations/ins_{uuid.uuid4().hex[:8]}/{route}"
+    if route != "logs/stream":
+        assert (await http.get(unknown, headers=owner)).status_code == 404
