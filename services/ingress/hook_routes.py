@@ -21,6 +21,7 @@ def hook_routes(before_write: BeforeWrite, triggers: HookTriggers) -> list[HTTPR
         status_code=200,
         guards=[require_internal_token],
         summary="Backfill core: may this write happen, with what changes?",
+        include_in_schema=False,  # the internal token only: described in docs/http-api.md
     )
     async def before_write_call(
         workspace_id: FromPath[str], entity_type: FromPath[str], data: JSONBody[EntityWrite]
