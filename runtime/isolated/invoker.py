@@ -34,6 +34,7 @@ from redis.asyncio import Redis
 from contracts.installations import InstallationSnapshot
 from runtime.interface import Invocation, SecretOpener
 from runtime.isolated import protocol
+from runtime.isolated.allocation import tenant_of
 from runtime.isolated.lockdown import Limits
 from runtime.isolated.pool import IsolationUnavailable, WorkerPool
 from runtime.isolated.worker_process import WorkerGone, WorkerProcess
@@ -118,8 +119,7 @@ class IsolatedRuntime(Runtime):
             await self.start()  # raises while isolation is unavailable and not allowed
         if not self.isolated:
             return await super()._execute(bundle, path, scope, invocation)
-        installation = invocation.installation
-        tenant = f"{installation.workspace_id}/{installation.installation_id}"
+        tenant = tenant_of(invocation)
         conversation = Conversation(self, bundle, path, scope, invocation)
         while True:
             try:

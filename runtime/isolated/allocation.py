@@ -1,0 +1,246 @@
+"""Which worker serves which invocation: the pool's allocation policy.
+
+Tenants: an invocation's tenant is its installation for the active version; a draft or an
+observation version is a tenant of its own (`tenant_of`), so draft code never runs in the
+process that ran the active version (it could read memory the active version left, such
+as secrets it fetched).
+
+Guarantees, given a pool of `size` workers:
+
+- **Warm per tenant.** A worker stays bound to its tenant after its queue empties. Idle
+  workers are kept in least-recently-used order; when a tenant without room needs a slot and
+  none is free, the least recently used idle worker of *another* tenant is retired.
+- **Spares.** Up to `spares` fresh, locked-down workers are forked ahead in the background
+  (retiring the least recently used worker idle for `spare_after_s` when no slot is free),
+  so binding a new tenant costs no fork on the invocation's path.
+- **Pipelining first.** An invocation queues on its tenant's least-loaded worker; the
+  tenant takes another worker only when every one of its workers has `depth` queued.
+- **Fair share.** One tenant holds at most `tenant_max` workers (by default all but a
+  quarter of the pool, at least one left to the others when `size` > 1): a flood of one
+  tenant's slow invocations leaves slots (and their spares) to every other tenant.
+- **Fair queueing.** An invocation that cannot be placed waits in its tenant's line. When
+  room appears every waiting line is woken, tenants in round-robin order (the tenant
+  served last goes to the back), so a long backlog of one tenant does not run ahead of the
+  first invocation of another.
+- `available(tenant)`: True when an invocation of `tenant` would be placed without waiting
+  (admission: a scheduler starts work only when a worker can take it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict, deque
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runtime.interface import Invocation
+    from runtime.isolated.worker_process import WorkerProcess
+
+
+def tenant_of(invocation: Invocation) -> str:
+    """The tenant an invocation runs as: its installation, and a draft or observation
+    version apart from the active one."""
+    installation = invocation.installation
+    tenant = f"{installation.workspace_id}/{installation.installation_id}"
+    if invocation.mode == "active":
+        return tenant
+    return f"{tenant}/{invocation.mode}/{invocation.version.version_id}"
+
+
+class Allocation:
+    """The pool's bookkeeping of bound, idle, spare and waiting; see the module docstring.
+
+    The pool supplies `_spawn()` (fork one locked-down worker) and `control` (None once
+    closed); this class decides who gets which worker.
+    """
+
+    size: int
+    depth: int
+    retired: int
+
+    def _init_allocation(self, *, spares: int, tenant_max: int | None) -> None:
+        self.spares = max(0, min(spares, self.size))
+        default_max = self.size - max(1, self.size // 4) if self.size > 1 else 1
+        self.tenant_max = max(1, min(tenant_max or default_max, self.size))
+        self.spare_after_s = 2.0
+        self.bound: dict[str, list[WorkerProcess]] = {}
+        self.fresh: list[WorkerProcess] = []
+        self.idle: OrderedDict[WorkerProcess, float] = OrderedDict()  # LRU: oldest first
+        self.count = 0  # workers alive or being forked
+        self.forking = 0  # spares being forked in the background
+        self.lines: dict[str, deque[asyncio.Future[None]]] = {}
+        self.turns: deque[str] = deque()  # tenants with a waiting line, round-robin order
+        self._spare_tasks: set[asyncio.Task[None]] = set()
+
+    async def _spawn(self) -> WorkerProcess:  # provided by the pool
+        raise NotImplementedError
+
+    def _open(self) -> bool:  # provided by the pool: False once closed
+        raise NotImplementedError
+
+    # -- placing an invocation ----------------------------------------------------------
+
+    def available(self, tenant: str) -> bool:
+        """Would an invocation of `tenant` be placed now, without waiting for room?"""
+        if self.lines.get(tenant):
+            return False
+        mine = self.bound.get(tenant, [])
+        if any(len(w.queue) < self.depth for w in mine):
+            return True
+        if len(mine) >= self.tenant_max:
+            return False
+        return bool(self.fresh) or self.count < self.size or self._lru_idle(tenant) is not None
+
+    async def worker_for(self, tenant: str) -> WorkerProcess:
+        """A worker of `tenant` with room in its queue (waits in the tenant's line if none)."""
+        while True:
+            worker = self._room(tenant)
+            if worker is not None:
+                return self._use(worker)
+            if len(self.bound.get(tenant, [])) < self.tenant_max:
+                if self.fresh:
+                    return self._use(self._bind(self.fresh.pop(), tenant))
+                if self.count >= self.size and (victim := self._lru_idle(tenant)) is not None:
+                    self.discard(victim)
+                if self.count < self.size:
+                    self.count += 1
+                    try:
+                        worker = await self._spawn()
+                    except BaseException:
+                        self.count -= 1
+                        self._wake()
+                        raise
+                    return self._use(self._bind(worker, tenant))
+            await self._wait(tenant)
+
+    def _room(self, tenant: str) -> WorkerProcess | None:
+        mine = self.bound.get(tenant, [])
+        least = min(mine, key=lambda w: len(w.queue), default=None)
+        if least is not None and len(least.queue) < self.depth:
+            return least
+        return None
+
+    def _use(self, worker: WorkerProcess) -> WorkerProcess:
+        self.idle.pop(worker, None)
+        return worker
+
+    def _bind(self, worker: WorkerProcess, tenant: str) -> WorkerProcess:
+        worker.tenant = tenant
+        self.bound.setdefault(tenant, []).append(worker)
+        self._top_up()
+        return worker
+
+    def _lru_idle(self, tenant: str, older_than: float | None = None) -> WorkerProcess | None:
+        for worker, since in self.idle.items():  # oldest first
+            if older_than is not None and since > older_than:
+                return None
+            if worker.tenant != tenant and not worker.queue:
+                return worker
+        return None
+
+    async def _wait(self, tenant: str) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        line = self.lines.setdefault(tenant, deque())
+        if not line:
+            self.turns.append(tenant)
+        line.append(waiter)
+        try:
+            await waiter
+        finally:
+            if not waiter.done():  # cancelled while waiting
+                line.remove(waiter)
+                if not line:
+                    self._drop_line(tenant)
+
+    def _drop_line(self, tenant: str) -> None:
+        self.lines.pop(tenant, None)
+        if tenant in self.turns:
+            self.turns.remove(tenant)
+
+    def _wake(self) -> None:
+        """Room appeared: wake every waiting line, tenants in round-robin order."""
+        order = list(self.turns)
+        self.turns.clear()
+        lines, self.lines = self.lines, {}
+        for tenant in order:  # first invocation of every tenant before second ones
+            waiter = lines[tenant].popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+        for tenant in order:
+            for waiter in lines[tenant]:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    # -- workers coming back ------------------------------------------------------------
+
+    def finished(self, worker: WorkerProcess) -> None:
+        """An invocation of `worker` ended: recycle a worn-out worker, mark idle, wake."""
+        if worker.served >= self.max_invocations and not worker.queue:
+            self.discard(worker)
+            return
+        if not worker.queue:
+            self.idle[worker] = time.monotonic()
+            self.idle.move_to_end(worker)
+            self._top_up()
+        self._wake()
+
+    max_invocations: int
+
+    def discard(self, worker: WorkerProcess) -> None:
+        """Kill a worker (requeueing what waited on it) and free its slot."""
+        if not worker.healthy:
+            return
+        self.idle.pop(worker, None)
+        workers = self.bound.get(worker.tenant or "", [])
+        if worker in workers:
+            workers.remove(worker)
+            if not workers:
+                del self.bound[worker.tenant or ""]
+        if worker in self.fresh:
+            self.fresh.remove(worker)
+        worker.kill()
+        self.count -= 1
+        self.retired += 1
+        if self._open():
+            self._top_up()
+        self._wake()
+
+    # -- spares -------------------------------------------------------------------------
+
+    def _top_up(self) -> None:
+        """Fork spares in the background up to `spares`, in free slots or in the slot of the
+        least recently used worker idle for `spare_after_s`."""
+        if not self._open():
+            return
+        while len(self.fresh) + self.forking < self.spares:
+            if self.count >= self.size:
+                victim = self._lru_idle("", older_than=time.monotonic() - self.spare_after_s)
+                if victim is None:
+                    return
+                self.discard(victim)  # calls _top_up again: the loop condition holds
+                continue
+            self.count += 1
+            self.forking += 1
+            task = asyncio.get_running_loop().create_task(self._add_spare())
+            self._spare_tasks.add(task)
+            task.add_done_callback(self._spare_tasks.discard)
+
+    async def _add_spare(self) -> None:
+        try:
+            worker = await self._spawn()
+        except Exception as error:
+            self.count -= 1
+            self._spare_failed(error)
+            return
+        finally:
+            self.forking -= 1
+        self.fresh.append(worker)
+        self._wake()
+
+    def _spare_failed(self, error: Exception) -> None:  # the pool logs it
+        raise NotImplementedError
+
+    def _cancel_spares(self) -> None:
+        for task in list(self._spare_tasks):
+            task.cancel()
