@@ -28,9 +28,11 @@ from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.manifest import Webhooks
 from contracts.records import CanonicalRecord, RecordSource
-from runtime.interface import Emission, InvocationResult, Invoker
+from contracts.topics import WEBHOOK_DELIVERIES
+from runtime.interface import InvocationResult, Invoker
 from runtime.invocations import webhook_invocation
 from services.base.dedupe import Claims, Deduplicator
+from services.base.dedupe.once import Origin, PublishOnce
 from services.base.snapshots import SnapshotView
 from services.base.tasks import Background
 from services.ingress.answers import (
@@ -94,6 +96,10 @@ class WebhookIngress:
         self.store = store
         self.health = health
         self.background = background
+        # Claim keys, publish (raw delivery first), settle: the path sync's pages take too.
+        self.once = PublishOnce(
+            dedupe, publisher.producer, timeout_s=publisher.timeout_s, settling=background
+        )
 
     async def receive(self, hook_id: str, body: bytes, headers: Mapping[str, str]) -> Answer:
         """Answer one provider delivery; headers are lower-case."""
@@ -193,26 +199,17 @@ class WebhookIngress:
                 handled.partition, handled.offset = _where(ack)
             return handled
         response = result.response
-        keys = [
-            self.dedupe.store.dedupe_key(snapshot.installation_id, e.idempotency_key)
-            for e in result.emissions
-        ]
-        claims = await self.dedupe.claim(keys, delivery.delivery_id) if keys else None
-        mine = set(claims.mine) if claims else set()
-        records, seen = [], set()
-        for key, emission in zip(keys, result.emissions, strict=True):
-            if key in mine and key not in seen:
-                seen.add(key)
-                records.append(_canonical_record(snapshot, version, delivery, emission, source))
-        sent_at_ms = int(time.time() * 1000) - 1000  # a margin for producer-side timestamps
-        try:
-            ack = await self.publisher.publish(delivery if publish_raw else None, records)
-        except DependencyUnavailable as error:
-            if claims is not None and error.unsettled:
-                self.background.spawn(self.dedupe.settle(claims, error.unsettled, sent_at_ms))
-            elif claims is not None:
-                await self.dedupe.release(claims)
-            raise
+        origin = Origin(
+            workspace_id=snapshot.workspace_id,
+            installation_id=snapshot.installation_id,
+            extension_key=snapshot.extension_key,
+            version_id=version.version_id,
+            source=source,
+            source_id=delivery.delivery_id,
+        )
+        lead = (WEBHOOK_DELIVERIES, delivery) if publish_raw else None
+        published = await self.once.publish(origin, result.emissions, delivery.delivery_id, lead)
+        records = published.records
         if result.emissions and not records:
             outcome: Outcome = "duplicate"
         elif (
@@ -224,19 +221,17 @@ class WebhookIngress:
         else:
             outcome = "accepted"
         body = response.body
-        if claims is not None and claims.duplicates:  # the answer says what dedupe found
-            body = mark_duplicates(
-                body, {self.dedupe.store.parse_dedupe_key(k)[1] for k in claims.duplicates}
-            )
+        if published.duplicates:  # the answer says what dedupe found
+            body = mark_duplicates(body, published.duplicates)
         handled = Handled(
             result=result,
             outcome=outcome,
             status=response.status,
             body=msgspec.json.encode(body),
-            claims=claims,
+            claims=published.claims,
             records=records,
         )
-        handled.partition, handled.offset = _where(ack)
+        handled.partition, handled.offset = _where(published.lead)
         return handled
 
     async def _hold(self, delivery: DeliveryReceived) -> Answer:
@@ -356,28 +351,6 @@ class WebhookIngress:
             offset=handled.offset,
             processed_at=time.time(),
         )
-
-
-def _canonical_record(
-    snapshot: InstallationSnapshot,
-    version: VersionRef,
-    delivery: DeliveryReceived,
-    emission: Emission,
-    source: RecordSource,
-) -> CanonicalRecord:
-    return CanonicalRecord(
-        idempotency_key=emission.idempotency_key,
-        workspace_id=snapshot.workspace_id,
-        installation_id=snapshot.installation_id,
-        extension_key=snapshot.extension_key,
-        version_id=version.version_id,
-        canonical_type=emission.canonical_type,
-        stream=emission.stream,
-        payload=emission.payload,
-        source=source,
-        source_id=delivery.delivery_id,
-        emitted_at=time.time(),
-    )
 
 
 def _where(ack: RecordMetadata | None) -> tuple[int | None, int | None]:

@@ -17,6 +17,8 @@ from contracts.topics import (
     STREAM_STATUS,
 )
 from services.base.dedupe import Deduplicator, RecordLedger
+from services.base.dedupe.once import PublishOnce
+from services.base.dedupe.page import PageDedupeStore
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
 from services.base.kafka import publish
@@ -24,7 +26,7 @@ from services.base.runtime import build_runtime
 from services.base.settings import InfraSettings, load_keyring
 from services.sync.budget import RequestBudget
 from services.sync.connection_test import ConnectionTester
-from services.sync.dedupe import PageDedupeStore
+from services.sync.delivery import PageDelivery
 from services.sync.oauth import TokenSource
 from services.sync.routes import (
     cursor_history,
@@ -72,16 +74,23 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
     runner = Runner(
         invoker=runtime,
         store=store,
-        dedupe=Deduplicator(
-            PageDedupeStore(infra.redis),
-            ttl_s=settings.dedupe_ttl_s,
-            pending_s=settings.dedupe_pending_s,
-            wait_s=settings.dedupe_pending_s + 2,
-            verify=RecordLedger(
-                infra_settings.kafka_bootstrap_servers,
-                settings.publish_timeout_s * 2,
-                client_id="sync-dedupe-ledger",
-            ).contains,
+        delivery=PageDelivery(
+            PublishOnce(
+                Deduplicator(
+                    PageDedupeStore(infra.redis),
+                    ttl_s=settings.dedupe_ttl_s,
+                    pending_s=settings.dedupe_pending_s,
+                    wait_s=settings.dedupe_pending_s + 2,
+                    verify=RecordLedger(
+                        infra_settings.kafka_bootstrap_servers,
+                        settings.publish_timeout_s * 2,
+                        client_id="sync-dedupe-ledger",
+                    ).contains,
+                ),
+                lambda: infra.producer,
+                timeout_s=settings.publish_timeout_s,
+            ),
+            gap_window_s=settings.webhook_gap_window_s,
         ),
         board=board,
         budget=budget,
