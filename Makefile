@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz crash screenshots lint format typecheck bench bench-logs bench-sync clean setup browser
+.PHONY: run test fuzz crash replicas screenshots lint format typecheck schemas bench bench-logs bench-sync bench-scale clean setup browser
 
 setup: $(STAMP)
 
@@ -52,6 +52,17 @@ fuzz: $(STAMP)
 crash: $(STAMP)
 	@BACKFILL_CRASH_ROUNDS=$${BACKFILL_CRASH_ROUNDS:-5} $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/robustness/test_crash_matrix.py
 
+# After changing a message type: commit the next schema version of its topic (docs/topics.md).
+schemas: $(STAMP)
+	@$(BIN)/python -m contracts.compatibility
+
+# Past one machine (docs/scaling.md): every registry test on a 3-node Valkey Cluster, then the
+# replica session (two replicas of each service, one SIGKILLed mid-load) with a larger load.
+replicas: $(STAMP)
+	@BACKFILL_TEST_VALKEY_CLUSTER=3 $(BIN)/python -m pytest -q -p no:cacheprovider tests/registry
+	@BACKFILL_REPLICA_LOAD=$${BACKFILL_REPLICA_LOAD:-300} BACKFILL_REPLICA_INSTALLATIONS=$${BACKFILL_REPLICA_INSTALLATIONS:-16} \
+		$(BIN)/python -m pytest -q -s -p no:cacheprovider tests/replicas
+
 lint: $(STAMP)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
@@ -66,7 +77,7 @@ typecheck: $(STAMP)
 
 # Refresh the console screenshots in docs/console/ (the browser journey, saving each page).
 screenshots: $(STAMP) browser
-	@BACKFILL_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/console/test_app.py
+	@BACKFILL_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/console/test_app.py tests/console/test_versions.py tests/console/test_charts.py
 
 bench: $(STAMP)
 	@$(BIN)/python -m bench.ingress
@@ -76,6 +87,9 @@ bench-logs: $(STAMP)
 
 bench-sync: $(STAMP)
 	@$(BIN)/python -m bench.sync
+
+bench-scale: $(STAMP)
+	@$(BIN)/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) .backfill .pytest_cache .ruff_cache .mypy_cache

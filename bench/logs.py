@@ -86,13 +86,7 @@ async def produce(settings: InfraSettings, lines: int) -> float:
         for i in INSTALLATIONS
     ]
     for line in [*synthetic_lines(lines), *markers]:
-        pending.append(
-            await producer.send(
-                EXTENSION_LOGS.name,
-                EXTENSION_LOGS.encode(line),
-                key=EXTENSION_LOGS.encode_key(line),
-            )
-        )
+        pending.append(await EXTENSION_LOGS.send(producer, line))
         if len(pending) >= 20_000:
             await asyncio.gather(*pending)
             pending.clear()
@@ -180,9 +174,7 @@ async def tail_latency(
             script_name="bench",
             attrs={"sent": time.time()},
         )
-        await producer.send_and_wait(
-            EXTENSION_LOGS.name, EXTENSION_LOGS.encode(line), key=EXTENSION_LOGS.encode_key(line)
-        )
+        await (await EXTENSION_LOGS.send(producer, line))
         await asyncio.sleep(0.01)
     await producer.stop()
     await asyncio.wait_for(asyncio.gather(*tasks), 60)

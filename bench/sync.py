@@ -81,13 +81,7 @@ async def baseline(bootstrap: str, url: str, customers: int) -> dict[str, float]
                     source_id="baseline",
                     emitted_at=time.time(),
                 )
-                acks.append(
-                    await producer.send(
-                        CANONICAL_RECORDS.name,
-                        CANONICAL_RECORDS.encode(record),
-                        key=b"ins_baseline",
-                    )
-                )
+                acks.append(await CANONICAL_RECORDS.send(producer, record))
             await asyncio.gather(*acks)
             records += len(body["data"])
             if not body["has_more"]:

@@ -25,7 +25,14 @@ def error_text(response: httpx.Response) -> str:
     except (ValueError, AttributeError):
         return f"{response.status_code}: {response.text[:200]}"
     field = f" (field {error['field']})" if error.get("field") else ""
-    return f"{error.get('code', response.status_code)}: {error.get('message', '')}{field}"
+    text = f"{error.get('code', response.status_code)}: {error.get('message', '')}{field}"
+    problems = (error.get("details") or {}).get("problems")
+    if isinstance(problems, list):  # a refused deploy: every file, line and message
+        for problem in problems:
+            if isinstance(problem, dict):
+                line = f":{problem['line']}" if problem.get("line") else ""
+                text += f"\n  {problem.get('file')}{line}: {problem.get('message')}"
+    return text
 
 
 class Api:

@@ -16,6 +16,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 class EmbeddedError(RuntimeError):
@@ -142,9 +143,13 @@ def start_broker(
 
 
 def start_valkey(
-    port: int, data_dir: Path, log_file: Path, setting: str = "BACKFILL_VALKEY_PORT"
+    port: int,
+    data_dir: Path,
+    log_file: Path,
+    setting: str = "BACKFILL_VALKEY_PORT",
+    extra: list[str] | None = None,
 ) -> EmbeddedProcess:
-    """Start valkey-server on 127.0.0.1:port with its own data dir and AOF on."""
+    """Start valkey-server on 127.0.0.1:port with its own data dir and AOF on (+ `extra`)."""
     _check_free(port, setting)
     data_dir.mkdir(parents=True, exist_ok=True)
     process = _spawn(
@@ -164,8 +169,91 @@ def start_valkey(
             "",
             "--protected-mode",
             "no",
+            *(extra or []),
         ],
         log_file,
     )
     wait_for_port(port, process, "the embedded valkey-server", log_file)
     return EmbeddedProcess("valkey", port, process)
+
+
+@dataclass
+class EmbeddedCluster:
+    """N valkey-server processes in cluster mode sharing the 16,384 slots; `url` reaches all."""
+
+    nodes: list[EmbeddedProcess]
+
+    @property
+    def url(self) -> str:
+        """The `REDIS_URL` of the cluster (every node listed as a seed)."""
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    def stop(self) -> None:
+        """Stop every node (SIGTERM, then SIGKILL after the timeout)."""
+        for node in self.nodes:
+            node.stop()
+
+
+SLOTS = 16384
+CLUSTER_FLAGS = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
+CLUSTER_FLAGS += ["--cluster-node-timeout", "5000"]
+
+
+def start_valkey_cluster(
+    ports: list[int], data_dir: Path, log_dir: Path, setting: str = "BACKFILL_VALKEY_PORT"
+) -> EmbeddedCluster:
+    """Start one cluster node per port and form a cluster: CLUSTER MEET, ADDSLOTSRANGE, wait.
+
+    The slots are split in equal contiguous ranges, one per node (no replicas: each node is
+    the only copy of its slots, as the single embedded Valkey is). Needs no valkey-cli; a data
+    dir that already holds a formed cluster (nodes.conf) is reused as it is.
+    """
+    import redis
+
+    nodes: list[EmbeddedProcess] = []
+    # The cluster bus listens on port + 10,000 (stable across restarts, so a formed cluster's
+    # nodes.conf stays valid); a port above 55,535 has no such neighbour: a free one then.
+    buses = [p + 10_000 if p <= 55_535 else free_port() for p in ports]
+    try:
+        for port, bus in zip(ports, buses, strict=True):
+            node_dir = data_dir / f"node-{port}"
+            nodes.append(
+                start_valkey(
+                    port,
+                    node_dir,
+                    log_dir / f"valkey-{port}.log",
+                    setting,
+                    extra=[*CLUSTER_FLAGS, "--cluster-port", str(bus)],
+                )
+            )
+            nodes[-1].name = f"valkey-{port}"  # its log file is <name>.log
+        clients = [redis.Redis(port=n.port, socket_timeout=5) for n in nodes]
+        try:
+            if int(clients[0].cluster("INFO")["cluster_slots_assigned"]) == 0:
+                for client in clients[1:]:
+                    client.execute_command("CLUSTER", "MEET", "127.0.0.1", ports[0], buses[0])
+                per = SLOTS // len(clients)
+                for i, client in enumerate(clients):
+                    last = SLOTS - 1 if i == len(clients) - 1 else (i + 1) * per - 1
+                    client.execute_command("CLUSTER", "ADDSLOTSRANGE", i * per, last)
+            _wait_cluster_ok(clients)
+        finally:
+            for client in clients:
+                client.close()
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise
+    return EmbeddedCluster(nodes)
+
+
+def _wait_cluster_ok(clients: list[Any], timeout: float = 30) -> None:
+    """Every node sees every other node and `cluster_state:ok` (all slots served)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = [c.cluster("INFO")["cluster_state"] for c in clients]
+        known = [len(c.cluster("NODES")) for c in clients]
+        if all(state == "ok" for state in states) and all(k == len(clients) for k in known):
+            return
+        time.sleep(0.1)
+    raise EmbeddedError(f"the embedded Valkey cluster did not form within {timeout}s")

@@ -29,6 +29,16 @@ from cli import deploy as deploy_commands
 from cli.errors import CliError
 from cli.output import report
 
+_typed = typer.core.TyperOption.display_type_rich
+
+
+def _flag_shows_no_type(self: typer.core.TyperOption, ctx: typer.Context) -> str | None:
+    """A flag takes no value, so help shows no `<bool>` beside it (typer 0.29 printed one)."""
+    return None if self.is_flag else _typed(self, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _flag_shows_no_type  # type: ignore[method-assign]
+
 app = typer.Typer(
     name="backfill",
     help="Backfill extensions platform: run the suite, develop, deploy and operate extensions.",
@@ -46,11 +56,25 @@ BootstrapServers = Annotated[
 
 
 @app.command()
-def up() -> None:
+def up(
+    valkey_cluster: Annotated[
+        int,
+        typer.Option(
+            help="Start a Valkey Cluster of N nodes instead of one Valkey "
+            "(default: BACKFILL_VALKEY_CLUSTER, 0 = one node)",
+            min=0,
+        ),
+    ] = 0,
+) -> None:
     """Start the whole suite locally (embedded broker and Valkey); Ctrl-C stops it."""
+    import os
+
     from cli.up import up as run_suite
 
-    raise typer.Exit(run_suite())
+    env = dict(os.environ)
+    if valkey_cluster:
+        env["BACKFILL_VALKEY_CLUSTER"] = str(valkey_cluster)
+    raise typer.Exit(run_suite(env))
 
 
 @topics_app.command("list")

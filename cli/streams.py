@@ -96,9 +96,17 @@ def streams(
         ],
     )
     for s in rows:
-        if s.get("last_error"):
+        if current_error(s):
             mode = "" if s.get("mode", "active") == "active" else f" ({s['mode']})"
             err.print(f"  {s['stream']}{mode}: last error: {escape(s['last_error'])}")
+
+
+def current_error(status: dict[str, Any]) -> bool:
+    """Whether a stream's last error still stands: a success since means it recovered."""
+    if not status.get("last_error"):
+        return False
+    succeeded, failed = status.get("last_success_at"), status.get("last_error_at")
+    return succeeded is None or failed is None or failed > succeeded
 
 
 @app.command()

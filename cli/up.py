@@ -24,7 +24,15 @@ from pathlib import Path
 import httpx
 import msgspec
 
-from cli.embedded import EmbeddedError, EmbeddedProcess, die_with_parent, start_broker, start_valkey
+from cli import broker_store
+from cli.embedded import (
+    EmbeddedError,
+    EmbeddedProcess,
+    die_with_parent,
+    start_broker,
+    start_valkey,
+    start_valkey_cluster,
+)
 from cli.supervisor import CrashLoop, Supervisor
 from services.base.secrets_crypto import Keyring
 from services.base.settings import SettingsError, load
@@ -36,6 +44,8 @@ class UpSettings(msgspec.Struct, frozen=True, kw_only=True):
     home: str = ".backfill"
     broker_port: int = 19092
     valkey_port: int = 16379
+    # N > 0: a Valkey Cluster of N nodes on valkey_port, valkey_port + 1, … (docs/scaling.md).
+    valkey_cluster: int = 0
     workspace: str = "dev"
     admin_email: str = "admin@example.com"
     ready_timeout_s: float = 90.0
@@ -77,6 +87,11 @@ class Suite:
             broker = start_broker(settings.broker_port, logs / "broker.log")
             self.infra.append(broker)
             self.env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{broker.port}"
+        if "REDIS_URL" not in self.env and settings.valkey_cluster > 0:
+            ports = [settings.valkey_port + i for i in range(settings.valkey_cluster)]
+            cluster = start_valkey_cluster(ports, self.home / "valkey-cluster", logs)
+            self.infra.extend(cluster.nodes)
+            self.env["REDIS_URL"] = cluster.url
         if "REDIS_URL" not in self.env:
             valkey = start_valkey(settings.valkey_port, self.home / "valkey", logs / "valkey.log")
             self.infra.append(valkey)
@@ -148,8 +163,52 @@ class Suite:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        self.save_topics()
         for embedded in reversed(self.infra):
             embedded.stop()
+
+    def restore_topics(self) -> None:
+        """Write back the embedded broker's topics saved at the last clean stop."""
+        if not self._embedded_broker():
+            return
+        restored = asyncio.run(
+            broker_store.restore(self.env["KAFKA_BOOTSTRAP_SERVERS"], self.broker_dir)
+        )
+        if restored is not None:
+            moved = f"; {restored.moved} landed at another offset" if restored.moved else ""
+            print(
+                f"backfill: restored {restored.messages} messages and {restored.groups} consumer "
+                f"groups of the embedded broker from {self.broker_dir}{moved}",
+                flush=True,
+            )
+
+    def save_topics(self) -> None:
+        """Save the embedded broker's topics before it stops (it keeps them in memory only)."""
+        broker = self._embedded_broker()
+        if broker is None or broker.process.poll() is not None:
+            return
+        try:
+            count = asyncio.run(
+                broker_store.save(
+                    self.env["KAFKA_BOOTSTRAP_SERVERS"],
+                    self.broker_dir,
+                    [self.env.get("LOGS_GROUP_ID", "logs"), self.env.get("SYNC_GROUP_ID", "sync")],
+                )
+            )
+        except Exception as error:  # the stop goes on; the previous save stays in place
+            print(f"backfill: could not save the broker's topics: {error!r}", file=sys.stderr)
+            return
+        print(
+            f"backfill: saved {count} messages of the embedded broker to {self.broker_dir}",
+            flush=True,
+        )
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.home / "broker"
+
+    def _embedded_broker(self) -> EmbeddedProcess | None:
+        return next((p for p in self.infra if p.name == "broker"), None)
 
 
 def _keyring(home: Path, env: dict[str, str]) -> str:
@@ -219,6 +278,7 @@ def up(env: dict[str, str] | None = None) -> int:
         from services.base.kafka import ensure_topics
 
         asyncio.run(ensure_topics(env["KAFKA_BOOTSTRAP_SERVERS"]))
+        suite.restore_topics()
         suite.start_services()
         suite.wait_ready(settings.ready_timeout_s)
         token = _bootstrap(env, settings, home / "admin-token")

@@ -64,6 +64,19 @@ def resolve_installations(client: Api, name: str) -> list[dict[str, Any]]:
     return chosen
 
 
+def state_of(version: dict[str, Any], running: dict[str, list[str]]) -> list[str]:
+    """What a version is now: active where installations run it (after a rollback the
+    workspace's newest deploy may run nowhere: it is then only what new installs get)."""
+    states = [s for s in version["state"] if s != "active"]
+    runs = running.get(version["version_id"], [])
+    if any("(" not in label for label in runs):
+        states.insert(0, "active")
+    elif "active" in version["state"]:
+        anywhere = any("(" not in label for labels in running.values() for label in labels)
+        states.insert(0, "new installs" if anywhere else "active")
+    return states
+
+
 @app.command()
 def versions(
     key: Annotated[str, typer.Argument(help="the extension key")],
@@ -81,7 +94,16 @@ def versions(
             if version:
                 label = installation["id"] + ("" if role == "active" else f" ({role})")
                 running.setdefault(version["version_id"], []).append(label)
-    rows = [{**v, "installations": running.get(v["version_id"], [])} for v in history]
+    emails = {m["id"]: m["email"] for m in client.get("registry", "/v1/members")}
+    rows = [
+        {
+            **v,
+            "state": state_of(v, running),
+            "deployed_by": emails.get(v["deployed_by"], v["deployed_by"]),
+            "installations": running.get(v["version_id"], []),
+        }
+        for v in history
+    ]
     if json:
         emit_json(rows)
         return

@@ -1,4 +1,4 @@
-"""Messages a consumer could not decode, parked with where they came from."""
+"""Messages a consumer could not decode or declared invalid, parked with their origin."""
 
 from __future__ import annotations
 

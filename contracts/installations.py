@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from contracts.base import Message
 from contracts.manifest import Manifest
+from contracts.routes import RouteSpec
 from contracts.secrets import SealedSecret, SecretEntry
 
 InstallationState = Literal["pending", "active", "disabled", "uninstalled"]
@@ -21,6 +22,8 @@ class VersionRef(Message, frozen=True, kw_only=True):
     deployed_at: float
     deployed_by: str
     manifest: Manifest
+    # Added compatibly: the version's API routes, built at deploy from src/api/ (contracts/routes).
+    routes: list[RouteSpec] = []
 
 
 class OAuthConnection(Message, frozen=True, kw_only=True):

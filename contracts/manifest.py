@@ -12,6 +12,13 @@ from typing import Any, Literal
 
 import msgspec
 
+from contracts.manifest_rules import (
+    ManifestError,
+    _field_of,
+    _require,
+    check_scripts,
+)
+
 KEY_PATTERN = r"^[a-z][a-z0-9-]{1,62}$"
 SECRET_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 HOST_PATTERN = re.compile(
@@ -25,6 +32,12 @@ ConnectorAuth = Literal[
     "stripe_signature", "standard_webhooks", "shopify_hmac", "github_sha256", "slack_v0"
 ]
 RouteAuth = Literal["api_key", "public"]
+HookEvent = Literal["before_save", "before_delete", "after_save", "after_delete"]
+TRANSACTIONAL_EVENTS: frozenset[str] = frozenset({"before_save", "before_delete"})
+HookFailure = Literal["fail_closed", "fail_open"]
+MemberRole = Literal["member", "admin"]
+# The console places an extension's UI contributions may target (docs/extensions.md).
+UISlot = Literal["installation.overview.panel", "installed.row.action", "installed.list.column"]
 
 
 class _Spec(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -109,19 +122,75 @@ class OAuth(_Spec, frozen=True, kw_only=True):
     client_secret: str = "client_secret"
 
 
+class Hook(_Spec, frozen=True, kw_only=True):
+    """Code run on writes of one entity type: `entry` exports one function per event.
+
+    `before_save` / `before_delete` are transactional: Backfill's core waits for them (ingress
+    runs them) and the writer sees their validation errors. `after_save` / `after_delete` run
+    in the background (sync, fed by `entities.changes.v1`). `onError` says what a crash or a
+    timeout of a transactional hook does to the write: `fail_closed` (the default) refuses it,
+    `fail_open` lets it through; either way the error is in Logs. `timeoutMs` bounds one call.
+    """
+
+    entity: str
+    events: list[HookEvent]
+    entry: str
+    name: str = ""
+    on_error: HookFailure = "fail_closed"
+    timeout_ms: int = 1000
+    priority: int = 100
+
+    @property
+    def hook_name(self) -> str:
+        """What Logs calls this hook: `name`, else the entry file's stem."""
+        return self.name or self.entry.rsplit("/", 1)[-1].removesuffix(".py")
+
+
+class PageAction(_Spec, frozen=True, kw_only=True):
+    """A button or form on a page: the page's entry exports `actions[name]`; `role` gates it."""
+
+    name: str
+    role: MemberRole = "member"
+
+
 class Page(_Spec, frozen=True, kw_only=True):
-    """A page the extension adds to the workspace."""
+    """A page the extension adds: `entry` exports `render(ctx)` returning a component tree.
+
+    `path` is one URL segment under the installation; `nav` lists it in the console's
+    navigation; `role` is the least role that may see it; `actions` the page actions it runs.
+    """
 
     path: str
     title: str
+    entry: str = ""
+    nav: bool = False
+    role: MemberRole = "member"
+    actions: list[PageAction] = []
+
+    @property
+    def segment(self) -> str:
+        """The page's URL segment under its installation (`path` without a leading slash)."""
+        return self.path.strip("/")
+
+    @property
+    def entry_file(self) -> str:
+        """The bundle file that renders it: `entry`, else `src/pages/<segment>.py`."""
+        return self.entry or f"src/pages/{self.segment}.py"
 
 
 class UIContribution(_Spec, frozen=True, kw_only=True):
-    """A UI slot the extension contributes to (a button, panel or menu item)."""
+    """A component tree the extension places in a named console slot.
 
-    slot: str
+    `entry` exports `render(ctx)` (the same component set as pages); `page` optionally links
+    the contribution to one of the extension's pages; `role` gates it like a page.
+    """
+
+    slot: UISlot
     title: str
+    entry: str = ""
+    page: str = ""
     action: str = ""
+    role: MemberRole = "member"
 
 
 class EntityField(_Spec, frozen=True, kw_only=True):
@@ -157,6 +226,7 @@ class Manifest(_Spec, frozen=True, kw_only=True):
     jobs: list[Job] = []
     oauth: OAuth | None = None
     entities: list[EntityDefinition] = []
+    hooks: list[Hook] = []
 
     @property
     def settings_schema(self) -> SettingsSchema:
@@ -173,29 +243,6 @@ class Manifest(_Spec, frozen=True, kw_only=True):
     def readable_entities(self) -> frozenset[str]:
         """Entity types the code may read."""
         return frozenset({e.type for e in self.permissions.entities}) | self.writable_entities()
-
-
-class ManifestError(ValueError):
-    """A rejected manifest; `field` is a dotted path such as `permissions.http[0]`."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
-_PATH = re.compile(r"at `\$\.?(?P<path>[^`]*)`")
-
-
-def _field_of(error: msgspec.MsgspecError) -> tuple[str, str]:
-    text = str(error)
-    found = _PATH.search(text)
-    message = _PATH.sub("", text).strip(" -")
-    prefix = (found.group("path") + ".") if found and found.group("path") else ""
-    named = re.search(r"(?:missing required|unknown) field `([^`]+)`", text)
-    if named:
-        return prefix + named.group(1), message
-    return (prefix.rstrip(".") or "manifest"), message
 
 
 def parse_manifest(data: bytes | str | dict[str, Any]) -> Manifest:
@@ -215,11 +262,6 @@ def parse_manifest(data: bytes | str | dict[str, Any]) -> Manifest:
 def manifest_to_json(manifest: Manifest) -> bytes:
     """The canonical JSON of a manifest (camelCase, sorted keys): stable for digests."""
     return msgspec.json.encode(msgspec.to_builtins(manifest), order="sorted")
-
-
-def _require(ok: bool, field: str, message: str) -> None:
-    if not ok:
-        raise ManifestError(field, message)
 
 
 def check_manifest(m: Manifest) -> None:
@@ -272,6 +314,7 @@ def check_manifest(m: Manifest) -> None:
         jobs.add(job.name)
         _require(job.every_seconds >= 1, f"jobs[{i}].everySeconds", "must be at least 1")
         _require(".." not in job.entry.split("/"), f"jobs[{i}].entry", "must stay in the bundle")
+    check_scripts(m)
     for i, definition in enumerate(m.entities):
         _require(
             re.match(ENTITY_PATTERN, definition.name) is not None,

@@ -1,23 +1,26 @@
 """The topic registry: every topic declared once, with its schema, key, policy and owners.
 
-No other module spells a topic name. Producers call `topic.encode(message)` and
-`topic.key_of(message)`; consumers call `topic.decode(raw)`. `TOPICS` is what `backfill up`,
+No other module spells a topic name. Producers call `await topic.send(producer, message)`
+(it encodes, keys and hands the message to the producer, and returns the broker's
+acknowledgement to await); consumers call `topic.decode(raw)`. `TOPICS` is what `backfill up`,
 the docker-compose init step and the tests create and check.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
 from contracts.audit import AuditEvent
 from contracts.deadletter import DeadLetter
 from contracts.deliveries import DeliveryReceived
+from contracts.entities import EntityChange
 from contracts.health import WebhookHealthWindow
 from contracts.installations import InstallationSnapshot
 from contracts.logs import ExtensionLogLine
@@ -28,6 +31,14 @@ from contracts.streams import StreamStatus
 M = TypeVar("M", bound=msgspec.Struct)
 EXAMPLES = Path(__file__).parent / "examples"
 DAY_MS = 24 * 3600 * 1000
+
+
+class Producer(Protocol):
+    """What `Topic.send` needs of a Kafka producer (aiokafka's `AIOKafkaProducer`)."""
+
+    async def send(
+        self, topic: str, value: bytes | None = None, key: bytes | None = None
+    ) -> asyncio.Future[Any]: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,10 +75,25 @@ class Topic(Generic[M]):
         """The partitioning key of a message, as bytes."""
         return self.key_of(message).encode()
 
+    async def send(self, producer: Producer, message: M) -> asyncio.Future[Any]:
+        """Hand one message to `producer`, keyed; returns its acknowledgement to await.
+
+        The message joins the producer's current batch: awaiting the returned future waits
+        for the broker (acks=all on the suite's producers), so a caller can send many and
+        await their acknowledgements together.
+        """
+        return await producer.send(self.name, self.encode(message), key=self.encode_key(message))
+
     @property
     def example_path(self) -> Path:
-        """The example payload file every test decodes."""
+        """The main example payload (every field set); every test decodes it."""
         return EXAMPLES / f"{self.name}.json"
+
+    @property
+    def examples(self) -> list[Path]:
+        """Every example payload: the main one, then `examples/<topic>/*.json` (sorted)."""
+        more = EXAMPLES / self.name
+        return [self.example_path, *sorted(more.glob("*.json"))]
 
     def config(self) -> dict[str, str]:
         """Topic-level configs for creation (cleanup policy, retention, extras)."""
@@ -196,6 +222,19 @@ SECRET_READS: Topic[SecretRead] = Topic(
     extra_config={"min.compaction.lag.ms": "0"},
 )
 
+ENTITY_CHANGES: Topic[EntityChange] = Topic(
+    name="entities.changes.v1",
+    message=EntityChange,
+    key="workspace_id:entity_id",
+    key_of=lambda m: f"{m.workspace_id}:{m.entity_id}",
+    partitions=6,
+    cleanup_policy="delete",
+    retention_ms=7 * DAY_MS,
+    producers=("backfill-core",),
+    consumers=("sync",),
+    description="Entity writes the core committed, before and after: after_* hooks run on them.",
+)
+
 DEAD_LETTERS: Topic[DeadLetter] = Topic(
     name="platform.dead-letters.v1",
     message=DeadLetter,
@@ -206,7 +245,7 @@ DEAD_LETTERS: Topic[DeadLetter] = Topic(
     retention_ms=30 * DAY_MS,
     producers=("sync", "logs"),  # every service consuming through a group (infra.subscribe)
     consumers=("operators",),
-    description="Messages a consumer could not decode, with topic, partition and offset.",
+    description="Messages a consumer could not decode or declared invalid, with their origin.",
 )
 
 TOPICS: tuple[Topic[Any], ...] = (
@@ -219,6 +258,7 @@ TOPICS: tuple[Topic[Any], ...] = (
     STREAM_STATUS,
     WEBHOOK_HEALTH,
     SECRET_READS,
+    ENTITY_CHANGES,
     DEAD_LETTERS,
 )
 BY_NAME: dict[str, Topic[Any]] = {t.name: t for t in TOPICS}

@@ -4,7 +4,8 @@ Routes are file-routed: `/webhooks/stripe` → `src/api/webhooks/stripe.py` (or
 `.../stripe/index.py`) exporting one handler per HTTP method. A stream runs its manifest
 `entry` (relative to the bundle, or to `src/`) `fetch(ctx, cursor)`; a scheduled job its
 manifest `entry` `run(ctx)`. Test connection runs `test_connection(ctx)` from
-`src/connection.py`.
+`src/connection.py`. A `validate` invocation (deploy time) compiles and imports the whole
+bundle instead (`runtime.validation`).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from runtime.interface import HttpResponse, Invocation
 from runtime.loader import LoadedBundle
 from runtime.pages import CheckedPage, check_page, record_key
 from runtime.scope import InvocationScope
+from runtime.validation import CONNECTION_FILES, report, route_candidates, script_candidates
 from sdk.api import Request, Route
+from sdk.bundle import MANIFEST_FILE
 from sdk.streams import ConnectionResult, Context
-
-CONNECTION_FILES = ("src/connection.py", "src/test_connection.py")
 
 
 class EntryNotFound(LookupError):
@@ -39,16 +40,15 @@ class EntryOutcome:
 def script_path(bundle: LoadedBundle, invocation: Invocation) -> str:
     """The bundle file that serves `invocation`; EntryNotFound if none does."""
     if invocation.kind in ("webhook", "route"):
-        path = invocation.entry.strip("/")
-        candidates = [f"src/api/{path}.py", f"src/api/{path}/index.py"]
+        candidates = route_candidates(invocation.entry)
     elif invocation.kind == "stream":
-        entry = stream_of(bundle, invocation).entry
-        candidates = [entry, f"src/{entry}"]
+        candidates = script_candidates(stream_of(bundle, invocation).entry)
     elif invocation.kind == "job":
-        entry = job_of(bundle, invocation).entry
-        candidates = [entry, f"src/{entry}"]
+        candidates = script_candidates(job_of(bundle, invocation).entry)
     elif invocation.kind == "test_connection":
         candidates = list(CONNECTION_FILES)
+    elif invocation.kind == "validate":
+        candidates = [MANIFEST_FILE]  # the whole bundle is checked; the manifest always exists
     else:
         raise EntryNotFound(f"entry kind {invocation.kind!r} is not supported by this runtime")
     for candidate in candidates:
@@ -79,6 +79,8 @@ async def run_entry(
     bundle: LoadedBundle, path: str, scope: InvocationScope, invocation: Invocation
 ) -> EntryOutcome:
     """Import the file and call its entry point with the scope's capabilities bound."""
+    if invocation.kind == "validate":
+        return EntryOutcome(response=HttpResponse(status=200, body=report(bundle)))
     module = bundle.module(path)
     if invocation.kind in ("webhook", "route"):
         return EntryOutcome(response=await _route(module, invocation))

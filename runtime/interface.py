@@ -1,9 +1,10 @@
 """The runtime's narrow interface: the only thing ingress and sync call to run extension code.
 
 An `Invocation` names the installation (its snapshot), the pinned version, the mode and one
-entry point; `Runtime.invoke` returns an `InvocationResult`. Nothing else crosses the
-boundary, so an out-of-process sandbox can replace the in-process runtime without touching
-the callers.
+entry point; `Invoker.invoke` returns an `InvocationResult`. Nothing else crosses the
+boundary: the services run extension code in locked-down worker processes
+(`runtime.isolated.invoker.IsolatedRuntime`, the default) or, in development only, in their
+own process (`runtime.runtime.InProcessRuntime`), and the callers cannot tell which.
 
 Who publishes what: the runtime itself publishes every log line and denial to the extension
 logs topic, and in observe/draft mode the would-be records to the observed topic. Records
@@ -18,6 +19,7 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
+from contracts.entities import Actor
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.logs import ScriptType
 from contracts.secrets import SecretEntry
@@ -37,7 +39,18 @@ __all__ = [
 ]
 
 Mode = Literal["active", "observe", "draft"]
-EntryKind = Literal["webhook", "route", "stream", "test_connection", "hook", "job"]
+EntryKind = Literal[
+    "webhook",
+    "route",
+    "stream",
+    "test_connection",
+    "hook",
+    "job",
+    "page",
+    "page_action",
+    "ui",
+    "validate",
+]
 Outcome = Literal["ok", "error", "denied", "timeout", "not_found"]
 
 
@@ -63,6 +76,12 @@ class Invocation(msgspec.Struct, frozen=True, kw_only=True):
     secrets_override: dict[str, str] | None = None  # test-connection of unsaved credentials
     # The `backfill dev` session a draft invocation belongs to; carried onto its log lines.
     session_id: str | None = None
+    # Hooks, pages and page actions (contracts/entities.py, contracts/ui.py): who acts, the
+    # hook event or the action name, and the input (hook: entity_type, entity_id, operation,
+    # record, previous; action: the form's fields). Their answer travels as `response.body`.
+    actor: Actor | None = None
+    event: str | None = None
+    input: dict[str, Any] | None = None
 
 
 class Emission(msgspec.Struct, frozen=True, kw_only=True):
@@ -106,7 +125,7 @@ class SecretOpener(Protocol):
 
 
 class Invoker(Protocol):
-    """What ingress and sync depend on (the in-process `Runtime` implements it)."""
+    """What ingress and sync depend on (`runtime.runtime.Runtime` and its subclasses)."""
 
     async def invoke(self, invocation: Invocation) -> InvocationResult:
         """Run one entry point with capabilities bound to the installation."""

@@ -1,4 +1,10 @@
-"""The in-process runtime: runs one entry point of one version with the manifest's permissions.
+"""Running one entry point of one version with the manifest's permissions: the shared part.
+
+`Runtime` is everything an invocation needs whatever process the code runs in: bundle and
+entry lookup, the capability scope (`InvocationScope`), and publishing what the code
+produced. Subclasses say where the code runs (`_execute`): `InProcessRuntime` here, in this
+process (development only, `RUNTIME_ALLOW_IN_PROCESS`), and
+`runtime.isolated.invoker.IsolatedRuntime` (the default) in locked-down worker processes.
 
 `invoke` never raises for anything the extension did: a missing bundle or file, a handler
 that raises, a denial, a malformed stream page or the time limit each become an outcome with
@@ -13,11 +19,9 @@ logged, never silently dropped. A producer that refuses a message outright (not 
 buffer full past its timeout) or an unacknowledged observed record propagates, so the
 caller can answer 503 and be retried.
 
-Time limit: `asyncio.timeout` cancels code that awaits. CPU-bound synchronous code cannot be
-pre-empted in-process (it holds the event loop until it returns), and in-process code can
-reach everything the service can: this class runs extension code only in development
-(`RUNTIME_ALLOW_IN_PROCESS`). The default is `runtime.isolated.invoker.IsolatedRuntime`,
-which reuses everything here but `_execute` and runs the code in locked-down workers.
+In-process time limit: `asyncio.timeout` cancels code that awaits. CPU-bound synchronous
+code cannot be pre-empted in-process (it holds the event loop until it returns), and
+in-process code can reach everything the service can: that is why only development runs it.
 """
 
 from __future__ import annotations
@@ -32,9 +36,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
-from contracts.ids import new_id
 from contracts.manifest import ManifestError
-from contracts.topics import EXTENSION_LOGS, OBSERVED_RECORDS, SECRET_READS, Topic
+from contracts.topics import EXTENSION_LOGS, OBSERVED_RECORDS, SECRET_READS
 from runtime.entrypoints import EntryNotFound, run_entry, script_path
 from runtime.interface import HttpResponse, Invocation, InvocationResult, Outcome, SecretOpener
 from runtime.loader import BundleCache, BundleMissing, LoadedBundle
@@ -61,7 +64,7 @@ class Ran:
 
 
 class Runtime:
-    """Implements `runtime.interface.Invoker` in this process."""
+    """Implements `runtime.interface.Invoker`; a subclass says where the code runs."""
 
     def __init__(
         self,
@@ -125,41 +128,8 @@ class Runtime:
     async def _execute(
         self, bundle: LoadedBundle, path: str, scope: InvocationScope, invocation: Invocation
     ) -> Ran:
-        """Run the entry point in this process (the isolated runtime overrides this)."""
-        outcome: Outcome = "ok"
-        message: str | None = None
-        result = None
-        try:
-            with bound(scope):
-                async with asyncio.timeout(self.time_limit_s):  # no task per invocation
-                    result = await run_entry(bundle, path, scope, invocation)
-        except TimeoutError:
-            outcome, message = "timeout", f"time limit of {self.time_limit_s:g}s exceeded"
-            scope.record("error", message, kind="error")
-        except PermissionDenied as denied:
-            outcome, message = "denied", str(denied)  # its denial line is already recorded
-        except MalformedPage as error:
-            outcome, message = "error", f"malformed page: {error}"
-            scope.record("error", message, kind="error")
-        except EntryNotFound as error:
-            outcome, message = "not_found", str(error)
-            scope.record("error", message, kind="error")
-        except Exception as error:  # the extension's bug: log it fully, answer cleanly
-            outcome, message = "error", f"{type(error).__name__}: {error}"
-            scope.record(
-                "error",
-                f"unhandled error: {message}",
-                kind="error",
-                attrs={"traceback": traceback.format_exc()},
-            )
-        page = result.page if result is not None else None
-        return Ran(
-            outcome=outcome,
-            message=message,
-            response=result.response if result is not None else None,
-            next_cursor=page.next_cursor if page else None,
-            has_more=page.has_more if page else False,
-        )
+        """Run the entry point and say how it ended (never raises for the extension's faults)."""
+        raise NotImplementedError
 
     async def _unrunnable(
         self, invocation: Invocation, outcome: Outcome, message: str, started: float
@@ -183,14 +153,16 @@ class Runtime:
 
     async def _publish(self, scope: InvocationScope) -> None:
         """Send every observed record and line; wait for the records' acks, not the lines'."""
+        if scope.invocation.kind == "validate":
+            return  # a deploy check belongs to no installation: its lines are not published
         reads = self.secret_reads.due()
         if not scope.lines and not scope.observed and not reads:
             return
         producer = self.producer()
-        observed = [await _send(producer, OBSERVED_RECORDS, r) for r in scope.observed]
-        lines = [await _send(producer, EXTENSION_LOGS, line) for line in scope.lines]
+        observed = [await OBSERVED_RECORDS.send(producer, r) for r in scope.observed]
+        lines = [await EXTENSION_LOGS.send(producer, line) for line in scope.lines]
         # Secret reads ride along like log lines: handed over, acks counted, not awaited.
-        lines += [await _send(producer, SECRET_READS, read) for read in reads]
+        lines += [await SECRET_READS.send(producer, read) for read in reads]
         if lines:
             acked = asyncio.gather(*lines, return_exceptions=True)
             invocation_id = scope.invocation.invocation_id
@@ -220,13 +192,57 @@ class Runtime:
         self.bundles.close()
 
 
-async def _send(producer: AIOKafkaProducer, topic: Topic, message: object) -> asyncio.Future:
-    return await producer.send(topic.name, topic.encode(message), key=topic.encode_key(message))
+class InProcessRuntime(Runtime):
+    """Runs extension code in this process: development and the bench's baseline only."""
+
+    async def _execute(
+        self, bundle: LoadedBundle, path: str, scope: InvocationScope, invocation: Invocation
+    ) -> Ran:
+        return await execute_in_process(bundle, path, scope, invocation, self.time_limit_s)
 
 
-def new_invocation_id() -> str:
-    """A fresh invocation id (callers may use their own)."""
-    return new_id("inv")
+async def execute_in_process(
+    bundle: LoadedBundle,
+    path: str,
+    scope: InvocationScope,
+    invocation: Invocation,
+    time_limit_s: float,
+) -> Ran:
+    """Run the entry point in this process, under `asyncio.timeout(time_limit_s)`."""
+    outcome: Outcome = "ok"
+    message: str | None = None
+    result = None
+    try:
+        with bound(scope):
+            async with asyncio.timeout(time_limit_s):  # no task per invocation
+                result = await run_entry(bundle, path, scope, invocation)
+    except TimeoutError:
+        outcome, message = "timeout", f"time limit of {time_limit_s:g}s exceeded"
+        scope.record("error", message, kind="error")
+    except PermissionDenied as denied:
+        outcome, message = "denied", str(denied)  # its denial line is already recorded
+    except MalformedPage as error:
+        outcome, message = "error", f"malformed page: {error}"
+        scope.record("error", message, kind="error")
+    except EntryNotFound as error:
+        outcome, message = "not_found", str(error)
+        scope.record("error", message, kind="error")
+    except Exception as error:  # the extension's bug: log it fully, answer cleanly
+        outcome, message = "error", f"{type(error).__name__}: {error}"
+        scope.record(
+            "error",
+            f"unhandled error: {message}",
+            kind="error",
+            attrs={"traceback": traceback.format_exc()},
+        )
+    page = result.page if result is not None else None
+    return Ran(
+        outcome=outcome,
+        message=message,
+        response=result.response if result is not None else None,
+        next_cursor=page.next_cursor if page else None,
+        has_more=page.has_more if page else False,
+    )
 
 
-__all__ = ["Ran", "Runtime", "new_invocation_id", "script_type_of"]
+__all__ = ["InProcessRuntime", "Ran", "Runtime", "execute_in_process", "script_type_of"]

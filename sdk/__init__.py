@@ -16,7 +16,7 @@ from sdk.catalog import (
 )
 from sdk.cursors import Sweep
 from sdk.define import define_connector, define_entity, define_extension
-from sdk.errors import PermissionDenied
+from sdk.errors import PermissionDenied, ValidationError, ValidationErrors
 from sdk.log import Log
 from sdk.streams import ConnectionResult, Context, Page
 
@@ -31,6 +31,8 @@ __all__ = [
     "PermissionDenied",
     "Request",
     "Sweep",
+    "ValidationError",
+    "ValidationErrors",
     "api",
     "define_connector",
     "define_entity",

@@ -1,4 +1,4 @@
-"""Errors extension code can see: a refused capability."""
+"""Errors extension code can see: a refused capability, a refused submission."""
 
 from __future__ import annotations
 
@@ -15,3 +15,24 @@ class PermissionDenied(Exception):
         self.capability = capability
         self.target = target
         self.reason = reason
+
+
+class ValidationError(Exception):
+    """Refuse what a person submitted: a `before_*` hook's write or a page action's input.
+
+    `field` names the field the message belongs next to (None for the whole record or form);
+    `message` is shown to the person as written. Raise several with `ValidationErrors`.
+    """
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+
+class ValidationErrors(Exception):
+    """Several validation errors at once (each shown next to its own field)."""
+
+    def __init__(self, errors: list[ValidationError]) -> None:
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = list(errors)

@@ -1,8 +1,10 @@
 """Test harness: real infrastructure for the session, real HTTP servers, topic readers.
 
 Infrastructure comes from (first that applies): KAFKA_BOOTSTRAP_SERVERS / REDIS_URL in the
-environment; testcontainers' Kafka and Redis when a Docker engine answers; otherwise the
-embedded Tansu broker and valkey-server started on free ports, as `make run` does.
+environment; BACKFILL_TEST_VALKEY_CLUSTER=N: the embedded broker and an N-node embedded Valkey
+Cluster (`make test-cluster`, `make replicas`); testcontainers' Kafka and Redis when a Docker
+engine answers; otherwise the embedded Tansu broker and valkey-server started on free ports,
+as `make run` does.
 """
 
 from __future__ import annotations
@@ -22,12 +24,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from litestar import Litestar
 
-from cli.embedded import EmbeddedProcess, free_port, start_broker, start_valkey
+from cli.embedded import (
+    EmbeddedCluster,
+    EmbeddedProcess,
+    free_port,
+    start_broker,
+    start_valkey,
+    start_valkey_cluster,
+)
 from contracts.topics import TOPICS, Topic
 from services.base.kafka import ensure_topics
+from services.base.keys import cluster_nodes
 from services.base.secrets_crypto import Keyring
 from services.base.settings import InfraSettings
 
@@ -44,6 +54,12 @@ class Infra:
     broker: EmbeddedProcess | None = None
     valkey: EmbeddedProcess | None = None
     cleanups: list[Callable[[], None]] = field(default_factory=list)
+    cluster: EmbeddedCluster | None = None
+
+    @property
+    def is_cluster(self) -> bool:
+        """True when `redis_url` names a Valkey Cluster (`redis+cluster://`)."""
+        return cluster_nodes(self.redis_url) is not None
 
     def settings(self, **overrides: Any) -> InfraSettings:
         """InfraSettings pointing at this session's infrastructure."""
@@ -85,6 +101,10 @@ def session_infra() -> Iterator[Infra]:
         create_topics(os.environ["KAFKA_BOOTSTRAP_SERVERS"])
         yield Infra(os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["REDIS_URL"], keyring)
         return
+    if os.environ.get("BACKFILL_TEST_VALKEY_CLUSTER"):
+        with embedded_infra(keyring, cluster=int(os.environ["BACKFILL_TEST_VALKEY_CLUSTER"])) as i:
+            yield i
+        return
     if os.environ.get("BACKFILL_TEST_CONTAINERS") != "off" and _docker_available():
         from testcontainers.kafka import KafkaContainer
         from testcontainers.redis import RedisContainer
@@ -99,26 +119,37 @@ def session_infra() -> Iterator[Infra]:
 
 
 @contextlib.contextmanager
-def embedded_infra(keyring: str | None = None) -> Iterator[Infra]:
+def embedded_infra(keyring: str | None = None, cluster: int = 0) -> Iterator[Infra]:
     """A private embedded broker and Valkey on free ports, with every registry topic.
 
     Fault tests that freeze the broker or Valkey use their own pair, so that no other test
-    shares the frozen server.
+    shares the frozen server. `cluster=N` starts an N-node Valkey Cluster instead of one node.
     """
     home = Path(tempfile.mkdtemp(prefix="backfill-test-"))
     broker = start_broker(free_port(), home / "broker.log")
-    valkey = start_valkey(free_port(), home / "valkey", home / "valkey.log")
+    valkey: EmbeddedProcess | None = None
+    nodes: EmbeddedCluster | None = None
     try:
+        if cluster:
+            nodes = start_valkey_cluster([free_port() for _ in range(cluster)], home / "vk", home)
+            url = nodes.url
+        else:
+            valkey = start_valkey(free_port(), home / "valkey", home / "valkey.log")
+            url = f"redis://127.0.0.1:{valkey.port}/0"
         create_topics(f"127.0.0.1:{broker.port}")
         yield Infra(
             f"127.0.0.1:{broker.port}",
-            f"redis://127.0.0.1:{valkey.port}/0",
+            url,
             keyring or Keyring.generate_entry("v1"),
             broker=broker,
             valkey=valkey,
+            cluster=nodes,
         )
     finally:
-        valkey.stop()
+        if valkey is not None:
+            valkey.stop()
+        if nodes is not None:
+            nodes.stop()
         broker.stop()
         shutil.rmtree(home, ignore_errors=True)
 
@@ -281,27 +312,52 @@ async def read_topic(
         await consumer.stop()
 
 
+async def read_to_marker(
+    bootstrap_servers: str, topic: Topic[Any], marker: Any, timeout: float = 20
+) -> list[Any]:
+    """Publish `marker` on `topic` now, then return what the topic holds before it.
+
+    Proves an absence without a sleep: whatever was written to the marker's partition
+    before this call is in the answer. The marker must have the key (so the partition) of
+    the messages looked for. Reads from the running test's start (see `TopicMarks`).
+    """
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        await topic.send(producer, marker)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    seen = await read_topic(bootstrap_servers, topic, lambda ms: marker in ms, timeout=timeout)
+    return seen[: seen.index(marker)]
+
+
 async def eventually(
     check: Callable[[], Any],
+    until: Callable[[Any], bool] | None = None,
     *,
-    timeout: float = 20,
+    timeout: float = 60,
     interval: float = 0.05,
     what: str = "the condition",
 ) -> Any:
-    """Call `check` (sync or async) until it returns something truthy, and return that.
+    """Call `check` (sync or async) until its result holds, and return that result.
 
+    The result holds when it is truthy, or, given `until`, when `until(result)` is true.
     An AssertionError raised by `check` counts as "not yet"; after `timeout` the last one is
-    raised (or an AssertionError naming `what`). For state that converges asynchronously
-    (consumers, background writes); it says nothing about speed.
+    raised (or an AssertionError naming `what` and the last result): never a silent return.
+    The one polling helper of the suite, for state that converges asynchronously (consumers,
+    background writes); it says nothing about speed. To prove that something did *not*
+    happen, read up to a marker instead (`read_to_marker`).
     """
     deadline = time.monotonic() + timeout
     while True:
         failure: AssertionError | None = None
+        result: Any = None
         try:
             result = check()
             if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
                 result = await result
-            if result:
+            if until(result) if until is not None else result:
                 return result
         except AssertionError as error:
             failure = error

@@ -26,10 +26,35 @@ def test_kafka_is_apache_kafka_in_kraft_mode_without_auto_topic_creation():
     assert "healthcheck" in kafka
 
 
-def test_valkey_runs_with_append_only_file():
-    valkey = COMPOSE["services"]["valkey"]
-    assert "--appendonly" in valkey["command"] and "yes" in valkey["command"]
+VALKEY_NODES = ("valkey-1", "valkey-2", "valkey-3")
+
+
+@pytest.mark.parametrize("node", VALKEY_NODES)
+def test_valkey_runs_as_a_cluster_node_with_append_only_file(node):
+    valkey = COMPOSE["services"][node]
+    command = " ".join(valkey["command"])
+    assert "--appendonly yes" in command and "--cluster-enabled yes" in command
     assert "healthcheck" in valkey
+
+
+def test_the_cluster_is_formed_once_and_every_service_waits_for_it():
+    init = COMPOSE["services"]["valkey-init"]
+    script = " ".join(init["command"])
+    assert "--cluster create" in script and all(f"hosts {n}" in script for n in VALKEY_NODES)
+    assert set(init["depends_on"]) == set(VALKEY_NODES)
+    for name in SERVICES:
+        waits = COMPOSE["services"][name]["depends_on"]["valkey-init"]
+        assert waits["condition"] == "service_completed_successfully"
+
+
+def test_ingress_and_sync_run_two_replicas_behind_the_balancer():
+    balancer = COMPOSE["services"]["balancer"]
+    config = COMPOSE["configs"]["balancer"]["content"]
+    for name in ("ingress", "sync"):
+        assert COMPOSE["services"][name]["deploy"]["replicas"] == 2
+        assert "ports" not in COMPOSE["services"][name]  # replicas share no host port
+        assert f"server {name}:{SERVICES[name]} resolve" in config
+        assert f"{SERVICES[name]}:{SERVICES[name]}" in balancer["ports"]
 
 
 @pytest.mark.parametrize(("name", "port"), SERVICES.items())
@@ -39,7 +64,7 @@ def test_each_service_gets_the_settings_it_needs(name, port):
     assert service["command"] == ["python", "-m", f"services.{name}"]
     assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
     assert env["KAFKA_ENABLE_IDEMPOTENCE"] == "true"  # real Kafka supports InitProducerId
-    assert env["REDIS_URL"].startswith("redis://valkey:")
+    assert env["REDIS_URL"] == "redis+cluster://" + ",".join(f"{n}:6379" for n in VALKEY_NODES)
     assert "SECRETS_KEYRING" in env
     assert env[f"{name.upper()}_HOST"] == "0.0.0.0"
     assert env[f"{name.upper()}_PORT"] == str(port)
@@ -50,7 +75,8 @@ def test_each_service_gets_the_settings_it_needs(name, port):
 def test_console_is_pointed_at_every_api():
     env = COMPOSE["services"]["console"]["environment"]
     for name in ("registry", "ingress", "sync", "logs"):
-        assert env[f"CONSOLE_{name.upper()}_URL"] == f"http://{name}:{SERVICES[name]}"
+        host = "balancer" if name in ("ingress", "sync") else name  # replicated: round-robin
+        assert env[f"CONSOLE_{name.upper()}_URL"] == f"http://{host}:{SERVICES[name]}"
 
 
 def test_topic_init_step_creates_every_registry_topic():

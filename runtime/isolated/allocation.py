@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from runtime.interface import Invocation
-    from runtime.isolated.worker_process import WorkerProcess
+    from runtime.isolated.worker_handle import WorkerHandle
 
 
 def tenant_of(invocation: Invocation) -> str:
@@ -64,16 +64,16 @@ class Allocation:
         default_max = self.size - max(1, self.size // 4) if self.size > 1 else 1
         self.tenant_max = max(1, min(tenant_max or default_max, self.size))
         self.spare_after_s = 2.0
-        self.bound: dict[str, list[WorkerProcess]] = {}
-        self.fresh: list[WorkerProcess] = []
-        self.idle: OrderedDict[WorkerProcess, float] = OrderedDict()  # LRU: oldest first
+        self.bound: dict[str, list[WorkerHandle]] = {}
+        self.fresh: list[WorkerHandle] = []
+        self.idle: OrderedDict[WorkerHandle, float] = OrderedDict()  # LRU: oldest first
         self.count = 0  # workers alive or being forked
         self.forking = 0  # spares being forked in the background
         self.lines: dict[str, deque[asyncio.Future[None]]] = {}
         self.turns: deque[str] = deque()  # tenants with a waiting line, round-robin order
         self._spare_tasks: set[asyncio.Task[None]] = set()
 
-    async def _spawn(self) -> WorkerProcess:  # provided by the pool
+    async def _spawn(self) -> WorkerHandle:  # provided by the pool
         raise NotImplementedError
 
     def _open(self) -> bool:  # provided by the pool: False once closed
@@ -92,7 +92,7 @@ class Allocation:
             return False
         return bool(self.fresh) or self.count < self.size or self._lru_idle(tenant) is not None
 
-    async def worker_for(self, tenant: str) -> WorkerProcess:
+    async def worker_for(self, tenant: str) -> WorkerHandle:
         """A worker of `tenant` with room in its queue (waits in the tenant's line if none)."""
         while True:
             worker = self._room(tenant)
@@ -114,24 +114,24 @@ class Allocation:
                     return self._use(self._bind(worker, tenant))
             await self._wait(tenant)
 
-    def _room(self, tenant: str) -> WorkerProcess | None:
+    def _room(self, tenant: str) -> WorkerHandle | None:
         mine = self.bound.get(tenant, [])
         least = min(mine, key=lambda w: len(w.queue), default=None)
         if least is not None and len(least.queue) < self.depth:
             return least
         return None
 
-    def _use(self, worker: WorkerProcess) -> WorkerProcess:
+    def _use(self, worker: WorkerHandle) -> WorkerHandle:
         self.idle.pop(worker, None)
         return worker
 
-    def _bind(self, worker: WorkerProcess, tenant: str) -> WorkerProcess:
+    def _bind(self, worker: WorkerHandle, tenant: str) -> WorkerHandle:
         worker.tenant = tenant
         self.bound.setdefault(tenant, []).append(worker)
         self._top_up()
         return worker
 
-    def _lru_idle(self, tenant: str, older_than: float | None = None) -> WorkerProcess | None:
+    def _lru_idle(self, tenant: str, older_than: float | None = None) -> WorkerHandle | None:
         for worker, since in self.idle.items():  # oldest first
             if older_than is not None and since > older_than:
                 return None
@@ -174,7 +174,7 @@ class Allocation:
 
     # -- workers coming back ------------------------------------------------------------
 
-    def finished(self, worker: WorkerProcess) -> None:
+    def finished(self, worker: WorkerHandle) -> None:
         """An invocation of `worker` ended: recycle a worn-out worker, mark idle, wake."""
         if worker.served >= self.max_invocations and not worker.queue:
             self.discard(worker)
@@ -187,7 +187,7 @@ class Allocation:
 
     max_invocations: int
 
-    def discard(self, worker: WorkerProcess) -> None:
+    def discard(self, worker: WorkerHandle) -> None:
         """Kill a worker (requeueing what waited on it) and free its slot."""
         if not worker.healthy:
             return

@@ -1,10 +1,10 @@
 """The isolated runtime: the same `Invoker`, with extension code in locked-down workers.
 
 Bundle loading, entry resolution, the permission checks (`InvocationScope`), the logs and
-observed records, and publishing are the in-process runtime's; only the execution moves to
-a worker of the pool (one tenant per worker, invocations pipelined: see `pool.py`). The
-parent answers each capability request after the scope's checks and enforces the limits the
-worker cannot be trusted with:
+observed records, and publishing are the shared `runtime.runtime.Runtime`'s; only the
+execution happens in a worker of the pool (one tenant per worker, invocations pipelined:
+see `pool.py`). The parent answers each capability request after the scope's checks and
+enforces the limits the worker cannot be trusted with:
 
 - wall-clock time: past `time_limit_s` (counted from when the invocation reaches the head of
   its worker's queue) the worker is killed, which stops CPU-bound code and code blocked
@@ -37,9 +37,9 @@ from runtime.isolated import protocol
 from runtime.isolated.allocation import tenant_of
 from runtime.isolated.lockdown import Limits
 from runtime.isolated.pool import IsolationUnavailable, WorkerPool
-from runtime.isolated.worker_process import WorkerGone, WorkerProcess
+from runtime.isolated.worker_handle import WorkerGone, WorkerHandle
 from runtime.loader import LoadedBundle
-from runtime.runtime import Ran, Runtime
+from runtime.runtime import Ran, Runtime, execute_in_process
 from runtime.scope import InvocationScope
 from sdk.errors import PermissionDenied
 
@@ -118,7 +118,7 @@ class IsolatedRuntime(Runtime):
         if not self.isolated and self.unavailable is None:
             await self.start()  # raises while isolation is unavailable and not allowed
         if not self.isolated:
-            return await super()._execute(bundle, path, scope, invocation)
+            return await execute_in_process(bundle, path, scope, invocation, self.time_limit_s)
         tenant = tenant_of(invocation)
         conversation = Conversation(self, bundle, path, scope, invocation)
         while True:
@@ -176,7 +176,7 @@ class Conversation:
         if not self.ended.done():
             self.ended.set_result(ran)
 
-    def invoke_frame(self, worker: WorkerProcess) -> protocol.Invoke:
+    def invoke_frame(self, worker: WorkerHandle) -> protocol.Invoke:
         """The `Invoke`, with the installation, version and bundle only if `worker` lacks them."""
         bundle, invocation, scope = self.bundle, self.invocation, self.scope
         digest = bundle.digest
@@ -215,7 +215,7 @@ class Conversation:
             bundle=shipped,
         )
 
-    async def handle(self, worker: WorkerProcess, message: protocol.FromWorker) -> bool:
+    async def handle(self, worker: WorkerHandle, message: protocol.FromWorker) -> bool:
         """Serve one frame of this invocation; True when it was the `Done`."""
         scope = self.scope
         if scope.closed and not isinstance(message, protocol.Done):

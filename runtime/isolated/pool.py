@@ -34,7 +34,7 @@ import msgspec
 from runtime.isolated import protocol
 from runtime.isolated.allocation import Allocation
 from runtime.isolated.lockdown import Limits, Report
-from runtime.isolated.worker_process import WorkerGone, WorkerProcess
+from runtime.isolated.worker_handle import WorkerGone, WorkerHandle
 from runtime.isolated.zygote import PID, ZygoteConfig
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ class WorkerPool(Allocation):
 
     # -- workers --------------------------------------------------------------------------
 
-    async def _spawn(self) -> WorkerProcess:
+    async def _spawn(self) -> WorkerHandle:
         """Ask the zygote for one worker and wait for its lock-down report."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         loop = asyncio.get_running_loop()
@@ -191,7 +191,7 @@ class WorkerPool(Allocation):
                 theirs.close()
         (pid,) = PID.unpack(answer)
         reader, writer = await asyncio.open_unix_connection(sock=ours, limit=self.max_frame)
-        worker = WorkerProcess(self, pid, reader, writer)
+        worker = WorkerHandle(self, pid, reader, writer)
         try:
             async with asyncio.timeout(READY_TIMEOUT_S):
                 ready = await worker.receive()

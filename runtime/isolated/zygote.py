@@ -22,7 +22,7 @@ import sys
 
 import msgspec
 
-from runtime.isolated import lockdown, worker
+from runtime.isolated import lockdown, worker_main
 
 PID = struct.Struct("!i")
 
@@ -75,7 +75,7 @@ def main() -> None:
         if pid == 0:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             control.close()
-            worker.main(fds[0], scratch, config.limits, config.max_frame)
+            worker_main.main(fds[0], scratch, config.limits, config.max_frame)
             os._exit(0)
         children[pid] = scratch
         os.close(fds[0])

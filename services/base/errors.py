@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -74,6 +74,14 @@ class DependencyUnavailable(Unavailable):
         self.unsettled = list(unsettled or [])
 
 
+class InvalidMessage(Exception):
+    """Raised by a consumer's step: this message can never be processed, park it.
+
+    The only failure that sends a message to the dead-letter topic (besides one that does
+    not decode); any other exception holds the message and retries (`services.base.consumers`).
+    """
+
+
 def _body(code: str, message: str, field: str | None, details: Any = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if field:
@@ -114,6 +122,10 @@ def validation_error_handler(_: Request[Any, Any, Any], exc: ValidationException
 def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     """Render Litestar's own HTTP errors (404 route, 405 method) in the same shape."""
     code = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+    if exc.status_code == 400 and isinstance(exc.__cause__, SerializationException):
+        # The body did not decode at all (msgspec says only "Input data was truncated").
+        message = f"the request body is not valid JSON ({exc.detail})"
+        return Response(_body("invalid_json", message, "body"), status_code=400)
     return Response(
         _body(code.get(exc.status_code, "error"), exc.detail, None), status_code=exc.status_code
     )

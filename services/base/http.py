@@ -37,11 +37,11 @@ def healthz() -> dict[str, str]:
 @get("/readyz", include_in_schema=False)
 async def readyz(infra: NamedDependency[Infrastructure]) -> Response[dict[str, Any]]:
     """Ready: Redis and Kafka reachable and every consumer assigned; 503 with the failing checks."""
-    checks = await infra.readiness()
+    checks = await infra.ready()
     ready = all(checks.values())
     body: dict[str, Any] = {"status": "ready" if ready else "not_ready", "checks": checks}
-    if infra.warnings:
-        body["warnings"] = infra.warnings
+    if infra.readiness.warnings:
+        body["warnings"] = infra.readiness.warnings
     return Response(body, status_code=200 if ready else 503)
 
 

@@ -1,5 +1,9 @@
 """The clients of one service process (Redis, Kafka producer, FastStream broker), their lifecycle.
 
+The pieces: `consumers` (`services.base.consumers`: the one way to consume a topic),
+`readiness` (`services.base.readiness`: what `/readyz` reports), and this class, which
+builds the clients, connects them and stops them.
+
 Start never blocks on an unreachable dependency: the service comes up, `/healthz` answers, and
 `/readyz` stays red until Kafka and Redis answer and every consumer holds its partitions.
 Stop drains in order: subscribers first (each commits the offset of the message it finished),
@@ -12,25 +16,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any
 
-import msgspec
 from aiokafka import AIOKafkaProducer
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
-from faststream.kafka.subscriber.usecase import LogicSubscriber
+from faststream.kafka import KafkaBroker
 from redis.asyncio import Redis
 
-from contracts.topics import DEAD_LETTERS, Topic
-from services.base.errors import DependencyUnavailable
-from services.base.kafka import consumers_assigned, create_broker, create_producer, dead_letter
+from contracts.topics import Topic
+from services.base.consumers import Consumers
+from services.base.kafka import create_broker, create_producer
+from services.base.keys import create_redis
+from services.base.readiness import Readiness
 from services.base.settings import InfraSettings
 
 log = logging.getLogger(__name__)
 Hook = Callable[[], Awaitable[None]]
-M = TypeVar("M", bound=msgspec.Struct)
 STOP_STEP_S = 60.0  # generous: a consumer leaving a group mid-rebalance can take ~30 s
 
 
@@ -42,23 +44,22 @@ class Infrastructure:
     service: str
     redis: Redis
     broker: KafkaBroker
+    consumers: Consumers = field(init=False)
+    readiness: Readiness = field(default_factory=Readiness)
     _producer: AIOKafkaProducer | None = None
-    subscribers: list[LogicSubscriber[Any]] = field(default_factory=list)
     producer_started: bool = False
     broker_started: bool = False
     after_connect: list[Hook] = field(default_factory=list)
-    # Service-specific readiness conditions (e.g. a local view caught up), named in /readyz.
-    ready_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
-    # Names of the topics this service subscribes to and publishes: checked against what
-    # `contracts.topics` declares for the service (tests/test_layout.py).
-    consumes: list[str] = field(default_factory=list)
+    # Names of the topics this service publishes: checked against what `contracts.topics`
+    # declares for the service (tests/test_layout.py), with `consumers.consumes`.
     publishes: list[str] = field(default_factory=list)
     producer_request_timeout_ms: int = 10_000
     # Awaited at start before anything is served; one that raises stops the service.
     start_checks: list[Hook] = field(default_factory=list)
-    # Conditions an operator must know about (development-only modes), shown by /readyz.
-    warnings: list[str] = field(default_factory=list)
     _connector: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.consumers = Consumers(self.broker, lambda: self.producer, self.publisher)
 
     @classmethod
     def create(cls, settings: InfraSettings, service: str) -> Infrastructure:
@@ -66,7 +67,7 @@ class Infrastructure:
         return cls(
             settings=settings,
             service=service,
-            redis=Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
+            redis=create_redis(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
             broker=create_broker(settings, service),
         )
 
@@ -118,196 +119,22 @@ class Infrastructure:
             await bounded_step("flush producer", self._producer.stop())
         await bounded_step("close redis", self.redis.aclose())
 
-    def subscribe(
-        self,
-        topic: Topic[M],
-        group_id: str,
-        handler: Callable[[M], Awaitable[None]],
-        *,
-        auto_offset_reset: Literal["latest", "earliest", "none"] = "earliest",
-        attempts: int = 5,
-    ) -> LogicSubscriber[Any]:
-        """Consume `topic` as `group_id`, decoding with its Struct; commit after `handler` returns.
-
-        A handler that raises is retried with backoff (transient Redis or Kafka errors); after
-        `attempts` failures the message is parked on the dead-letter topic with the error, then
-        committed. A process that dies mid-handler commits nothing: the message is redelivered.
-        The subscriber counts toward the service's readiness (its consumer must hold partitions).
-        """
-
-        async def consume(message: KafkaMessage) -> None:
-            raw = message.raw_message
-            try:
-                decoded = topic.decode(message.body)
-            except (msgspec.DecodeError, msgspec.ValidationError) as error:
-                await dead_letter(self.producer, topic, group_id, raw, str(error))
-                return
-            for attempt in range(1, attempts + 1):
-                try:
-                    await handler(decoded)
-                    return
-                except Exception as error:  # a failing handler must not commit its message silently
-                    if attempt == attempts:
-                        log.exception("handler failed; message parked on dead-letter topic")
-                        await dead_letter(self.producer, topic, group_id, raw, repr(error))
-                        return
-                    await asyncio.sleep(min(0.1 * 2 ** min(attempt, 6), 5.0))
-
-        consume.__name__ = f"consume_{topic.name.replace('.', '_').replace('-', '_')}"
-        consume.__doc__ = topic.description
-        subscriber = self.broker.subscriber(
-            topic.name,
-            group_id=group_id,
-            ack_policy=AckPolicy.ACK,
-            auto_offset_reset=auto_offset_reset,
-            title=f"{topic.name} ({group_id})",
-            description=topic.description,
-        )
-        subscriber(consume)
-        self.consumes.append(topic.name)
-        if DEAD_LETTERS.name not in self.publishes:  # where `consume` parks what it cannot take
-            self.publisher(DEAD_LETTERS)
-        self.subscribers.append(subscriber)
-        return subscriber
-
-    def reader(self, topic: Topic[Any]) -> None:
-        """Declare a topic this service reads without a consumer group (from offsets it chooses).
-
-        For example ingress' snapshot view, rebuilt from the start of the compacted topic on
-        every start, and its replay reads at known offsets. The layout test checks it.
-        """
-        self.consumes.append(topic.name)
-
-    def subscribe_batch(
-        self,
-        group_id: str,
-        handlers: Mapping[Topic[Any], Callable[[list[Any]], Awaitable[None]]],
-        *,
-        max_records: int = 1_000,
-        batch_timeout_ms: int = 50,
-        auto_offset_reset: Literal["latest", "earliest", "none"] = "earliest",
-        attempts: int = 5,
-    ) -> LogicSubscriber[Any]:
-        """One consumer for several topics; each handler gets its topic's part of a batch.
-
-        A batch is up to `max_records` messages; its part for each topic is decoded and handed
-        to that topic's handler (one storage write per topic and batch) in the order of
-        `handlers`. Offsets are committed after every handler returned (commit after
-        processing); a crash mid-batch redelivers all of it, so handlers stay idempotent.
-        Tombstones (deletions on a compacted topic) are skipped. Undecodable messages are
-        parked on the dead-letter topic and left out; a part whose
-        handler fails `attempts` times is parked whole, unless it failed because a dependency
-        is down (`DependencyUnavailable`): an outage is not a bad batch, so the part is
-        retried (backoff up to 5 s) until the dependency answers, its offsets uncommitted.
-        One consumer instead of one per topic: each consumer joining a group costs seconds on
-        some brokers.
-        """
-        by_name = {topic.name: topic for topic in handlers}
-        if DEAD_LETTERS.name not in self.publishes:  # where `consume` parks what it cannot take
-            self.publisher(DEAD_LETTERS)
-
-        async def consume(message: KafkaMessage) -> None:
-            records = message.raw_message if isinstance(message.raw_message, tuple) else ()
-            parts: dict[str, list[Any]] = {name: [] for name in by_name}
-            raws: dict[str, list[Any]] = {name: [] for name in by_name}
-            for raw in records:
-                if raw.value is None:
-                    continue  # a tombstone: a compacted topic's deletion, nothing to store
-                topic = by_name[raw.topic]
-                try:
-                    parts[raw.topic].append(topic.decode(raw.value or b""))
-                    raws[raw.topic].append(raw)
-                except (msgspec.DecodeError, msgspec.ValidationError) as error:
-                    await dead_letter(self.producer, topic, group_id, raw, str(error))
-            for topic, handler in handlers.items():
-                if parts[topic.name]:
-                    await self._handle_part(
-                        topic, group_id, handler, parts[topic.name], raws[topic.name], attempts
-                    )
-
-        consume.__name__ = f"consume_{group_id.replace('.', '_').replace('-', '_')}_batch"
-        consume.__doc__ = "; ".join(topic.description for topic in handlers)
-        subscriber = self.broker.subscriber(
-            *by_name,
-            group_id=group_id,
-            batch=True,
-            # The handler decodes each record with its topic's Struct; FastStream's own decoder
-            # would JSON-parse every record of the batch a second time, for nothing.
-            decoder=_raw_batch,
-            max_records=max_records,
-            batch_timeout_ms=batch_timeout_ms,
-            ack_policy=AckPolicy.ACK,
-            auto_offset_reset=auto_offset_reset,
-            title=f"{', '.join(by_name)} ({group_id})",
-            description=consume.__doc__,
-        )
-        subscriber(consume)
-        self.consumes.extend(by_name)
-        self.subscribers.append(subscriber)
-        return subscriber
-
-    async def _handle_part(
-        self,
-        topic: Topic[Any],
-        group_id: str,
-        handler: Callable[[list[Any]], Awaitable[None]],
-        part: list[Any],
-        raws: list[Any],
-        attempts: int,
-    ) -> None:
-        attempt = outage = 0
-        while True:
-            try:
-                await handler(part)
-                if outage:
-                    log.warning("dependency back; batch stored", extra={"topic": topic.name})
-                return
-            except DependencyUnavailable as error:  # held, never parked: nothing is wrong with it
-                outage += 1
-                if outage == 1 or outage % 60 == 0:
-                    log.warning(
-                        "dependency unavailable; batch held until it answers",
-                        extra={"topic": topic.name, "dependency": error.dependency},
-                    )
-                await asyncio.sleep(min(0.1 * 2 ** min(outage, 6), 5.0))
-            except Exception as error:  # a failing handler must not commit its batch silently
-                attempt += 1
-                if attempt >= attempts:
-                    log.exception("batch handler failed; batch parked on dead-letter topic")
-                    for raw in raws:
-                        await dead_letter(self.producer, topic, group_id, raw, repr(error))
-                    return
-                await asyncio.sleep(min(0.1 * 2 ** min(attempt, 6), 5.0))
-
     def publisher(self, topic: Topic[Any]) -> None:
         """Declare a topic this service produces (AsyncAPI lists it; the layout test checks it)."""
+        if topic.name in self.publishes:
+            return
         self.broker.publisher(
             topic.name, title=f"{topic.name} (publish)", description=topic.description
         )
         self.publishes.append(topic.name)
 
-    async def readiness(self) -> dict[str, bool]:
-        """Per dependency: Redis PING, Kafka metadata, consumers assigned, plus `ready_checks`."""
-        checks = {"redis": False, "kafka": False, "consumers": False}
-        try:
-            checks["redis"] = bool(await asyncio.wait_for(self.redis.ping(), 2))
-        except Exception:
-            checks["redis"] = False
-        if self.producer_started:
-            try:
-                await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2)
-                checks["kafka"] = True
-            except Exception:
-                checks["kafka"] = False
-        checks["consumers"] = self.broker_started and consumers_assigned(self.subscribers)
-        for name, check in self.ready_checks.items():
-            checks[name] = check()
-        return checks
-
-
-async def _raw_batch(message: Any) -> Any:
-    """A batch decoder that decodes nothing (subscribe_batch decodes from raw records)."""
-    return None
+    async def ready(self) -> dict[str, bool]:
+        """The readiness report `/readyz` answers (see `services.base.readiness`)."""
+        return await self.readiness.report(
+            self.redis,
+            self._producer if self.producer_started else None,
+            lambda: self.broker_started and self.consumers.assigned(),
+        )
 
 
 async def bounded_step(step: str, work: Awaitable[Any]) -> None:

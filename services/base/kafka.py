@@ -3,8 +3,7 @@
 Producers are plain aiokafka (the hot path: FastStream's publish costs twice the CPU).
 Subscribers are FastStream with `AckPolicy.ACK`: the offset is committed only after the
 handler returned, so a crash replays the message and every handler must be idempotent.
-A message that does not decode is logged with topic/partition/offset and parked on the
-dead-letter topic, then committed: one bad message never stops a partition.
+Consuming (what is committed, held or parked) is `services.base.consumers`.
 """
 
 from __future__ import annotations
@@ -61,7 +60,7 @@ def create_broker(infra: InfraSettings, client_id: str) -> KafkaBroker:
 
 async def publish(producer: AIOKafkaProducer, topic: Topic[M], message: M) -> None:
     """Send one message and wait for the broker's acknowledgement."""
-    await producer.send_and_wait(topic.name, topic.encode(message), key=topic.encode_key(message))
+    await (await topic.send(producer, message))
 
 
 async def dead_letter(
@@ -69,7 +68,7 @@ async def dead_letter(
 ) -> None:
     """Park a message its consumer could not use on the dead-letter topic, with its origin."""
     log.error(
-        "undecodable message parked on dead-letter topic",
+        "message parked on dead-letter topic",
         extra={
             "topic": raw.topic,
             "partition": raw.partition,
@@ -92,10 +91,7 @@ async def dead_letter(
 
 async def publish_all(producer: AIOKafkaProducer, topic: Topic[M], messages: list[M]) -> None:
     """Send every message (one batch where they fit), then wait until the broker acked all."""
-    sent = [
-        await producer.send(topic.name, topic.encode(m), key=topic.encode_key(m)) for m in messages
-    ]
-    await asyncio.gather(*sent)
+    await asyncio.gather(*[await topic.send(producer, m) for m in messages])
 
 
 def consumers_assigned(subscribers: list[LogicSubscriber[Any]]) -> bool:

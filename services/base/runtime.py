@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from runtime.interface import SecretOpener
 from runtime.isolated.invoker import IsolatedRuntime
-from runtime.runtime import Runtime
+from runtime.runtime import InProcessRuntime, Runtime
 from services.base.infrastructure import Infrastructure
 from services.base.settings import SettingsError
 
@@ -29,8 +29,14 @@ def build_runtime(
     *,
     time_limit_s: float,
     host_overrides: Mapping[str, str] | None = None,
+    workers: int | None = None,
+    start_early: bool = True,
 ) -> Runtime:
-    """The service's runtime, registered to start (or refuse to) before the service serves."""
+    """The service's runtime, registered to start (or refuse to) before the service serves.
+
+    `start_early=False` (the registry's deploy check) starts the pool at its first
+    invocation instead; an isolation failure then fails that invocation, never silently.
+    """
     settings = infra.settings
     common = {
         "redis": infra.redis,
@@ -47,11 +53,11 @@ def build_runtime(
                 "needs RUNTIME_ALLOW_IN_PROCESS=true (development only)"
             )
         log.critical("EXTENSION CODE RUNS INSIDE THIS SERVICE PROCESS (RUNTIME_ISOLATION=false)")
-        infra.warnings.append(f"{IN_PROCESS_WARNING}: RUNTIME_ISOLATION=false")
-        return Runtime(**common)  # type: ignore[arg-type]
+        infra.readiness.warnings.append(f"{IN_PROCESS_WARNING}: RUNTIME_ISOLATION=false")
+        return InProcessRuntime(**common)  # type: ignore[arg-type]
     runtime = IsolatedRuntime(
         **common,  # type: ignore[arg-type]
-        workers=settings.runtime_workers,
+        workers=workers or settings.runtime_workers,
         pipeline_depth=settings.runtime_pipeline_depth,
         memory_mb=settings.runtime_memory_mb,
         allow_in_process=settings.runtime_allow_in_process,
@@ -60,7 +66,8 @@ def build_runtime(
     async def start() -> None:
         await runtime.start()
         if not runtime.isolated:
-            infra.warnings.append(f"{IN_PROCESS_WARNING}: {runtime.unavailable}")
+            infra.readiness.warnings.append(f"{IN_PROCESS_WARNING}: {runtime.unavailable}")
 
-    infra.start_checks.append(start)
+    if start_early:
+        infra.start_checks.append(start)
     return runtime

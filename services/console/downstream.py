@@ -1,14 +1,16 @@
 """The console's only way out: the other services' HTTP APIs, called with the viewer's token.
 
 Promises: every call is bounded by `request_timeout_s`; a service that is down, slow,
-answers 5xx or does not serve a route yet becomes a `Failure` naming the service (the page
-shows a banner and renders the rest), never an exception. Calls of one page run concurrently
+answers 5xx, does not serve the route or answers what its declared answer type
+(`contracts.answers`) does not decode becomes a `Failure` naming the service (the page shows
+a banner and renders the rest), never an exception. Calls of one page run concurrently
 (`gather`). The token travels only in the Authorization header, never in a URL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Literal
@@ -17,6 +19,8 @@ import httpx
 import msgspec
 
 from services.console.settings import ConsoleSettings
+
+log = logging.getLogger(__name__)
 
 Service = Literal["registry", "ingress", "sync", "logs"]
 LABELS: dict[Service, str] = {
@@ -40,13 +44,11 @@ class Failure(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def unavailable(self) -> bool:
         """The service is down, slow, broken, or does not serve this route (yet)."""
-        return self.code in ("unreachable", "not_available") or self.status >= 500
+        return self.code in ("unreachable", "not_served") or self.status >= 500
 
     @property
     def banner(self) -> str:
         """One sentence a person can act on."""
-        if self.code == "not_available":
-            return f"{LABELS[self.service]} does not offer part of this page yet."
         if self.unavailable:
             return f"{LABELS[self.service]} is not available right now ({self.message})."
         return self.message
@@ -91,8 +93,13 @@ class Downstream:
         *,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
+        answer: type[Any] | None = None,
     ) -> Reply:
-        """One call; the failure shapes the services agree on become a `Failure`."""
+        """One call; the failure shapes the services agree on become a `Failure`.
+
+        With `answer` (a Struct of `contracts.answers`) the body is decoded with it: `data`
+        is typed, and an answer it does not decode is a failure (`bad_answer`), not a guess.
+        """
         try:
             response = await self.client.request(
                 method,
@@ -106,16 +113,27 @@ class Downstream:
             return Reply(
                 failure=Failure(service=service, status=0, code="unreachable", message=reason)
             )
-        if response.status_code < 400:
+        if response.status_code >= 400:
+            return Reply(failure=_failure(service, response))
+        if answer is None:
             return Reply(data=response.json() if response.content else None)
-        return Reply(failure=_failure(service, response))
+        try:
+            return Reply(data=msgspec.json.decode(response.content, type=answer))
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            log.error("unexpected answer", extra={"service": service, "path": path})
+            message = f"unexpected answer: {error}"
+            return Reply(
+                failure=Failure(service=service, status=502, code="bad_answer", message=message)
+            )
 
     async def gather(self, token: str, **calls: tuple[Any, ...]) -> dict[str, Reply]:
-        """Run `name=(service, method, path[, params])` calls concurrently; replies by name."""
+        """Run `name=(service, method, path[, params[, answer]])` calls concurrently, by name."""
 
         async def one(spec: tuple[Any, ...]) -> Reply:
             service, method, path, *rest = spec
-            return await self.call(service, method, path, token, params=rest[0] if rest else None)
+            params = rest[0] if rest else None
+            answer = rest[1] if len(rest) > 1 else None
+            return await self.call(service, method, path, token, params=params, answer=answer)
 
         replies = await asyncio.gather(*(one(spec) for spec in calls.values()))
         return dict(zip(calls, replies, strict=True))
@@ -143,13 +161,15 @@ def _failure(service: Service, response: httpx.Response) -> Failure:
         body = None
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
-        # No agreed error shape: a route this service does not serve (yet), or a crash.
+        # No agreed error shape: a route this service does not serve (a bug), or a crash.
         not_served = response.status_code in (404, 405)
         return Failure(
             service=service,
             status=response.status_code,
-            code="not_available" if not_served else "failed",
-            message="it does not serve this yet" if not_served else f"HTTP {response.status_code}",
+            code="not_served" if not_served else "failed",
+            message=f"no such route, HTTP {response.status_code}"
+            if not_served
+            else f"HTTP {response.status_code}",
         )
     code = str(error.get("code", "failed"))
     if response.status_code == 405 or (code == "not_found" and error.get("message") == "Not Found"):
@@ -157,8 +177,8 @@ def _failure(service: Service, response: httpx.Response) -> Failure:
         return Failure(
             service=service,
             status=response.status_code,
-            code="not_available",
-            message="it does not serve this yet",
+            code="not_served",
+            message=f"no such route, HTTP {response.status_code}",
         )
     return Failure(
         service=service,

@@ -24,8 +24,7 @@ from services.base.infrastructure import Infrastructure
 from services.base.kafka import publish_all
 from services.base.runtime import build_runtime
 from services.base.settings import InfraSettings, load_keyring
-from services.base.snapshot_follower import SnapshotFollower
-from services.base.snapshots import SnapshotView
+from services.base.snapshots import Follower, SnapshotView
 from services.base.tasks import Background
 from services.ingress.deliveries import DeliveryReader
 from services.ingress.drafts import DraftRunner
@@ -96,9 +95,8 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         background.spawn(store.remember(snapshot))
 
     view.listeners += [remember, held.on_snapshot]
-    follower = SnapshotFollower(infra_settings.kafka_bootstrap_servers, view.apply)
-    infra.ready_checks["snapshots"] = lambda: follower.caught_up
-    view.caught_up = lambda: follower.caught_up
+    follower = Follower(infra_settings.kafka_bootstrap_servers, view, service="ingress")
+    infra.readiness.checks["snapshots"] = lambda: view.ready
     for topic in (
         WEBHOOK_DELIVERIES,
         CANONICAL_RECORDS,
@@ -108,8 +106,8 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         SECRET_READS,
     ):
         infra.publisher(topic)
-    infra.reader(INSTALLATION_SNAPSHOTS)  # the snapshot view, rebuilt from the start
-    infra.reader(WEBHOOK_DELIVERIES)  # replays and held deliveries, by offset
+    infra.consumers.reader(INSTALLATION_SNAPSHOTS)  # the snapshot view, rebuilt from the start
+    infra.consumers.reader(WEBHOOK_DELIVERIES)  # replays and held deliveries, by offset
 
     async def start() -> None:
         follower.start()

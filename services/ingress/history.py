@@ -12,11 +12,13 @@ which runs in observe mode (its writes become observed records, never canonical 
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 from contracts.deliveries import DeliveryReceived
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.manifest import Webhooks
+from contracts.topics import WEBHOOK_DELIVERIES
 from runtime.invocations import webhook_invocation
 from services.base.errors import Conflict, NotFound
 from services.base.snapshots import SnapshotView
@@ -111,7 +113,7 @@ class DeliveryHistory:
             raise Conflict("this delivery has no stored body (rejected deliveries are not kept)")
         results = await self._replay(installation_id, [summary], version_id)
         if not results:
-            raise NotFound("the stored body has expired from the deliveries topic")
+            raise NotFound(body_gone(summary, time.time()), field="delivery_id")
         return results[0]
 
     async def replay_range(
@@ -246,3 +248,15 @@ class DeliveryHistory:
         except SignatureError as error:
             return error.reason
         return None
+
+
+def body_gone(summary: DeliverySummary, now: float) -> str:
+    """Why a delivery's stored body is not on the deliveries topic, as precisely as known."""
+    days = WEBHOOK_DELIVERIES.retention_ms / 86_400_000
+    if now - summary.received_at > days * 86_400:
+        return f"the stored body has expired: deliveries are kept {days:g} days"
+    return (
+        f"the stored body is gone although it is within the {days:g}-day retention: the broker "
+        "lost the deliveries topic (the embedded broker of `backfill up` keeps topics only "
+        "across a clean stop); this delivery cannot be replayed"
+    )

@@ -64,9 +64,7 @@ class DeliveryPublisher:
         """Hand every message to the producer (batched by it); collect their ack futures."""
         producer = self.producer()
         for topic, m in messages:
-            pending.append(
-                await producer.send(topic.name, topic.encode(m), key=topic.encode_key(m))
-            )
+            pending.append(await topic.send(producer, m))
 
     def record_rejection(self, delivery: DeliveryReceived) -> None:
         """Record a rejected delivery without waiting: a 401 promises no durability."""

@@ -105,7 +105,7 @@ class WebhookIngress:
         """Answer one provider delivery; headers are lower-case."""
         snapshot = self.view.by_hook_id(hook_id)
         if snapshot is None:
-            return NOT_FOUND if self.view.caught_up() else LOADING
+            return NOT_FOUND if self.view.ready else LOADING
         installation_id = snapshot.installation_id
         if snapshot.state == "uninstalled":
             self.health.observe(installation_id, 410, "uninstalled")

@@ -22,8 +22,7 @@ from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
 from services.base.secrets_crypto import Keyring
 from services.base.settings import InfraSettings
-from services.base.snapshot_follower import SnapshotFollower
-from services.base.snapshots import SnapshotView
+from services.base.snapshots import Follower, SnapshotView
 from services.logs import subscribers as on
 from services.logs.routes import CONTROLLERS
 from services.logs.routes.filters import provide_filters
@@ -35,6 +34,7 @@ from services.logs.service.observation import ObservationReports
 from services.logs.service.retention import RetentionSweeper
 from services.logs.service.tail import TailHub
 from services.logs.settings import PREFIX, LogsSettings
+from services.logs.store.activity import ActivityStore
 from services.logs.store.alerts import AlertStore
 from services.logs.store.audit import AuditStore
 from services.logs.store.clickhouse import ClickHouse
@@ -50,6 +50,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
     clickhouse = ClickHouse(settings.clickhouse_url, settings.data_dir)
     lines = LogLineStore(clickhouse, lambda w: settings.retention_for(w)[0])
     records = RecordStore(clickhouse)
+    activity = ActivityStore(clickhouse)
     view = SnapshotView()
     hub = TailHub(settings.tail_queue_size)
     logs = LogsService(
@@ -92,12 +93,12 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
 
     # Every replica knows every installation (the observation report may be asked of any):
     # the snapshot topic is read from the start, without a consumer group.
-    follower = SnapshotFollower(infra_settings.kafka_bootstrap_servers, view.apply, "logs")
-    infra.reader(INSTALLATION_SNAPSHOTS)
-    infra.ready_checks["snapshots"] = lambda: follower.caught_up
+    follower = Follower(infra_settings.kafka_bootstrap_servers, view, service="logs")
+    infra.consumers.reader(INSTALLATION_SNAPSHOTS)
+    infra.readiness.checks["snapshots"] = lambda: view.ready
 
     # One consumer for everything stored (each consumer joining a group costs seconds).
-    infra.subscribe_batch(
+    infra.consumers.subscribe_batch(
         settings.group_id,
         {
             EXTENSION_LOGS: on.log_lines_handler(logs),
@@ -105,7 +106,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
             STREAM_STATUS: on.stream_status_handler(logs, rules),
             WEBHOOK_HEALTH: on.webhook_health_handler(logs, rules),
             SECRET_READS: on.secret_reads_handler(logs),
-            CANONICAL_RECORDS: on.canonical_handler(records, view, follower.caught_up_event),
+            CANONICAL_RECORDS: on.canonical_handler(records, view),
             OBSERVED_RECORDS: on.observed_handler(records),
         },
         max_records=settings.batch_max_records,
@@ -114,7 +115,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
     if settings.tail_own_group:
         # The tails' own group per process, from the newest offset: every replica sees every
         # line, whichever partitions its storing consumer holds.
-        infra.subscribe_batch(
+        infra.consumers.subscribe_batch(
             f"{settings.group_id}-tail-{uuid.uuid4().hex[:12]}",
             {EXTENSION_LOGS: on.tail_handler(hub)},
             max_records=settings.batch_max_records,
@@ -144,6 +145,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
         route_handlers=CONTROLLERS,
         dependencies={
             "logs": Provide(lambda: logs, sync_to_thread=False),
+            "activity": Provide(lambda: activity, sync_to_thread=False),
             "reports": Provide(
                 lambda: ObservationReports(records, lines, view), sync_to_thread=False
             ),

@@ -6,47 +6,16 @@ from typing import Any, Literal
 
 import msgspec
 
-from contracts.audit import AuditEvent
-from contracts.logs import ExtensionLogLine
+# Answers another service reads are declared once, in contracts.answers (re-exported here).
+from contracts.answers.logs import (  # noqa: F401
+    AuditPage,
+    Destination,
+    InstallationHealth,
+    LogPage,
+    WebhookHealth,
+    WorkspaceHealth,
+)
 from contracts.secret_reads import SecretRead
-from contracts.streams import StreamStatus
-from services.logs.store.health import WebhookTotals
-
-
-class LogPage(msgspec.Struct, frozen=True, kw_only=True):
-    """Lines newest first; pass `next_cursor` as `cursor` for the next page (None: the end)."""
-
-    items: list[ExtensionLogLine]
-    next_cursor: str | None = None
-
-
-class AuditPage(msgspec.Struct, frozen=True, kw_only=True):
-    """Audit events newest first, keyset-paginated like log lines."""
-
-    items: list[AuditEvent]
-    next_cursor: str | None = None
-
-
-class WebhookHealth(msgspec.Struct, frozen=True, kw_only=True):
-    """Webhook answers of the last hour and the last day."""
-
-    last_hour: WebhookTotals
-    last_day: WebhookTotals
-
-
-class InstallationHealth(msgspec.Struct, frozen=True, kw_only=True):
-    """The Connection tab: every stream's latest status plus webhook health."""
-
-    installation_id: str
-    streams: list[StreamStatus]
-    webhook: WebhookHealth
-    failing_streams: int = 0
-
-
-class WorkspaceHealth(msgspec.Struct, frozen=True, kw_only=True):
-    """The Installed list's recent activity: one entry per installation with any activity."""
-
-    installations: list[InstallationHealth]
 
 
 class SecretReadsView(msgspec.Struct, frozen=True, kw_only=True):
@@ -79,18 +48,6 @@ class DestinationUpdate(msgspec.Struct, frozen=True, kw_only=True):
     url: str | None = None
     description: str | None = None
     enabled: bool | None = None
-
-
-class Destination(msgspec.Struct, frozen=True, kw_only=True):
-    """An alert destination; its signing secrets are never shown after creation/rotation."""
-
-    id: str
-    url: str
-    description: str
-    enabled: bool
-    disabled_reason: str | None = None
-    created_at: float
-    secret_versions: int = 1
 
 
 class DestinationWithSecret(msgspec.Struct, frozen=True, kw_only=True):
@@ -132,3 +89,23 @@ class Attempt(msgspec.Struct, frozen=True, kw_only=True):
     error: str | None = None
     ok: bool
     next_attempt_at: float | None = None
+
+
+class ActivityPoint(msgspec.Struct, frozen=True, kw_only=True):
+    """One bucket of one series: `deliveries` by status class (2xx/4xx/5xx) or `errors`
+    (error log lines). `at` is the bucket's start (unix seconds)."""
+
+    installation_id: str
+    at: float
+    kind: Literal["deliveries", "errors"]
+    series: str
+    count: int
+
+
+class Activity(msgspec.Struct, frozen=True, kw_only=True):
+    """Bucketed activity of the workspace (or one installation) from `since` to `until`."""
+
+    since: float
+    until: float
+    bucket_s: int
+    points: list[ActivityPoint]

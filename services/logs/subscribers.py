@@ -1,7 +1,7 @@
 """Kafka in: every topic the logs service reads, each batch stored in one insert.
 
 Commit behaviour: a batch's offsets are committed only after its handler returned, i.e.
-after the insert finished (`Infrastructure.subscribe_batch`). A crash in between redelivers
+after the insert finished (`Consumers.subscribe_batch`). A crash in between redelivers
 the batch; the tables read with FINAL, so redelivered rows count once.
 The live tail is fed from memory: by the storing consumer right after each insert, or (with
 `LOGS_TAIL_OWN_GROUP`, for several replicas) by a consumer group of its own per process,
@@ -10,7 +10,6 @@ starting at the newest offset, so every replica's tails see every line.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 from contracts.audit import AuditEvent
@@ -87,17 +86,17 @@ def secret_reads_handler(service: LogsService) -> Callable[[list[SecretRead]], A
 
 
 def canonical_handler(
-    records: RecordStore, view: SnapshotView, view_ready: asyncio.Event
+    records: RecordStore, view: SnapshotView
 ) -> Callable[[list[CanonicalRecord]], Awaitable[None]]:
     """Keep canonical records only of installations under observation (the report's other
     side); everything else is skipped, so the store does not mirror the whole topic.
 
     The view is every installation's latest snapshot, read from the start of the snapshot
-    topic by this process (services.base.snapshot_follower): a batch waits until it caught
-    up, so a restarted replica never drops records of an installation it has not read yet."""
+    topic by this process (services.base.snapshots.Follower): a batch waits until it is
+    ready, so a restarted replica never drops records of an installation it has not read yet."""
 
     async def on_canonical(batch: list[CanonicalRecord]) -> None:
-        await view_ready.wait()
+        await view.wait_ready()
         kept = [r for r in batch if _observed(view, r.installation_id)]
         await records.add_many("canonical", kept)
 

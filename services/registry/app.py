@@ -16,10 +16,13 @@ from contracts.topics import AUDIT_EVENTS, INSTALLATION_SNAPSHOTS
 from services.base.auth import resolve_token
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
+from services.base.keys import create_redis
+from services.base.runtime import build_runtime
 from services.base.settings import InfraSettings, load, load_keyring
 from services.registry.outbox import OutboxRelay
 from services.registry.routes import ROUTES
 from services.registry.service import WorkspaceService
+from services.registry.service.code_check import CodeCheck
 from services.registry.service.connections import ConnectionService, CredentialCheck
 from services.registry.service.installation_versions import InstallationVersionService
 from services.registry.service.installations import InstallationService
@@ -49,7 +52,15 @@ def create_app(settings: RegistrySettings, infra_settings: InfraSettings) -> Lit
     vault = SecretVault(keyring, settings.secret_grace_s)
     sync = SyncClient(settings.sync_url, infra_settings.internal_token, settings.sync_timeout_s)
     check = CredentialCheck(sync, vault)
-    versions = VersionService(store, relay)
+    # Deploys are compiled and imported in locked-down workers first (broken code never ships).
+    checker = build_runtime(
+        infra,
+        keyring,
+        time_limit_s=settings.deploy_check_time_limit_s,
+        workers=settings.deploy_check_workers,
+        start_early=False,
+    )
+    versions = VersionService(store, relay, CodeCheck(checker))
     services: dict[str, Any] = {
         "workspaces": WorkspaceService(store, relay),
         "versions": versions,
@@ -86,7 +97,7 @@ def create_app(settings: RegistrySettings, infra_settings: InfraSettings) -> Lit
             name: Provide(_constant(service), sync_to_thread=False)
             for name, service in services.items()
         },
-        on_shutdown=[relay.stop],
+        on_shutdown=[relay.stop, checker.close],
     )
 
 
@@ -104,12 +115,10 @@ async def bootstrap(slug: str, email: str, known_token: str | None) -> str:
 
     Idempotent for `backfill up`: a known token that still resolves to the workspace is reused.
     """
-    from redis.asyncio import Redis
-
     from services.base.auth import Principal
     from services.registry.schemas import TokenCreate
 
-    redis = Redis.from_url(load(InfraSettings).redis_url)
+    redis = create_redis(load(InfraSettings).redis_url)
     try:
         store = RegistryStore(redis)
         existing = await store.workspace_id_by_slug(slug)
@@ -140,11 +149,9 @@ def bootstrap_command(slug: str, email: str, token_file: Path | None) -> str:
 
 async def rewrap() -> int:
     """Re-wrap every sealed secret with the keyring's newest key; the running registry relays."""
-    from redis.asyncio import Redis
-
     infra_settings = load(InfraSettings)
     vault = SecretVault(load_keyring(infra_settings), 0)
-    redis = Redis.from_url(infra_settings.redis_url)
+    redis = create_redis(infra_settings.redis_url)
     try:
         store = RegistryStore(redis)
         return await Maintenance(store, OutboxRelay(redis, producer=_no_producer)).rewrap_all(vault)

@@ -28,3 +28,22 @@ class ApprovalRequired(Conflict):
     """The target version grants more than the running one; approve the diff to switch."""
 
     code = "approval_required"
+
+
+class InvalidCode(ServiceError):
+    """A bundle whose scripts do not compile, import or export their entry points: not deployed.
+
+    `field` is the first offending bundle file; `problems` lists every one as
+    `{file, line, message}` (line 0 when no line applies).
+    """
+
+    status_code = 422
+    code = "invalid_code"
+
+    def __init__(self, problems: list[dict[str, object]], summary: str) -> None:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(
+            f"the bundle cannot run: {summary}{more}; nothing was deployed",
+            field=str(problems[0]["file"]),
+            problems=problems,
+        )

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from contracts.topics import BY_NAME, Topic
+from services.base.keys import workspace_key
 
 log = logging.getLogger(__name__)
 OUTBOXES = "outbox:streams"  # set of outbox stream keys that may hold entries
@@ -26,7 +27,7 @@ OUTBOXES = "outbox:streams"  # set of outbox stream keys that may hold entries
 
 def outbox_key(workspace_id: str) -> str:
     """One outbox stream per workspace, in the workspace's hash slot (Redis Cluster safe)."""
-    return f"{{w:{workspace_id}}}:outbox"
+    return workspace_key(workspace_id, "outbox")
 
 
 def append(pipe: Pipeline, workspace_id: str, topic: Topic[Any], message: Any) -> None:

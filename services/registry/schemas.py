@@ -221,6 +221,12 @@ class WebhookEndpoint(msgspec.Struct, frozen=True, kw_only=True):
     url: str
 
 
+class ConnectionTestCreate(msgspec.Struct, frozen=True, kw_only=True):
+    """Test these settings (plain and secret fields, over the stored ones); nothing is saved."""
+
+    settings: dict[str, Any] = {}
+
+
 class ConnectionTest(msgspec.Struct, frozen=True, kw_only=True):
     """The connector's verdict on the credentials."""
 
@@ -252,3 +258,6 @@ class OAuthReport(msgspec.Struct, frozen=True, kw_only=True):
     refresh_token: str | None = None
     expires_in: float | None = None
     reason: str = ""
+    # The token revision the reporter's tokens came from: a report about an older revision
+    # than the registry's (a reconnect happened meanwhile) is stale and changes nothing.
+    token_revision: int | None = None

@@ -28,3 +28,7 @@ class RegistrySettings(msgspec.Struct, frozen=True, kw_only=True):
     oauth_timeout_s: float = 15.0
     # How long the previous revision of a rotated secret stays valid (providers switch late).
     secret_grace_s: float = 24 * 3600.0
+    # The deploy check (compile + import every entry point in a locked-down worker): its time
+    # limit per bundle and how many workers it may keep (one per workspace being deployed to).
+    deploy_check_time_limit_s: float = 20.0
+    deploy_check_workers: int = 2

@@ -19,6 +19,7 @@ from redis.exceptions import WatchError
 from contracts.installations import VersionRef
 from services.base.auth import Principal, token_key
 from services.base.errors import Unavailable
+from services.base.keys import workspace_key
 from services.registry.records import ExtensionState, InstallationRecord, OAuthPending
 from services.registry.schemas import Member, TokenInfo, Workspace
 
@@ -30,9 +31,7 @@ def _text(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
-def wkey(workspace_id: str, *parts: str) -> str:
-    """A key in the workspace's hash slot: `{w:ID}:part:part`."""
-    return ":".join([f"{{w:{workspace_id}}}", *parts])
+wkey = workspace_key  # a key in the workspace's hash slot: `{w:ID}:part:part`
 
 
 WORKSPACE_SLUGS = "workspaces:by-slug"
@@ -125,28 +124,48 @@ class RegistryStore:
             return None
         return msgspec.json.decode(info, type=TokenInfo), _text(digest)
 
+    async def claim_slug(self, slug: str, workspace_id: str) -> bool:
+        """Reserve `slug` for `workspace_id` (one HSETNX: of two replicas racing, one wins).
+
+        The slug index is global, so it is written on its own, before the workspace's
+        transaction (never inside it: on a Cluster that would be CROSSSLOT).
+        """
+        return bool(await self.redis.hsetnx(WORKSPACE_SLUGS, slug, workspace_id))
+
+    async def release_slug(self, slug: str, workspace_id: str) -> None:
+        """Give a reserved slug back after the workspace's transaction failed."""
+        if await self.workspace_id_by_slug(slug) == workspace_id:
+            await self.redis.hdel(WORKSPACE_SLUGS, slug)
+
     @staticmethod
     def put_workspace(pipe: Pipeline, workspace: Workspace) -> None:
         pipe.set(wkey(workspace.id, "workspace"), msgspec.json.encode(workspace))
-        pipe.hset(WORKSPACE_SLUGS, workspace.slug, workspace.id)
 
     @staticmethod
     def put_member(pipe: Pipeline, workspace_id: str, member: Member) -> None:
         pipe.hset(wkey(workspace_id, "members"), member.id, msgspec.json.encode(member))
 
+    async def put_principal(self, digest: str, principal: Principal) -> None:
+        """A token's principal record (global key `token:<digest>`, its own command).
+
+        Written before the workspace transaction that records the token's metadata: an orphan
+        principal left by a failed transaction belongs to a token nobody was ever shown.
+        """
+        await self.redis.set(token_key(digest), msgspec.json.encode(principal))
+
+    async def drop_principal(self, digest: str) -> None:
+        """The token stops working at once in every service (before its metadata is marked)."""
+        await self.redis.delete(token_key(digest))
+
     @staticmethod
     def put_token(pipe: Pipeline, digest: str, principal: Principal, info: TokenInfo) -> None:
-        # The token key lives outside the workspace slot: on a Cluster it is written in its own
-        # step before the workspace transaction (an orphan token record without metadata is inert).
-        pipe.set(token_key(digest), msgspec.json.encode(principal))
         pipe.hset(wkey(principal.workspace_id, "tokens"), info.id, msgspec.json.encode(info))
         pipe.hset(wkey(principal.workspace_id, "token-digests"), info.id, digest)
 
     @staticmethod
     def revoke_token(pipe: Pipeline, workspace_id: str, info: TokenInfo, digest: str) -> None:
-        # The principal record goes (the token stops working at once in every service); the
-        # metadata stays, marked revoked, so the list still explains what happened.
-        pipe.delete(token_key(digest))
+        # The principal record went first (`drop_principal`); the metadata stays, marked
+        # revoked, so the list still explains what happened.
         revoked = msgspec.structs.replace(info, status="revoked")
         pipe.hset(wkey(workspace_id, "tokens"), info.id, msgspec.json.encode(revoked))
 
@@ -166,12 +185,15 @@ class RegistryStore:
         )
 
     async def put_first_party_version(self, version: VersionRef) -> bool:
-        """Register a first-party version once; False when that version already exists."""
+        """Register a first-party version once; False when that version already exists.
+
+        Two global keys, two commands (one slot each on a Cluster): the version first, then the
+        index, which is added every time, so a crash in between heals at the next deploy.
+        """
         key = version.manifest.key
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hsetnx(first_party_key(key), version.version_id, msgspec.json.encode(version))
-            pipe.sadd(FIRST_PARTY_KEYS, key)
-            created, _ = await pipe.execute()
+        encoded = msgspec.json.encode(version)
+        created = await self.redis.hsetnx(first_party_key(key), version.version_id, encoded)
+        await self.redis.sadd(FIRST_PARTY_KEYS, key)
         return bool(created)
 
     async def private_keys(self, workspace_id: str) -> list[str]:

@@ -117,9 +117,9 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
     )
     # The scheduler's own group consumer (it needs the rebalance callbacks FastStream hides);
     # like infra.subscribe, it parks what it cannot decode on the dead-letter topic.
-    infra.consumes.append(INSTALLATION_SNAPSHOTS.name)
+    infra.consumers.reader(INSTALLATION_SNAPSHOTS)
     infra.publisher(DEAD_LETTERS)
-    infra.ready_checks["scheduler"] = lambda: partitions.caught_up
+    infra.readiness.checks["scheduler"] = lambda: partitions.caught_up
 
     async def begin() -> None:  # after Kafka answered: runs publish from their first page
         scheduler.start()

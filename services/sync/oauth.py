@@ -173,7 +173,11 @@ class TokenSource:
         assert snapshot.active is not None and snapshot.active.manifest.oauth is not None
         oauth = snapshot.active.manifest.oauth
         if not current.refresh:
-            await self._report(snapshot, {"status": "needs_reauth", "reason": "no refresh token"})
+            await self._report(
+                snapshot,
+                {"status": "needs_reauth", "reason": "no refresh token"},
+                current.revision,
+            )
             raise NeedsReauth("the connection has no refresh token")
         form = {
             "grant_type": "refresh_token",
@@ -193,7 +197,9 @@ class TokenSource:
         if not isinstance(body, dict):
             body = {}
         if response.status_code in (400, 401) and body.get("error") == "invalid_grant":
-            await self._report(snapshot, {"status": "needs_reauth", "reason": "invalid_grant"})
+            await self._report(
+                snapshot, {"status": "needs_reauth", "reason": "invalid_grant"}, current.revision
+            )
             raise NeedsReauth("the provider refused the refresh token (invalid_grant)")
         if response.status_code != 200 or not body.get("access_token"):
             raise RefreshFailed(f"token endpoint answered {response.status_code}")
@@ -218,6 +224,7 @@ class TokenSource:
                 "refresh_token": body.get("refresh_token"),
                 "expires_in": expires_in,
             },
+            current.revision,
         )
         return str(body["access_token"])
 
@@ -240,12 +247,18 @@ class TokenSource:
         target = httpx.URL(base)
         return str(parsed.copy_with(scheme=target.scheme, host=target.host, port=target.port))
 
-    async def _report(self, snapshot: InstallationSnapshot, body: dict[str, Any]) -> None:
-        """Tell the registry; a failed report is retried by the next refresh (best effort)."""
+    async def _report(
+        self, snapshot: InstallationSnapshot, body: dict[str, Any], revision: int
+    ) -> None:
+        """Tell the registry; a failed report is retried by the next refresh (best effort).
+
+        `revision` is the token revision the tokens came from: the registry ignores a report
+        about an older revision than its own (a reconnect since), so it never wins.
+        """
         try:
             await self.http.post(
                 f"{self.registry_url}/internal/installations/{snapshot.installation_id}/oauth",
-                json={"workspace_id": snapshot.workspace_id, **body},
+                json={"workspace_id": snapshot.workspace_id, "token_revision": revision, **body},
                 headers={"authorization": f"Bearer {self.internal_token}"},
             )
         except httpx.HTTPError:

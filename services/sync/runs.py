@@ -29,6 +29,7 @@ from contracts.logs import ExtensionLogLine
 from contracts.streams import StreamStatus
 from contracts.topics import EXTENSION_LOGS
 from runtime.interface import Invocation, InvocationResult, Invoker
+from services.base.kafka import publish
 from services.sync.budget import RequestBudget
 from services.sync.delivery import PageDelivery, PageFailed
 from services.sync.oauth import NeedsReauth, TokenSource
@@ -333,10 +334,6 @@ class Runner:
             mode=target.mode,
         )
         try:
-            await self.producer().send_and_wait(
-                EXTENSION_LOGS.name,
-                EXTENSION_LOGS.encode(line),
-                key=EXTENSION_LOGS.encode_key(line),
-            )
+            await publish(self.producer(), EXTENSION_LOGS, line)
         except Exception:
             log.warning("run failure not logged to Kafka", extra={"slot": target.slot})

@@ -62,6 +62,9 @@ class Scheduler:
         self.partition_of: dict[str, int] = {}
         self.live: set[int] = set()
         self.targets: dict[Key, Target] = {}
+        # The keys of `targets` by installation: a snapshot's reconcile touches only its own
+        # (scanning every target per snapshot made taking over N installations O(N²)).
+        self.keys_of: dict[str, set[Key]] = {}
         self.due_at: dict[Key, float] = {}
         self.running: dict[Key, asyncio.Task[None]] = {}
         self.stopping: set[Key] = set()  # runs asked to end at their next page boundary
@@ -98,7 +101,7 @@ class Scheduler:
         gone = set(partitions)
         self.live -= gone
         installations = [i for i, p in self.partition_of.items() if p in gone]
-        keys = [k for k in self.targets if k[0] in set(installations)]
+        keys = [k for i in installations for k in self.keys_of.get(i, ())]
         for key in keys:
             self._unschedule(key)
         await self._drain(keys)
@@ -133,7 +136,7 @@ class Scheduler:
         """Make the scheduled targets of one installation match its snapshot."""
         inst = snapshot.installation_id
         wanted = {t.key: t for t in targets_of(snapshot)}
-        for key in [k for k in self.targets if k[0] == inst and k not in wanted]:
+        for key in [k for k in self.keys_of.get(inst, ()) if k not in wanted]:
             self._unschedule(key)  # a run in flight finishes on the version it started with
         if snapshot.state == "uninstalled":
             # Its runs end first (at a page boundary, bounded, then cancelled): a run still in
@@ -150,6 +153,7 @@ class Scheduler:
         now = time.time()
         new = [t for k, t in wanted.items() if k not in self.targets and k not in self.running]
         self.targets.update(wanted)
+        self.keys_of.setdefault(inst, set()).update(wanted)
         await self.board.load(inst, new)  # one read for the installation, not one per target
         announced = []
         for target in new:
@@ -194,6 +198,11 @@ class Scheduler:
 
     def _unschedule(self, key: Key) -> None:
         self.targets.pop(key, None)
+        keys = self.keys_of.get(key[0])
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self.keys_of[key[0]]
         self.phased.discard(key)
         self.due_at.pop(key, None)  # its heap entry is skipped when popped
 

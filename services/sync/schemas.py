@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
+# Answers another service reads are declared once, in contracts.answers (re-exported here).
+from contracts.answers.sync import CursorEntry, CursorHistory, StreamList  # noqa: F401
 from contracts.installations import InstallationSnapshot, VersionRef
-from contracts.streams import StreamStatus
 
 
 class ConnectionTestRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -24,35 +25,6 @@ class ConnectionVerdict(msgspec.Struct, frozen=True, kw_only=True):
 
     ok: bool
     message: str
-
-
-class CursorEntry(msgspec.Struct, frozen=True, kw_only=True):
-    """One committed cursor: where a run (or an admin's reset/restore) left a stream."""
-
-    entry_id: str
-    action: Literal["run", "reset", "restore"]
-    run_id: str | None = None
-    at: float
-    cursor: str | None = None
-    pages: int = 0
-    records: int = 0
-    actor: str | None = None
-
-
-class StreamList(msgspec.Struct, frozen=True, kw_only=True):
-    """`GET /v1/installations/{id}/streams`: every stream and job of the installation."""
-
-    installation_id: str
-    streams: list[StreamStatus]
-
-
-class CursorHistory(msgspec.Struct, frozen=True, kw_only=True):
-    """`GET .../streams/{stream}/cursors`: newest first."""
-
-    installation_id: str
-    stream: str
-    current: str | None
-    entries: list[CursorEntry]
 
 
 class RunRequest(msgspec.Struct, frozen=True, kw_only=True):

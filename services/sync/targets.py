@@ -92,7 +92,8 @@ def declared_targets(snapshot: InstallationSnapshot) -> list[Target]:
 
 
 def pollable(snapshot: InstallationSnapshot) -> bool:
-    """Active, and not waiting for an admin to reconnect its OAuth connection."""
+    """Active, and its OAuth connection (if any) connected: never-connected ones have no
+    token to poll with, and ones waiting for an admin to reconnect have a refused one."""
     if snapshot.state != "active" or snapshot.active is None:
         return False
-    return not (snapshot.oauth is not None and snapshot.oauth.status == "needs_reauth")
+    return snapshot.oauth is None or snapshot.oauth.status == "connected"

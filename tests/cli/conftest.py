@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import sys
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,20 +140,6 @@ async def run_json(*args: str, env: dict[str, str], **kw: Any) -> Any:
     code, out, err = await run(*args, "--json", env=env, **kw)
     assert code == 0, err
     return json.loads(out)
-
-
-async def eventually(check: Any, timeout: float = 30, every: float = 0.2) -> Any:
-    """Poll `check()` (sync or async) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if asyncio.iscoroutine(last):
-            last = await last
-        if last:
-            return last
-        await asyncio.sleep(every)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
 def write_extension(directory: Path, key: str, version: str, hosts: list[str]) -> Path:

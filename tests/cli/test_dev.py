@@ -14,7 +14,8 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from tests.cli.conftest import ROOT, Suite, clean_environment, eventually, run, run_json
+from tests.cli.conftest import ROOT, Suite, clean_environment, run, run_json
+from tests.harness import eventually
 
 
 class DevProcess:
@@ -43,7 +44,7 @@ class DevProcess:
             return next((line for line in self.lines if text in line), None)
 
         try:
-            return str(await eventually(found, timeout))
+            return str(await eventually(found, timeout=timeout))
         except AssertionError:
             raise AssertionError(f"{text!r} never printed by dev:\n{self.output}") from None
 
@@ -120,7 +121,7 @@ async def test_init_dev_trigger_save_and_ctrl_c_on_a_fresh_connector(suite: Suit
             answer = await trigger("item.updated", project, env)
             return answer["answer"]["version_id"] == second
 
-        await eventually(on_second, timeout=30, every=0.5)
+        await eventually(on_second, timeout=30, interval=0.5)
         await dev.wait_for("v2 received item.updated")
 
         # A broken manifest is reported; the previous draft keeps answering.
@@ -130,6 +131,17 @@ async def test_init_dev_trigger_save_and_ctrl_c_on_a_fresh_connector(suite: Suit
         await dev.wait_for("manifest error")
         assert (await trigger("item.created", project, env))["answer"]["version_id"] == second
         manifest.write_text(good)
+
+        # Broken code is refused by the registry's deploy check: file, line and message are
+        # printed and the previous draft keeps answering (it used to be replaced, then 500).
+        working = handler.read_text()
+        handler.write_text(working + "\ndef broken(:\n")
+        refused = await dev.wait_for("deploy refused")
+        assert "invalid_code" in refused
+        lines = working.count("\n") + 2
+        await dev.wait_for(f"src/api/webhooks/inbound.py:{lines}: SyntaxError")
+        assert (await trigger("item.created", project, env))["answer"]["version_id"] == second
+        handler.write_text(working)
 
         dev.process.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(dev.process.wait(), 30) == 0

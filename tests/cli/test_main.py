@@ -45,6 +45,8 @@ async def test_top_level_help_lists_every_command(tmp_path: Path):
 async def test_each_command_explains_itself(command: str, tmp_path: Path):
     code, out, _ = await run(command, "--help", env={"XDG_CONFIG_HOME": str(tmp_path)})
     assert code == 0 and "Usage: backfill " + command in out
+    # Flags take no value: help shows no type beside them (it used to print `--help <bool>`).
+    assert "<bool>" not in out and "--help " in out
 
 
 async def test_shell_completion_script_is_offered(tmp_path: Path):

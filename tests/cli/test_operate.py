@@ -9,7 +9,8 @@ import stat
 import sys
 from pathlib import Path
 
-from tests.cli.conftest import ROOT, Suite, clean_environment, eventually, run, run_json
+from tests.cli.conftest import ROOT, Suite, clean_environment, run, run_json
+from tests.harness import eventually
 
 SECRET = "whsec_" + "c2VjcmV0LW5ldmVyLWluLWFyZ3YtMDEyMzQ1Njc4OWFi"  # base64, 32 bytes
 
@@ -119,7 +120,7 @@ async def test_logs_prints_an_installed_extensions_lines_with_filters(suite: Sui
         code, out, _ = await run("logs", "desk-notes", "--since", "1h", "--json", env=env)
         return json.loads(out) if code == 0 else []
 
-    [line] = await eventually(lines, timeout=30, every=0.5)
+    [line] = await eventually(lines, timeout=30, interval=0.5)
     assert line["message"] == "note note_1 received" and line["installation_id"] == installed["id"]
     code, out, _ = await run("logs", "desk-notes", "--since", "1h", "--grep", "NOTE_1", env=env)
     assert code == 0 and "note note_1 received" in out

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from contracts.ids import new_id
 from services.sync.app import create_app
-from tests.cli.conftest import eventually, run, run_json
-from tests.harness import serving
+from tests.cli.conftest import run, run_json
+from tests.harness import eventually, serving
 from tests.sync import conftest as sync_fixtures
 from tests.sync.conftest import canonical_of, put_snapshot, sync_settings, token_for
 from tests.sync.providers import PagedProvider
@@ -62,7 +62,7 @@ async def test_streams_sync_and_cursor_restore_through_the_cli(
                 found = rows.get("customers")
                 return history if found and found["state"] == "ok" and len(done) >= runs else None
 
-            first = await eventually(customers_ok, timeout=90, every=1)
+            first = await eventually(customers_ok, timeout=90, interval=1)
             code, out, err = await run("streams", installation, env=env)
             assert code == 0, err
             assert "customers" in out and "150/150" in out
@@ -70,7 +70,7 @@ async def test_streams_sync_and_cursor_restore_through_the_cli(
             provider.customers = 180
             ran = await run_json("sync", installation, "--stream", "customers", env=env)
             assert ran["customers"]["stream"] == "customers"
-            second = await eventually(lambda: customers_ok(2), timeout=90, every=1)
+            second = await eventually(lambda: customers_ok(2), timeout=90, interval=1)
             assert len(second) > len(first)
 
             code, _, _ = await run(

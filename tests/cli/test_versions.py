@@ -55,6 +55,12 @@ async def test_widening_rollback_refuses_without_confirmation(suite: Suite, tmp_
     assert code == 0, err
     state = await suite.api(token, "GET", "registry", f"/v1/installations/{installation}")
     assert state["active"]["version_id"] == v1
+    # After the rollback, versions says which one runs (it marked 2.0.0 active before) and
+    # who deployed each, by email.
+    rows = await run_json("versions", "notes", env=env)
+    assert [r["state"] for r in rows] == [["active"], ["new installs"]]
+    assert rows[0]["installations"] == [installation]
+    assert {r["deployed_by"] for r in rows} == {"admin@example.com"}
 
 
 async def test_narrowing_rollback_needs_no_confirmation(suite: Suite, tmp_path: Path):

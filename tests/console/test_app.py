@@ -6,94 +6,32 @@ Screenshots of every page land in docs/console/ (the README shows the main ones)
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from litestar import Litestar, MediaType, get
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
-from tests.console.conftest import GOOD_KEY, SCREENSHOTS, Suite, token_of
+from tests.console.browsing import (
+    ROOT,
+    SIGNING_SECRET,
+    backfill_deploy,
+    deliver_until_accepted,
+    nav,
+    shot,
+    signed_in,
+    tab,
+)
+from tests.console.conftest import GOOD_KEY, token_of
 from tests.harness import serving
-from tests.ingress.factories import signed, stripe_event
 from tests.registry.factories import deploy, manifest
 from tests.registry.test_connections import FakeOAuth, oauth_connector
 
-ROOT = Path(__file__).resolve().parents[2]
 ROTATED_KEY = "sk_test_good_rotated_7f3a91"
-SIGNING_SECRET = "whsec_console_journey_5b2c"
-
-
-async def shot(page: Page, name: str) -> None:
-    """A full-page screenshot: into docs/console/ under `make screenshots`, else a temp dir.
-
-    `make test` must not rewrite committed files, so the documentation copies are refreshed
-    only on purpose; the screenshot is still taken (a page that cannot render fails here).
-    """
-    folder = SCREENSHOTS if os.environ.get("BACKFILL_SCREENSHOTS") == "1" else _scratch()
-    folder.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-
-
-def _scratch() -> Path:
-    return Path(tempfile.gettempdir()) / f"backfill-console-shots-{os.getpid()}"
-
-
-async def nav(page: Page, name: str) -> None:
-    await page.get_by_role("navigation", name="Settings").get_by_role("link", name=name).click()
-
-
-async def tab(page: Page, name: str) -> None:
-    await page.get_by_role("navigation", name="Installation").get_by_role("link", name=name).click()
-
-
-async def signed_in(browser: Any, suite: Suite, token: str, **context: Any) -> Page:
-    """A fresh browser context signed in through the bootstrap link (`/sign-in#token=...`)."""
-    ctx = await browser.new_context(**context)
-    page = await ctx.new_page()
-    await page.goto(f"{suite.console}/sign-in#token={token}")
-    await expect(page.get_by_role("heading", name="Installed")).to_be_visible()
-    return page
-
-
-async def deliver_until_accepted(suite: Suite, url: str) -> None:
-    """POST a signed Stripe event until ingress has the signing secret (via Kafka) and takes it."""
-    deadline = time.monotonic() + 30
-    while True:
-        body, headers = signed(stripe_event("customer.created"), secret=SIGNING_SECRET)
-        response = await suite.http.post(url, content=body, headers=headers)
-        if response.status_code == 202 or time.monotonic() > deadline:
-            assert response.status_code == 202, response.text
-            return
-        await asyncio.sleep(0.2)
-
-
-async def backfill_deploy(suite: Suite, directory: Path) -> str:
-    """`backfill deploy DIR` as its own process, as a developer runs it."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli.main",
-        "deploy",
-        str(directory),
-        "--registry",
-        suite.registry,
-        "--token",
-        token_of(suite.tenant.admin),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    return out.decode()
 
 
 async def test_admin_installs_stripe_and_runs_it_through_its_whole_life(browser, suite):
@@ -113,33 +51,53 @@ async def test_admin_installs_stripe_and_runs_it_through_its_whole_life(browser,
     await page.get_by_label("Connection name").fill("ledger")
     await page.get_by_role("button", name="Install").click()
     await expect(page.get_by_text("Installed. Fill in the settings below")).to_be_visible()
-    await expect(page.get_by_text("Pending:")).to_be_visible()
+    # Install does not make the connector live: the signing secret is needed too (by label).
+    await expect(
+        page.get_by_text("Pending: fill in Secret key, Webhook signing secret")
+    ).to_be_visible()
     installation_id = page.url.split("/installations/")[1].split("/")[0]
     await shot(page, "setup")
 
-    # A rejected key: the verdict next to the field, nothing saved.
+    # Activate with required fields empty: refused at each field, labels in the banner.
+    await page.get_by_role("button", name="Activate").click()
+    await expect(page.locator("#f-api_key-error")).to_contain_text("Required to activate")
+    await expect(page.locator("#f-webhook_secret-error")).to_contain_text("Required to activate")
+    await expect(page.get_by_role("alert")).to_contain_text(
+        "fill in Secret key and Webhook signing secret"
+    )
+    await expect(page.get_by_text("Settings saved")).to_have_count(0)
+
+    # A rejected key: the verdict next to the field, nothing saved, the typed secret kept.
+    await page.get_by_label("Webhook signing secret").fill(SIGNING_SECRET)
     await page.get_by_label("Secret key").fill("sk_test_revoked")
     await page.get_by_role("button", name="Test connection").click()
     api_key_error = page.locator("#f-api_key-error")
     await expect(api_key_error).to_contain_text("nothing was saved")
     await expect(api_key_error).to_contain_text("Stripe rejected the API key")
+    await expect(page.get_by_label("Webhook signing secret")).to_have_value(SIGNING_SECRET)
     await shot(page, "setup-test-failed")
     stored = await suite.api("GET", f"/v1/installations/{installation_id}")
     assert (stored["state"], stored["secrets"]) == ("pending", [])
 
-    # The fixed key passes; the webhook URL is copied; the signing secret goes in.
+    # The fixed key passes the test, which still saves and activates nothing.
     await page.get_by_label("Secret key").fill(GOOD_KEY)
     await page.get_by_role("button", name="Test connection").click()
     await expect(page.get_by_role("status").first).to_contain_text("Connection OK")
+    await expect(page.get_by_role("status").first).to_contain_text("Nothing is saved until")
+    await shot(page, "setup-test-passed")
+    stored = await suite.api("GET", f"/v1/installations/{installation_id}")
+    assert (stored["state"], stored["secrets"]) == ("pending", [])
     await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     await page.get_by_role("button", name="Copy").click()
     await expect(page.get_by_text("Webhook URL copied")).to_be_visible()
     webhook_url = await page.evaluate("navigator.clipboard.readText()")
     assert webhook_url == await page.get_by_label("Webhook URL").input_value()
     assert webhook_url.startswith(f"{suite.ingress}/hooks/")
-    await page.get_by_label("Webhook signing secret").fill(SIGNING_SECRET)
-    await page.get_by_role("button", name="Save settings").click()
-    await expect(page.get_by_text("Settings saved")).to_be_visible()
+    # Activate: saves the form and goes live, saying so.
+    await page.get_by_role("button", name="Activate").click()
+    await expect(page.get_by_text("Activated: streams poll on schedule")).to_be_visible()
+    stored = await suite.api("GET", f"/v1/installations/{installation_id}")
+    assert stored["state"] == "active"
     await shot(page, "settings")
     assert GOOD_KEY not in await page.content() and SIGNING_SECRET not in await page.content()
 
@@ -354,48 +312,4 @@ async def test_a_private_extension_without_required_settings_is_live_on_install(
     await page.get_by_role("button", name="Install").click()
     await expect(page.get_by_text("Installed: version 1.0.0 is live.")).to_be_visible()
     await expect(page.locator(".meta .badge")).to_have_text("active")
-    await page.context.close()
-
-
-async def test_versions_widening_needs_approval_observation_promotes_and_drafts_show(
-    browser, suite
-):
-    v1 = manifest("acme-sync", "1.0.0", hosts=["api.acme.test"], config={"properties": {}})
-    wider = manifest("acme-sync", "2.0.0", hosts=["api.acme.test", "files.acme.test"])
-    observed = manifest("acme-sync", "2.1.0", hosts=["api.acme.test", "files.acme.test"])
-    draft = manifest("acme-sync", "2.2.0-dev", hosts=["api.acme.test", "files.acme.test"])
-    await deploy(suite.http, suite.registry, suite.tenant, v1)
-    installed = await suite.api("POST", "/v1/installations", json={"extension_key": "acme-sync"})
-    await deploy(suite.http, suite.registry, suite.tenant, wider)
-    page = await signed_in(browser, suite, token_of(suite.tenant.admin))
-    base = f"{suite.console}/installations/{installed['id']}"
-
-    # 2.0.0 widens: it waits; the diff is shown and the upgrade needs the approval box.
-    await page.goto(f"{base}/versions")
-    await expect(page.get_by_text("Version 2.0.0 widens permissions")).to_be_visible()
-    await page.get_by_role("link", name="Review the diff").click()
-    await expect(page.get_by_text("host https://files.acme.test")).to_be_visible()
-    await shot(page, "permissions-upgrade")
-    await page.get_by_label("I approve the wider permissions").check()
-    await page.get_by_role("button", name="Upgrade").click()
-    await expect(page.get_by_text("Upgraded.")).to_be_visible()
-    await expect(page.locator(".card", has_text="Active")).to_contain_text("2.0.0")
-
-    # An observation version with Promote; a draft listed, never promoted.
-    await deploy(suite.http, suite.registry, suite.tenant, observed, mode="observe")
-    await deploy(suite.http, suite.registry, suite.tenant, draft, mode="draft")
-    await page.reload()
-    await expect(page.locator(".card", has_text="Observation")).to_contain_text("2.1.0")
-    await expect(page.locator(".card", has_text="Draft")).to_contain_text("2.2.0-dev")
-    await shot(page, "versions-observation")
-    await page.get_by_role("button", name="Promote").click()
-    await expect(page.get_by_text("Promoted the observation version")).to_be_visible()
-    await expect(page.locator(".card", has_text="Active")).to_contain_text("2.1.0")
-
-    # Rolling back to 1.0.0 narrows: no approval asked.
-    await page.get_by_role("row", name="1.0.0").get_by_role("link", name="Roll back").click()
-    await expect(page.get_by_text("host https://files.acme.test")).to_be_visible()
-    await expect(page.get_by_label("I approve the wider permissions")).to_have_count(0)
-    await page.get_by_role("button", name="Roll back").click()
-    await expect(page.locator(".card", has_text="Active")).to_contain_text("1.0.0")
     await page.context.close()

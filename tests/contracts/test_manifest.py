@@ -36,7 +36,7 @@ def connector(**overrides: Any) -> dict[str, Any]:
             {"name": "contacts", "canonicalType": "contact", "entry": "streams/contacts.py"}
         ],
         "pages": [{"path": "/acme", "title": "Acme"}],
-        "ui": [{"slot": "record.sidebar", "title": "Acme deals"}],
+        "ui": [{"slot": "installation.overview.panel", "title": "Acme deals", "page": "/acme"}],
         "entities": [{"name": "acme_deal", "fields": [{"name": "amount", "type": "number"}]}],
     }
     base.update(overrides)

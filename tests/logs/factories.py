@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import httpx
@@ -96,15 +95,3 @@ async def running_logs(
     async with serving(create_app(LogsSettings(**values), infra.settings())) as url:
         await wait_ready(http, url)
         yield url
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 20
-) -> T:
-    """Poll `probe` until `done(result)` or the timeout; return the last result."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await probe()
-        if done(result) or time.monotonic() > deadline:
-            return result
-        await asyncio.sleep(0.1)

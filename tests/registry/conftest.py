@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest_asyncio
 from litestar import Litestar, Request, Response, post
-from redis.asyncio import Redis
 
+from services.base.keys import create_redis
 from services.base.settings import InfraSettings
 from services.registry.app import create_app
 from services.registry.settings import RegistrySettings
@@ -96,7 +96,7 @@ class running_registry:
     async def __aenter__(self) -> str:
         url = await self._serving.__aenter__()
         await wait_ready(self.http, url)
-        redis = Redis.from_url(self.infra.redis_url)
+        redis = create_redis(self.infra.redis_url)
         try:
             await eventually(
                 lambda: redis.exists(first_party_key("acme-crm")),

@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from redis.asyncio import Redis
 
 from contracts.topics import AUDIT_EVENTS, INSTALLATION_SNAPSHOTS, Topic
 from sdk.bundle import pack
+from services.base.keys import create_redis
 from services.registry.outbox import OutboxRelay, outbox_key
 from services.registry.service import WorkspaceService
 from services.registry.store import RegistryStore
@@ -51,7 +51,7 @@ def manifest(
         },
         "entities": [{"name": name} for name in defines or []],
         "pages": [{"path": "/overview", "title": "Overview"}],
-        "ui": [{"slot": "record.sidebar", "title": "Enrich"}],
+        "ui": [{"slot": "installation.overview.panel", "title": "Enrich", "page": "/overview"}],
         **extra,
     }
     if config is not None:
@@ -97,7 +97,7 @@ async def new_tenant(
     """Bootstrap a workspace (operator command's code path), then add a member over HTTP."""
     from contracts.ids import new_id
 
-    redis = Redis.from_url(redis_url or infra.redis_url)
+    redis = create_redis(redis_url or infra.redis_url)
     try:
         service = WorkspaceService(RegistryStore(redis), OutboxRelay(redis, producer=lambda: None))
         workspace, _, issued = await service.bootstrap_workspace(
@@ -189,7 +189,7 @@ async def read_decoded(infra: Infra, topic: Topic[Any], until: Any) -> list[Any]
 
 async def wait_outbox_drained(infra: Infra, workspace_id: str, timeout: float = 20) -> None:
     """Until the relay published everything the workspace committed."""
-    redis = Redis.from_url(infra.redis_url)
+    redis = create_redis(infra.redis_url)
     try:
 
         async def drained() -> bool:
@@ -205,7 +205,7 @@ REGISTRY_KEYS = ("{w:", "workspaces:", "catalog:", "bundle:", "oauth:", "token:"
 
 async def redis_dump(infra: Infra, only_registry: bool = False) -> dict[str, Any]:
     """Every key and value in Redis (or only the registry's keys, which other tests never touch)."""
-    redis = Redis.from_url(infra.redis_url)
+    redis = create_redis(infra.redis_url)
     dump: dict[str, Any] = {}
     try:
         async for key in redis.scan_iter(count=1000):

@@ -8,10 +8,10 @@ import sys
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
 from cli.embedded import free_port
 from contracts.topics import INSTALLATION_SNAPSHOTS
+from services.base.keys import create_redis
 from services.registry.outbox import OutboxRelay, outbox_key
 from tests.harness import Infra, eventually
 from tests.registry.conftest import FakeSync, registry_settings, running_registry
@@ -66,7 +66,7 @@ async def test_a_registry_killed_between_commit_and_publish_loses_nothing(
         "REGISTRY_CONNECTORS_DIR": str(CONNECTORS),
         "REGISTRY_SYNC_URL": fake_sync.url,
     }
-    redis = Redis.from_url(infra.redis_url)
+    redis = create_redis(infra.redis_url)
     first = await _start_registry(env)
     second = None
     try:
@@ -116,7 +116,7 @@ async def test_every_snapshot_is_republished_at_start(
 async def test_the_relay_stops_even_when_woken_just_before_stopping(infra: Infra) -> None:
     # A commit's notify() landing right before shutdown used to swallow the relay's
     # cancellation (asyncio.wait_for on Python 3.11), so the registry never finished stopping.
-    redis = Redis.from_url(infra.redis_url)
+    redis = create_redis(infra.redis_url)
     relay = OutboxRelay(redis, producer=lambda: None, poll_s=0.5)  # type: ignore[arg-type,return-value]
     try:
         for _ in range(5):

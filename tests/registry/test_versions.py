@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import httpx
-from redis.asyncio import Redis
 
 from sdk.bundle import bundle_key, digest_of
+from services.base.keys import create_redis
 from tests.harness import Infra
 from tests.registry.conftest import FakeSync, registry_settings, running_registry
 from tests.registry.factories import (
@@ -43,7 +43,7 @@ async def test_deploying_stores_the_bundle_and_the_same_bundle_twice_is_the_same
     assert again.status_code == 200
     assert again.json()["version_id"] == body["version_id"] and again.json()["created"] is False
     assert again.json()["deployed_at"] == body["deployed_at"]
-    redis = Redis.from_url(infra.redis_url)
+    redis = create_redis(infra.redis_url)
     try:
         assert await redis.get(bundle_key(body["digest"])) == bundle(data)
     finally:
@@ -211,8 +211,8 @@ async def test_private_extensions_appear_only_in_their_workspace_catalog(
     await deploy(http, registry, tenant, manifest("notes", hosts=["api.notes.test"]))
     mine = (await http.get(f"{registry}/v1/catalog/notes", headers=tenant.member)).json()
     assert mine["first_party"] is False and mine["permissions"]["hosts"] == ["api.notes.test"]
-    assert mine["pages"] == [{"path": "/overview", "title": "Overview"}]
-    assert mine["ui"][0]["slot"] == "record.sidebar"
+    assert [(p["path"], p["title"]) for p in mine["pages"]] == [("/overview", "Overview")]
+    assert mine["ui"][0]["slot"] == "installation.overview.panel"
     theirs = await http.get(f"{registry}/v1/catalog", headers=other_tenant.admin)
     assert "notes" not in [e["key"] for e in theirs.json()]
     assert (

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import msgspec
 from litestar import Litestar
 
 from contracts.ids import new_id
@@ -26,8 +27,9 @@ from contracts.logs import ExtensionLogLine
 from contracts.topics import CANONICAL_RECORDS, EXTENSION_LOGS, INSTALLATION_SNAPSHOTS
 from services.base.kafka import create_producer, publish, publish_all
 from services.base.secrets_crypto import Keyring
+from services.ingress.signatures import sign_stripe
 from tests.harness import read_topic, serving
-from tests.robustness.live import Suite, Workspace
+from tests.robustness.live import WEBHOOK_SECRET, Suite, Workspace
 from tests.sync.providers import PagedProvider
 
 
@@ -276,3 +278,13 @@ async def lines_queryable_once(suite: Suite, ws: Workspace, ledger: Ledger) -> i
     twice = [log_id for log_id, n in counts.items() if n > 1]
     assert not twice, f"lines returned twice: {twice[:10]} ({len(twice)} in all)"
     return len(wanted)
+
+
+def stripe_request(event_id: str) -> dict[str, object]:
+    """A signed Stripe `customer.created` delivery, as httpx request arguments."""
+    body = msgspec.json.encode(
+        {"id": event_id, "type": "customer.created", "data": {"object": {"id": event_id}}}
+    )
+    signature = sign_stripe(body, WEBHOOK_SECRET, int(time.time()))
+    headers = {"stripe-signature": signature, "content-type": "application/json"}
+    return {"content": body, "headers": headers}

@@ -27,12 +27,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 
 import httpx
-import msgspec
 import pytest
 
 from contracts.ids import new_id
 from contracts.topics import AUDIT_EVENTS, CANONICAL_RECORDS, INSTALLATION_SNAPSHOTS
-from services.ingress.signatures import sign_stripe
 from tests.harness import embedded_infra, read_topic
 from tests.robustness.crash import (
     Crash,
@@ -42,6 +40,7 @@ from tests.robustness.crash import (
     paged_stream_runs,
     served_in_thread,
     stream_records_once,
+    stripe_request,
 )
 from tests.robustness.live import (
     WEBHOOK_SECRET,
@@ -86,14 +85,6 @@ def crash_suite() -> Iterator[Suite]:
 # --- ingress: a storm of webhook deliveries, with provider-style retries and duplicates ---
 
 
-def stripe_delivery(event_id: str) -> tuple[bytes, dict[str, str]]:
-    body = msgspec.json.encode(
-        {"id": event_id, "type": "customer.created", "data": {"object": {"id": event_id}}}
-    )
-    signature = sign_stripe(body, WEBHOOK_SECRET, int(time.time()))
-    return body, {"stripe-signature": signature, "content-type": "application/json"}
-
-
 async def webhook_storm(suite: Suite, ws: Workspace, ledger: Ledger, stop: asyncio.Event) -> None:
     """8 senders; unanswered or 5xx deliveries are retried (as providers do); every 5th send
     repeats an acknowledged event (a duplicate delivery)."""
@@ -114,7 +105,7 @@ async def webhook_storm(suite: Suite, ws: Workspace, ledger: Ledger, stop: async
             ledger.sent.add(event_id)
             ledger.in_flight.add(event_id)
             try:
-                response = await client.post(url, **_request(event_id), timeout=10)
+                response = await client.post(url, **stripe_request(event_id), timeout=10)
             except httpx.HTTPError:
                 pending.append(event_id)
                 await asyncio.sleep(0.05)
@@ -131,11 +122,6 @@ async def webhook_storm(suite: Suite, ws: Workspace, ledger: Ledger, stop: async
 
     async with httpx.AsyncClient() as client:
         await asyncio.gather(*(sender(client, lane) for lane in range(8)))
-
-
-def _request(event_id: str) -> dict[str, object]:
-    body, headers = stripe_delivery(event_id)
-    return {"content": body, "headers": headers}
 
 
 async def canonical_records_once(suite: Suite, ws: Workspace, ledger: Ledger) -> int:
@@ -325,7 +311,7 @@ async def test_a_frozen_server_gives_503s_never_a_202_and_recovery_needs_no_rest
                 n += 1
                 event_id = f"evt_frozen_{server}_{n}_{os.urandom(3).hex()}"
                 delivery, member, alive = await asyncio.gather(
-                    client.post(ws.ids["hook_url"], **_request(event_id)),
+                    client.post(ws.ids["hook_url"], **stripe_request(event_id)),
                     client.post(
                         f"{registry}/v1/members",
                         json={"email": f"{event_id}@example.com"},
@@ -351,7 +337,7 @@ async def test_a_frozen_server_gives_503s_never_a_202_and_recovery_needs_no_rest
         recovered = False
         while time.monotonic() < deadline and not recovered:
             event_id = f"evt_thawed_{server}_{os.urandom(3).hex()}"
-            delivery = await client.post(ws.ids["hook_url"], **_request(event_id))
+            delivery = await client.post(ws.ids["hook_url"], **stripe_request(event_id))
             member = await client.post(
                 f"{registry}/v1/members",
                 json={"email": f"{event_id}@example.com"},
@@ -397,7 +383,7 @@ async def test_a_restarted_ingress_answers_503_not_404_until_its_view_is_loaded(
                         break
                 except httpx.HTTPError:
                     await asyncio.sleep(0.2)
-            answer = await client.post(hook, **_request(f"evt_loading_{os.urandom(3).hex()}"))
+            answer = await client.post(hook, **stripe_request(f"evt_loading_{os.urandom(3).hex()}"))
             assert answer.status_code == 503, answer.text
             assert (await client.get(f"{second.url}/readyz")).status_code == 503
     finally:

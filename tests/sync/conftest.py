@@ -8,7 +8,6 @@ module therefore runs on a private embedded broker and Valkey (started in about 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -133,17 +132,3 @@ async def canonical_of(
         return list(mine.values())
     finally:
         await consumer.stop()
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 60, every: float = 0.2) -> Any:
-    """Poll an async or sync `check` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if asyncio.iscoroutine(last):
-            last = await last
-        if last:
-            return last
-        await asyncio.sleep(every)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")

@@ -17,9 +17,9 @@ from contracts.installations import InstallationSnapshot, OAuthConnection
 from services.base.secrets_crypto import SecretBinding
 from services.sync.app import create_app
 from services.sync.oauth import TokenSource
-from tests.harness import serving
+from tests.harness import eventually, serving
 from tests.runtime.factories import deploy_directory, installation
-from tests.sync.conftest import canonical_of, eventually, put_snapshot, sync_settings, token_for
+from tests.sync.conftest import canonical_of, put_snapshot, sync_settings, token_for
 from tests.sync.providers import OAuthServer, PagedProvider
 
 ACME = Path(__file__).parent / "bundles" / "acme"

@@ -20,8 +20,8 @@ from contracts.ids import new_id
 from services.base.kafka import create_producer
 from services.base.secrets_crypto import Keyring
 from services.sync.app import create_app
-from tests.harness import Infra, embedded_infra, serving, wait_ready
-from tests.sync.conftest import canonical_of, eventually, put_snapshot, sync_settings
+from tests.harness import Infra, embedded_infra, eventually, serving, wait_ready
+from tests.sync.conftest import canonical_of, put_snapshot, sync_settings
 from tests.sync.providers import PagedProvider
 from tests.sync.test_runs import stripe_install
 
@@ -153,7 +153,9 @@ async def test_frozen_broker_mid_run_keeps_the_cursor_and_the_run_resumes_later(
                     lambda r: len(r) >= 400,
                     timeout=90,
                 )
-                final = await eventually(lambda: _cursor_done(redis, snap.installation_id), 90)
+                final = await eventually(
+                    lambda: _cursor_done(redis, snap.installation_id), timeout=90
+                )
     finally:
         await producer.stop()
         await redis.aclose()

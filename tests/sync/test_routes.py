@@ -7,8 +7,8 @@ import json
 from contracts.ids import new_id
 from contracts.topics import AUDIT_EVENTS
 from services.sync.app import create_app
-from tests.harness import read_topic, serving
-from tests.sync.conftest import canonical_of, eventually, put_snapshot, sync_settings, token_for
+from tests.harness import eventually, read_topic, serving
+from tests.sync.conftest import canonical_of, put_snapshot, sync_settings, token_for
 from tests.sync.providers import PagedProvider
 from tests.sync.test_runs import streams_of, stripe_install
 

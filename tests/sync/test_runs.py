@@ -9,15 +9,9 @@ from contracts.topics import EXTENSION_LOGS
 from services.base.dedupe import DedupeStore
 from services.sync.app import create_app
 from tests.connectors.conftest import CONNECTORS
-from tests.harness import read_topic, serving
+from tests.harness import eventually, read_topic, serving
 from tests.runtime.factories import deploy_directory, installation
-from tests.sync.conftest import (
-    canonical_of,
-    eventually,
-    put_snapshot,
-    sync_settings,
-    token_for,
-)
+from tests.sync.conftest import canonical_of, put_snapshot, sync_settings, token_for
 from tests.sync.providers import PagedProvider
 
 

@@ -10,16 +10,9 @@ from contracts.ids import new_id
 from contracts.topics import OBSERVED_RECORDS
 from services.sync.app import create_app
 from tests.connectors.conftest import CONNECTORS
-from tests.harness import read_topic, serving
+from tests.harness import eventually, read_topic, serving
 from tests.runtime.factories import deploy_directory
-from tests.sync.conftest import (
-    canonical_of,
-    eventually,
-    put_snapshot,
-    revised,
-    sync_settings,
-    token_for,
-)
+from tests.sync.conftest import canonical_of, put_snapshot, revised, sync_settings, token_for
 from tests.sync.providers import PagedProvider
 from tests.sync.test_runs import streams_of, stripe_install
 

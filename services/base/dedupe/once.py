@@ -137,7 +137,7 @@ class PublishOnce:
                 producer = self.producer()
                 if lead is not None:
                     topic, message = lead
-                    lead_ack = await topic_send(producer, topic, message)
+                    lead_ack = await topic.send(producer, message)
                 await self._send_all(producer, records, acks)
                 if lead is not None:
                     published.lead = await lead_ack
@@ -192,11 +192,6 @@ class PublishOnce:
             await self.dedupe.confirm(published.claims, also, defer=defer)
         elif also is not None:
             await self.dedupe.store.confirm([], self.dedupe.ttl_s, also, defer=defer)
-
-
-async def topic_send(producer: AIOKafkaProducer, topic: Topic[Any], message: Any) -> Any:
-    """Hand one message to the producer; its ack future."""
-    return await producer.send(topic.name, topic.encode(message), key=topic.encode_key(message))
 
 
 async def _partition_of(producer: AIOKafkaProducer, installation_id: str) -> int:

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from services.base.dedupe.tick import Queue, TickPipeline, checked
+from services.base.keys import installation_tag as tag  # the one layout rule (base/keys.py)
 
 DONE = b"d"
 
@@ -25,11 +26,6 @@ _SWAP = (
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
     "return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end return false"
 )
-
-
-def tag(installation_id: str) -> str:
-    """The hash tag every key of one installation starts with."""
-    return f"{{i:{installation_id}}}"
 
 
 class DedupeStore:

@@ -69,9 +69,9 @@ class TickPipeline:
         pipe = self.redis.pipeline(transaction=False)
         spans = []
         for queue, _ in batch:
-            start = len(pipe.command_stack)
+            start = len(pipe)
             queue(pipe)
-            spans.append((start, len(pipe.command_stack)))
+            spans.append((start, len(pipe)))
         try:
             results = await pipe.execute(raise_on_error=False)
         except Exception as error:  # connection-level failure: every caller sees it

@@ -16,7 +16,7 @@ from litestar.response import Redirect, Template
 from services.base.errors import NotFound
 from services.console.downstream import Downstream
 from services.console.routes.responses import back, form_of, page
-from services.console.service import actions
+from services.console.service import actions, setup
 from services.console.service import installation as tabs
 from services.console.service.viewer import Viewer
 
@@ -32,9 +32,13 @@ async def save_settings(
 ) -> Template | Redirect:
     """Save, Test connection or Activate; a refusal re-renders the form with field errors."""
     form = await form_of(request)
-    done = await actions.save_settings(downstream, viewer, installation_id, form)
-    if done.failure is not None and done.failure.status < 500:
-        context = await tabs.settings_tab(downstream, viewer, installation_id, form, done.failure)
+    done = await setup.save_settings(downstream, viewer, installation_id, form)
+    if done.keep_form or (done.failure is not None and done.failure.status < 500):
+        context = await tabs.settings_tab(
+            downstream, viewer, installation_id, form, done.failure, typed=done.keep_form
+        )
+        if done.failure is None:
+            context["flash"] = {"ok": done.ok, "message": done.message}
         return page(request, "installation/settings.html", context)
     return back(request, f"/installations/{installation_id}/settings", done)
 

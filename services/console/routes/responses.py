@@ -55,7 +55,7 @@ def page(request: Request[Any, Any, Any], template: str, context: dict[str, Any]
         context={
             **context,
             "viewer": Viewer.from_session(session),
-            "flash": flash,
+            "flash": flash or context.get("flash"),
             "path": request.url.path,
         },
     )

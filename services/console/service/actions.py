@@ -13,7 +13,6 @@ from urllib.parse import quote, urlsplit
 import msgspec
 
 from services.console.downstream import Downstream, Failure
-from services.console.service.forms import read_form
 from services.console.service.viewer import Viewer
 
 
@@ -24,6 +23,7 @@ class Done(msgspec.Struct, frozen=True, kw_only=True):
     message: str
     failure: Failure | None = None
     data: Any = None
+    keep_form: bool = False  # answer with the submitted form again (Test connection)
 
 
 # name → (service, method, path under the installation or absolute, success sentence)
@@ -135,51 +135,6 @@ def safe_back(target: Any, default: str = "/extensions") -> str:
         and not any(ord(c) < 32 for c in text)
     )
     return text if local else default
-
-
-async def save_settings(
-    downstream: Downstream, viewer: Viewer, installation_id: str, form: dict[str, Any]
-) -> Done:
-    """Save (or test, or activate). New credentials are tested before anything is saved.
-
-    The registry runs the connector's testConnection on submitted credentials first and
-    saves nothing when it fails; "test" then asks for the verdict on what is stored.
-    """
-    intent = str(form.get("intent") or "save")
-    installation = await downstream.call(
-        "registry", "GET", f"/v1/installations/{installation_id}", viewer.token
-    )
-    if installation.failure is not None:
-        return Done(ok=False, message=installation.failure.banner, failure=installation.failure)
-    key = installation.data["extension_key"]
-    entry = await downstream.call("registry", "GET", f"/v1/catalog/{key}", viewer.token)
-    schema = (entry.data or {}).get("settings_schema") or {}
-    settings = read_form(schema, form)
-    saved = await downstream.call(
-        "registry",
-        "PATCH",
-        f"/v1/installations/{installation_id}/settings",
-        viewer.token,
-        json={"settings": settings},
-    )
-    if saved.failure is not None:
-        return Done(ok=False, message=saved.failure.message, failure=saved.failure)
-    if intent == "test":
-        verdict = await run(downstream, viewer, "retest", installation_id)
-        if not verdict.ok:
-            return verdict
-        ok = bool(verdict.data.get("ok"))
-        text = verdict.data.get("message") or ("connected" if ok else "failed")
-        return Done(ok=ok, message=f"Connection {'OK' if ok else 'test failed'}: {text}")
-    state = saved.data["state"]
-    if state == "pending":
-        missing = ", ".join(saved.data.get("missing_settings") or [])
-        return Done(ok=True, message=f"Settings saved. Still needed before activation: {missing}.")
-    if intent == "activate":
-        return Done(
-            ok=True, message="Activated: streams poll on schedule and webhooks are accepted."
-        )
-    return Done(ok=True, message="Settings saved; they take effect immediately.")
 
 
 async def add_destination(downstream: Downstream, viewer: Viewer, form: dict[str, Any]) -> Done:

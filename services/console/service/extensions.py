@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from contracts.answers.ingress import WebhookHealth as DeliveryHealth
+from contracts.answers.logs import InstallationHealth, WorkspaceHealth
 from services.console.downstream import Downstream, Failure
 from services.console.service.forms import field_errors, form_fields, read_form
 from services.console.service.page import banners, data_or
@@ -22,28 +24,30 @@ def state_of(installation: dict[str, Any]) -> str:
     return str(installation["state"])
 
 
-def activity_of(health: dict[str, Any] | None, hooks: dict[str, Any] | None) -> dict[str, Any]:
+def activity_of(health: InstallationHealth | None, hooks: DeliveryHealth | None) -> dict[str, Any]:
     """Recent activity of one installation: last delivery, last sync, errors in the last hour.
 
     `health` is the logs service's view (streams plus webhook windows); without it, `hooks`
     is ingress's webhook health.
     """
     hour_ago = time.time() - HOUR_S
-    streams = (health or {}).get("streams") or []
-    last_sync = max((s.get("last_success_at") or 0 for s in streams), default=0) or None
-    errors = sum(
-        int(s.get("error_count") or 0)
-        for s in streams
-        if (s.get("last_error_at") or s.get("at") or 0) >= hour_ago
-    )
+    streams = health.streams if health is not None else []
+    last_sync = max((s.last_success_at or 0 for s in streams), default=0) or None
+    last_try = max((s.last_run_at or s.at for s in streams), default=0) or None
+    failing = sum(s.consecutive_failures for s in streams)
+    errors = sum(s.error_count for s in streams if (s.last_error_at or s.at) >= hour_ago)
+    last_delivery = None
     if health is not None:
-        webhook = ((health.get("webhook") or {}).get("last_hour")) or {}
-        errors += int(webhook.get("status_5xx") or 0)
-    else:
-        webhook = hooks or {}
+        errors += health.webhook.last_hour.status_5xx
+        last_delivery = health.webhook.last_hour.last_delivery_at
+    elif hooks is not None:
+        last_delivery = hooks.last_delivery_at
     return {
-        "last_delivery": webhook.get("last_delivery_at"),
+        "last_delivery": last_delivery,
         "last_sync": last_sync,
+        # "Last sync never" said nothing of a stream failing for hours: say it was tried.
+        "last_try": last_try,
+        "failing": failing,
         "errors": errors,
     }
 
@@ -53,18 +57,22 @@ async def installed(downstream: Downstream, viewer: Viewer) -> dict[str, Any]:
     first = await downstream.gather(
         viewer.token,
         installations=("registry", "GET", "/v1/installations"),
-        health=("logs", "GET", "/v1/health"),
+        health=("logs", "GET", "/v1/health", None, WorkspaceHealth),
     )
     rows_data: list[dict[str, Any]] = data_or(first["installations"], [])
-    health_by_id: dict[str, Any] = {}
-    health = data_or(first["health"], [])
-    for item in health if isinstance(health, list) else health.get("installations", []):
-        health_by_id[item.get("installation_id", "")] = item
-    hooks: dict[str, Any] = {}
+    health = data_or(first["health"], WorkspaceHealth(installations=[]))
+    health_by_id = {item.installation_id: item for item in health.installations}
+    hooks: dict[str, DeliveryHealth | None] = {}
     if not first["health"].ok:
         # Without the logs service, the webhook side of "recent activity" comes from ingress.
         wanted = {
-            r["id"]: ("ingress", "GET", f"/v1/installations/{r['id']}/webhook-health")
+            r["id"]: (
+                "ingress",
+                "GET",
+                f"/v1/installations/{r['id']}/webhook-health",
+                None,
+                DeliveryHealth,
+            )
             for r in rows_data
             if r.get("webhook_url")
         }

@@ -34,9 +34,17 @@ def form_fields(
     values: dict[str, Any],
     errors: dict[str, str],
     stored_secrets: set[str] = frozenset(),  # type: ignore[assignment]
+    also_required: set[str] = frozenset(),  # type: ignore[assignment]
+    echo_secrets: bool = False,
 ) -> list[Field]:
-    """The inputs of `schema`, filled with `values` (never secrets) and per-field errors."""
-    required = set(schema.get("required") or [])
+    """The inputs of `schema`, filled with `values` and per-field errors.
+
+    Secrets are never filled from the store; `echo_secrets` puts back what the admin typed
+    in the submission being answered (a failed connection test must not blank it).
+    `also_required`: fields the registry needs before activation beyond the schema's own
+    (a connector's webhook signing secret).
+    """
+    required = set(schema.get("required") or []) | also_required
     fields = []
     for name, spec in (schema.get("properties") or {}).items():
         widget = WIDGETS.get(spec.get("type", "string"), "text")
@@ -46,7 +54,10 @@ def form_fields(
             widget = "select"
         if spec.get("secret"):
             widget = "password"
-        value = None if spec.get("secret") else values.get(name, spec.get("default"))
+        if spec.get("secret"):
+            value = values.get(name) if echo_secrets else None
+        else:
+            value = values.get(name, spec.get("default"))
         fields.append(
             Field(
                 name=name,

@@ -6,10 +6,15 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
+from contracts.answers.ingress import DeliveryPage
+from contracts.answers.ingress import WebhookHealth as DeliveryHealth
+from contracts.answers.logs import Destination, LogPage
+from contracts.answers.sync import CursorHistory, StreamList
 from services.console.downstream import Downstream, Failure, Reply
 from services.console.service.extensions import state_of
 from services.console.service.forms import field_errors, form_fields, read_form
 from services.console.service.page import banners, data_or
+from services.console.service.setup import labels_of
 from services.console.service.viewer import Viewer
 
 LOG_FILTERS = ("since", "until", "level", "script_type", "entity", "event", "route", "job", "q")
@@ -62,8 +67,13 @@ async def settings_tab(
     installation_id: str,
     form: dict[str, Any] | None = None,
     failure: Failure | None = None,
+    typed: bool = False,
 ) -> dict[str, Any]:
-    """The settings form (connection setup for connectors: test, OAuth, webhook, activate)."""
+    """The settings form (connection setup for connectors: test, OAuth, webhook, activate).
+
+    `typed`: the form answers its own submission (Test connection), so what was typed stays,
+    secrets included: they come from this request, never from the store.
+    """
     ctx = await page(
         downstream,
         viewer,
@@ -79,10 +89,15 @@ async def settings_tab(
     stored = {s["name"] for s in installation["secrets"]}
     errors = field_errors(failure)
     oauth = ctx["replies"]["oauth"]
+    missing = installation["missing_settings"]
+    labels = labels_of(schema)
     return {
         **ctx,
-        "fields": form_fields(schema, values, errors, stored),
-        "error": failure.message if failure and not errors else None,
+        "fields": form_fields(schema, values, errors, stored, set(missing), typed),
+        "missing": [labels.get(name, name) for name in missing],
+        "error": failure.message
+        if failure and (not errors or failure.code == "missing_settings")
+        else None,
         "oauth": oauth.data if entry.get("oauth") and oauth.ok else None,
         "can_connect": entry.get("oauth") and not installation["missing_settings"],
         "banners": [],  # no OAuth is not a failure
@@ -93,13 +108,20 @@ async def secrets_tab(
     downstream: Downstream, viewer: Viewer, installation_id: str
 ) -> dict[str, Any]:
     """Declared and stored secrets: name, revision, set at/by; never a value."""
-    ctx = await page(downstream, viewer, installation_id, "secrets")
+    ctx = await page(
+        downstream, viewer, installation_id, "secrets", members=("registry", "GET", "/v1/members")
+    )
     if ctx["installation"] is None:
         return ctx
     stored = {s["name"]: s for s in ctx["installation"]["secrets"]}
     declared = ((ctx["entry"] or {}).get("permissions") or {}).get("secrets") or []
     names = list(dict.fromkeys([*declared, *stored]))
-    return {**ctx, "secrets": [{"name": n, "info": stored.get(n)} for n in names]}
+    people = {m["id"]: m["email"] for m in data_or(ctx["replies"]["members"], [])}
+    return {
+        **ctx,
+        "secrets": [{"name": n, "info": stored.get(n)} for n in names],
+        "people": people,
+    }
 
 
 async def permissions_tab(
@@ -145,16 +167,14 @@ async def connection_tab(
         viewer,
         installation_id,
         "connection",
-        streams=("sync", "GET", f"{base}/streams"),
-        health=("ingress", "GET", f"{base}/webhook-health"),
+        streams=("sync", "GET", f"{base}/streams", None, StreamList),
+        health=("ingress", "GET", f"{base}/webhook-health", None, DeliveryHealth),
         oauth=("registry", "GET", f"{base}/oauth"),
     )
     if ctx["installation"] is None:
         return ctx
     replies: dict[str, Reply] = ctx["replies"]
-    streams = data_or(replies["streams"], [])
-    if isinstance(streams, dict):
-        streams = streams.get("streams", [])
+    streams = replies["streams"].data.streams if replies["streams"].ok else []
     has_hooks = bool(ctx["installation"].get("webhook_url"))
     shown = [replies["streams"]] + ([replies["health"]] if has_hooks else [])
     return {
@@ -175,10 +195,9 @@ async def cursor_history(
         "GET",
         f"/v1/installations/{installation_id}/streams/{stream}/cursors",
         viewer.token,
+        answer=CursorHistory,
     )
-    entries = data_or(reply, [])
-    if isinstance(entries, dict):
-        entries = entries.get("entries", entries.get("cursors", []))
+    entries = reply.data.entries if reply.ok else []
     return {"stream": stream, "entries": entries, "banners": banners(reply)}
 
 
@@ -192,16 +211,22 @@ async def deliveries_tab(
         viewer,
         installation_id,
         "deliveries",
-        deliveries=("ingress", "GET", f"{base}/deliveries", {"limit": 50, "before": before}),
-        health=("ingress", "GET", f"{base}/webhook-health"),
+        deliveries=(
+            "ingress",
+            "GET",
+            f"{base}/deliveries",
+            {"limit": 50, "before": before},
+            DeliveryPage,
+        ),
+        health=("ingress", "GET", f"{base}/webhook-health", None, DeliveryHealth),
     )
     if ctx["installation"] is None:
         return ctx
-    page_data = data_or(ctx["replies"]["deliveries"], {"deliveries": []})
+    page_data = data_or(ctx["replies"]["deliveries"], DeliveryPage(deliveries=[]))
     return {
         **ctx,
-        "deliveries": page_data["deliveries"],
-        "next_before": page_data.get("next_before"),
+        "deliveries": page_data.deliveries,
+        "next_before": page_data.next_before,
         "webhook": ctx["replies"]["health"].data,
     }
 
@@ -239,6 +264,9 @@ async def versions_tab(
     if versions.get("observation"):
         report = await downstream.call("logs", "GET", f"{base}/observation-report", viewer.token)
     history = sorted(versions.get("history", []), key=lambda v: -v["deployed_at"])
+    # A `backfill dev` draft (`<version>-dev.<session>`) is never a rollback target, even
+    # once a newer session replaced it (the CLI skips them too).
+    history = [{**h, "draft": "draft" in h["state"] or "-dev." in h["label"]} for h in history]
     return {
         **ctx,
         "versions": versions,
@@ -260,28 +288,14 @@ async def logs_tab(
         viewer,
         installation_id,
         "logs",
-        lines=("logs", "GET", f"/v1/installations/{installation_id}/logs", query),
-        destinations=("logs", "GET", "/v1/alerts/destinations"),
+        lines=("logs", "GET", f"/v1/installations/{installation_id}/logs", query, LogPage),
+        destinations=("logs", "GET", "/v1/alerts/destinations", None, list[Destination]),
     )
     if ctx["installation"] is None:
         return ctx
     lines_reply: Reply = ctx["replies"]["lines"]
-    if lines_reply.failure is not None and lines_reply.failure.code == "not_available":
-        # Older logs services answer per extension key only: filter on the installation there.
-        key = ctx["installation"]["extension_key"]
-        lines_reply = await downstream.call(
-            "logs",
-            "GET",
-            f"/v1/extensions/{key}/logs",
-            viewer.token,
-            params={**query, "installation_id": installation_id},
-        )
-    lines = data_or(lines_reply, [])
-    if isinstance(lines, dict):
-        lines = lines.get("lines", lines.get("items", []))
+    lines = lines_reply.data.items if lines_reply.ok else []
     destinations = data_or(ctx["replies"]["destinations"], [])
-    if isinstance(destinations, dict):
-        destinations = destinations.get("destinations", [])
     shown = [lines_reply, ctx["replies"]["destinations"]]
     return {
         **ctx,

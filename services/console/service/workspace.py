@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.answers.logs import AuditPage
 from services.console.downstream import Downstream, Failure
 from services.console.service.page import banners, data_or
 from services.console.service.viewer import Viewer
@@ -47,13 +48,12 @@ async def audit(downstream: Downstream, viewer: Viewer, filters: dict[str, Any])
     params = {k: filters.get(k) for k in AUDIT_FILTERS}
     replies = await downstream.gather(
         viewer.token,
-        audit=("logs", "GET", "/v1/audit", params),
+        audit=("logs", "GET", "/v1/audit", params, AuditPage),
         members=("registry", "GET", "/v1/members"),
     )
     reply = replies["audit"]
-    data = data_or(reply, [])
-    events = data.get("events", data.get("items", [])) if isinstance(data, dict) else data
-    next_cursor = data.get("next_cursor") if isinstance(data, dict) else None
+    data = data_or(reply, AuditPage(items=[]))
+    events, next_cursor = data.items, data.next_cursor
     people = {m["id"]: m["email"] for m in data_or(replies["members"], [])}
     return {
         "events": events,

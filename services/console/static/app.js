@@ -58,8 +58,10 @@
           button.textContent = "Start live tail"; return;
         }
         var row = document.createElement("tr");
-        [new Date((line.at || Date.now() / 1000) * 1000).toISOString().replace("T", " ").slice(0, 19),
-         line.level || "", line.script_type || line.kind || "", line.message || line.msg || ""].forEach(function (text, i) {
+        [new Date((line.at || Date.now() / 1000) * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC",
+         line.level || "", line.script_type || line.kind || "",
+         (line.mode || "active") + (line.version_id ? " " + line.version_id : ""),
+         line.message || line.msg || ""].forEach(function (text, i) {
           var cell = document.createElement("td");
           cell.textContent = text;
           if (i === 1) cell.className = "level-" + text;

@@ -1,5 +1,6 @@
 """HTTP in: the logs API (see docs/http-api.md, "logs"); handlers only translate."""
 
+from services.logs.routes.activity import ActivityController
 from services.logs.routes.alerts import AlertDestinationsController, AlertRulesController
 from services.logs.routes.installations import InstallationsController, WorkspaceHealthController
 from services.logs.routes.logs import AuditController, ExtensionLogsController
@@ -11,4 +12,5 @@ CONTROLLERS = [
     WorkspaceHealthController,
     AlertDestinationsController,
     AlertRulesController,
+    ActivityController,
 ]

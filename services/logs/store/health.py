@@ -8,6 +8,8 @@ from typing import Any
 
 import msgspec
 
+# Answers another service reads are declared once, in contracts.answers (re-exported here).
+from contracts.answers.logs import WebhookTotals
 from contracts.health import WebhookHealthWindow
 from contracts.streams import StreamStatus
 from services.logs.store.clickhouse import ClickHouse
@@ -30,19 +32,6 @@ WINDOW_COLUMNS = (
 
 def _utc(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
-
-
-class WebhookTotals(msgspec.Struct, frozen=True, kw_only=True):
-    """Sums of an installation's webhook windows since a time."""
-
-    installation_id: str
-    deliveries: int = 0
-    status_2xx: int = 0
-    status_4xx: int = 0
-    status_5xx: int = 0
-    last_delivery_at: float | None = None
-    last_success_at: float | None = None
-    last_failure_reason: str | None = None
 
 
 class HealthStore:

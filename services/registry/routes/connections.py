@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from services.base.auth import Principal, require_internal_token
 from services.registry.schemas import (
     ConnectionTest,
+    ConnectionTestCreate,
     OAuthReport,
     OAuthStart,
     OAuthStatusView,
@@ -52,9 +53,12 @@ class ConnectionController(Controller):
         principal: NamedDependency[Principal],
         connections: NamedDependency[ConnectionService],
         installation_id: FromPath[str],
+        data: JSONBody[ConnectionTestCreate | None] = None,
     ) -> ConnectionTest:
-        """Run the connector's testConnection with the stored credentials (admin)."""
-        return await connections.test_connection(principal, installation_id)
+        """Run the connector's testConnection (admin): on the stored credentials, or on
+        `settings` given here over them (an unsaved form). Nothing is saved either way."""
+        proposed = data.settings if data is not None else None
+        return await connections.test_connection(principal, installation_id, proposed)
 
     @get("/oauth")
     async def get_oauth_status(

@@ -16,11 +16,12 @@ from contracts.topics import AUDIT_EVENTS
 from services.base.auth import Principal
 from services.base.errors import Conflict, NotFound
 from services.registry import outbox
-from services.registry.errors import ConnectionTestFailed
+from services.registry.errors import ConnectionTestFailed, InvalidSettings
 from services.registry.outbox import OutboxRelay
 from services.registry.records import InstallationRecord
 from services.registry.schemas import ConnectionTest, WebhookEndpoint
 from services.registry.service.changes import Changeset, commit
+from services.registry.service.validation import validate_settings
 from services.registry.service.vault import SecretVault, credential_names
 from services.registry.service.views import load_installation
 from services.registry.service.workspaces import audit
@@ -158,8 +159,15 @@ class ConnectionService:
 
         return await commit(self.store, self.relay, caller.workspace_id, caller.member_id, decide)
 
-    async def test_connection(self, caller: Principal, installation_id: str) -> ConnectionTest:
-        """Run the connector's testConnection with the stored credentials; audited."""
+    async def test_connection(
+        self, caller: Principal, installation_id: str, proposed: dict[str, Any] | None = None
+    ) -> ConnectionTest:
+        """Run the connector's testConnection; audited; nothing is ever saved.
+
+        With `proposed` (a settings form not saved yet: plain and secret fields), the test
+        runs on those values over the stored ones. An OAuth connection's access token is
+        passed as the secret `access_token`, as sync passes it to streams.
+        """
         caller.require_admin()
         record = await load_installation(self.store, caller, installation_id)
         snap = record.snapshot
@@ -168,9 +176,16 @@ class ConnectionService:
                 f"{snap.extension_key} declares no connection test",
                 field="connection.testConnection",
             )
-        verdict = await self.sync.test_connection(
-            snap, snap.active, snap.settings, self.vault.reveal(snap)
-        )
+        settings, submitted = snap.settings, {}
+        if proposed:
+            checked = validate_settings(
+                snap.active.manifest.settings_schema, snap.settings, proposed, set(snap.secrets)
+            )
+            if checked.errors:
+                raise InvalidSettings(checked.errors)
+            settings, submitted = checked.settings, checked.secrets
+        plaintext = {**self.vault.reveal(snap), **self.vault.oauth_access(snap), **submitted}
+        verdict = await self.sync.test_connection(snap, snap.active, settings, plaintext)
         event = audit(
             caller.workspace_id,
             caller.member_id,

@@ -17,9 +17,18 @@ from services.registry.service.permissions import widens
 
 
 def missing_settings(manifest: Manifest, settings: dict[str, Any], secrets: set[str]) -> list[str]:
-    """Required settings (plain or secret) that have no value yet."""
+    """Required settings (plain or secret) that have no value yet.
+
+    A connector's webhook signing secret counts as required when its settings declare it:
+    without it no delivery can be verified, so the connector does not go live on Install.
+    """
     have = set(settings) | secrets
-    return [name for name in manifest.settings_schema.required if name not in have]
+    required = list(manifest.settings_schema.required)
+    webhooks = manifest.webhooks
+    declared = manifest.settings_schema.properties.get(webhooks.secret) if webhooks else None
+    if webhooks is not None and declared is not None and declared.secret:
+        required += [webhooks.secret] if webhooks.secret not in required else []
+    return [name for name in required if name not in have]
 
 
 def settled_state(

@@ -205,6 +205,11 @@ class OAuthService:
             snap = record.snapshot
             if snap.oauth is None:
                 raise Conflict("this installation does not use OAuth", field="oauth")
+            if _stale(snap.oauth, body):
+                current = snap.oauth
+                return OAuthStatusView(
+                    status=current.status, scopes=current.scopes, expires_at=current.expires_at
+                )
             if body.status == "needs_reauth":
                 connection = OAuthConnection(
                     status="needs_reauth",
@@ -234,3 +239,15 @@ class OAuthService:
             return view
 
         return await commit(self.store, self.relay, body.workspace_id, "sync", decide)
+
+
+def _stale(current: OAuthConnection, report: OAuthReport) -> bool:
+    """Whether a sync report must not change the connection.
+
+    A report about an older token revision lost to a newer connect (after a restart sync
+    may act on a snapshot from before it); a failure about a connection never connected
+    has nothing to re-authorize (it stays `not_connected`).
+    """
+    if report.token_revision is not None and report.token_revision < current.token_revision:
+        return True
+    return report.status == "needs_reauth" and current.status == "not_connected"

@@ -39,6 +39,9 @@ def validate_settings(
 ) -> ValidatedSettings:
     """Merge `changes` into `current` (None removes) and check every field.
 
+    Removing a required field that has a value is an error (it would silently send an
+    active installation back to pending); None for one never set is just "still missing".
+
     Missing required fields are not errors (the installation stays pending); a value of the
     wrong type, outside its enum or range, or in a bad format is an error for that field.
     """
@@ -53,6 +56,8 @@ def validate_settings(
         if value is None:
             if prop.secret:
                 errors[name] = "secret fields are revoked with DELETE .../secrets/{name}"
+            elif name in schema.required and name in merged:
+                errors[name] = "is required: it can be changed, not removed"
             merged.pop(name, None)
             continue
         problem = _check(prop, value)

@@ -78,6 +78,19 @@ class SecretVault:
         """Every current secret in plaintext: only for the internal test-connection call."""
         return {name: self.open(snapshot, entry) for name, entry in snapshot.secrets.items()}
 
+    def oauth_access(self, snapshot: InstallationSnapshot) -> dict[str, str]:
+        """`{"access_token": …}` of a connected OAuth connection (test-connection only)."""
+        oauth = snapshot.oauth
+        if oauth is None or oauth.status != "connected" or oauth.access_token is None:
+            return {}
+        binding = SecretBinding(
+            workspace_id=snapshot.workspace_id,
+            installation_id=snapshot.installation_id,
+            name="oauth.access_token",
+            revision=oauth.token_revision,
+        )
+        return {"access_token": self.keyring.open(oauth.access_token, binding).decode()}
+
     def open(self, snapshot: InstallationSnapshot, entry: SecretEntry) -> str:
         """One secret's plaintext."""
         binding = SecretBinding(

@@ -19,6 +19,7 @@ from services.registry.outbox import OutboxRelay
 from services.registry.records import ExtensionState
 from services.registry.schemas import CatalogEntry, Version, VersionDeployed
 from services.registry.service.changes import Changeset, commit
+from services.registry.service.code_check import CodeCheck
 from services.registry.service.cutover import cut_over
 from services.registry.service.permissions import permissions_of
 from services.registry.store import RegistryStore
@@ -31,9 +32,12 @@ Mode = Literal["active", "observe", "draft"]
 class VersionService:
     """Deploys, version history, promotion and the catalog."""
 
-    def __init__(self, store: RegistryStore, relay: OutboxRelay) -> None:
+    def __init__(
+        self, store: RegistryStore, relay: OutboxRelay, check: CodeCheck | None = None
+    ) -> None:
         self.store = store
         self.relay = relay
+        self.check = check  # None only for first-party registration at start (trusted code)
 
     async def history(self, workspace_id: str, key: str) -> list[tuple[VersionRef, bool]]:
         """Every version of `key` this workspace can use, oldest first, with `first_party`."""
@@ -86,6 +90,17 @@ class VersionService:
         digest = digest_of(archive)
         await self.store.put_bundle(bundle_key(digest), archive)
         workspace_id = caller.workspace_id
+        if self.check is not None:
+            # Before anything commits: broken code never becomes a version (nor a draft).
+            candidate = VersionRef(
+                version_id=version_id_of(digest),
+                digest=digest,
+                label=manifest.version,
+                deployed_at=time.time(),
+                deployed_by=caller.member_id,
+                manifest=manifest,
+            )
+            await self.check.refuse_broken(workspace_id, candidate)
 
         async def decide(changes: Changeset) -> VersionDeployed:
             existing = await self.find(workspace_id, key, version_id_of(digest))
@@ -195,6 +210,8 @@ class VersionService:
         async def decide(changes: Changeset) -> Version:
             state = await self.store.extension_state(workspace_id, key)
             if not state.observation_version_id:
+                if not await self.history(workspace_id, key):
+                    raise NotFound(f"no extension {key!r} in this workspace", field="key")
                 raise Conflict(f"{key} has no observation version to promote", field="key")
             version = await self.find(workspace_id, key, state.observation_version_id)
             if version is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -12,7 +13,7 @@ from contracts.audit import AuditEvent
 from contracts.ids import new_id
 from contracts.topics import AUDIT_EVENTS
 from services.base.auth import Principal, new_token, token_digest
-from services.base.errors import Conflict, NotFound
+from services.base.errors import Conflict, NotFound, ServiceError
 from services.registry import outbox
 from services.registry.outbox import OutboxRelay
 from services.registry.schemas import (
@@ -25,6 +26,9 @@ from services.registry.schemas import (
     Workspace,
 )
 from services.registry.store import RegistryStore
+
+# An address a mail server could route: local part, @, a dotted domain (no spaces, one @).
+EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+", re.ASCII)
 
 
 def audit(workspace_id: str, actor: str, action: str, target: str, **details: Any) -> AuditEvent:
@@ -65,6 +69,8 @@ class WorkspaceService:
         now = time.time()
         workspace = Workspace(id=new_id("ws"), slug=slug, name=name or slug, created_at=now)
         admin = Member(id=new_id("mem"), email=admin_email, role="admin", created_at=now)
+        if not await self.store.claim_slug(slug, workspace.id):
+            raise Conflict(f"workspace {slug!r} already exists", field="slug")
         await self.relay.register(workspace.id)
 
         def build(pipe: Pipeline) -> None:
@@ -75,7 +81,11 @@ class WorkspaceService:
             )
             record_audit(pipe, workspace.id, "operator", "MemberAdded", admin.id, role="admin")
 
-        await self.store.transaction(build)
+        try:
+            await self.store.transaction(build)
+        except BaseException:
+            await self.store.release_slug(slug, workspace.id)
+            raise
         principal = Principal(
             workspace_id=workspace.id, member_id=admin.id, role="admin", token_id=""
         )
@@ -100,6 +110,8 @@ class WorkspaceService:
             role=member.role,
             token_id=info.id,
         )
+
+        await self.store.put_principal(token_digest(token), principal)
 
         def build(pipe: Pipeline) -> None:
             self.store.put_token(pipe, token_digest(token), principal, info)
@@ -134,6 +146,7 @@ class WorkspaceService:
             caller.require_admin()
         if info.status == "revoked":
             return info
+        await self.store.drop_principal(digest)
 
         def build(pipe: Pipeline) -> None:
             self.store.revoke_token(pipe, caller.workspace_id, info, digest)
@@ -154,6 +167,10 @@ class WorkspaceService:
     async def add_member(self, caller: Principal, body: MemberCreate) -> Member:
         """Admins add members; an email is unique within a workspace."""
         caller.require_admin()
+        if not EMAIL.fullmatch(body.email):
+            raise ServiceError(
+                f"{body.email!r} is not an email address (name@example.com)", field="email"
+            )
         if any(m.email == body.email for m in await self.store.members(caller.workspace_id)):
             raise Conflict(f"{body.email} is already a member", field="email")
         member = Member(id=new_id("mem"), email=body.email, role=body.role, created_at=time.time())

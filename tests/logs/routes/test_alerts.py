@@ -17,9 +17,8 @@ from contracts.health import WebhookHealthWindow
 from contracts.streams import StreamStatus
 from contracts.topics import EXTENSION_LOGS, STREAM_STATUS, WEBHOOK_HEALTH
 from services.ingress.signatures import SignatureError, verify
-from tests.harness import serving
+from tests.harness import eventually, serving
 from tests.logs.factories import (
-    eventually,
     log_line,
     new_workspace,
     new_workspace_with_member,

@@ -21,7 +21,8 @@ from contracts.topics import (
     STREAM_STATUS,
     WEBHOOK_HEALTH,
 )
-from tests.logs.factories import eventually, log_line, new_workspace, publish_all
+from tests.harness import eventually
+from tests.logs.factories import log_line, new_workspace, publish_all
 
 
 async def get(http, url: str, headers: dict[str, str]) -> Any:

@@ -13,7 +13,8 @@ import pytest
 
 from contracts.audit import AuditEvent
 from contracts.topics import AUDIT_EVENTS, EXTENSION_LOGS
-from tests.logs.factories import eventually, log_line, new_workspace, publish_all
+from tests.harness import eventually
+from tests.logs.factories import log_line, new_workspace, publish_all
 
 NOW = time.time()
 # One line per distinct value of every filter (messages are the lines' names).

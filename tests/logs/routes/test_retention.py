@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 
 from contracts.topics import EXTENSION_LOGS
-from tests.logs.factories import eventually, log_line, new_workspace, publish_all, running_logs
+from tests.harness import eventually
+from tests.logs.factories import log_line, new_workspace, publish_all, running_logs
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -10,7 +10,8 @@ from typing import Any
 import pytest_asyncio
 
 from contracts.topics import EXTENSION_LOGS
-from tests.logs.factories import eventually, log_line, new_workspace, publish_all, running_logs
+from tests.harness import eventually
+from tests.logs.factories import log_line, new_workspace, publish_all, running_logs
 from tests.logs.routes.test_logs import read_events
 
 

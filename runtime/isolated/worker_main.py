@@ -1,4 +1,7 @@
-"""The worker: runs extension code inside the lock-down, reaching out only over its socket.
+"""Inside a worker process: the loop that runs extension code under the lock-down.
+
+This module runs in the forked, locked-down child (the parent's side of the same worker is
+`worker_handle.py`). It reaches out only over its socket.
 
 A worker serves one invocation at a time, in the order the parent sends them. Its
 capabilities are proxies: `secrets.get` and `ctx.http` ask the parent and block for the

@@ -1,4 +1,6 @@
-"""One worker process as the parent sees it: its socket, its queue of invocations, its deadline.
+"""The parent's handle on one worker process: its socket, its queue of invocations, its deadline.
+
+This module runs in the service; the code inside the worker is `worker_main.py`.
 
 Frames to the worker are batched (one write per loop turn); frames from it are read by one
 reader task that hands each to the invocation at the head of the queue. The parent arms a
@@ -34,11 +36,11 @@ class WorkerGone(RuntimeError):
 class Job(Protocol):
     """One invocation dispatched to a worker (the runtime's side of the conversation)."""
 
-    def invoke_frame(self, worker: WorkerProcess) -> protocol.Invoke:
+    def invoke_frame(self, worker: WorkerHandle) -> protocol.Invoke:
         """The `Invoke` for this worker (what it must be sent depends on what it holds)."""
         ...
 
-    async def handle(self, worker: WorkerProcess, frame: protocol.FromWorker) -> bool:
+    async def handle(self, worker: WorkerHandle, frame: protocol.FromWorker) -> bool:
         """Take one frame of this invocation; True once it was the `Done`."""
         ...
 
@@ -55,7 +57,7 @@ class Job(Protocol):
         ...
 
 
-class WorkerProcess:
+class WorkerHandle:
     """The parent's handle on one worker: its socket, tenant, queue and what it holds."""
 
     def __init__(

@@ -1,0 +1,90 @@
+"""The console reads other services' answers with the Structs of `contracts.answers`.
+
+Each service's OpenAPI document must answer, on the route the console calls, every field of
+the Struct the console decodes with: a field renamed or retyped in a service's answer fails
+here, before a page shows an empty table.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+import msgspec
+import pytest
+from litestar import Litestar, get
+
+from contracts.answers.ingress import DeliveryPage, WebhookHealth
+from contracts.answers.logs import AuditPage, Destination, LogPage, WorkspaceHealth
+from contracts.answers.sync import CursorHistory, StreamList
+from contracts.compatibility import unreadable_fields
+from services.base.settings import load
+from services.console.downstream import Downstream
+from services.console.settings import ConsoleSettings
+from tests.harness import logs_store_dir, serving
+
+INSTALLATION = "/v1/installations/{installation_id}"
+READS: list[tuple[str, str, Any]] = [
+    ("ingress", f"{INSTALLATION}/deliveries", DeliveryPage),
+    ("ingress", f"{INSTALLATION}/webhook-health", WebhookHealth),
+    ("logs", f"{INSTALLATION}/logs", LogPage),
+    ("logs", "/v1/audit", AuditPage),
+    ("logs", "/v1/health", WorkspaceHealth),
+    ("logs", "/v1/alerts/destinations", list[Destination]),
+    ("sync", f"{INSTALLATION}/streams", StreamList),
+    ("sync", f"{INSTALLATION}/streams/{{stream}}/cursors", CursorHistory),
+]
+
+
+@pytest.fixture(scope="module")
+def documents(infra) -> dict[str, dict[str, Any]]:
+    """Each service's OpenAPI document, from its app as `create_app` builds it."""
+    found = {}
+    for service in sorted({service for service, _, _ in READS}):
+        module = importlib.import_module(f"services.{service}.app")
+        settings_module = importlib.import_module(f"services.{service}.settings")
+        cls = next(v for k, v in vars(settings_module).items() if k.endswith("Settings"))
+        environ = {"ANSWERS_DATA_DIR": logs_store_dir()} if service == "logs" else {}
+        app: Litestar = module.create_app(load(cls, "ANSWERS_", environ), infra.settings())
+        found[service] = app.openapi_schema.to_schema()
+    return found
+
+
+def answer_schema(document: dict[str, Any], path: str) -> dict[str, Any]:
+    """The 200 answer of GET `path` with the document's components to resolve it in."""
+    item = document["paths"].get(path) or document["paths"][path.rstrip("/") + "/"]
+    schema = item["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    return {**schema, "components": document["components"]}
+
+
+@pytest.mark.parametrize(("service", "path", "answer"), READS, ids=[r[1] for r in READS])
+def test_each_answer_the_console_reads_is_what_the_service_answers(
+    documents, service, path, answer
+):
+    reader = msgspec.json.schema(answer)
+    assert unreadable_fields(reader, answer_schema(documents[service], path)) == []
+
+
+def test_a_field_renamed_in_a_service_answer_is_caught(documents):
+    document = json.loads(json.dumps(documents["logs"]))
+    log_page = document["components"]["schemas"]["LogPage"]
+    log_page["properties"]["lines"] = log_page["properties"].pop("items")
+    writer = answer_schema(document, f"{INSTALLATION}/logs")
+    assert unreadable_fields(msgspec.json.schema(LogPage), writer) == ["items: removed"]
+
+
+async def test_an_answer_that_does_not_decode_is_a_failure_naming_the_service_not_a_guess(http):
+    @get("/v1/audit", sync_to_thread=False)
+    def renamed() -> dict[str, Any]:
+        return {"events": [], "next_cursor": None}  # `items` renamed: nothing to guess from
+
+    async with serving(Litestar([renamed])) as url:
+        downstream = Downstream(ConsoleSettings(logs_url=url))
+        try:
+            reply = await downstream.call("logs", "GET", "/v1/audit", "t", answer=AuditPage)
+        finally:
+            await downstream.close()
+    assert reply.failure is not None and reply.failure.code == "bad_answer"
+    assert "items" in reply.failure.message
+    assert reply.failure.banner.startswith("The logs service is not available")
