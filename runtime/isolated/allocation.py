@@ -232,6 +232,7 @@ class Allocation:
         except Exception as error:
             self.count -= 1
             self._spare_failed(error)
+            self._wake()  # a waiter may fork in the freed slot itself (and see the error)
             return
         finally:
             self.forking -= 1
