@@ -26,7 +26,7 @@ from aiokafka import (
 
 from contracts.installations import InstallationSnapshot
 from contracts.topics import INSTALLATION_SNAPSHOTS
-from services.base.kafka import dead_letter
+from services.base.kafka import SNAPSHOT_FETCH_WAIT_MS, dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,7 @@ class SnapshotPartitions:
             client_id="sync-scheduler",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            fetch_max_wait_ms=SNAPSHOT_FETCH_WAIT_MS,  # a cutover reaches the scheduler soon
         )
         self._consumer = consumer
         await consumer.start()
