@@ -34,28 +34,23 @@ def processed(
     delivery: DeliveryReceived, event: Event, version: VersionRef, handled: Handled
 ) -> DeliverySummary:
     """A live delivery the handler ran for (whatever its outcome)."""
-    return DeliverySummary(
+    arrived = DeliverySummary(
         delivery_id=delivery.delivery_id,
         installation_id=delivery.installation_id,
         received_at=delivery.received_at,
         status=handled.status,
         outcome=handled.outcome,
-        reason=handled.result.error,
         event_type=event_type(event, delivery.headers),
         event_id=event_id(event, delivery.headers),
-        duplicate=handled.outcome == "duplicate",
-        records=len(handled.records),
-        duplicates=len(handled.claims.duplicates) if handled.claims else 0,
-        version_id=version.version_id,
         secret_revision=delivery.secret_revision,
         partition=handled.partition,
         offset=handled.offset,
-        processed_at=time.time(),
     )
+    return released(arrived, version, handled)
 
 
 def released(stored: DeliverySummary, version: VersionRef, handled: Handled) -> DeliverySummary:
-    """A held delivery's entry, once the handler ran for it."""
+    """`stored` (a held delivery's entry, or a live one's arrival) once the handler ran."""
     return msgspec.structs.replace(
         stored,
         status=handled.status,
