@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.sync.app import create_app
-from tests.harness import serving
+from tests.harness import eventually, serving
 from tests.runtime.factories import deploy_directory, installation
-from tests.sync.conftest import canonical_of, eventually, put_snapshot, sync_settings, token_for
+from tests.sync.conftest import canonical_of, put_snapshot, sync_settings, token_for
 
 PARTIAL = Path(__file__).parent / "bundles" / "partial"
 

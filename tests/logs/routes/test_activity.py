@@ -7,7 +7,8 @@ import time
 import uuid
 
 from contracts.topics import EXTENSION_LOGS, WEBHOOK_HEALTH
-from tests.logs.factories import eventually, log_line, new_workspace, publish_all
+from tests.harness import eventually
+from tests.logs.factories import log_line, new_workspace, publish_all
 from tests.logs.routes.test_installations import window
 
 
@@ -45,16 +46,9 @@ async def test_activity_buckets_deliveries_by_status_and_errors_per_hour(infra, 
     await publish_all(
         infra,
         EXTENSION_LOGS,
-        [log_line(workspace_id=workspace_id, installation_id=inst, level="error", at=this_hour + 1)]
-        + [
-            log_line(
-                workspace_id=workspace_id, installation_id=inst, level="error", at=this_hour + 2
-            )
-        ]
-        + [
-            log_line(
-                workspace_id=workspace_id, installation_id=inst, level="info", at=this_hour + 3
-            )
+        [
+            log_line(workspace_id=workspace_id, installation_id=inst, level=level, at=this_hour + n)
+            for n, level in ((1, "error"), (2, "error"), (3, "info"))
         ],
     )
     url = f"{logs_url}/v1/activity?installation_id={inst}&hours=3"
