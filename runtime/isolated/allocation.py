@@ -22,8 +22,6 @@ Guarantees, given a pool of `size` workers:
   room appears every waiting line is woken, tenants in round-robin order (the tenant
   served last goes to the back), so a long backlog of one tenant does not run ahead of the
   first invocation of another.
-- `available(tenant)`: True when an invocation of `tenant` would be placed without waiting
-  (admission: a scheduler starts work only when a worker can take it).
 """
 
 from __future__ import annotations
@@ -80,17 +78,6 @@ class Allocation:
         raise NotImplementedError
 
     # -- placing an invocation ----------------------------------------------------------
-
-    def available(self, tenant: str) -> bool:
-        """Would an invocation of `tenant` be placed now, without waiting for room?"""
-        if self.lines.get(tenant):
-            return False
-        mine = self.bound.get(tenant, [])
-        if any(len(w.queue) < self.depth for w in mine):
-            return True
-        if len(mine) >= self.tenant_max:
-            return False
-        return bool(self.fresh) or self.count < self.size or self._lru_idle(tenant) is not None
 
     async def worker_for(self, tenant: str) -> WorkerHandle:
         """A worker of `tenant` with room in its queue (waits in the tenant's line if none)."""
