@@ -7,9 +7,9 @@ from pathlib import Path
 
 from contracts.ids import new_id
 from services.sync.app import create_app
-from tests.cli.conftest import eventually, run
+from tests.cli.conftest import run
 from tests.cli.test_streams import env_for
-from tests.harness import serving
+from tests.harness import eventually, serving
 from tests.sync import conftest as sync_fixtures
 from tests.sync.conftest import put_snapshot, sync_settings, token_for
 from tests.sync.providers import PagedProvider
@@ -40,13 +40,13 @@ async def test_a_recovered_stream_no_longer_shows_its_old_error(
                 found = rows.get("customers")
                 return found if found and found["state"] in state.split("|") else None
 
-            await eventually(lambda: customers("error|backing_off"), timeout=90, every=1)
+            await eventually(lambda: customers("error|backing_off"), timeout=90, interval=1)
             code, _, err = await run("streams", installation, env=env)
             assert code == 0 and "customers: last error:" in err
 
             provider.key = right_key
             await run("sync", installation, "--stream", "customers", env=env)
-            recovered = await eventually(lambda: customers("ok"), timeout=90, every=1)
+            recovered = await eventually(lambda: customers("ok"), timeout=90, interval=1)
             assert recovered["last_error"]  # the API keeps the history...
             code, _, err = await run("streams", installation, env=env)
             assert code == 0 and "customers: last error:" not in err  # ...the table shows now
