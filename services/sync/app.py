@@ -24,6 +24,7 @@ from services.base.infrastructure import Infrastructure
 from services.base.kafka import publish
 from services.base.runtime import build_runtime
 from services.base.settings import InfraSettings, load_keyring
+from services.base.snapshots import SnapshotView
 from services.sync.budget import RequestBudget
 from services.sync.connection_test import ConnectionTester
 from services.sync.delivery import PageDelivery
@@ -42,7 +43,7 @@ from services.sync.service import SyncService
 from services.sync.settings import PREFIX, SyncSettings
 from services.sync.status import StatusBoard
 from services.sync.store import SyncStore
-from services.sync.subscribers import SnapshotPartitions
+from services.sync.subscribers import follow_snapshots
 
 
 def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litestar:
@@ -104,6 +105,7 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
             gap_window_s=settings.webhook_gap_window_s,
         ),
     )
+    view = SnapshotView()
     scheduler = Scheduler(
         runner=runner,
         store=store,
@@ -111,15 +113,18 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
         budget=budget,
         max_concurrent=settings.max_concurrent_runs,
         jitter_fraction=settings.jitter_fraction,
+        view=view,
     )
-    partitions = SnapshotPartitions(
-        infra_settings.kafka_bootstrap_servers, settings.group_id, scheduler, lambda: infra.producer
+    partitions = follow_snapshots(
+        infra_settings.kafka_bootstrap_servers,
+        settings.group_id,
+        scheduler,
+        view,
+        lambda: infra.producer,
     )
-    # The scheduler's own group consumer (it needs the rebalance callbacks FastStream hides);
-    # like infra.subscribe, it parks what it cannot decode on the dead-letter topic.
     infra.consumers.reader(INSTALLATION_SNAPSHOTS)
     infra.publisher(DEAD_LETTERS)
-    infra.readiness.checks["scheduler"] = lambda: partitions.caught_up
+    infra.readiness.checks["scheduler"] = lambda: view.ready
 
     async def begin() -> None:  # after Kafka answered: runs publish from their first page
         scheduler.start()

@@ -27,6 +27,7 @@ from collections import deque
 
 from contracts.installations import InstallationSnapshot
 from contracts.streams import StreamState
+from services.base.snapshots import SnapshotView
 from services.sync.budget import RequestBudget
 from services.sync.runs import Runner, RunOutcome
 from services.sync.status import StatusBoard, StatusChange
@@ -49,6 +50,7 @@ class Scheduler:
         budget: RequestBudget,
         max_concurrent: int,
         jitter_fraction: float,
+        view: SnapshotView,
         tick_s: float = 0.5,
     ) -> None:
         self.runner = runner
@@ -58,8 +60,7 @@ class Scheduler:
         self.max_concurrent = max_concurrent
         self.jitter_fraction = jitter_fraction
         self.tick_s = tick_s
-        self.snapshots: dict[str, InstallationSnapshot] = {}
-        self.partition_of: dict[str, int] = {}
+        self.view = view  # this replica's installations (the shared snapshot follower's)
         self.live: set[int] = set()
         self.targets: dict[Key, Target] = {}
         # The keys of `targets` by installation: a snapshot's reconcile touches only its own
@@ -92,7 +93,7 @@ class Scheduler:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._drain(list(self.running))
 
-    # Partitions (called by the snapshot consumer) -----------------------------------------
+    # Partitions and snapshots (the snapshot follower's owner and view listener) -----------
 
     async def partitions_assigned(self, partitions: list[int]) -> None:
         log.info("snapshot partitions assigned", extra={"partitions": partitions})
@@ -100,33 +101,28 @@ class Scheduler:
     async def partitions_revoked(self, partitions: list[int]) -> None:
         gone = set(partitions)
         self.live -= gone
-        installations = [i for i, p in self.partition_of.items() if p in gone]
+        installations = [s.installation_id for s in self.view.in_partitions(partitions)]
         keys = [k for i in installations for k in self.keys_of.get(i, ())]
         for key in keys:
             self._unschedule(key)
         await self._drain(keys)
-        for installation_id in installations:
-            self.snapshots.pop(installation_id, None)
-            self.partition_of.pop(installation_id, None)
+        for installation_id in installations:  # the follower drops them from the view next
             self.board.forget(installation_id)
             self.budget.forget(installation_id)
         if partitions:
             log.info("snapshot partitions revoked", extra={"partitions": partitions})
 
-    async def snapshot_read(self, partition: int, snapshot: InstallationSnapshot) -> None:
-        current = self.snapshots.get(snapshot.installation_id)
-        if current is not None and current.revision >= snapshot.revision:
-            return  # stale or repeated: never move an installation backwards
-        self.snapshots[snapshot.installation_id] = snapshot
-        self.partition_of[snapshot.installation_id] = partition
-        if partition in self.live:
-            await self.reconcile(snapshot, previous=current)
+    async def snapshot_changed(
+        self, snapshot: InstallationSnapshot, previous: InstallationSnapshot | None
+    ) -> None:
+        """A newer snapshot is in the view (stale or repeated ones never reach here)."""
+        if self.view.partition_of.get(snapshot.installation_id) in self.live:
+            await self.reconcile(snapshot, previous=previous)
 
     async def partition_live(self, partition: int) -> None:
         self.live.add(partition)
-        for installation_id, p in list(self.partition_of.items()):
-            if p == partition:
-                await self.reconcile(self.snapshots[installation_id], previous=None)
+        for snapshot in self.view.in_partitions([partition]):
+            await self.reconcile(snapshot, previous=None)
 
     # Decisions ---------------------------------------------------------------------------
 
@@ -244,7 +240,8 @@ class Scheduler:
 
     async def _run(self, key: Key) -> None:
         target = self.targets[key]
-        snapshot = self.snapshots[target.installation_id]
+        snapshot = self.view.get(target.installation_id)
+        assert snapshot is not None  # targets leave with their installation
         try:
             await self.runner.run(
                 target,
