@@ -16,19 +16,23 @@ Guarantees, given a pool of `size` workers:
 - **Pipelining first.** An invocation queues on its tenant's least-loaded worker; the
   tenant takes another worker only when every one of its workers has `depth` queued.
 - **Fair share.** One tenant holds at most `tenant_max` workers (by default all but a
-  quarter of the pool, at least one left to the others when `size` > 1): a flood of one
-  tenant's slow invocations leaves slots (and their spares) to every other tenant.
+  quarter of the pool, at least one left to the others when `size` > 1). While another
+  tenant waits without any worker, a tenant with several feeds only one of them and takes no
+  more: the others drain (what is queued on a worker was sent to it already) and, idle, are
+  retired for the waiting tenant. A flood of one tenant's slow invocations delays another
+  tenant by at most one worker's queue, never by the flood.
 - **Fair queueing.** An invocation that cannot be placed waits in its tenant's line. When
-  room appears every waiting line is woken, tenants in round-robin order (the tenant
-  served last goes to the back), so a long backlog of one tenant does not run ahead of the
-  first invocation of another.
+  a tenant's worker has room its first waiting invocation takes it; when other room appears
+  (a slot, a spare) the first invocation of every waiting tenant is woken, tenants in
+  round-robin order (the tenant served last goes to the back), so a long backlog of one
+  tenant does not run ahead of the first invocation of another.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -69,6 +73,7 @@ class Allocation:
         self.forking = 0  # spares being forked in the background
         self.lines: dict[str, deque[asyncio.Future[None]]] = {}
         self.turns: deque[str] = deque()  # tenants with a waiting line, round-robin order
+        self.asking: Counter[str] = Counter()  # invocations inside worker_for, by tenant
         self._spare_tasks: set[asyncio.Task[None]] = set()
 
     async def _spawn(self) -> WorkerHandle:  # provided by the pool
@@ -81,15 +86,25 @@ class Allocation:
 
     async def worker_for(self, tenant: str) -> WorkerHandle:
         """A worker of `tenant` with room in its queue (waits in the tenant's line if none)."""
+        self.asking[tenant] += 1
+        try:
+            return await self._place(tenant)
+        finally:
+            self.asking[tenant] -= 1
+            if not self.asking[tenant]:
+                del self.asking[tenant]
+
+    async def _place(self, tenant: str) -> WorkerHandle:
         while True:
             worker = self._room(tenant)
             if worker is not None:
                 return self._use(worker)
-            if len(self.bound.get(tenant, [])) < self.tenant_max:
+            mine = self.bound.get(tenant, [])
+            if len(mine) < self.tenant_max and not (mine and self._starving(tenant)):
                 if self.fresh:
                     return self._use(self._bind(self.fresh.pop(), tenant))
                 if self.count >= self.size and (victim := self._lru_idle(tenant)) is not None:
-                    self.discard(victim)
+                    self.discard(victim, refill=False)  # its slot is this invocation's
                 if self.count < self.size:
                     self.count += 1
                     try:
@@ -101,8 +116,16 @@ class Allocation:
                     return self._use(self._bind(worker, tenant))
             await self._wait(tenant)
 
+    def _starving(self, tenant: str) -> bool:
+        """Is another tenant asking for a worker (waiting, or woken and not yet placed)
+        without holding any?"""
+        return any(other != tenant and other not in self.bound for other in self.asking)
+
     def _room(self, tenant: str) -> WorkerHandle | None:
         mine = self.bound.get(tenant, [])
+        if len(mine) > 1 and self._starving(tenant):
+            # Feed one worker only: the others drain and, idle, go to the starving tenant.
+            mine = mine[:1]
         least = min(mine, key=lambda w: len(w.queue), default=None)
         if least is not None and len(least.queue) < self.depth:
             return least
@@ -145,19 +168,27 @@ class Allocation:
         if tenant in self.turns:
             self.turns.remove(tenant)
 
-    def _wake(self) -> None:
-        """Room appeared: wake every waiting line, tenants in round-robin order."""
-        order = list(self.turns)
-        self.turns.clear()
-        lines, self.lines = self.lines, {}
-        for tenant in order:  # first invocation of every tenant before second ones
-            waiter = lines[tenant].popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-        for tenant in order:
-            for waiter in lines[tenant]:
-                if not waiter.done():
-                    waiter.set_result(None)
+    def _wake(self, tenant: str | None = None) -> None:
+        """Room appeared. In a worker of `tenant`: its first waiting invocation takes it.
+        Anywhere else (a slot, a spare, an idle worker to retire): the first waiting
+        invocation of every tenant, in round-robin order (the tenant served last at the back).
+        A woken invocation that finds no room waits again at the back of its line."""
+        if tenant is not None and self.lines.get(tenant):
+            self._release(tenant)
+            return
+        for waiting in list(self.turns):
+            self._release(waiting)
+
+    def _release(self, tenant: str) -> None:
+        line = self.lines[tenant]
+        waiter = line.popleft()
+        if not line:
+            self._drop_line(tenant)
+        else:  # its next invocation waits behind every other tenant's first
+            self.turns.remove(tenant)
+            self.turns.append(tenant)
+        if not waiter.done():
+            waiter.set_result(None)
 
     # -- workers coming back ------------------------------------------------------------
 
@@ -170,12 +201,15 @@ class Allocation:
             self.idle[worker] = time.monotonic()
             self.idle.move_to_end(worker)
             self._top_up()
-        self._wake()
+            self._wake()  # idle: its tenant may use it, or another retire it for a fresh one
+        else:
+            self._wake(worker.tenant or "")  # room in its queue: its tenant's next takes it
 
     max_invocations: int
 
-    def discard(self, worker: WorkerHandle) -> None:
-        """Kill a worker (requeueing what waited on it) and free its slot."""
+    def discard(self, worker: WorkerHandle, *, refill: bool = True) -> None:
+        """Kill a worker (requeueing what waited on it) and free its slot (`refill`: for a
+        spare, unless the caller takes the slot itself)."""
         if not worker.healthy:
             return
         self.idle.pop(worker, None)
@@ -189,9 +223,10 @@ class Allocation:
         worker.kill()
         self.count -= 1
         self.retired += 1
-        if self._open():
+        if refill and self._open():
             self._top_up()
-        self._wake()
+        if refill:
+            self._wake()
 
     # -- spares -------------------------------------------------------------------------
 
