@@ -36,6 +36,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from bench import load
+from bench.api_routes import RATE_LIMIT_ENV, install_deals_board, route_requests
 from cli.embedded import free_port, start_broker, start_valkey
 from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot, VersionRef
@@ -233,12 +234,14 @@ def drive(
     requests: list[bytes],
     connections: int,
     rate: float = 0,
+    expected: int = load.ACCEPTED,
 ) -> tuple[load.Result, float | None]:
-    """Run the load in a separate process; return its Result and the server's CPU µs/request."""
+    """Run the load in a separate process; return its Result and the server's CPU µs per
+    answer with the `expected` status."""
     ctx = multiprocessing.get_context("spawn")
     before = cpu_seconds(server.pid)
     with ctx.Pool(1) as pool:
-        result = pool.apply(load.run, (mode, port, requests, connections, rate))
+        result = pool.apply(load.run, (mode, port, requests, connections, rate, expected))
     after = cpu_seconds(server.pid)
     if before is None or after is None or not result.accepted:
         return result, None
@@ -288,8 +291,9 @@ def main() -> None:
     arms: dict[str, list[Run]] = {}
     with infrastructure() as env:
         snapshot, token = asyncio.run(install_stripe(env))
+        route = asyncio.run(install_deals_board(env, snapshot.workspace_id))
         ingress_port, in_process_port, bare_port = free_port(), free_port(), free_port()
-        quiet = {"LOG_LEVEL": "WARNING", "RUNTIME_ISOLATION": "true"}
+        quiet = {"LOG_LEVEL": "WARNING", "RUNTIME_ISOLATION": "true", **RATE_LIMIT_ENV}
         ingress = start(
             ["-m", "services.ingress"], {**env, **quiet, "INGRESS_PORT": str(ingress_port)}
         )
@@ -312,6 +316,10 @@ def main() -> None:
                     f"{base}/v1/installations/{snapshot.installation_id}/webhook",
                     {"authorization": f"Bearer {token}"},
                 )
+                wait_until(
+                    f"{base}/v1/installations/{route[0]}/routes",
+                    {"authorization": f"Bearer {token}"},
+                )
             wait_until(f"http://127.0.0.1:{bare_port}/schema/openapi.json")
             hook = snapshot.hook_id or ""
             servers = {
@@ -321,6 +329,8 @@ def main() -> None:
             }
             for server, port in servers.values():  # warm-up, not recorded
                 drive("closed", server, port, deliveries(hook, 2_000), options.connections)
+            routes = route_requests(*route, 2_000)
+            drive("closed", ingress, ingress_port, routes, options.connections, expected=200)
             paced = int(options.rate * options.rate_seconds)
             for _ in range(options.rounds):
                 for name, (server, port) in servers.items():
@@ -333,6 +343,12 @@ def main() -> None:
                             options.connections,
                         )
                     )
+                routes = route_requests(*route, options.requests)
+                arms.setdefault("route isolated", []).append(
+                    drive(
+                        "closed", ingress, ingress_port, routes, options.connections, expected=200
+                    )
+                )
                 for name in ("isolated", "in-process"):
                     server, port = servers[name]
                     arms.setdefault(f"fixed {name}", []).append(
@@ -353,6 +369,10 @@ def main() -> None:
     print()
     print(f"  ratio ingress (isolated) / bare: {median(bare_ratio):.2f}   (target >= 0.60)")
     print(f"  ratio isolated / in-process: {median(isolation):.2f}   (target >= 0.80)")
+    print()
+    report("API route GET (api_key), isolated", arms["route isolated"])
+    route_ratio = ratios(arms["route isolated"], arms["closed isolated"])
+    print(f"  ratio API route / webhook, isolated: {median(route_ratio):.2f}")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from cli.errors import CliError, ExitCode
 from cli.events import new_secret
 from cli.logs import format_line, matcher, tail
 from cli.output import RegistryOption, TokenOption, api, err, out
+from cli.routes import print_dev_urls
 from contracts.manifest import ManifestError
 from sdk.bundle import BundleError, digest_of, pack
 from sdk.define import manifest_from_directory
@@ -190,6 +191,7 @@ def dev(
         f"dev session {session_id}: draft {deployed['version_id']} ({manifest.version}) of {key}"
     )
     out.print(f"installation {installation['id']}")
+    print_dev_urls(client.target.url("ingress"), installation["id"], session_id, archive, manifest)
     if dev_path and manifest.webhooks is not None:
         _wait_for_draft(client, dev_path, manifest.webhooks.auth == "public")
         out.print(f"webhook URL (this session only): {dev_url}")

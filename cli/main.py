@@ -20,6 +20,7 @@ from cli import (
     installations,
     logs,
     replay,
+    routes,
     scaffold,
     streams,
     trigger,
@@ -116,7 +117,18 @@ def topics_tail(
 
 
 deploy_commands.register(app)
-for module in (account, scaffold, dev, trigger, logs, versions, replay, installations, streams):
+for module in (
+    account,
+    scaffold,
+    dev,
+    trigger,
+    logs,
+    versions,
+    replay,
+    installations,
+    streams,
+    routes,
+):
     app.registered_commands += module.app.registered_commands
 
 

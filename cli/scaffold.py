@@ -18,6 +18,7 @@ import typer
 
 from cli.errors import CliError, ExitCode
 from cli.output import out
+from cli.scaffold_pages import ui_parts
 
 app = typer.Typer()
 KEY = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
@@ -261,7 +262,9 @@ def scaffold(directory: Path, key: str, kind: str) -> list[Path]:
         files["src/connection.py"] = CONNECTOR_CONNECTION
         files[f"tests/test_{key.replace('-', '_')}.py"] = _fill(CONNECTOR_TEST, key, entity)
     else:
-        manifest = _extension_manifest(key, entity)
+        ui_files, ui_manifest = ui_parts(key)
+        manifest = {**_extension_manifest(key, entity), **ui_manifest}
+        files.update(ui_files)
         files["src/api/webhooks/inbound.py"] = _fill(EXTENSION_HANDLER, key, entity)
         files[f"tests/test_{key.replace('-', '_')}.py"] = _fill(EXTENSION_TEST, key, entity)
     files["manifest.json"] = json.dumps(manifest, indent=2) + "\n"

@@ -19,6 +19,7 @@ from runtime.interface import HttpResponse, Invocation
 from runtime.loader import LoadedBundle
 from runtime.pages import CheckedPage, check_page, record_key
 from runtime.scope import InvocationScope
+from runtime.ui_entries import UI_KINDS, run_ui_entry, ui_script_path
 from runtime.validation import CONNECTION_FILES, report, route_candidates, script_candidates
 from sdk.api import Request, Route
 from sdk.bundle import MANIFEST_FILE
@@ -47,6 +48,8 @@ def script_path(bundle: LoadedBundle, invocation: Invocation) -> str:
         candidates = script_candidates(job_of(bundle, invocation).entry)
     elif invocation.kind == "test_connection":
         candidates = list(CONNECTION_FILES)
+    elif invocation.kind in UI_KINDS:
+        candidates = ui_script_path(bundle, invocation)
     elif invocation.kind == "validate":
         candidates = [MANIFEST_FILE]  # the whole bundle is checked; the manifest always exists
     else:
@@ -84,6 +87,8 @@ async def run_entry(
     module = bundle.module(path)
     if invocation.kind in ("webhook", "route"):
         return EntryOutcome(response=await _route(module, invocation))
+    if invocation.kind in UI_KINDS:
+        return EntryOutcome(response=await run_ui_entry(bundle, path, scope, invocation))
     ctx = Context(
         installation_id=invocation.installation.installation_id,
         extension_key=invocation.installation.extension_key,
@@ -117,6 +122,7 @@ async def _route(module: Any, invocation: Invocation) -> HttpResponse:
         raw_body=given.body if given else b"",
         headers=given.headers if given else {},
         query=given.query if given else {},
+        params=given.params if given else {},
     )
     if not isinstance(handler, Route):
         handler = Route(handler)

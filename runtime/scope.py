@@ -52,7 +52,7 @@ class InvocationScope:
         self.emissions: list[Emission] = []
         self.observed: list[ObservedRecord] = []
         self.entity: str | None = None
-        self.event: str | None = None
+        self.event: str | None = invocation.event
         self.closed = False
         self._opened: set[str] = set()
         self._settings = _settings_of(invocation, manifest)
@@ -200,7 +200,7 @@ class InvocationScope:
                 script_name=self.script_name,
                 entity=entity or self.entity,
                 event=self.event,
-                route=invocation.entry if invocation.kind in ("webhook", "route") else None,
+                route=invocation.entry if invocation.kind in ROUTED_KINDS else None,
                 job=invocation.entry if invocation.kind in ("stream", "job") else None,
                 attrs=clean,
                 mode=invocation.mode,
@@ -240,6 +240,11 @@ class InvocationScope:
         # Code that outlived its time limit must not act on the finished invocation.
         if self.closed:
             raise RuntimeError("this invocation has ended (time limit reached)")
+
+
+# Kinds whose log lines carry `route`: webhooks and API routes (the route path), pages,
+# page actions and UI contributions (the page path; `event` is `render` or the action).
+ROUTED_KINDS = ("webhook", "route", "page", "page_action", "ui")
 
 
 def script_type_of(invocation: Invocation) -> Any:

@@ -22,18 +22,21 @@ import msgspec
 
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.manifest import Manifest
+from contracts.routes import HTTP_METHODS, RouteFileError, RouteSpec
 from runtime.interface import Invoker
 from runtime.invocations import new_invocation
 from runtime.loader import LoadedBundle
+from runtime.route_table import exports_of, route_files, route_table, webhook_files
 from sdk.bundle import MANIFEST_FILE
 
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 CONNECTION_FILES = ("src/connection.py", "src/test_connection.py")
 
 
 def route_candidates(route: str) -> list[str]:
-    """The files that may serve a webhook or route path, in the order they are tried."""
-    path = route.strip("/")
+    """The files that may serve a webhook or route path (`/orders/{id}` → `[id].py`)."""
+    path = route.strip("/").replace("{", "[").replace("}", "]")
+    if not path:
+        return ["src/api/index.py"]
     return [f"src/api/{path}.py", f"src/api/{path}/index.py"]
 
 
@@ -70,6 +73,8 @@ REQUIRED_EXPORTS: dict[str, tuple[tuple[str, ...], bool, str]] = {
     "stream": (("fetch",), True, "fetch(ctx, cursor)"),
     "job": (("run",), True, "run(ctx)"),
     "test_connection": (("test_connection",), True, "test_connection(ctx)"),
+    "page": (("render",), True, "render(ctx)"),
+    "ui": (("render",), True, "render(ctx)"),
 }
 
 
@@ -95,11 +100,28 @@ def _connection(manifest: Manifest, files: dict[str, bytes]) -> Iterable[Entry]:
         yield Entry("test_connection", "test_connection", CONNECTION_FILES)
 
 
+def _routes(manifest: Manifest, files: dict[str, bytes]) -> Iterable[Entry]:
+    hooks = webhook_files(manifest)
+    for name in route_files(files):
+        if name not in hooks:
+            yield Entry("route", name, (name,))
+
+
+def _pages(manifest: Manifest, files: dict[str, bytes]) -> Iterable[Entry]:
+    for page in manifest.pages:
+        yield Entry("page", page.segment, tuple(script_candidates(page.entry_file)))
+    for ui in manifest.ui:
+        if ui.entry:
+            yield Entry("ui", ui.title, tuple(script_candidates(ui.entry)))
+
+
 ENTRY_LISTERS: list[Callable[[Manifest, dict[str, bytes]], Iterable[Entry]]] = [
     _webhook,
     _streams,
     _jobs,
     _connection,
+    _routes,
+    _pages,
 ]
 
 
@@ -110,8 +132,21 @@ def entries_of(manifest: Manifest, files: dict[str, bytes]) -> list[Entry]:
 
 def validate_bundle(bundle: LoadedBundle) -> list[Problem]:
     """Compile every script, then import each entry file and check its exports."""
+    return check_bundle(bundle).problems
+
+
+class CheckReport(msgspec.Struct, frozen=True, kw_only=True):
+    """What the deploy check found: problems, and the route table when there are none."""
+
+    problems: list[Problem]
+    routes: list[RouteSpec] = []
+
+
+def check_bundle(bundle: LoadedBundle) -> CheckReport:
+    """Every problem of the bundle; with none, its route table read from the imported modules."""
     problems = [p for name in sorted(bundle.files) if (p := _compile(bundle, name))]
     broken = {p.file for p in problems}
+    modules: dict[str, Any] = {}
     for entry in entries_of(bundle.manifest, bundle.files):
         path = next((c for c in entry.candidates if _safe(c) and bundle.has(c)), None)
         if path is None:
@@ -130,12 +165,42 @@ def validate_bundle(bundle: LoadedBundle) -> list[Problem]:
             problems.append(_import_problem(bundle, path, error))
             broken.add(path)
             continue
+        modules[path] = module
         exports, all_needed, wanted = REQUIRED_EXPORTS[entry.kind]
         have = [name for name in exports if callable(getattr(module, name, None))]
         if (all_needed and len(have) < len(exports)) or not have:
             problems.append(
                 Problem(file=path, message=f"{entry.kind} {entry.name!r}: exports no {wanted}")
             )
+    problems += _page_actions(bundle.manifest, modules)
+    if problems:
+        return CheckReport(problems=problems)
+    try:  # the modules imported above: the table costs no second import
+        exported = {name: exports_of(bundle.module(name)) for name in route_files(bundle.files)}
+        return CheckReport(problems=[], routes=route_table(bundle.manifest, exported))
+    except RouteFileError as error:
+        return CheckReport(problems=[Problem(file=error.file, message=error.message)])
+
+
+def _page_actions(manifest: Manifest, modules: dict[str, Any]) -> list[Problem]:
+    """Each page action the manifest declares is exported (`actions[name]` or `name`)."""
+    problems = []
+    for page in manifest.pages:
+        path = next((c for c in script_candidates(page.entry_file) if c in modules), None)
+        module = modules.get(path or "")
+        if module is None:
+            continue
+        table = getattr(module, "actions", None)
+        for action in page.actions:
+            found = table.get(action.name) if isinstance(table, dict) else None
+            if not callable(found or getattr(module, action.name, None)):
+                problems.append(
+                    Problem(
+                        file=str(path),
+                        message=f"page {page.segment!r}: exports no action "
+                        f"{action.name}(ctx, input)",
+                    )
+                )
     return problems
 
 
@@ -177,13 +242,18 @@ def _import_problem(bundle: LoadedBundle, path: str, error: BaseException) -> Pr
 
 
 def report(bundle: LoadedBundle) -> dict[str, Any]:
-    """The `validate` invocation's answer body."""
-    return {"problems": msgspec.to_builtins(validate_bundle(bundle))}
+    """The `validate` invocation's answer body: problems and the route table."""
+    return msgspec.to_builtins(check_bundle(bundle))  # type: ignore[no-any-return]
 
 
 def problems_of(body: Any) -> list[Problem]:
     """Decode the `validate` answer body."""
-    return msgspec.convert((body or {}).get("problems", []), list[Problem])
+    return report_of(body).problems
+
+
+def report_of(body: Any) -> CheckReport:
+    """Decode the `validate` answer body with its route table."""
+    return msgspec.convert({"problems": [], **(body or {})}, CheckReport)
 
 
 class ValidationUnavailable(RuntimeError):
@@ -193,6 +263,11 @@ class ValidationUnavailable(RuntimeError):
 async def validate_version(
     invoker: Invoker, workspace_id: str, version: VersionRef
 ) -> list[Problem]:
+    """The problems of `version` (see `check_version`)."""
+    return (await check_version(invoker, workspace_id, version)).problems
+
+
+async def check_version(invoker: Invoker, workspace_id: str, version: VersionRef) -> CheckReport:
     """Run the `validate` invocation of `version` (its bundle must be stored already).
 
     The invocation belongs to no installation: a placeholder one per workspace, so in the
@@ -212,9 +287,8 @@ async def validate_version(
     )
     result = await invoker.invoke(invocation)
     if result.outcome == "ok" and result.response is not None:
-        return problems_of(result.response.body)
+        return report_of(result.response.body)
     if result.outcome == "timeout":
-        return [
-            Problem(file=MANIFEST_FILE, message=f"importing the scripts timed out: {result.error}")
-        ]
+        timed_out = f"importing the scripts timed out: {result.error}"
+        return CheckReport(problems=[Problem(file=MANIFEST_FILE, message=timed_out)])
     raise ValidationUnavailable(result.error or result.outcome)

@@ -4,7 +4,7 @@ Capabilities (`ingest`, `Log`, `secrets`, `settings`, `http`) resolve the invoca
 are called from, so module-level imports work in handlers and stream modules.
 """
 
-from sdk import http, ingest, secrets, settings
+from sdk import http, ingest, secrets, settings, ui
 from sdk.api import Request, api
 from sdk.catalog import (
     Canonical,
@@ -18,6 +18,7 @@ from sdk.cursors import Sweep
 from sdk.define import define_connector, define_entity, define_extension
 from sdk.errors import PermissionDenied, ValidationError, ValidationErrors
 from sdk.log import Log
+from sdk.pages import Member, PageContext
 from sdk.streams import ConnectionResult, Context, Page
 
 __all__ = [
@@ -27,7 +28,9 @@ __all__ = [
     "Context",
     "EventCatalog",
     "Log",
+    "Member",
     "Page",
+    "PageContext",
     "PermissionDenied",
     "Request",
     "Sweep",
@@ -44,4 +47,5 @@ __all__ = [
     "one_record",
     "secrets",
     "settings",
+    "ui",
 ]

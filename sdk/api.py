@@ -24,6 +24,7 @@ class HttpRequest(msgspec.Struct, frozen=True, kw_only=True):
     headers: dict[str, str] = {}
     query: dict[str, str] = {}
     body: bytes = b""
+    params: dict[str, str] = {}  # an API route's path parameters (`[id].py` → `id`)
 
 
 class HttpResponse(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,6 +32,8 @@ class HttpResponse(msgspec.Struct, frozen=True, kw_only=True):
 
     status: int = 200
     body: Any = None
+    # API routes: headers the platform passes on (an allow-list); a str/bytes body is sent as is.
+    headers: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Request:
     raw_body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
     query: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def body(self) -> Any:
@@ -84,9 +88,20 @@ class _Api:
         return Route(handler)
 
     @staticmethod
-    def json(body: Any, status: int = 200) -> HttpResponse:
-        """A JSON response with `status`."""
-        return HttpResponse(status=status, body=msgspec.to_builtins(body))
+    def json(
+        body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> HttpResponse:
+        """A JSON response with `status` (and headers from the platform's allow-list)."""
+        return HttpResponse(
+            status=status, body=msgspec.to_builtins(body), headers=dict(headers or {})
+        )
+
+    @staticmethod
+    def text(
+        body: str, status: int = 200, content_type: str = "text/plain; charset=utf-8"
+    ) -> HttpResponse:
+        """A text response (`content_type` such as `text/csv`), sent as is."""
+        return HttpResponse(status=status, body=body, headers={"content-type": content_type})
 
 
 api = _Api()

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from contracts.entities import Actor
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.logs import ScriptType
 from contracts.manifest import Manifest
@@ -53,6 +54,9 @@ class Invoke(Frame, kw_only=True):
     cursor: str | None = None
     source_id: str = ""
     session_id: str | None = None
+    actor: Actor | None = None  # hooks, pages, page actions (runtime.interface.Invocation)
+    event: str | None = None
+    input: dict[str, Any] | None = None
     digest: str
     path: str
     settings: dict[str, Any]

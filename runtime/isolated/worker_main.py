@@ -226,6 +226,9 @@ class Worker:
             cursor=invoke.cursor,
             source_id=invoke.source_id,
             session_id=invoke.session_id,
+            actor=invoke.actor,
+            event=invoke.event,
+            input=invoke.input,
         )
 
     def _bundle(self, invoke: protocol.Invoke) -> LoadedBundle:

@@ -28,11 +28,15 @@ from services.base.snapshots import Follower, SnapshotView
 from services.base.tasks import Background
 from services.ingress.deliveries import DeliveryReader
 from services.ingress.drafts import DraftRunner
+from services.ingress.ext_http import PAGE_ROUTES, ext_routes
+from services.ingress.ext_routes import RouteLimits, RouteServer
 from services.ingress.fast_path import DeliveryEndpoint
 from services.ingress.health import HealthRecorder
 from services.ingress.held import HeldQueue
 from services.ingress.history import DeliveryHistory
+from services.ingress.pages import PageService
 from services.ingress.publisher import DeliveryPublisher
+from services.ingress.rate_limit import RateLimiter
 from services.ingress.routes import API_ROUTES, delivery_route, draft_route
 from services.ingress.service import WebhookIngress
 from services.ingress.settings import PREFIX, IngressSettings
@@ -92,6 +96,19 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         replay_max=settings.replay_max_deliveries,
     )
 
+    routes = RouteServer(
+        view=view,
+        invoker=runtime,
+        redis=infra.redis,
+        limiter=RateLimiter(infra.redis, settings.route_rate_limit, settings.route_rate_window_s),
+        limits=RouteLimits(
+            max_request_bytes=settings.route_max_request_bytes,
+            max_response_bytes=settings.route_max_response_bytes,
+        ),
+        background=background,
+    )
+    pages = PageService(view, runtime)
+
     async def remember(snapshot, _previous):  # type: ignore[no-untyped-def]
         background.spawn(store.remember(snapshot))
 
@@ -131,8 +148,14 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
             delivery_route(ingress),
             draft_route(DraftRunner(view, keys, runtime)),
             *API_ROUTES,
+            *ext_routes(routes),
+            *PAGE_ROUTES,
         ],
-        dependencies={"history": Provide(lambda: history, sync_to_thread=False)},
+        dependencies={
+            "history": Provide(lambda: history, sync_to_thread=False),
+            "pages": Provide(lambda: pages, sync_to_thread=False),
+            "snapshots": Provide(lambda: view, sync_to_thread=False),
+        },
         on_startup=[start],
         on_shutdown=[stop],
     )

@@ -36,3 +36,24 @@ class MalformedPayload(ServiceError):
 
     status_code = 400
     code = "malformed_payload"
+
+
+class Disabled(ServiceError):
+    """The installation is disabled (or pending): its pages and routes run no code."""
+
+    status_code = 503
+    code = "disabled"
+
+
+class ScriptFailed(ServiceError):
+    """A page, action or contribution crashed or answered a tree the platform refuses."""
+
+    status_code = 502
+    code = "script_failed"
+
+
+class ScriptTimeout(ServiceError):
+    """A page, action or contribution ran past the runtime's time limit."""
+
+    status_code = 504
+    code = "timeout"

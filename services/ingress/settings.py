@@ -32,6 +32,13 @@ class IngressSettings(msgspec.Struct, frozen=True, kw_only=True):
     health_flush_s: float = 1.0
     # Upper bound of one replay-by-range request.
     replay_max_deliveries: int = 500
+    # Extension API routes (`/ext/...`): calls per installation per window (0: no limit),
+    # request and response body limits (the runtime's time limit, `handler_time_limit_s`,
+    # bounds one route, page render or page action: 504 past it).
+    route_rate_limit: int = 600
+    route_rate_window_s: float = 60.0
+    route_max_request_bytes: int = 1_048_576
+    route_max_response_bytes: int = 1_048_576
 
     def __post_init__(self) -> None:
         if self.dedupe_ttl_s < DAY_S:

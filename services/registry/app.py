@@ -22,6 +22,7 @@ from services.base.settings import InfraSettings, load, load_keyring
 from services.registry.outbox import OutboxRelay
 from services.registry.routes import ROUTES
 from services.registry.service import WorkspaceService
+from services.registry.service.api_keys import ApiKeyService
 from services.registry.service.code_check import CodeCheck
 from services.registry.service.connections import ConnectionService, CredentialCheck
 from services.registry.service.installation_versions import InstallationVersionService
@@ -71,6 +72,7 @@ def create_app(settings: RegistrySettings, infra_settings: InfraSettings) -> Lit
             store, relay, versions, settings.ingress_url
         ),
         "secrets": SecretService(store, relay, vault, check),
+        "api_keys": ApiKeyService(store, relay),
         "connections": ConnectionService(store, relay, vault, sync, settings.ingress_url),
         "oauth": OAuthService(
             store,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -261,3 +261,15 @@ class OAuthReport(msgspec.Struct, frozen=True, kw_only=True):
     # The token revision the reporter's tokens came from: a report about an older revision
     # than the registry's (a reconnect happened meanwhile) is stale and changes nothing.
     token_revision: int | None = None
+
+
+class ApiKeyCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Create an API key for an installation's `api_key` routes."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+
+
+class ApiKeyRotate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Rotate a key: the old one keeps working `overlap_seconds` (0: stops at once)."""
+
+    overlap_seconds: Annotated[int, msgspec.Meta(ge=0, le=604800)] = 0

@@ -307,7 +307,9 @@ async def test_a_private_extension_without_required_settings_is_live_on_install(
     private = page.get_by_role("heading", name="Private extensions")
     await expect(private).to_be_visible()
     await page.get_by_role("link", name="Acme Enrich").click()
-    await expect(page.get_by_text("Enrich record.sidebar")).to_be_visible()  # its UI contribution
+    await expect(
+        page.get_by_text("Enrich installation.overview.panel")
+    ).to_be_visible()  # its UI contribution
     await expect(page.get_by_text("Overview /overview")).to_be_visible()  # the page it adds
     await page.get_by_role("button", name="Install").click()
     await expect(page.get_by_text("Installed: version 1.0.0 is live.")).to_be_visible()

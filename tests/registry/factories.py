@@ -65,6 +65,10 @@ def bundle(data: dict[str, Any], code: str = "") -> bytes:
         directory = Path(tmp)
         (directory / "manifest.json").write_text(json.dumps(data))
         (directory / "main.py").write_text(code or f"# {data['key']} {data['version']}\n")
+        for page in data.get("pages", []):  # a declared page needs its file (deploy check)
+            entry = directory / (page.get("entry") or f"src/pages/{page['path'].strip('/')}.py")
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            entry.write_text("def render(ctx):\n    return []\n")
         return pack(directory)[0]
 
 

@@ -44,6 +44,9 @@ def signed_connector() -> dict[str, Any]:
     )
 
 
+PAGE = "def render(ctx):\n    return []\n"
+
+
 def archive(data: dict[str, Any], files: dict[str, str]) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -111,7 +114,10 @@ async def test_an_oauth_connections_test_runs_with_its_access_token(
         data["connection"]["testConnection"] = True
         answer = await http.post(
             f"{registry}/v1/extensions/oauth-crm/versions",
-            content=archive(data, {"src/connection.py": CHECK, "main.py": ""}),
+            content=archive(
+                data,  # the factory's manifest declares an `overview` page: ship its file
+                {"src/connection.py": CHECK, "main.py": "", "src/pages/overview.py": PAGE},
+            ),
             headers={**tenant.admin, "content-type": "application/gzip"},
         )
         assert answer.status_code == 201, answer.text

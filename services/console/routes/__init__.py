@@ -2,6 +2,7 @@
 
 from services.console.routes.actions import ACTION_ROUTES
 from services.console.routes.auth import home, sign_in_page, sign_in_submit, sign_out
+from services.console.routes.ext_pages import EXT_PAGE_ROUTES
 from services.console.routes.extensions import catalog, catalog_entry, install, installed
 from services.console.routes.installation import TAB_ROUTES
 from services.console.routes.live import oauth_callback, start_oauth, tail_logs
@@ -15,6 +16,7 @@ SIGNED_IN = [
     install,
     *TAB_ROUTES,
     *ACTION_ROUTES,
+    *EXT_PAGE_ROUTES,
     tail_logs,
     start_oauth,
     oauth_callback,

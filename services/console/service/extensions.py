@@ -8,6 +8,7 @@ from typing import Any
 from contracts.answers.ingress import WebhookHealth as DeliveryHealth
 from contracts.answers.logs import InstallationHealth, WorkspaceHealth
 from services.console.downstream import Downstream, Failure
+from services.console.service import ext_pages
 from services.console.service.forms import field_errors, form_fields, read_form
 from services.console.service.page import banners, data_or
 from services.console.service.viewer import Viewer
@@ -88,6 +89,7 @@ async def installed(downstream: Downstream, viewer: Viewer) -> dict[str, Any]:
     rows.sort(key=lambda r: (r["extension_key"], r["connection_name"]))
     return {
         "rows": rows,
+        "ext": await ext_pages.installed_contributions(downstream, viewer.token),
         "banners": banners(first["installations"], first["health"]),
         "now": time.time(),
     }

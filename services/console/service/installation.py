@@ -27,7 +27,12 @@ def tabs_of(installation: dict[str, Any], entry: dict[str, Any] | None) -> list[
         tabs.append(("connection", "Connection"))
     if installation.get("webhook_url") or (entry or {}).get("webhooks"):
         tabs.append(("deliveries", "Deliveries"))
-    return [*tabs, ("versions", "Versions"), ("logs", "Logs")]
+    pages = [  # extension pages the manifest puts in the navigation (nav: true)
+        (f"pages/{p['path'].strip('/')}", p["title"])
+        for p in (entry or {}).get("pages", [])
+        if p.get("nav")
+    ]
+    return [*tabs, *pages, ("versions", "Versions"), ("logs", "Logs")]
 
 
 async def page(

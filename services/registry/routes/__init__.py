@@ -1,5 +1,6 @@
 """HTTP in: translate requests into registry service calls. Handlers stay two lines."""
 
+from services.registry.routes.api_keys import ApiKeyController
 from services.registry.routes.connections import (
     ConnectionController,
     InternalOAuthController,
@@ -14,6 +15,7 @@ ROUTES = [
     CatalogController,
     ExtensionController,
     InstallationController,
+    ApiKeyController,
     ConnectionController,
     OAuthCallbackController,
     InternalOAuthController,

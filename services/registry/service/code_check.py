@@ -14,9 +14,10 @@ import logging
 import msgspec
 
 from contracts.installations import VersionRef
+from contracts.routes import RouteSpec
 from runtime.interface import Invoker
 from runtime.isolated.pool import IsolationUnavailable
-from runtime.validation import ValidationUnavailable, validate_version
+from runtime.validation import ValidationUnavailable, check_version
 from services.base.errors import Unavailable
 from services.registry.errors import InvalidCode
 
@@ -29,14 +30,18 @@ class CodeCheck:
     def __init__(self, invoker: Invoker) -> None:
         self.invoker = invoker
 
-    async def refuse_broken(self, workspace_id: str, version: VersionRef) -> None:
-        """Return when `version` is deployable; InvalidCode or Unavailable otherwise."""
+    async def refuse_broken(self, workspace_id: str, version: VersionRef) -> list[RouteSpec]:
+        """The version's route table when it is deployable; InvalidCode or Unavailable otherwise.
+
+        The table is read from the modules the check imported (no second import pass).
+        """
         try:
-            problems = await validate_version(self.invoker, workspace_id, version)
+            report = await check_version(self.invoker, workspace_id, version)
         except (ValidationUnavailable, IsolationUnavailable) as error:
             log.error("deploy check could not run", extra={"error": str(error)})
             raise Unavailable(
                 f"the deploy check could not run ({error}); nothing was deployed, retry"
             ) from None
-        if problems:
-            raise InvalidCode(msgspec.to_builtins(problems), str(problems[0]))
+        if report.problems:
+            raise InvalidCode(msgspec.to_builtins(report.problems), str(report.problems[0]))
+        return report.routes

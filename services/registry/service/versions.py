@@ -11,8 +11,17 @@ from typing import Any, Literal
 import msgspec
 
 from contracts.installations import VersionRef
-from contracts.manifest import ManifestError
-from sdk.bundle import BundleError, bundle_key, digest_of, manifest_of, pack, version_id_of
+from contracts.manifest import Manifest, ManifestError
+from contracts.routes import RouteFileError, RouteSpec
+from sdk.bundle import (
+    BundleError,
+    bundle_key,
+    digest_of,
+    manifest_of,
+    pack,
+    unpack,
+    version_id_of,
+)
 from services.base.auth import Principal
 from services.base.errors import Conflict, NotFound, ServiceError
 from services.registry.outbox import OutboxRelay
@@ -22,6 +31,7 @@ from services.registry.service.changes import Changeset, commit
 from services.registry.service.code_check import CodeCheck
 from services.registry.service.cutover import cut_over
 from services.registry.service.permissions import permissions_of
+from services.registry.service.route_table import build_route_table
 from services.registry.store import RegistryStore
 
 log = logging.getLogger(__name__)
@@ -100,7 +110,12 @@ class VersionService:
                 deployed_by=caller.member_id,
                 manifest=manifest,
             )
-            await self.check.refuse_broken(workspace_id, candidate)
+            routes = await self.check.refuse_broken(workspace_id, candidate)  # read there
+        else:
+            try:
+                routes = build_route_table(unpack(archive), manifest)
+            except RouteFileError as error:
+                raise ServiceError(f"invalid route: {error}", field=error.file) from None
 
         async def decide(changes: Changeset) -> VersionDeployed:
             existing = await self.find(workspace_id, key, version_id_of(digest))
@@ -111,6 +126,7 @@ class VersionService:
                 deployed_at=time.time(),
                 deployed_by=caller.member_id,
                 manifest=manifest,
+                routes=routes,
             )
             if existing is None:
                 changes.write(lambda p: self.store.put_private_version(p, workspace_id, version))
@@ -293,6 +309,7 @@ class VersionService:
                 deployed_at=time.time(),
                 deployed_by=FIRST_PARTY_DEPLOYER,
                 manifest=manifest,
+                routes=_first_party_routes(archive, manifest),
             )
             if await self.store.put_first_party_version(version):
                 registered.append(version.version_id)
@@ -301,6 +318,15 @@ class VersionService:
                     extra={"key": manifest.key, "version_id": version.version_id},
                 )
         return registered
+
+
+def _first_party_routes(archive: bytes, manifest: Manifest) -> list[RouteSpec]:
+    """A first-party bundle's routes; one the table refuses is logged and serves no route."""
+    try:
+        return build_route_table(unpack(archive), manifest)
+    except RouteFileError as error:
+        log.warning("first-party routes skipped", extra={"key": manifest.key, "error": str(error)})
+        return []
 
 
 def connector_folders(directory: Path) -> list[Path]:

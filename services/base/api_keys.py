@@ -1,0 +1,64 @@
+"""API keys of extension API routes: where they live in Valkey and how a route call resolves one.
+
+The registry is the only writer; ingress reads. Only the SHA-256 of a key is stored, like
+the API tokens' `token:*` records (services/base/auth.py). Every key of an installation
+shares the installation's hash tag (`services.base.keys.installation_key`), so one
+transaction writes them on a Valkey Cluster too. A revoked key's record is deleted: the
+next call is 401 on every ingress replica; a rotated key's old record keeps working until
+its overlap expires (a Redis TTL), then it is gone.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import msgspec
+from redis.asyncio import Redis
+
+from contracts.routes import API_KEY_PREFIX, ApiKey
+from services.base.auth import token_digest
+from services.base.keys import installation_key
+
+PREFIX_SHOWN = 12  # characters of a key listed to recognise it (`bfk_` + 8)
+
+
+def new_api_key() -> str:
+    """A fresh key: 256 random bits, prefixed so secret scanners can find leaked ones."""
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def api_key_record_key(installation_id: str, digest: str) -> str:
+    """The key that makes a key work: its digest → the `ApiKey`."""
+    return installation_key(installation_id, "apikey", digest)
+
+
+def api_keys_key(installation_id: str) -> str:
+    """Hash key_id → `ApiKey` as listed (revoked ones stay, marked)."""
+    return installation_key(installation_id, "apikeys")
+
+
+def api_key_digests_key(installation_id: str) -> str:
+    """Hash key_id → digest, to revoke or rotate a key by id."""
+    return installation_key(installation_id, "apikey-digests")
+
+
+def api_keys_used_key(installation_id: str) -> str:
+    """Hash key_id → when ingress last accepted the key (written after the call, best effort)."""
+    return installation_key(installation_id, "apikey-used")
+
+
+async def record_use(redis: Redis, key: ApiKey, at: float) -> None:
+    """Remember when `key` last opened a route (one HSET; the listing shows it)."""
+    await redis.hset(api_keys_used_key(key.installation_id), key.key_id, str(at))  # type: ignore[misc]
+
+
+async def resolve_api_key(redis: Redis, installation_id: str, secret: str) -> ApiKey | None:
+    """The live key of this installation `secret` is, or None (unknown, revoked, expired)."""
+    if not secret.startswith(API_KEY_PREFIX):
+        return None
+    raw = await redis.get(api_key_record_key(installation_id, token_digest(secret)))
+    if not raw:
+        return None
+    key = msgspec.json.decode(raw, type=ApiKey)
+    # The record is keyed by installation, but check anyway: a key opens one installation only.
+    return key if key.installation_id == installation_id else None
