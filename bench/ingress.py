@@ -261,9 +261,9 @@ def report(name: str, runs: list[Run]) -> None:
     for result, _ in runs:
         for status, n in result.statuses.items():
             statuses[status] = statuses.get(status, 0) + n
-    cpu_text = f"{median(cpu):5.0f} µs CPU/202" if cpu else ""
+    cpu_text = f"{median(cpu):5.0f} µs CPU/{runs[0][0].expected}" if cpu else ""
     print(
-        f"  {name:<34} {median(rates):8.0f} 202/s   p50 {median(p50):6.2f} ms   "
+        f"  {name:<34} {median(rates):8.0f} {runs[0][0].expected}/s   p50 {median(p50):6.2f} ms   "
         f"p99 {median(p99):6.2f} ms (rounds {min(p99):.1f}–{max(p99):.1f})   {cpu_text}   "
         f"statuses {dict(sorted(statuses.items()))}"
     )
