@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz crash replicas screenshots lint format typecheck schemas bench bench-logs bench-sync bench-scale clean setup browser
+.PHONY: run test fuzz crash replicas walkthroughs screenshots lint format typecheck schemas bench bench-logs bench-sync bench-scale bench-hooks clean setup browser
 
 setup: $(STAMP)
 
@@ -52,6 +52,11 @@ fuzz: $(STAMP)
 crash: $(STAMP)
 	@BACKFILL_CRASH_ROUNDS=$${BACKFILL_CRASH_ROUNDS:-5} $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/robustness/test_crash_matrix.py
 
+# Every command block of docs/walkthrough-*.md, in order, against a fresh suite (minutes;
+# `make test` runs the registry walkthrough alone).
+walkthroughs: $(STAMP)
+	@BACKFILL_WALKTHROUGHS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/docs/test_walkthroughs.py
+
 # After changing a message type: commit the next schema version of its topic (docs/topics.md).
 schemas: $(STAMP)
 	@$(BIN)/python -m contracts.compatibility
@@ -90,6 +95,9 @@ bench-sync: $(STAMP)
 
 bench-scale: $(STAMP)
 	@$(BIN)/python -m bench.scale
+
+bench-hooks: $(STAMP)
+	@$(BIN)/python -m bench.hooks
 
 clean:
 	rm -rf $(VENV) .backfill .pytest_cache .ruff_cache .mypy_cache

@@ -119,7 +119,10 @@ class EmbeddedProcess:
 
 def _check_free(port: int, setting: str) -> None:
     if port_in_use(port):
-        raise EmbeddedError(f"port {port} is already in use; set {setting} to a free port")
+        raise EmbeddedError(
+            f"port {port} is already in use: if the suite is already running (`make run`), stop "
+            f"it first (Ctrl-C in its terminal); otherwise set {setting} to a free port"
+        )
 
 
 def _spawn(argv: list[str], log_file: Path) -> subprocess.Popen[bytes]:

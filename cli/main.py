@@ -17,6 +17,7 @@ import typer
 from cli import (
     account,
     dev,
+    dry_run,
     installations,
     logs,
     replay,
@@ -121,6 +122,7 @@ for module in (
     account,
     scaffold,
     dev,
+    dry_run,
     trigger,
     logs,
     versions,

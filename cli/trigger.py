@@ -20,9 +20,9 @@ from cli.dev import load_session
 from cli.errors import CliError, ExitCode
 from cli.events import SampleEvent, available, build, fixtures_of, manifest_webhooks
 from cli.installations import read_secret
-from cli.logs import fetch as fetch_lines
 from cli.logs import format_line
 from cli.output import JsonOption, RegistryOption, TokenOption, api, emit_json, err, out
+from cli.trigger_hook import invocation_lines, read_record, trigger_hook
 from sdk.define import manifest_from_directory
 
 if TYPE_CHECKING:
@@ -49,21 +49,17 @@ def _key_of(directory: Path) -> str:
         ) from None
 
 
-def _would_writes(client: Api, key: str, invocation_id: str) -> list[dict[str, Any]]:
-    """The draft invocation's log lines, once the logs service has them (≤ 10 s)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            lines = fetch_lines(
-                client, key, {"since": time.time() - 120, "limit": 500, "mode": "draft"}
-            )
-        except CliError:
-            return []
-        mine = [line for line in lines if line.get("invocation_id") == invocation_id]
-        if mine:
-            return list(reversed(mine))
-        time.sleep(0.3)
-    return []
+def dev_session(directory: Path, needs: str) -> dict[str, Any]:
+    """What the running `backfill dev` of DIR stored (its session id and `needs`)."""
+    key = _key_of(directory)
+    session = load_session(key)
+    if not session.get("session_id") or not session.get(needs):
+        raise CliError(
+            f"no `backfill dev` session of {key} is running",
+            ExitCode.NOT_FOUND,
+            f"start one: backfill dev {directory}",
+        )
+    return session
 
 
 def _delivery_ids(client: Api, installation_id: str) -> set[str]:
@@ -101,24 +97,44 @@ def trigger(
     ] = None,
     directory: Annotated[Path, typer.Option("--dir", help="the extension directory")] = Path("."),
     list_events: Annotated[bool, typer.Option("--list", help="list the sample events")] = False,
+    entity: Annotated[str | None, typer.Option(help="hook: the entity type")] = None,
+    hook_event: Annotated[
+        str, typer.Option("--event", help="hook: before_save, before_delete, after_save…")
+    ] = "before_save",
+    record: Annotated[Path | None, typer.Option(help="hook: the record (a JSON file)")] = None,
+    previous: Annotated[Path | None, typer.Option(help="hook: the stored record")] = None,
     token: TokenOption = None,
     registry: RegistryOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Send a signed sample EVENT and print the answer and the records it produced."""
+    """Send a signed sample EVENT and print the answer and the records it produced.
+
+    `backfill trigger hook --entity deal --record deal.json [--event before_save]` runs the
+    dev session's draft hook on the record instead, and prints its answer and log lines.
+    """
+    if event == "hook":
+        if entity is None:
+            raise typer.BadParameter("name the entity type of the hook", param_hint="--entity")
+        key = _key_of(directory.resolve())
+        allowed = trigger_hook(
+            api(token, registry),
+            key,
+            entity=entity,
+            event=hook_event,
+            record=read_record(record, "--record"),
+            previous=read_record(previous, "--previous"),
+            json=json,
+        )
+        if not allowed:
+            raise typer.Exit(int(ExitCode.FAILED))
+        return
     if dev == (installation is not None):
         raise typer.BadParameter("choose one of --dev and --installation", param_hint="--dev")
     client = api(token, registry)
     directory = directory.resolve()
     if dev:
         key = _key_of(directory)
-        session = load_session(key)
-        if not session.get("session_id") or not session.get("dev_url"):
-            raise CliError(
-                f"no `backfill dev` session of {key} is running",
-                ExitCode.NOT_FOUND,
-                f"start one: backfill dev {directory}",
-            )
+        session = dev_session(directory, "dev_url")
         url, secret, scheme = session["dev_url"], session.get("signing_secret"), session["scheme"]
         local: Path | None = directory
     else:
@@ -166,7 +182,7 @@ def trigger(
         and isinstance(answer, dict)
         and "invocation_id" in answer
     ):
-        result["log"] = _would_writes(client, key, answer["invocation_id"])
+        result["log"] = invocation_lines(client, key, answer["invocation_id"], {"mode": "draft"})
         result["would_write"] = [
             line["attrs"] for line in result["log"] if line.get("kind") == "would_write"
         ]

@@ -171,9 +171,7 @@ class Suite:
         """Write back the embedded broker's topics saved at the last clean stop."""
         if not self._embedded_broker():
             return
-        restored = asyncio.run(
-            broker_store.restore(self.env["KAFKA_BOOTSTRAP_SERVERS"], self.broker_dir)
-        )
+        restored = broker_store.restore(self.env["KAFKA_BOOTSTRAP_SERVERS"], self.broker_dir)
         if restored is not None:
             moved = f"; {restored.moved} landed at another offset" if restored.moved else ""
             print(
@@ -188,12 +186,10 @@ class Suite:
         if broker is None or broker.process.poll() is not None:
             return
         try:
-            count = asyncio.run(
-                broker_store.save(
-                    self.env["KAFKA_BOOTSTRAP_SERVERS"],
-                    self.broker_dir,
-                    [self.env.get("LOGS_GROUP_ID", "logs"), self.env.get("SYNC_GROUP_ID", "sync")],
-                )
+            count = broker_store.save(
+                self.env["KAFKA_BOOTSTRAP_SERVERS"],
+                self.broker_dir,
+                [self.env.get("LOGS_GROUP_ID", "logs"), self.env.get("SYNC_GROUP_ID", "sync")],
             )
         except Exception as error:  # the stop goes on; the previous save stays in place
             print(f"backfill: could not save the broker's topics: {error!r}", file=sys.stderr)
@@ -259,6 +255,12 @@ def up(env: dict[str, str] | None = None) -> int:
     env.setdefault("LOGS_DATA_DIR", str(home / "logs-store"))
     for name in SERVICES:
         env.setdefault(f"CONSOLE_{name.upper()}_URL", f"http://127.0.0.1:{service_port(name, env)}")
+    # The services that call each other find each other on the ports this suite uses (a
+    # suite on other ports sent the registry's test-connection to sync's default port).
+    url = {name: f"http://127.0.0.1:{service_port(name, env)}" for name in SERVICES}
+    env.setdefault("REGISTRY_SYNC_URL", url["sync"])
+    env.setdefault("REGISTRY_INGRESS_URL", url["ingress"])
+    env.setdefault("SYNC_REGISTRY_URL", url["registry"])
     # OAuth providers send the admin back through the console, which returns to the page.
     env.setdefault(
         "REGISTRY_OAUTH_REDIRECT_URL",

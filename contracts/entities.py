@@ -11,11 +11,14 @@ the `after_*` hooks from there. docs/http-api.md and docs/extensions.md describe
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
 
 from contracts.base import Message
+from contracts.manifest import EntityDefinition
 
 WriteOperation = Literal["save", "delete"]
 ActorType = Literal["member", "api_token", "extension", "system"]
@@ -104,3 +107,56 @@ class EntityChange(Message, frozen=True, kw_only=True):
     after: dict[str, Any] | None = None
     actor: Actor
     committed_at: float
+    # Added compatibly: the `backfill dev` session the write came from (as on EntityWrite);
+    # that session's draft after-hooks run on it too, in shadow.
+    session_id: str | None = None
+
+
+def field_problems(
+    definition: EntityDefinition | None, record: dict[str, Any]
+) -> list[FieldProblem]:
+    """Where `record` breaks its type's `define_entity` fields (types, required); [] if none.
+
+    Fields the definition does not name are left alone (the core's own fields); `None` counts
+    as absent. Every write that reaches the platform is checked with this: a hook's changes
+    merged into the record, and each `ingest.canonical` payload.
+    """
+    if definition is None:
+        return []
+    problems: list[FieldProblem] = []
+    for spec in definition.fields:
+        value = record.get(spec.name)
+        if value is None:
+            if spec.required:
+                problems.append(FieldProblem(field=spec.name, message="is required"))
+            continue
+        if not _FIELD_CHECKS[spec.type](value):
+            problems.append(FieldProblem(field=spec.name, message=f"must be a {spec.type}"))
+    return problems
+
+
+class FieldProblem(msgspec.Struct, frozen=True, kw_only=True):
+    """One field of a record that its entity definition refuses."""
+
+    field: str
+    message: str
+
+
+def _is_datetime(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+_FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "datetime": _is_datetime,
+    "json": lambda v: True,
+}

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from contracts.base import Message
 
-RecordSource = Literal["webhook", "stream", "replay", "route"]
+RecordSource = Literal["webhook", "stream", "replay", "route", "hook"]
 
 
 class CanonicalRecord(Message, frozen=True, kw_only=True):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from contracts.manifest import Job, Stream
+from runtime.hooks import run_hook
 from runtime.interface import HttpResponse, Invocation
 from runtime.loader import LoadedBundle
 from runtime.pages import CheckedPage, check_page, record_key
@@ -48,6 +49,8 @@ def script_path(bundle: LoadedBundle, invocation: Invocation) -> str:
         candidates = script_candidates(job_of(bundle, invocation).entry)
     elif invocation.kind == "test_connection":
         candidates = list(CONNECTION_FILES)
+    elif invocation.kind == "hook":
+        candidates = script_candidates(invocation.entry)
     elif invocation.kind in UI_KINDS:
         candidates = ui_script_path(bundle, invocation)
     elif invocation.kind == "validate":
@@ -87,6 +90,8 @@ async def run_entry(
     module = bundle.module(path)
     if invocation.kind in ("webhook", "route"):
         return EntryOutcome(response=await _route(module, invocation))
+    if invocation.kind == "hook":
+        return EntryOutcome(response=await run_hook(bundle, module, scope, invocation))
     if invocation.kind in UI_KINDS:
         return EntryOutcome(response=await run_ui_entry(bundle, path, scope, invocation))
     ctx = Context(

@@ -110,6 +110,9 @@ class InvocationResult(msgspec.Struct, frozen=True, kw_only=True):
     has_more: bool = False
     error: str | None = None
     duration_ms: float = 0.0
+    # A draft's would-be records themselves (also published as observed records), so a
+    # `backfill dev` dry run can show what the code produced: empty in the other modes.
+    intercepted: list[Emission] = []
 
 
 class SecretOpener(Protocol):

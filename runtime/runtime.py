@@ -36,10 +36,17 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
-from contracts.manifest import ManifestError
+from contracts.manifest import EntityDefinition, ManifestError
 from contracts.topics import EXTENSION_LOGS, OBSERVED_RECORDS, SECRET_READS
 from runtime.entrypoints import EntryNotFound, run_entry, script_path
-from runtime.interface import HttpResponse, Invocation, InvocationResult, Outcome, SecretOpener
+from runtime.interface import (
+    Emission,
+    HttpResponse,
+    Invocation,
+    InvocationResult,
+    Outcome,
+    SecretOpener,
+)
 from runtime.loader import BundleCache, BundleMissing, LoadedBundle
 from runtime.outbound import OutboundHttp
 from runtime.pages import MalformedPage
@@ -50,6 +57,7 @@ from sdk.context import bound
 from sdk.errors import PermissionDenied
 
 log = logging.getLogger(__name__)
+Definitions = Callable[[str], Mapping[str, EntityDefinition]]  # workspace id → type → definition
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,7 @@ class Runtime:
         time_limit_s: float = 10.0,
         host_overrides: Mapping[str, str] | None = None,
         secret_read_interval_s: float = 300.0,
+        entity_definitions: Definitions | None = None,
     ) -> None:
         self.bundles = BundleCache(redis)
         self.keyring = keyring
@@ -83,6 +92,8 @@ class Runtime:
         self.outbound = OutboundHttp(host_overrides)
         self.log_lines_failed = 0  # log lines the broker did not acknowledge
         self.secret_reads = SecretReadAudit(secret_read_interval_s)
+        # The workspace's entity definitions as the calling service sees them (ingest checks).
+        self.entity_definitions = entity_definitions
 
     async def invoke(self, invocation: Invocation) -> InvocationResult:
         """Run one entry point; hand its logs to the producer, observed records acknowledged."""
@@ -103,6 +114,7 @@ class Runtime:
             outbound=self.outbound,
             script_name=path,
             secret_reads=self.secret_reads,
+            definitions=self._definitions(invocation),
         )
         try:
             ran = await self._execute(bundle, path, scope, invocation)
@@ -119,11 +131,26 @@ class Runtime:
             response=ran.response,
             emissions=list(scope.emissions),
             observed=len(scope.observed),
+            intercepted=[
+                Emission(
+                    canonical_type=r.canonical_type,
+                    payload=r.payload,
+                    idempotency_key=r.idempotency_key,
+                    stream=r.stream,
+                )
+                for r in scope.observed
+                if r.mode == "draft"
+            ],
             next_cursor=ran.next_cursor,
             has_more=ran.has_more,
             error=scope.redact(ran.message),
             duration_ms=(time.monotonic() - started) * 1000,
         )
+
+    def _definitions(self, invocation: Invocation) -> Mapping[str, EntityDefinition] | None:
+        if self.entity_definitions is None:
+            return None
+        return self.entity_definitions(invocation.installation.workspace_id)
 
     async def _execute(
         self, bundle: LoadedBundle, path: str, scope: InvocationScope, invocation: Invocation

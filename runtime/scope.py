@@ -15,10 +15,11 @@ from typing import Any
 import httpx
 import msgspec
 
+from contracts.entities import field_problems
 from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot
 from contracts.logs import ExtensionLogLine, LogKind, LogLevel
-from contracts.manifest import Manifest
+from contracts.manifest import EntityDefinition, Manifest
 from contracts.records import ObservedRecord, RecordSource
 from runtime.interface import Emission, Invocation, SecretOpener
 from runtime.outbound import OutboundHttp
@@ -40,6 +41,7 @@ class InvocationScope:
         outbound: OutboundHttp,
         script_name: str,
         secret_reads: SecretReadAudit | None = None,
+        definitions: Mapping[str, EntityDefinition] | None = None,
     ) -> None:
         self.invocation = invocation
         self.installation: InstallationSnapshot = invocation.installation
@@ -56,6 +58,8 @@ class InvocationScope:
         self.closed = False
         self._opened: set[str] = set()
         self._settings = _settings_of(invocation, manifest)
+        # The workspace's `define_entity` types (the caller's view), else this version's own.
+        self.definitions = definitions or {d.name: d for d in manifest.entities}
 
     # -- capabilities ---------------------------------------------------------------------
 
@@ -114,6 +118,9 @@ class InvocationScope:
         if canonical_type in self.installation.write_protected_entities:
             self.deny("ingest", canonical_type, "entity type is write-protected in this workspace")
         payload = msgspec.to_builtins(payload, str_keys=True)
+        for problem in field_problems(self.definitions.get(canonical_type), payload)[:1]:
+            reason = f"field {problem.field!r} {problem.message} (define_entity)"
+            self.deny("ingest", canonical_type, reason)
         mode = self.invocation.mode
         if mode == "active":
             self.emissions.append(

@@ -73,6 +73,10 @@ REQUIRED_EXPORTS: dict[str, tuple[tuple[str, ...], bool, str]] = {
     "stream": (("fetch",), True, "fetch(ctx, cursor)"),
     "job": (("run",), True, "run(ctx)"),
     "test_connection": (("test_connection",), True, "test_connection(ctx)"),
+    **{
+        f"hook {event}": ((event,), True, f"{event}(ctx, record, previous)")
+        for event in ("before_save", "before_delete", "after_save", "after_delete")
+    },
     "page": (("render",), True, "render(ctx)"),
     "ui": (("render",), True, "render(ctx)"),
 }
@@ -100,6 +104,13 @@ def _connection(manifest: Manifest, files: dict[str, bytes]) -> Iterable[Entry]:
         yield Entry("test_connection", "test_connection", CONNECTION_FILES)
 
 
+def _hooks(manifest: Manifest, files: dict[str, bytes]) -> Iterable[Entry]:
+    """One entry per declared event: the hook's file must export a function for each."""
+    for hook in manifest.hooks:
+        for event in hook.events:
+            yield Entry(f"hook {event}", hook.hook_name, tuple(script_candidates(hook.entry)))
+
+
 def _routes(manifest: Manifest, files: dict[str, bytes]) -> Iterable[Entry]:
     hooks = webhook_files(manifest)
     for name in route_files(files):
@@ -120,6 +131,7 @@ ENTRY_LISTERS: list[Callable[[Manifest, dict[str, bytes]], Iterable[Entry]]] = [
     _streams,
     _jobs,
     _connection,
+    _hooks,
     _routes,
     _pages,
 ]

@@ -17,6 +17,7 @@ from sdk.catalog import (
 from sdk.cursors import Sweep
 from sdk.define import define_connector, define_entity, define_extension
 from sdk.errors import PermissionDenied, ValidationError, ValidationErrors
+from sdk.hooks import HookContext
 from sdk.log import Log
 from sdk.pages import Member, PageContext
 from sdk.streams import ConnectionResult, Context, Page
@@ -27,6 +28,7 @@ __all__ = [
     "ConnectionResult",
     "Context",
     "EventCatalog",
+    "HookContext",
     "Log",
     "Member",
     "Page",

@@ -19,7 +19,16 @@ from contracts.topics import (
 from tests.harness import Infra
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE_PACKAGES = ("contracts", "sdk", "runtime", "services", "connectors", "cli", "bench")
+SOURCE_PACKAGES = (
+    "contracts",
+    "sdk",
+    "runtime",
+    "services",
+    "connectors",
+    "examples",
+    "cli",
+    "bench",
+)
 SERVICES = ("registry", "ingress", "sync", "logs", "console")
 STANDARD_FILES = (
     "app.py",
@@ -49,9 +58,7 @@ MISSING_ALLOWED = {
 
 # (service, "consumes" | "publishes", topic) the contracts declare but the app does not do yet.
 EXPECTED_GAPS: set[tuple[str, str, str]] = {
-    # (service, "consumes" | "publishes", topic) with the reason it is allowed.
-    # The after-hook runner lands with issue #19 (branch hooks), which removes this line.
-    ("sync", "consumes", "entities.changes.v1"),
+    # (service, "consumes" | "publishes", topic) with the reason it is allowed; none today.
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from contracts.audit import AuditEvent
@@ -68,3 +70,23 @@ class Destination(msgspec.Struct, frozen=True, kw_only=True):
     disabled_reason: str | None = None
     created_at: float
     secret_versions: int = 1
+
+
+class ActivityPoint(msgspec.Struct, frozen=True, kw_only=True):
+    """One bucket of one series: `deliveries` by status class (2xx/4xx/5xx) or `errors`
+    (error log lines). `at` is the bucket's start (unix seconds)."""
+
+    installation_id: str
+    at: float
+    kind: Literal["deliveries", "errors"]
+    series: str
+    count: int
+
+
+class Activity(msgspec.Struct, frozen=True, kw_only=True):
+    """Bucketed activity of the workspace (or one installation) from `since` to `until`."""
+
+    since: float
+    until: float
+    bucket_s: int
+    points: list[ActivityPoint]

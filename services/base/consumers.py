@@ -10,7 +10,8 @@ idempotent. What happens when a step does not return (as arroyo does it):
   never stops a partition;
 - any other failure (a dependency down, a timeout, a bug that a deploy will fix) says
   nothing against the message: it is held, uncommitted, and the step retried with backoff
-  (0.2 s doubling up to 5 s) until it returns. The first failure and every 60th are logged.
+  (0.2 s doubling up to `max_backoff_s`, 5 s) until it returns. The first failure and every
+  60th are logged.
 
 Single messages (`subscribe`) and batches (`subscribe_batch`) run their steps through the
 same `run_step`, so both behave alike.
@@ -53,6 +54,7 @@ class Consumers:
         self._producer = producer
         self._declare_publisher = declare_publisher
         self.subscribers: list[LogicSubscriber[Any]] = []
+        self.max_backoff_s = MAX_BACKOFF_S  # the longest wait between two tries of a held step
         # Topics this service reads (checked against `contracts.topics` by tests/test_layout.py).
         self.consumes: list[str] = []
 
@@ -195,7 +197,7 @@ class Consumers:
                             "error": repr(error),
                         },
                     )
-                await asyncio.sleep(min(0.1 * 2 ** min(failures, 6), MAX_BACKOFF_S))
+                await asyncio.sleep(min(0.1 * 2 ** min(failures, 6), self.max_backoff_s))
 
     def _declare_dead_letters(self) -> None:
         self._declare_publisher(DEAD_LETTERS)  # where invalid messages are parked

@@ -19,13 +19,15 @@ from contracts.topics import (
     WEBHOOK_HEALTH,
 )
 from services.base.dedupe import Deduplicator, RecordLedger
+from services.base.hook_index import HookIndex
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
-from services.base.kafka import publish_all
+from services.base.kafka import publish, publish_all
 from services.base.runtime import build_runtime
 from services.base.settings import InfraSettings, load_keyring
 from services.base.snapshots import Follower, SnapshotView
 from services.base.tasks import Background
+from services.ingress.before_write import BeforeWrite
 from services.ingress.deliveries import DeliveryReader
 from services.ingress.drafts import DraftRunner
 from services.ingress.ext_http import PAGE_ROUTES, ext_routes
@@ -34,6 +36,8 @@ from services.ingress.fast_path import DeliveryEndpoint
 from services.ingress.health import HealthRecorder
 from services.ingress.held import HeldQueue
 from services.ingress.history import DeliveryHistory
+from services.ingress.hook_routes import hook_routes
+from services.ingress.hook_trigger import HookTriggers
 from services.ingress.pages import PageService
 from services.ingress.publisher import DeliveryPublisher
 from services.ingress.rate_limit import RateLimiter
@@ -112,7 +116,16 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
     async def remember(snapshot, _previous):  # type: ignore[no-untyped-def]
         background.spawn(store.remember(snapshot))
 
-    view.listeners += [remember, held.on_snapshot]
+    hooks = HookIndex(view)
+    runtime.entity_definitions = hooks.definitions
+    before_write = BeforeWrite(
+        index=hooks,
+        invoker=runtime,
+        log=lambda line: publish(infra.producer, EXTENSION_LOGS, line),
+        background=background,
+        deadline_ms=settings.hooks_deadline_ms,
+    )
+    view.listeners += [remember, held.on_snapshot, hooks.on_snapshot]
     follower = Follower(infra_settings.kafka_bootstrap_servers, view, service="ingress")
     infra.readiness.checks["snapshots"] = lambda: view.ready
     for topic in (
@@ -148,6 +161,7 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
             delivery_route(ingress),
             draft_route(DraftRunner(view, keys, runtime)),
             *API_ROUTES,
+            *hook_routes(before_write, HookTriggers(view, runtime)),
             *ext_routes(routes),
             *PAGE_ROUTES,
         ],

@@ -37,8 +37,16 @@ class DeliveryReader:
         try:
             await asyncio.wait_for(consumer.start(), self.timeout_s)
             found: dict[tuple[int, int], DeliveryReceived] = {}
-            for partition, offset in sorted(set(locations)):
+            wanted = sorted(set(locations))
+            tps = [TopicPartition(WEBHOOK_DELIVERIES.name, p) for p in {p for p, _ in wanted}]
+            # An offset outside what the topic holds is gone (retention, or a broker that lost
+            # its data): waiting for it would only time out and look like an outage.
+            begins = await asyncio.wait_for(consumer.beginning_offsets(tps), self.timeout_s)
+            ends = await asyncio.wait_for(consumer.end_offsets(tps), self.timeout_s)
+            for partition, offset in wanted:
                 tp = TopicPartition(WEBHOOK_DELIVERIES.name, partition)
+                if not begins[tp] <= offset < ends[tp]:
+                    continue
                 consumer.assign([tp])
                 consumer.seek(tp, offset)
                 record = await asyncio.wait_for(consumer.getone(tp), self.timeout_s)

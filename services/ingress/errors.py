@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from services.base.errors import DependencyUnavailable, NotFound, ServiceError
+from services.base.errors import DependencyUnavailable, ServiceError
 
 __all__ = [
     "DependencyUnavailable",  # shared with services.base.dedupe, which raises it
+    "Disabled",
     "InvalidSignature",
-    "MalformedPayload",
+    "ScriptFailed",
+    "ScriptTimeout",
     "Uninstalled",
-    "UnknownHook",
 ]
-
-
-class UnknownHook(NotFound):
-    """No installation has this webhook URL (or it was rotated away)."""
 
 
 class Uninstalled(ServiceError):
@@ -29,13 +26,6 @@ class InvalidSignature(ServiceError):
 
     status_code = 401
     code = "invalid_signature"
-
-
-class MalformedPayload(ServiceError):
-    """The body is not the JSON the endpoint expects."""
-
-    status_code = 400
-    code = "malformed_payload"
 
 
 class Disabled(ServiceError):

@@ -32,6 +32,8 @@ class IngressSettings(msgspec.Struct, frozen=True, kw_only=True):
     health_flush_s: float = 1.0
     # Upper bound of one replay-by-range request.
     replay_max_deliveries: int = 500
+    # The core's before-write call answers within this, whatever its hooks' timeoutMs add up to.
+    hooks_deadline_ms: int = 3_000
     # Extension API routes (`/ext/...`): calls per installation per window (0: no limit),
     # request and response body limits (the runtime's time limit, `handler_time_limit_s`,
     # bounds one route, page render or page action: 504 past it).

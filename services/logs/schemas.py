@@ -8,6 +8,8 @@ import msgspec
 
 # Answers another service reads are declared once, in contracts.answers (re-exported here).
 from contracts.answers.logs import (  # noqa: F401
+    Activity,
+    ActivityPoint,
     AuditPage,
     Destination,
     InstallationHealth,
@@ -89,23 +91,3 @@ class Attempt(msgspec.Struct, frozen=True, kw_only=True):
     error: str | None = None
     ok: bool
     next_attempt_at: float | None = None
-
-
-class ActivityPoint(msgspec.Struct, frozen=True, kw_only=True):
-    """One bucket of one series: `deliveries` by status class (2xx/4xx/5xx) or `errors`
-    (error log lines). `at` is the bucket's start (unix seconds)."""
-
-    installation_id: str
-    at: float
-    kind: Literal["deliveries", "errors"]
-    series: str
-    count: int
-
-
-class Activity(msgspec.Struct, frozen=True, kw_only=True):
-    """Bucketed activity of the workspace (or one installation) from `since` to `until`."""
-
-    since: float
-    until: float
-    bucket_s: int
-    points: list[ActivityPoint]

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+# Answers another service reads are declared once, in contracts.answers (re-exported here).
+from contracts.answers.registry import Member
 from services.base.auth import Role
 
 
@@ -15,15 +17,6 @@ class Workspace(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     slug: str
     name: str
-    created_at: float
-
-
-class Member(msgspec.Struct, frozen=True, kw_only=True):
-    """A person (or automation) in a workspace, with a role."""
-
-    id: str
-    email: str
-    role: Role
     created_at: float
 
 
@@ -94,12 +87,16 @@ class Version(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PermissionSet(msgspec.Struct, frozen=True, kw_only=True):
-    """Grants: `entity:access`, bare HTTPS hosts, secret names; entity types defined."""
+    """Grants: `entity:access`, bare HTTPS hosts, secret names; entity types defined.
+
+    `hooks` lists what the code runs on: `entity: event, event (hook name)` per hook.
+    """
 
     entities: list[str] = []
     hosts: list[str] = []
     secrets: list[str] = []
     defines_entities: list[str] = []
+    hooks: list[str] = []
 
 
 class UpgradeDiff(msgspec.Struct, frozen=True, kw_only=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Litestar
 from litestar.di import Provide
 
@@ -10,6 +12,7 @@ from contracts.topics import (
     AUDIT_EVENTS,
     CANONICAL_RECORDS,
     DEAD_LETTERS,
+    ENTITY_CHANGES,
     EXTENSION_LOGS,
     INSTALLATION_SNAPSHOTS,
     OBSERVED_RECORDS,
@@ -19,18 +22,22 @@ from contracts.topics import (
 from services.base.dedupe import Deduplicator, RecordLedger
 from services.base.dedupe.once import PublishOnce
 from services.base.dedupe.page import PageDedupeStore
+from services.base.hook_index import HookIndex
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
 from services.base.kafka import publish
 from services.base.runtime import build_runtime
 from services.base.settings import InfraSettings, load_keyring
-from services.base.snapshots import SnapshotView
+from services.base.snapshots import Follower, SnapshotView
+from services.sync.after_hooks import AfterHooks
 from services.sync.budget import RequestBudget
 from services.sync.connection_test import ConnectionTester
 from services.sync.delivery import PageDelivery
+from services.sync.dry_run import DryRunner
 from services.sync.oauth import TokenSource
 from services.sync.routes import (
     cursor_history,
+    dry_run,
     list_streams,
     reset_stream,
     restore_cursor,
@@ -125,10 +132,12 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
     infra.consumers.reader(INSTALLATION_SNAPSHOTS)
     infra.publisher(DEAD_LETTERS)
     infra.readiness.checks["scheduler"] = lambda: view.ready
+    after_hooks, follower = _after_hooks(settings, infra, runtime, runner.delivery.once)
 
     async def begin() -> None:  # after Kafka answered: runs publish from their first page
         scheduler.start()
         partitions.start()
+        follower.start()
 
     async def audit(event: AuditEvent) -> None:
         await publish(infra.producer, AUDIT_EVENTS, event)
@@ -137,11 +146,13 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
         await scheduler.stop()  # runs end at a page boundary, leases released
         await runner.settling.drain()  # bounded; unsettled claims go stale and are verified
         await partitions.stop()  # then leave the group: the partitions move on
+        await follower.stop()
         await tokens.close()
         await runtime.close()
 
     infra.after_connect.append(begin)
     service = SyncService(store, audit)
+    dry_runner = DryRunner(view.get, runtime, tokens)
     tester = ConnectionTester(runtime, lambda line: publish(infra.producer, EXTENSION_LOGS, line))
     app = build_http_app(
         service="sync",
@@ -153,16 +164,44 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
             cursor_history,
             restore_cursor,
             test_connection,
+            dry_run,
         ],
         dependencies={
             "tester": Provide(lambda: tester, sync_to_thread=False),
+            "dry_runner": Provide(lambda: dry_runner, sync_to_thread=False),
             "sync": Provide(lambda: service, sync_to_thread=False),
         },
         on_shutdown=[end],
     )
     app.state.scheduler = scheduler  # tests and the bench read lateness and page counts
     app.state.runner = runner
+    app.state.after_hooks = after_hooks
     return app
+
+
+def _after_hooks(
+    settings: SyncSettings, infra: Infrastructure, runtime: Any, once: PublishOnce
+) -> tuple[AfterHooks, Follower]:
+    """after_* hooks on entities.changes.v1, over every installation's snapshot (all partitions)."""
+    view = SnapshotView()
+    index = HookIndex(view)
+    view.listeners.append(index.on_snapshot)
+    follower = Follower(infra.settings.kafka_bootstrap_servers, view, service="sync-hooks")
+    runtime.entity_definitions = index.definitions
+    after_hooks = AfterHooks(
+        index=index,
+        ready=lambda: view.ready,
+        invoker=runtime,
+        once=once,
+        log=lambda line: publish(infra.producer, EXTENSION_LOGS, line),
+        attempts=settings.after_hook_attempts,
+        backoff_s=settings.after_hook_backoff_s,
+    )
+    infra.consumers.subscribe_batch(
+        settings.after_hooks_group_id, {ENTITY_CHANGES: after_hooks.handle}
+    )
+    infra.readiness.checks["hook snapshots"] = lambda: view.ready
+    return after_hooks, follower
 
 
 def main() -> None:

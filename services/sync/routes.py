@@ -14,11 +14,14 @@ from litestar.params import FromPath, JSONBody
 
 from services.base.auth import Principal, require_internal_token
 from services.sync.connection_test import ConnectionTester
+from services.sync.dry_run import DryRunner
 from services.sync.schemas import (
     ConnectionTestRequest,
     ConnectionVerdict,
     CursorChanged,
     CursorHistory,
+    DryRun,
+    DryRunRequest,
     RunAccepted,
     RunRequest,
     StreamList,
@@ -100,3 +103,20 @@ async def test_connection(
 ) -> ConnectionVerdict:
     """Run the connector's test_connection with the given settings and secrets."""
     return await tester.test(data)
+
+
+@post(
+    f"{BASE}/{{stream:str}}/dry-run",
+    status_code=200,
+    summary="Run a dev draft's stream or job once; nothing committed (admin)",
+)
+async def dry_run(
+    installation_id: FromPath[str],
+    stream: FromPath[str],
+    principal: NamedDependency[Principal],
+    dry_runner: NamedDependency[DryRunner],
+    data: JSONBody[DryRunRequest],
+) -> DryRun:
+    """The draft of dev session `session` runs `stream` (or a job) from `cursor`; its
+    records are intercepted and returned, no cursor moves (`backfill dev --run`)."""
+    return await dry_runner.run(principal, installation_id, stream, data)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -49,3 +49,40 @@ class CursorChanged(msgspec.Struct, frozen=True, kw_only=True):
     stream: str
     cursor: str | None
     entry: CursorEntry
+
+
+class DryRunRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Run a `backfill dev` draft's stream or job now: `session` is the dev session id."""
+
+    session: str
+    cursor: str | None = None  # where to start (None: from the beginning)
+    pages: int = msgspec.field(default=1)
+
+
+class DryRunRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One record the draft would have written (intercepted, never committed)."""
+
+    canonical_type: str
+    idempotency_key: str
+    payload: dict[str, Any]
+
+
+class DryRunPage(msgspec.Struct, frozen=True, kw_only=True):
+    """One invocation of the draft's entry point."""
+
+    cursor: str | None
+    next_cursor: str | None
+    has_more: bool
+    outcome: str
+    error: str | None = None
+    records: list[DryRunRecord] = []
+
+
+class DryRun(msgspec.Struct, frozen=True, kw_only=True):
+    """What a draft's stream or job did, page by page; no cursor moved, nothing written."""
+
+    installation_id: str
+    name: str
+    kind: Literal["stream", "job"]
+    version_id: str
+    pages: list[DryRunPage]

@@ -46,6 +46,11 @@ class SyncSettings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_gap_window_s: float = 900.0
     # Refresh an OAuth access token this long before it expires.
     oauth_refresh_margin_s: float = 300.0
+    # after_* hooks: the consumer group on entities.changes.v1, attempts per hook and change
+    # (then an error line in Logs), and the first retry's delay (doubling, capped at 30 s).
+    after_hooks_group_id: str = "sync-after-hooks"
+    after_hook_attempts: int = 3
+    after_hook_backoff_s: float = 1.0
     # Where the registry answers (the internal OAuth report endpoint).
     registry_url: str = "http://127.0.0.1:8001"
 

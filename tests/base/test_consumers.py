@@ -39,6 +39,7 @@ def audit_event(workspace_id: str, action: str = "X") -> AuditEvent:
 async def started(infra, name: str, wire: Callable[[Infrastructure], Any]) -> Infrastructure:
     """A service whose consumers `wire` declares, started and holding its partitions."""
     service = Infrastructure.create(infra.settings(), f"test-{name}")
+    service.consumers.max_backoff_s = 0.5  # holding is what is tested, not the wait between tries
     wire(service)
     await service.start()
 

@@ -44,18 +44,8 @@ def alive(pid: int) -> bool:
     return not (state.exists() and state.read_text().split()[2] == "Z")
 
 
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory):
-    """One `backfill up` for the module: the supervision test runs first, the clean stop last."""
-    tmp_path = tmp_path_factory.mktemp("up")
-    ports = {name: free_port() for name in SERVICES}
-    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL")}
-    env.update({f"{name.upper()}_PORT": str(port) for name, port in ports.items()})
-    env.update(
-        BACKFILL_HOME=str(tmp_path / ".backfill"),
-        BACKFILL_BROKER_PORT=str(free_port()),
-        BACKFILL_VALKEY_PORT=str(free_port()),
-    )
+def start_up(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """`backfill up` with `env`, once it printed the admin token (its output so far)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "up"],
         env=env,
@@ -75,6 +65,42 @@ def suite(tmp_path_factory):
             break
     output = "".join(lines)
     assert "admin token" in output, output
+    return process, output
+
+
+def add_member_through_kafka(
+    client: httpx.Client, ports: dict[str, int], token: str, email: str
+) -> str:
+    """Add a member; return its id once its audit event reached the logs service (Kafka)."""
+    auth = {"authorization": f"Bearer {token}"}
+    member = client.post(
+        f"http://127.0.0.1:{ports['registry']}/v1/members", json={"email": email}, headers=auth
+    )
+    assert member.status_code == 201, member.text
+    member_id = str(member.json()["id"])
+    deadline = time.monotonic() + 30
+    targets: list[str] = []
+    while member_id not in targets and time.monotonic() < deadline:
+        audit = client.get(f"http://127.0.0.1:{ports['logs']}/v1/audit", headers=auth)
+        targets = [e["target"] for e in audit.json()["items"]]
+        time.sleep(0.2)
+    assert member_id in targets, "the registry's audit event never reached the logs service"
+    return member_id
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    """One `backfill up` for the module: the supervision test runs first, the clean stop last."""
+    tmp_path = tmp_path_factory.mktemp("up")
+    ports = {name: free_port() for name in SERVICES}
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL")}
+    env.update({f"{name.upper()}_PORT": str(port) for name, port in ports.items()})
+    env.update(
+        BACKFILL_HOME=str(tmp_path / ".backfill"),
+        BACKFILL_BROKER_PORT=str(free_port()),
+        BACKFILL_VALKEY_PORT=str(free_port()),
+    )
+    process, output = start_up(env)
     try:
         yield process, ports, output, tmp_path / ".backfill"
     finally:
@@ -164,21 +190,7 @@ def test_up_starts_five_ready_services_carries_a_message_and_stops_cleanly(suite
         for name in SERVICES:
             ready = client.get(f"http://127.0.0.1:{ports[name]}/readyz")
             assert ready.status_code == 200, (name, ready.text)
-        auth = {"authorization": f"Bearer {token}"}
-        member = client.post(
-            f"http://127.0.0.1:{ports['registry']}/v1/members",
-            json={"email": "kim@example.com"},
-            headers=auth,
-        )
-        assert member.status_code == 201, member.text
-        member_id = member.json()["id"]
-        deadline = time.monotonic() + 20
-        targets: list[str] = []
-        while member_id not in targets and time.monotonic() < deadline:
-            audit = client.get(f"http://127.0.0.1:{ports['logs']}/v1/audit", headers=auth)
-            targets = [e["target"] for e in audit.json()["items"]]
-            time.sleep(0.2)
-        assert member_id in targets, "the registry's audit event never reached the logs service"
+        add_member_through_kafka(client, ports, token, "kim@example.com")
 
         metrics = client.get(f"http://127.0.0.1:{ports['registry']}/metrics")
         assert metrics.status_code == 200 and "# TYPE" in metrics.text
@@ -214,6 +226,8 @@ def test_up_reports_a_port_in_use_naming_the_setting(tmp_path):
         )
     assert result.returncode == 1
     assert str(port) in result.stderr and "BACKFILL_BROKER_PORT" in result.stderr
+    # A suite already running is the usual cause: the hint says to stop it first.
+    assert "stop it first" in result.stderr
 
 
 def test_up_without_the_broker_package_names_the_package_to_install(tmp_path):

@@ -17,6 +17,7 @@ from litestar import Litestar, get
 
 from contracts.answers.ingress import DeliveryPage, WebhookHealth
 from contracts.answers.logs import AuditPage, Destination, LogPage, WorkspaceHealth
+from contracts.answers.registry import Member
 from contracts.answers.sync import CursorHistory, StreamList
 from contracts.compatibility import unreadable_fields
 from services.base.settings import load
@@ -32,6 +33,7 @@ READS: list[tuple[str, str, Any]] = [
     ("logs", "/v1/audit", AuditPage),
     ("logs", "/v1/health", WorkspaceHealth),
     ("logs", "/v1/alerts/destinations", list[Destination]),
+    ("registry", "/v1/members", list[Member]),
     ("sync", f"{INSTALLATION}/streams", StreamList),
     ("sync", f"{INSTALLATION}/streams/{{stream}}/cursors", CursorHistory),
 ]

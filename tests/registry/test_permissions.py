@@ -36,6 +36,7 @@ async def test_permissions_show_what_the_active_manifest_grants(
         "hosts": ["api.one.test"],
         "secrets": [],
         "defines_entities": [],
+        "hooks": [],
     }
 
 

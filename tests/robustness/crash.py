@@ -28,7 +28,7 @@ from contracts.topics import CANONICAL_RECORDS, EXTENSION_LOGS, INSTALLATION_SNA
 from services.base.kafka import create_producer, publish, publish_all
 from services.base.secrets_crypto import Keyring
 from services.ingress.signatures import sign_stripe
-from tests.harness import read_topic, serving
+from tests.harness import read_to_marker, read_topic, serving
 from tests.robustness.live import WEBHOOK_SECRET, Suite, Workspace
 from tests.sync.providers import PagedProvider
 
@@ -185,13 +185,12 @@ async def stream_records_once(suite: Suite, ws: Workspace, ledger: Ledger) -> in
         finally:
             asking.cancel()
             await asyncio.gather(asking, return_exceptions=True)
-    await asyncio.sleep(1.0)  # anything published twice would be on the topic by now
-    seen = await read_topic(
-        suite.infra.bootstrap_servers,
-        CANONICAL_RECORDS,
-        until=lambda ms: everyone <= set(customers(ms)),
-        timeout=60,
+    # Everything published before the marker (same key, so same partition) is read: no sleep.
+    example = CANONICAL_RECORDS.decode(CANONICAL_RECORDS.example_path.read_bytes())
+    marker = msgspec.structs.replace(
+        example, installation_id=installation_id, idempotency_key=new_id("marker")
     )
+    seen = await read_to_marker(suite.infra.bootstrap_servers, CANONICAL_RECORDS, marker, 60)
     ledger.requests = provider.requests  # list calls the provider answered, in all
     counts = Counter(customers(seen))
     twice = sorted(c for c, n in counts.items() if n > 1)

@@ -9,6 +9,7 @@ from contracts.answers.ingress import WebhookHealth as DeliveryHealth
 from contracts.answers.logs import InstallationHealth, WorkspaceHealth
 from services.console.downstream import Downstream, Failure
 from services.console.service import ext_pages
+from services.console.service.activity import activity_call, sparklines
 from services.console.service.forms import field_errors, form_fields, read_form
 from services.console.service.page import banners, data_or
 from services.console.service.viewer import Viewer
@@ -59,6 +60,7 @@ async def installed(downstream: Downstream, viewer: Viewer) -> dict[str, Any]:
         viewer.token,
         installations=("registry", "GET", "/v1/installations"),
         health=("logs", "GET", "/v1/health", None, WorkspaceHealth),
+        activity=activity_call(),
     )
     rows_data: list[dict[str, Any]] = data_or(first["installations"], [])
     health = data_or(first["health"], WorkspaceHealth(installations=[]))
@@ -78,11 +80,13 @@ async def installed(downstream: Downstream, viewer: Viewer) -> dict[str, Any]:
             if r.get("webhook_url")
         }
         hooks = {k: v.data for k, v in (await downstream.gather(viewer.token, **wanted)).items()}
+    sparks = sparklines(first["activity"])
     rows = [
         {
             **r,
             "display_state": state_of(r),
             "activity": activity_of(health_by_id.get(r["id"]), hooks.get(r["id"])),
+            "spark": sparks.get(r["id"], ""),
         }
         for r in rows_data
     ]

@@ -9,8 +9,10 @@ from urllib.parse import urlencode
 from contracts.answers.ingress import DeliveryPage
 from contracts.answers.ingress import WebhookHealth as DeliveryHealth
 from contracts.answers.logs import Destination, LogPage
+from contracts.answers.registry import Member
 from contracts.answers.sync import CursorHistory, StreamList
 from services.console.downstream import Downstream, Failure, Reply
+from services.console.service.activity import activity_call, connection_charts, deliveries_chart
 from services.console.service.extensions import state_of
 from services.console.service.forms import field_errors, form_fields, read_form
 from services.console.service.page import banners, data_or
@@ -114,14 +116,18 @@ async def secrets_tab(
 ) -> dict[str, Any]:
     """Declared and stored secrets: name, revision, set at/by; never a value."""
     ctx = await page(
-        downstream, viewer, installation_id, "secrets", members=("registry", "GET", "/v1/members")
+        downstream,
+        viewer,
+        installation_id,
+        "secrets",
+        members=("registry", "GET", "/v1/members", None, list[Member]),
     )
     if ctx["installation"] is None:
         return ctx
     stored = {s["name"]: s for s in ctx["installation"]["secrets"]}
     declared = ((ctx["entry"] or {}).get("permissions") or {}).get("secrets") or []
     names = list(dict.fromkeys([*declared, *stored]))
-    people = {m["id"]: m["email"] for m in data_or(ctx["replies"]["members"], [])}
+    people = {m.id: m.email for m in data_or(ctx["replies"]["members"], [])}
     return {
         **ctx,
         "secrets": [{"name": n, "info": stored.get(n)} for n in names],
@@ -175,6 +181,7 @@ async def connection_tab(
         streams=("sync", "GET", f"{base}/streams", None, StreamList),
         health=("ingress", "GET", f"{base}/webhook-health", None, DeliveryHealth),
         oauth=("registry", "GET", f"{base}/oauth"),
+        activity=activity_call(installation_id),
     )
     if ctx["installation"] is None:
         return ctx
@@ -188,6 +195,7 @@ async def connection_tab(
         "streams_ok": replies["streams"].ok,
         "webhook": replies["health"].data if has_hooks else None,
         "oauth": replies["oauth"].data if replies["oauth"].ok else None,
+        "charts": connection_charts(replies["activity"], streams, has_hooks),
         "banners": banners(*shown),
     }
 
@@ -224,6 +232,7 @@ async def deliveries_tab(
             DeliveryPage,
         ),
         health=("ingress", "GET", f"{base}/webhook-health", None, DeliveryHealth),
+        activity=activity_call(installation_id),
     )
     if ctx["installation"] is None:
         return ctx
@@ -233,6 +242,9 @@ async def deliveries_tab(
         "deliveries": page_data.deliveries,
         "next_before": page_data.next_before,
         "webhook": ctx["replies"]["health"].data,
+        "chart": deliveries_chart(ctx["replies"]["activity"]),
+        # The chart is decoration: a logs service that is down is not a banner here.
+        "banners": banners(ctx["replies"]["deliveries"], ctx["replies"]["health"]),
     }
 
 
@@ -259,12 +271,12 @@ async def versions_tab(
         installation_id,
         "versions",
         versions=("registry", "GET", f"{base}/versions"),
-        members=("registry", "GET", "/v1/members"),
+        members=("registry", "GET", "/v1/members", None, list[Member]),
     )
     if ctx["installation"] is None:
         return ctx
     versions = data_or(ctx["replies"]["versions"], {})
-    people = {m["id"]: m["email"] for m in data_or(ctx["replies"]["members"], [])}
+    people = {m.id: m.email for m in data_or(ctx["replies"]["members"], [])}
     report: Reply | None = None
     if versions.get("observation"):
         report = await downstream.call("logs", "GET", f"{base}/observation-report", viewer.token)

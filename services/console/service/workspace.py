@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.answers.logs import AuditPage
+from contracts.answers.registry import Member
 from services.console.downstream import Downstream, Failure
 from services.console.service.page import banners, data_or
 from services.console.service.viewer import Viewer
@@ -38,8 +39,10 @@ async def sign_in(downstream: Downstream, token: str) -> Viewer | Failure:
 
 
 async def members(downstream: Downstream, viewer: Viewer) -> dict[str, Any]:
-    reply = await downstream.call("registry", "GET", "/v1/members", viewer.token)
-    rows = sorted(data_or(reply, []), key=lambda m: (m["role"] != "admin", m["email"]))
+    reply = await downstream.call(
+        "registry", "GET", "/v1/members", viewer.token, answer=list[Member]
+    )
+    rows = sorted(data_or(reply, []), key=lambda m: (m.role != "admin", m.email))
     return {"members": rows, "banners": banners(reply)}
 
 
@@ -49,12 +52,12 @@ async def audit(downstream: Downstream, viewer: Viewer, filters: dict[str, Any])
     replies = await downstream.gather(
         viewer.token,
         audit=("logs", "GET", "/v1/audit", params, AuditPage),
-        members=("registry", "GET", "/v1/members"),
+        members=("registry", "GET", "/v1/members", None, list[Member]),
     )
     reply = replies["audit"]
     data = data_or(reply, AuditPage(items=[]))
     events, next_cursor = data.items, data.next_cursor
-    people = {m["id"]: m["email"] for m in data_or(replies["members"], [])}
+    people = {m.id: m.email for m in data_or(replies["members"], [])}
     return {
         "events": events,
         "people": people,

@@ -16,6 +16,7 @@ def permissions_of(manifest: Manifest) -> PermissionSet:
         hosts=sorted(set(manifest.permissions.http)),
         secrets=sorted(set(manifest.permissions.secrets)),
         defines_entities=sorted(d.name for d in manifest.entities),
+        hooks=[f"{h.entity}: {', '.join(h.events)} ({h.hook_name})" for h in manifest.hooks],
     )
 
 

@@ -26,11 +26,6 @@ class ValidatedSettings:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def secret_fields(schema: SettingsSchema) -> set[str]:
-    """Settings that are stored in the secret store, never as plain settings."""
-    return {name for name, prop in schema.properties.items() if prop.secret}
-
-
 def validate_settings(
     schema: SettingsSchema,
     current: dict[str, Any],

@@ -57,7 +57,7 @@ async def test_activity_buckets_deliveries_by_status_and_errors_per_hour(infra, 
         points = response.json()["points"]
         return len(points) == 5
 
-    answer = (await eventually(lambda: http.get(url, headers=admin), complete)).json()
+    answer = (await eventually(lambda: http.get(url, headers=admin), complete, timeout=120)).json()
     assert answer["bucket_s"] == 3600
     seen = {(p["at"], p["kind"], p["series"]): p["count"] for p in answer["points"]}
     assert seen == {
