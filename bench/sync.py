@@ -41,7 +41,7 @@ from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.records import CanonicalRecord
 from contracts.topics import CANONICAL_RECORDS, INSTALLATION_SNAPSHOTS, STREAM_STATUS
 from sdk.bundle import bundle_key, digest_of, pack, version_id_of
-from services.base.kafka import create_producer, publish
+from services.base.kafka import create_producer, ensure_topics, publish
 from services.base.settings import InfraSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -318,6 +318,9 @@ async def run(args: argparse.Namespace) -> None:
         f"python {platform.python_version()}"
     )
     with infrastructure() as env:
+        # Every topic exists before sync starts, as `backfill up` and compose make sure: its
+        # followers of all partitions are ready only once the snapshot topic has them.
+        await ensure_topics(env["KAFKA_BOOTSTRAP_SERVERS"])
         if args.only in ("all", "throughput"):
             await throughput_rounds(env, args)
         if args.only in ("all", "lateness"):
