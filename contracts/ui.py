@@ -18,6 +18,11 @@ import msgspec
 MAX_DEPTH = 12
 MAX_NODES = 2000
 MAX_TEXT = 4000
+MAX_SERIES = 10  # per chart
+MAX_POINTS = 500  # per series: the console draws charts server-side
+# A form's or button's action is a name the page declares, never a path (it becomes the last
+# segment of the console URL the form posts to, with a CSRF token).
+ACTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 Tone = Literal["neutral", "info", "success", "warning", "danger"]
 FieldType = Literal["text", "textarea", "number", "email", "select", "checkbox", "date"]
 Scalar = str | int | float | bool | None
@@ -138,9 +143,6 @@ class UnsafeTree(ValueError):
         self.message = message
 
 
-_DECODER: msgspec.json.Decoder[list[Component]] = msgspec.json.Decoder(list[Component])
-
-
 def parse_tree(value: Any) -> list[Component]:
     """Decode a rendered tree (one component or a list), check its limits; UnsafeTree if bad."""
     items = value if isinstance(value, list) else [value]
@@ -165,21 +167,21 @@ def parse_tree(value: Any) -> list[Component]:
                     raise UnsafeTree(f"{here}.{name}", f"longer than {MAX_TEXT} characters")
             if isinstance(node, Link) and not SAFE_HREF.match(node.href):
                 raise UnsafeTree(f"{here}.href", "links must be https:// or a console path")
+            if isinstance(node, Form | Button) and not ACTION_NAME.match(node.action):
+                raise UnsafeTree(f"{here}.action", "must be an action name the page declares")
+            if isinstance(node, Chart):
+                if len(node.series) > MAX_SERIES:
+                    raise UnsafeTree(f"{here}.series", f"more than {MAX_SERIES} series")
+                for j, series in enumerate(node.series):
+                    if len(series.points) > MAX_POINTS:
+                        raise UnsafeTree(
+                            f"{here}.series[{j}].points", f"more than {MAX_POINTS} points"
+                        )
             if isinstance(node, Section):
                 walk(node.children, f"{here}.children", depth + 1)
 
     walk(tree, "tree", 1)
     return tree
-
-
-def encode_tree(tree: list[Component]) -> bytes:
-    """JSON of a checked tree (what ingress answers and the console decodes)."""
-    return msgspec.json.encode(tree)
-
-
-def decode_tree(raw: bytes) -> list[Component]:
-    """The console's decoder of a tree ingress already checked."""
-    return _DECODER.decode(raw)
 
 
 class PageRef(msgspec.Struct, frozen=True, kw_only=True):

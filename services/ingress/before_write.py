@@ -97,6 +97,8 @@ class BeforeWrite:
         ran = 0
         definition = workspace.definitions.get(entity_type)
         for sub in self.index.hooks(workspace_id, entity_type, event):
+            if write.actor.installation_id == sub.snapshot.installation_id:
+                continue  # an installation's hooks never run on its own writes (no loops)
             if sub.role != "active":
                 if sub.fires_for(write.session_id):
                     self.background.spawn(self._shadow(sub, entity_type, event, write))
@@ -106,6 +108,12 @@ class BeforeWrite:
             try:
                 answer = await self._run(sub, entity_type, event, write, record, left)
                 if answer.changes and record is not None:
+                    # Checked here, in the service: the worker's own check runs next to the
+                    # extension's code, which could have patched it.
+                    if entity_type not in sub.version.manifest.writable_entities():
+                        raise HookFailed(
+                            "invalid_changes", f"no write access to {entity_type!r} to change it"
+                        )
                     merged = {**record, **answer.changes}
                     bad = _introduced(definition, record, merged)
                     if bad:

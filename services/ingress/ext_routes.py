@@ -52,7 +52,10 @@ RESPONSE_HEADERS = frozenset(
 )
 # Request headers extension code never sees: credentials of the caller and of the platform.
 HIDDEN_REQUEST_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
-SAFE_TYPES = ("application/json", "text/plain", "text/csv", "application/xml", "text/xml")
+# XML is not among them: an XHTML or SVG document in it runs script in a browser.
+SAFE_TYPES = ("application/json", "text/plain", "text/csv")
+# Whatever a route answers, a browser opening it runs nothing and loads nothing.
+ROUTE_CSP = "default-src 'none'; sandbox"
 SAFE_TYPE_PREFIXES = (
     "image/png",
     "image/jpeg",
@@ -212,6 +215,7 @@ class RouteServer:
             )
         headers["content-type"] = _safe_type(headers["content-type"])
         headers["x-content-type-options"] = "nosniff"
+        headers["content-security-policy"] = ROUTE_CSP
         return RouteAnswer(status, body, headers)
 
 

@@ -114,11 +114,17 @@ class PageService:
         body = response.body if response is not None and isinstance(response.body, dict) else {}
         if response is not None and response.status == 422:
             errors = [
-                ActionFieldError(field=e.get("field"), message=str(e.get("message", "")))
+                ActionFieldError(
+                    field=None if e.get("field") is None else str(e["field"]),
+                    message=str(e.get("message", "")),
+                )
                 for e in body.get("errors", [])
                 if isinstance(e, dict)
             ]
             return 422, ActionResult(ok=False, message="Please correct the fields.", errors=errors)
+        if response is not None and response.status >= 400:  # refused in its own words
+            message = str(body.get("message") or f"the action answered {response.status}")
+            return 422, ActionResult(ok=False, message=message)
         tree = _tree(body["tree"]) if body.get("tree") is not None else None
         return 200, ActionResult(ok=True, message=str(body.get("message", "")), tree=tree)
 

@@ -139,8 +139,10 @@ async def test_time_limit_answers_504_and_size_limits_hold(stack: Stack) -> None
     assert big.status_code == 502 and big.json()["error"]["code"] == "too_large"
     upload = await stack.http.post(stack.ext(installation, "/orders"), content=b"x" * 1_100_000)
     assert upload.status_code in (401, 413)  # auth is checked first: no key, no upload
-    html = await stack.http.get(stack.ext(installation, "/status?html=1"))
-    assert html.headers["content-type"].startswith("text/plain")
+    for query in ("html=1", "xml=1"):  # markup a browser would run goes out as plain text
+        markup = await stack.http.get(stack.ext(installation, f"/status?{query}"))
+        assert markup.headers["content-type"].startswith("text/plain"), query
+        assert markup.headers["content-security-policy"] == "default-src 'none'; sandbox"
 
 
 async def test_route_logs_are_filterable_by_route_path(stack: Stack) -> None:

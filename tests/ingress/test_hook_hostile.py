@@ -82,3 +82,26 @@ async def test_a_hook_finds_no_environment_files_or_network(ingress: Ingress, tm
     await installed(ingress, tmp_path, ESCAPES, ws)
     verdict = (await before_write(ingress.http, ingress.url, ws, entity_write({}))).json()
     assert verdict["allowed"] is True and verdict["changes"] == {"escaped": []}
+
+
+PATCHES_ITS_GRANT = """
+import sys
+
+def before_save(ctx, record, previous):
+    manifest = sys.modules["contracts.manifest"].Manifest
+    manifest.writable_entities = lambda self: frozenset({"deal"})
+    return {"amount": 1000000000}
+"""
+
+
+async def test_a_read_only_hook_that_patches_its_own_grant_changes_nothing(
+    ingress: Ingress, tmp_path: Path
+):
+    ws = new_id("ws")
+    directory = hook_extension(tmp_path, PATCHES_ITS_GRANT, access="read")
+    version = await deploy(ingress.redis, directory=directory)
+    await ingress.install(installation(version, ingress.keyring, secret=None, workspace_id=ws))
+    answer = (await before_write(ingress.http, ingress.url, ws, entity_write({"amount": 5}))).json()
+    # The service checks the grant itself: the changes never reach the record (fail closed).
+    assert answer["allowed"] is False and answer["record"] is None
+    assert "no write access" in answer["errors"][0]["message"]

@@ -140,17 +140,16 @@ def _enrich(
 
 def chart_geometry(chart: Chart) -> dict[str, Any]:
     """Server-side SVG of a small chart: coordinates only (the template draws them)."""
-    labels: list[str] = []
+    labels: dict[str, int] = {}  # label -> position, in first-seen order
     for series in chart.series:
         for x, _ in series.points:
-            if str(x) not in labels:
-                labels.append(str(x))
+            labels.setdefault(str(x), len(labels))
     top = max((y for s in chart.series for _, y in s.points), default=0.0) or 1.0
     inner_w, inner_h = CHART_W - 2 * PAD, CHART_H - 2 * PAD
     step = inner_w / max(len(labels) - 1, 1)
 
     def at(x: Any, y: float) -> tuple[float, float]:
-        return (PAD + labels.index(str(x)) * step, PAD + inner_h - (y / top) * inner_h)
+        return (PAD + labels[str(x)] * step, PAD + inner_h - (y / top) * inner_h)
 
     drawn = []
     width = inner_w / max(len(labels), 1) / max(len(chart.series), 1) * 0.8
