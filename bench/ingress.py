@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from statistics import median
 
 import httpx
 import msgspec
@@ -199,11 +200,13 @@ def wait_until(url: str, headers: dict[str, str] | None = None, timeout: float =
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU of a process and its live descendants (the runtime's workers) so far.
+    """User + system CPU of a process tree so far: each live process of the tree counted once,
+    plus the descendants that already exited (the runtime's killed or recycled workers), which
+    Linux adds to their parent's `cutime`/`cstime` when it reaps them.
 
     Linux /proc; None elsewhere.
     """
-    stats: dict[int, tuple[int, float]] = {}
+    stats: dict[int, tuple[int, int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -211,7 +214,8 @@ def cpu_seconds(pid: int) -> float | None:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+        # fields[11..14]: utime, stime, cutime, cstime (own, and of reaped children)
+        stats[int(entry.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]))
     if pid not in stats:
         return None
     tree, frontier = {pid}, [pid]
@@ -230,68 +234,61 @@ def drive(
     requests: list[bytes],
     connections: int,
     rate: float = 0,
+    expected: int = load.ACCEPTED,
 ) -> tuple[load.Result, float | None]:
-    """Run the load in a separate process; return its Result and the server's CPU µs/request."""
+    """Run the load in a separate process; return its Result and the server's CPU µs per
+    answer with the `expected` status."""
     ctx = multiprocessing.get_context("spawn")
     before = cpu_seconds(server.pid)
     with ctx.Pool(1) as pool:
-        result = pool.apply(load.run, (mode, port, requests, connections, rate))
+        result = pool.apply(load.run, (mode, port, requests, connections, rate, expected))
     after = cpu_seconds(server.pid)
-    if before is None or after is None or not result.sent:
+    if before is None or after is None or not result.accepted:
         return result, None
-    return result, (after - before) * 1e6 / result.sent
+    return result, (after - before) * 1e6 / result.accepted
 
 
-def report(name: str, run: tuple[load.Result, float | None]) -> None:
-    """One line per run."""
-    result, cpu_us = run
-    cpu = f"{cpu_us:5.0f} µs CPU/req" if cpu_us is not None else ""
+Run = tuple[load.Result, float | None]
+
+
+def report(name: str, runs: list[Run]) -> None:
+    """One line per arm: medians over its rounds (202 answers only), and every status seen."""
+    rates = [r.rate for r, _ in runs]
+    p50 = [r.percentile(50) for r, _ in runs]
+    p99 = [r.percentile(99) for r, _ in runs]
+    cpu = [c for _, c in runs if c is not None]
+    statuses: dict[int, int] = {}
+    for result, _ in runs:
+        for status, n in result.statuses.items():
+            statuses[status] = statuses.get(status, 0) + n
+    cpu_text = f"{median(cpu):5.0f} µs CPU/{runs[0][0].expected}" if cpu else ""
     print(
-        f"  {name:<34} {result.rate:8.0f} req/s   p50 {result.percentile(50):6.2f} ms   "
-        f"p99 {result.percentile(99):6.2f} ms   {cpu}   "
-        f"statuses {dict(sorted(result.statuses.items()))}"
+        f"  {name:<34} {median(rates):8.0f} {runs[0][0].expected}/s   p50 {median(p50):6.2f} ms   "
+        f"p99 {median(p99):6.2f} ms (rounds {min(p99):.1f}–{max(p99):.1f})   {cpu_text}   "
+        f"statuses {dict(sorted(statuses.items()))}"
     )
 
 
-def api_route_rows(
-    ingress: subprocess.Popen[bytes],
-    port: int,
-    hook: str,
-    route: tuple[str, str],
-    requests: int,
-    connections: int,
-    rounds: int = 3,
-) -> tuple[tuple[load.Result, float | None], tuple[load.Result, float | None]]:
-    """Webhook POST and API-route GET on the isolated runtime, interleaved (A B A B …).
-
-    Returns the median round of each arm (by rate): the webhook arm is the in-run baseline.
-    """
-    webhook_runs, route_runs = [], []
-    for _ in range(rounds):
-        webhook_runs.append(drive("closed", ingress, port, deliveries(hook, requests), connections))
-        route_runs.append(
-            drive("closed", ingress, port, route_requests(*route, requests), connections)
-        )
-
-    def median(runs: list[tuple[load.Result, float | None]]) -> tuple[load.Result, float | None]:
-        return sorted(runs, key=lambda r: r[0].rate)[len(runs) // 2]
-
-    return median(webhook_runs), median(route_runs)
+def ratios(a: list[Run], b: list[Run]) -> list[float]:
+    """Per-round throughput ratios a/b (the arms of one round ran back to back)."""
+    return [x[0].rate / y[0].rate for x, y in zip(a, b, strict=True) if y[0].rate]
 
 
 def main() -> None:
-    """Parse arguments, run baseline and ingress, print figures."""
+    """Parse arguments; run the arms interleaved (A B C A B C …); print medians of rounds."""
     parser = argparse.ArgumentParser(prog="python -m bench.ingress")
-    parser.add_argument("--requests", type=int, default=20_000, help="per closed-loop run")
+    parser.add_argument("--requests", type=int, default=10_000, help="per closed-loop run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rate", type=float, default=1000.0, help="open-loop requests/s")
-    parser.add_argument("--rate-seconds", type=float, default=10.0)
+    parser.add_argument("--rate-seconds", type=float, default=8.0)
+    parser.add_argument("--rounds", type=int, default=3)
     options = parser.parse_args()
-    if options.requests > 200_000 or options.rate_seconds > 120:
-        raise SystemExit("bench: bounded to 200,000 requests and 120 s per run")
+    if options.requests > 200_000 or options.rate_seconds > 120 or options.rounds > 20:
+        raise SystemExit("bench: bounded to 200,000 requests, 120 s per run and 20 rounds")
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}")
     print(f"python {platform.python_version()}; {options.connections} keep-alive connections")
+    arms: dict[str, list[Run]] = {}
     with infrastructure() as env:
         snapshot, token = asyncio.run(install_stripe(env))
         route = asyncio.run(install_deals_board(env, snapshot.workspace_id))
@@ -325,75 +322,57 @@ def main() -> None:
                 )
             wait_until(f"http://127.0.0.1:{bare_port}/schema/openapi.json")
             hook = snapshot.hook_id or ""
-            drive("closed", ingress, ingress_port, deliveries(hook, 2_000), options.connections)
-            drive(
-                "closed", in_process, in_process_port, deliveries(hook, 2_000), options.connections
-            )
-            drive("closed", bare, bare_port, deliveries(hook, 2_000), options.connections)
-            drive(
-                "closed", ingress, ingress_port, route_requests(*route, 2_000), options.connections
-            )
-            bare_run = drive(
-                "closed", bare, bare_port, deliveries(hook, options.requests), options.connections
-            )
-            ingress_run = drive(
-                "closed",
-                ingress,
-                ingress_port,
-                deliveries(hook, options.requests),
-                options.connections,
-            )
-            in_process_run = drive(
-                "closed",
-                in_process,
-                in_process_port,
-                deliveries(hook, options.requests),
-                options.connections,
-            )
-            paced = drive(
-                "open",
-                ingress,
-                ingress_port,
-                deliveries(hook, int(options.rate * options.rate_seconds)),
-                64,
-                options.rate,
-            )
-            paced_in_process = drive(
-                "open",
-                in_process,
-                in_process_port,
-                deliveries(hook, int(options.rate * options.rate_seconds)),
-                64,
-                options.rate,
-            )
-            webhook_rounds, route_rounds = api_route_rows(
-                ingress, ingress_port, hook, route, options.requests // 4, options.connections
-            )
+            servers = {
+                "bare": (bare, bare_port),
+                "isolated": (ingress, ingress_port),
+                "in-process": (in_process, in_process_port),
+            }
+            for server, port in servers.values():  # warm-up, not recorded
+                drive("closed", server, port, deliveries(hook, 2_000), options.connections)
+            routes = route_requests(*route, 2_000)
+            drive("closed", ingress, ingress_port, routes, options.connections, expected=200)
+            paced = int(options.rate * options.rate_seconds)
+            for _ in range(options.rounds):
+                for name, (server, port) in servers.items():
+                    arms.setdefault(f"closed {name}", []).append(
+                        drive(
+                            "closed",
+                            server,
+                            port,
+                            deliveries(hook, options.requests),
+                            options.connections,
+                        )
+                    )
+                routes = route_requests(*route, options.requests)
+                arms.setdefault("route isolated", []).append(
+                    drive(
+                        "closed", ingress, ingress_port, routes, options.connections, expected=200
+                    )
+                )
+                for name in ("isolated", "in-process"):
+                    server, port = servers[name]
+                    arms.setdefault(f"fixed {name}", []).append(
+                        drive("open", server, port, deliveries(hook, paced), 64, options.rate)
+                    )
         finally:
             stop(ingress)
             stop(in_process)
             stop(bare)
+    print(f"\n  medians of {options.rounds} interleaved rounds")
+    report("bare Litestar return 202", arms["closed bare"])
+    report("ingress, isolated runtime", arms["closed isolated"])
+    report("ingress, in-process runtime", arms["closed in-process"])
+    report(f"isolated at fixed {options.rate:.0f} req/s", arms["fixed isolated"])
+    report(f"in-process at fixed {options.rate:.0f} req/s", arms["fixed in-process"])
+    bare_ratio = ratios(arms["closed isolated"], arms["closed bare"])
+    isolation = ratios(arms["closed isolated"], arms["closed in-process"])
     print()
-    report("bare Litestar return 202", bare_run)
-    report("ingress, isolated runtime", ingress_run)
-    report("ingress, in-process runtime", in_process_run)
-    report(f"isolated at fixed {options.rate:.0f} req/s", paced)
-    report(f"in-process at fixed {options.rate:.0f} req/s", paced_in_process)
-    ratio = ingress_run[0].rate / bare_run[0].rate if bare_run[0].rate else 0
-    isolation = ingress_run[0].rate / in_process_run[0].rate if in_process_run[0].rate else 0
+    print(f"  ratio ingress (isolated) / bare: {median(bare_ratio):.2f}   (target >= 0.60)")
+    print(f"  ratio isolated / in-process: {median(isolation):.2f}   (target >= 0.80)")
     print()
-    print(f"  ratio ingress (isolated) / bare: {ratio:.2f}   (target >= 0.60)")
-    print(f"  ratio isolated / in-process: {isolation:.2f}   (target >= 0.80)")
-    p99 = paced[0].percentile(99)
-    print(f"  p99 at {options.rate:.0f} req/s, isolated: {p99:.2f} ms   (target <= 25 ms)")
-    p99 = paced_in_process[0].percentile(99)
-    print(f"  p99 at {options.rate:.0f} req/s, in-process: {p99:.2f} ms")
-    print()
-    print("  webhook vs API route, isolated, interleaved rounds (median):")
-    report("webhook POST (signed, deduped)", webhook_rounds)
-    report("API route GET (api_key)", route_rounds)
-    if webhook_rounds[0].rate:
-        print(f"  ratio API route / webhook: {route_rounds[0].rate / webhook_rounds[0].rate:.2f}")
+    report("API route GET (api_key), isolated", arms["route isolated"])
+    route_ratio = ratios(arms["route isolated"], arms["closed isolated"])
+    print(f"  ratio API route / webhook, isolated: {median(route_ratio):.2f}")
 
 
 if __name__ == "__main__":

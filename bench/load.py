@@ -12,20 +12,29 @@ import time
 from dataclasses import dataclass
 
 Request = bytes  # a complete HTTP/1.1 request
+ACCEPTED = 202
 
 
 @dataclass
 class Result:
-    """What one run measured."""
+    """What one run measured. Only answers with the `expected` status (202 for a webhook
+    delivery) count as throughput and latency: a 503 answered fast is not a delivery taken
+    (`statuses` shows every answer)."""
 
     sent: int
     seconds: float
-    latencies_ms: list[float]
+    latencies_ms: list[float]  # of the expected answers only
     statuses: dict[int, int]
+    expected: int = ACCEPTED
+
+    @property
+    def accepted(self) -> int:
+        return self.statuses.get(self.expected, 0)
 
     @property
     def rate(self) -> float:
-        return self.sent / self.seconds if self.seconds else 0.0
+        """Expected answers per second."""
+        return self.accepted / self.seconds if self.seconds else 0.0
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -66,7 +75,9 @@ class Connection:
         self.writer.close()
 
 
-async def closed_loop(port: int, requests: list[Request], connections: int) -> Result:
+async def closed_loop(
+    port: int, requests: list[Request], connections: int, expected: int = ACCEPTED
+) -> Result:
     """Send every request with `connections` in flight; measure throughput and latency."""
     pool = [await Connection.open(port) for _ in range(connections)]
     queue = iter(requests)
@@ -77,7 +88,8 @@ async def closed_loop(port: int, requests: list[Request], connections: int) -> R
         for request in queue:
             started = time.perf_counter()
             status = await conn.exchange(request)
-            latencies.append((time.perf_counter() - started) * 1000)
+            if status == expected:
+                latencies.append((time.perf_counter() - started) * 1000)
             statuses[status] = statuses.get(status, 0) + 1
 
     began = time.perf_counter()
@@ -85,10 +97,12 @@ async def closed_loop(port: int, requests: list[Request], connections: int) -> R
     seconds = time.perf_counter() - began
     for conn in pool:
         conn.close()
-    return Result(len(latencies), seconds, latencies, statuses)
+    return Result(sum(statuses.values()), seconds, latencies, statuses, expected)
 
 
-async def open_loop(port: int, requests: list[Request], rate: float, connections: int) -> Result:
+async def open_loop(
+    port: int, requests: list[Request], rate: float, connections: int, expected: int = ACCEPTED
+) -> Result:
     """Send at a fixed `rate`; latency counts from the scheduled send time."""
     pool: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(connections):
@@ -100,7 +114,8 @@ async def open_loop(port: int, requests: list[Request], rate: float, connections
     async def one(request: Request, scheduled: float) -> None:
         conn = await pool.get()
         status = await conn.exchange(request)
-        latencies.append((time.perf_counter() - scheduled) * 1000)
+        if status == expected:
+            latencies.append((time.perf_counter() - scheduled) * 1000)
         statuses[status] = statuses.get(status, 0) + 1
         pool.put_nowait(conn)
 
@@ -115,10 +130,17 @@ async def open_loop(port: int, requests: list[Request], rate: float, connections
     seconds = time.perf_counter() - began
     while not pool.empty():
         pool.get_nowait().close()
-    return Result(len(latencies), seconds, latencies, statuses)
+    return Result(sum(statuses.values()), seconds, latencies, statuses, expected)
 
 
-def run(mode: str, port: int, requests: list[Request], connections: int, rate: float) -> Result:
+def run(
+    mode: str,
+    port: int,
+    requests: list[Request],
+    connections: int,
+    rate: float,
+    expected: int = ACCEPTED,
+) -> Result:
     """Entry point for the load process."""
     try:
         import uvloop
@@ -127,5 +149,5 @@ def run(mode: str, port: int, requests: list[Request], connections: int, rate: f
     except ImportError:
         pass
     if mode == "closed":
-        return asyncio.run(closed_loop(port, requests, connections))
-    return asyncio.run(open_loop(port, requests, rate, connections))
+        return asyncio.run(closed_loop(port, requests, connections, expected))
+    return asyncio.run(open_loop(port, requests, rate, connections, expected))

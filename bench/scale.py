@@ -46,10 +46,11 @@ from contracts.streams import StreamStatus
 from contracts.topics import INSTALLATION_SNAPSHOTS
 from sdk.bundle import digest_of, pack, version_id_of
 from services.base.keys import create_redis
+from services.base.snapshots import SnapshotView
 from services.sync.budget import RequestBudget
 from services.sync.runs import RunOutcome
 from services.sync.scheduler import Scheduler
-from services.sync.status import initial_status
+from services.sync.status import StatusChange, initial_status
 from services.sync.store import SyncStore
 from services.sync.targets import Target
 
@@ -89,9 +90,13 @@ def version() -> VersionRef:
 class StubRunner:
     """A stub runtime: every run ends `ok` at once, with nothing fetched or published."""
 
-    async def run(self, target: Target, snapshot: InstallationSnapshot, stopping: Any) -> Any:
+    async def run(
+        self, target: Target, snapshot: InstallationSnapshot, stopping: Any, then: Any
+    ) -> Any:
         await asyncio.sleep(0)
-        return RunOutcome(state="ok")
+        outcome = RunOutcome(state="ok")
+        then(outcome)  # the scheduler's next due time (a real run stores it with its status)
+        return outcome
 
     def backoff_s(self, failures: int) -> float:
         return 1.0
@@ -112,8 +117,11 @@ class SteadyBoard:
             self.cache[target.key] = found
         return found
 
-    async def update(self, target: Target, **changes: Any) -> StreamStatus:
-        status = msgspec.structs.replace(await self.current(target), **changes)
+    async def load(self, installation_id: str, targets: list[Target]) -> None:
+        return None  # `current` makes up each status
+
+    async def update(self, target: Target, change: StatusChange) -> StreamStatus:
+        status = msgspec.structs.replace(await self.current(target), **change.fields())
         self.cache[target.key] = status
         return status
 
@@ -137,7 +145,9 @@ def percentile(values: list[float], q: float) -> float:
 async def replica(index: int, replicas: int, installations: int, window_s: float) -> dict[str, Any]:
     """One sync replica's scheduler: take its share over, then measure `window_s` seconds."""
     redis = create_redis(os.environ["REDIS_URL"])
+    view = SnapshotView()
     scheduler = Scheduler(
+        view=view,
         runner=StubRunner(),  # type: ignore[arg-type]
         store=SyncStore(redis, history_limit=10),
         board=SteadyBoard(index),  # type: ignore[arg-type]
@@ -145,6 +155,7 @@ async def replica(index: int, replicas: int, installations: int, window_s: float
         max_concurrent=32,
         jitter_fraction=0.1,
     )
+    view.listeners.append(scheduler.snapshot_changed)
     mine = assigned(index, replicas)
     ref = version()
     before = rss_mb()
@@ -168,7 +179,7 @@ async def replica(index: int, replicas: int, installations: int, window_s: float
             active=ref,
             updated_at=0.0,
         )
-        await scheduler.snapshot_read(p, snapshot)
+        await view.apply(snapshot, p)
     takeover_s = time.monotonic() - began
     after = rss_mb()
     scheduler.lateness.clear()

@@ -105,11 +105,7 @@ ONE_PLACE = {
     # Consuming a topic as a group: decode, step, commit, hold or park (services/base/consumers).
     ".subscriber(": {"services/base/consumers.py"},
     # Following installation snapshots into a view with one readiness signal.
-    "INSTALLATION_SNAPSHOTS.decode(": {
-        "services/base/snapshots.py",
-        # Sync's own follower until branch hot moves it onto services.base.snapshots.Follower.
-        "services/sync/subscribers.py",
-    },
+    "INSTALLATION_SNAPSHOTS.decode(": {"services/base/snapshots.py"},
 }
 
 

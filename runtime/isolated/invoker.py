@@ -34,6 +34,7 @@ from redis.asyncio import Redis
 from contracts.installations import InstallationSnapshot
 from runtime.interface import Invocation, SecretOpener
 from runtime.isolated import protocol
+from runtime.isolated.allocation import tenant_of
 from runtime.isolated.lockdown import Limits
 from runtime.isolated.pool import IsolationUnavailable, WorkerPool
 from runtime.isolated.worker_handle import WorkerGone, WorkerHandle
@@ -116,8 +117,7 @@ class IsolatedRuntime(Runtime):
             await self.start()  # raises while isolation is unavailable and not allowed
         if not self.isolated:
             return await execute_in_process(bundle, path, scope, invocation, self.time_limit_s)
-        installation = invocation.installation
-        tenant = f"{installation.workspace_id}/{installation.installation_id}"
+        tenant = tenant_of(invocation)
         conversation = Conversation(self, bundle, path, scope, invocation)
         while True:
             try:

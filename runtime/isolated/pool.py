@@ -3,10 +3,10 @@
 The pool owns a zygote (see `zygote.py`) and asks it for workers. A worker fresh from the
 zygote belongs to no tenant; the first invocation binds it to that invocation's tenant (the
 runtime uses workspace and installation: stricter than one workspace, so two extensions of
-one workspace do not share module state either) and it only ever serves that tenant again.
-A tenant without a worker takes a fresh one, or retires (kills) an idle worker of another
-tenant when the pool is full: module state never crosses tenants. One spare fresh worker is
-kept forked ahead so binding a new tenant costs no fork on the request path.
+one workspace do not share module state either) and it only ever serves that tenant again:
+module state never crosses tenants (a draft or observation version is a tenant apart from
+the active one). Who gets which worker (warm workers in LRU order, spares forked ahead, a
+per-tenant share and fair queueing) is `allocation.py`.
 
 Pipelining: a worker runs its invocations one at a time, in order, but up to `depth` of one
 tenant's invocations may be queued on it, so it never idles between them and frames travel
@@ -34,11 +34,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections import deque
 
 import msgspec
 
 from runtime.isolated import protocol
+from runtime.isolated.allocation import Allocation
 from runtime.isolated.lockdown import Limits, Report
 from runtime.isolated.scratch import remove_tree
 from runtime.isolated.worker_handle import WorkerGone, WorkerHandle
@@ -70,8 +70,9 @@ class IsolationUnavailable(RuntimeError):
     """Workers cannot be locked down on this host (the message says which layer failed)."""
 
 
-class WorkerPool:
-    """At most `size` workers, each running up to `depth` queued invocations of its tenant."""
+class WorkerPool(Allocation):
+    """At most `size` workers, each running up to `depth` queued invocations of its tenant
+    (who gets which worker: `allocation.py`)."""
 
     def __init__(
         self,
@@ -82,6 +83,8 @@ class WorkerPool:
         limits: Limits | None = None,
         max_frame: int = 4 * 1024 * 1024,
         max_invocations: int = 100_000,
+        spares: int = 1,
+        tenant_max: int | None = None,
     ) -> None:
         self.size = max(1, size)
         self.depth = max(1, depth)
@@ -89,17 +92,13 @@ class WorkerPool:
         self.limits = limits or Limits()
         self.max_frame = max_frame
         self.max_invocations = max_invocations
-        self.bound: dict[str, list[WorkerHandle]] = {}
-        self.fresh: list[WorkerHandle] = []
-        self.count = 0  # workers alive or being forked
-        self.waiters: deque[asyncio.Future[None]] = deque()
+        self.retired = 0
+        self._init_allocation(spares=spares, tenant_max=tenant_max)
         self.zygote: subprocess.Popen[bytes] | None = None
         self.control: socket.socket | None = None
         self.spawn_lock = asyncio.Lock()
         self.scratch = ""
         self.report: Report | None = None
-        self.retired = 0
-        self._topping_up: asyncio.Task[None] | None = None
         self.zygote_ready = False  # a worker of the current zygote reported its lock-down
         self._zygote_fd: int | None = None
         self._relaunch: asyncio.TimerHandle | None = None
@@ -213,8 +212,7 @@ class WorkerPool:
         self._closing = True
         if self._relaunch is not None:
             self._relaunch.cancel()
-        if self._topping_up is not None:
-            self._topping_up.cancel()
+        self._cancel_spares()
         for worker in [*self.fresh, *(w for ws in self.bound.values() for w in ws)]:
             for job in list(worker.queue):
                 job.failed(WorkerGone("the runtime is shutting down"))
@@ -222,6 +220,7 @@ class WorkerPool:
             worker.kill()
         self.fresh.clear()
         self.bound.clear()
+        self.idle.clear()
         zygote = self.zygote
         self._close_zygote()
         if zygote is not None:
@@ -295,98 +294,8 @@ class WorkerPool:
         worker.listen()
         return worker
 
-    async def worker_for(self, tenant: str) -> WorkerHandle:
-        """A worker of `tenant` with room in its queue (waits while there is none)."""
-        while True:
-            mine = [w for w in self.bound.get(tenant, []) if not w.retiring]
-            least = min(mine, key=lambda w: len(w.queue), default=None)
-            if least is not None and not least.queue:
-                return least
-            if self.fresh:
-                return self._bind(self.fresh.pop(), tenant)
-            if self.count < self.size:
-                self.count += 1
-                try:
-                    worker = await self._spawn()
-                except BaseException:
-                    self.count -= 1
-                    raise
-                return self._bind(worker, tenant)
-            if least is not None and len(least.queue) < self.depth:
-                return least
-            if least is None and self._retire_idle_of_another(tenant):
-                continue
-            waiter = asyncio.get_running_loop().create_future()
-            self.waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if not waiter.done():  # cancelled while waiting (a woken one was popped)
-                    self.waiters.remove(waiter)
+    def _open(self) -> bool:
+        return not self._closing and self.control is not None
 
-    def _bind(self, worker: WorkerHandle, tenant: str) -> WorkerHandle:
-        worker.tenant = tenant
-        self.bound.setdefault(tenant, []).append(worker)
-        self._top_up()
-        return worker
-
-    def finished(self, worker: WorkerHandle) -> None:
-        """An invocation of `worker` ended: recycle a worn-out worker, wake a waiter."""
-        if (worker.retiring or worker.served >= self.max_invocations) and not worker.queue:
-            self.discard(worker)
-            return
-        self._wake()
-
-    def discard(self, worker: WorkerHandle) -> None:
-        """Kill a worker (requeueing what waited on it) and free its slot."""
-        if not worker.healthy:
-            return
-        workers = self.bound.get(worker.tenant or "", [])
-        if worker in workers:
-            workers.remove(worker)
-            if not workers:
-                del self.bound[worker.tenant or ""]
-        if worker in self.fresh:
-            self.fresh.remove(worker)
-        worker.kill()
-        self.count -= 1
-        self.retired += 1
-        if self.control is not None:
-            self._top_up()
-        self._wake()
-
-    def _retire_idle_of_another(self, tenant: str) -> bool:
-        for other, workers in list(self.bound.items()):
-            if other == tenant:
-                continue
-            for worker in workers:
-                if not worker.queue:
-                    self.discard(worker)
-                    return True
-        return False
-
-    def _wake(self) -> None:
-        while self.waiters:
-            waiter = self.waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-
-    def _top_up(self) -> None:
-        """Fork one spare fresh worker in the background when a slot is free."""
-        if self.fresh or self.count >= self.size or self.control is None:
-            return
-        if self._topping_up is not None and not self._topping_up.done():
-            return
-        self.count += 1
-        self._topping_up = asyncio.get_running_loop().create_task(self._add_spare())
-
-    async def _add_spare(self) -> None:
-        try:
-            worker = await self._spawn()
-        except Exception as error:
-            self.count -= 1
-            log.error("could not fork a spare runtime worker", extra={"error": str(error)})
-            return
-        self.fresh.append(worker)
-        self._wake()
+    def _spare_failed(self, error: Exception) -> None:
+        log.error("could not fork a spare runtime worker", extra={"error": str(error)})

@@ -27,6 +27,11 @@ from services.base.settings import InfraSettings
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=msgspec.Struct)
 TOPIC_ALREADY_EXISTS = 36
+# How long a snapshot follower's fetch may wait at the broker for new records. Kafka answers a
+# waiting fetch as soon as records arrive; the embedded broker answers only when the wait ends,
+# so this wait *is* the cutover latency there (aiokafka's default 500 ms: a rollback reached
+# ingress ≈ 250 ms after the registry answered). Snapshots are rare and small: 50 ms.
+SNAPSHOT_FETCH_WAIT_MS = 50
 
 
 def create_producer(

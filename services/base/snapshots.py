@@ -40,7 +40,7 @@ from aiokafka import (
 
 from contracts.installations import InstallationSnapshot
 from contracts.topics import INSTALLATION_SNAPSHOTS
-from services.base.kafka import dead_letter
+from services.base.kafka import SNAPSHOT_FETCH_WAIT_MS, dead_letter
 
 log = logging.getLogger(__name__)
 Listener = Callable[[InstallationSnapshot, InstallationSnapshot | None], Awaitable[None]]
@@ -173,6 +173,7 @@ class Follower:
             client_id=f"{self.service}-snapshots",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            fetch_max_wait_ms=SNAPSHOT_FETCH_WAIT_MS,  # the cutover latency (see there)
         )
         self._consumer = consumer
         await consumer.start()

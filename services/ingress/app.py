@@ -95,6 +95,7 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         store=store,
         reader=reader,
         ingress=ingress,
+        keys=keys,
         health=health,
         replay_max=settings.replay_max_deliveries,
     )

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-
-import msgspec
 
 from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot
@@ -107,21 +104,6 @@ class HeldQueue:
             log.error("held delivery cannot be processed", extra={"delivery_id": delivery_id})
             return
         # Its signature was verified on arrival; re-checking now would fail the timestamp window.
-        handled = await self.ingress.handle(
-            snapshot, version, webhooks, delivery, publish_raw=False
+        await self.ingress.process(
+            snapshot, delivery, "held", version=version, webhooks=webhooks, stored=summary
         )
-        processed = msgspec.structs.replace(
-            summary,
-            status=handled.status,
-            outcome=handled.outcome,
-            duplicate=handled.outcome == "duplicate",
-            records=len(handled.records),
-            duplicates=len(handled.claims.duplicates) if handled.claims else 0,
-            version_id=version.version_id,
-            reason=handled.result.error,
-            processed_at=time.time(),
-        )
-        if handled.claims is not None:
-            await self.ingress.dedupe.confirm(handled.claims, self.store.recording(processed))
-        else:
-            await self.store.record(processed)

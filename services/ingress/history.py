@@ -19,7 +19,6 @@ from contracts.deliveries import DeliveryReceived
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.manifest import Webhooks
 from contracts.topics import WEBHOOK_DELIVERIES
-from runtime.invocations import webhook_invocation
 from services.base.errors import Conflict, NotFound
 from services.base.snapshots import SnapshotView
 from services.ingress.deliveries import DeliveryReader
@@ -34,6 +33,7 @@ from services.ingress.schemas import (
 )
 from services.ingress.service import WebhookIngress
 from services.ingress.signatures import SignatureError
+from services.ingress.signing_keys import SigningKeys
 from services.ingress.store import IngressStore
 
 
@@ -47,13 +47,15 @@ class DeliveryHistory:
         store: IngressStore,
         reader: DeliveryReader,
         ingress: WebhookIngress,
+        keys: SigningKeys,
         health: HealthRecorder,
         replay_max: int,
     ) -> None:
         self.view = view
         self.store = store
         self.reader = reader
-        self.ingress = ingress
+        self.ingress = ingress  # replays go through its `process`, as live deliveries do
+        self.keys = keys
         self.health_recorder = health
         self.replay_max = replay_max
 
@@ -183,9 +185,8 @@ class DeliveryHistory:
             "not_required" if webhooks.auth == "public" else "valid"
         )
         if not active:
-            result = await self.ingress.invoker.invoke(
-                webhook_invocation(snapshot, version, webhooks.endpoint, delivery, "observe")
-            )
+            result = await self.ingress.observe(snapshot, version, delivery)
+            assert result is not None  # `webhooks` is this version's
             return ReplayResult(
                 **base,
                 signature=checked,
@@ -195,11 +196,9 @@ class DeliveryHistory:
                 response=result.response.body if result.response else None,
                 observed=result.observed,
             )
-        handled = await self.ingress.handle(
-            snapshot, version, webhooks, delivery, publish_raw=False, source="replay"
+        handled = await self.ingress.process(
+            snapshot, delivery, "replay", version=version, webhooks=webhooks
         )
-        if handled.claims is not None:
-            await self.ingress.dedupe.confirm(handled.claims)
         mine = set(handled.claims.mine) if handled.claims else set()
         records = []
         for emission in handled.result.emissions:
@@ -237,7 +236,7 @@ class DeliveryHistory:
         if entry is None:
             return "secret_revision_unknown"
         try:
-            self.ingress.keys.verify_with(
+            self.keys.verify_with(
                 snapshot,
                 webhooks,
                 entry,

@@ -25,7 +25,7 @@ class DeliveryPublisher:
     """Publishes one delivery and its records, awaiting every acknowledgement."""
 
     def __init__(self, producer: Callable[[], AIOKafkaProducer], timeout_s: float) -> None:
-        self._producer = producer
+        self.producer = producer
         self.timeout_s = timeout_s
         self._background: set[asyncio.Future[None]] = set()
 
@@ -62,7 +62,7 @@ class DeliveryPublisher:
         pending: list[asyncio.Future[RecordMetadata]],
     ) -> None:
         """Hand every message to the producer (batched by it); collect their ack futures."""
-        producer = self._producer()
+        producer = self.producer()
         for topic, m in messages:
             pending.append(await topic.send(producer, m))
 

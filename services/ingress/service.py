@@ -18,7 +18,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import Literal
 
 import msgspec
 from aiokafka.structs import RecordMetadata
@@ -27,10 +27,12 @@ from contracts.deliveries import DeliveryReceived
 from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.manifest import Webhooks
-from contracts.records import CanonicalRecord, RecordSource
-from runtime.interface import Emission, InvocationResult, Invoker
+from contracts.records import RecordSource
+from contracts.topics import WEBHOOK_DELIVERIES
+from runtime.interface import InvocationResult, Invoker
 from runtime.invocations import webhook_invocation
 from services.base.dedupe import Claims, Deduplicator
+from services.base.dedupe.once import Origin, PublishOnce
 from services.base.snapshots import SnapshotView
 from services.base.tasks import Background
 from services.ingress.answers import (
@@ -53,22 +55,11 @@ from services.ingress.schemas import DeliverySummary, Outcome
 from services.ingress.signatures import SignatureError
 from services.ingress.signing_keys import SigningKeys
 from services.ingress.store import IngressStore
+from services.ingress.summaries import Handled, processed, released, unanswered
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Handled:
-    """What running a delivery's handler and ingesting its emissions did."""
-
-    result: InvocationResult
-    outcome: Outcome
-    status: int
-    body: bytes
-    claims: Claims | None = None
-    records: list[CanonicalRecord] = field(default_factory=list)
-    partition: int | None = None
-    offset: int | None = None
+# How a delivery reached `process`: as it arrived, released from a hold, or replayed by an admin.
+DeliverySource = Literal["live", "held", "replay"]
 
 
 class WebhookIngress:
@@ -94,6 +85,10 @@ class WebhookIngress:
         self.store = store
         self.health = health
         self.background = background
+        # Claim keys, publish (raw delivery first), settle: the path sync's pages take too.
+        self.once = PublishOnce(
+            dedupe, publisher.producer, timeout_s=publisher.timeout_s, settling=background
+        )
 
     async def receive(self, hook_id: str, body: bytes, headers: Mapping[str, str]) -> Answer:
         """Answer one provider delivery; headers are lower-case."""
@@ -136,30 +131,82 @@ class WebhookIngress:
             self._reject(snapshot, hook_id, delivery_id, now, body, "malformed_payload", 400)
             return MALFORMED
         if snapshot.observation is not None:
-            self.background.spawn(self._observe(snapshot, snapshot.observation, webhooks, delivery))
+            self.background.spawn(self.observe(snapshot, snapshot.observation, delivery))
         try:
-            handled = await self.handle(snapshot, version, webhooks, delivery, publish_raw=True)
+            handled = await self.process(
+                snapshot, delivery, "live", version=version, webhooks=webhooks, event=event
+            )
         except DependencyUnavailable as error:
             self.health.observe(installation_id, 503, error.dependency)
             self._record_unavailable(delivery, event, version, error.dependency)
             return unavailable(error.dependency)
         self.health.observe(installation_id, handled.status, handled.outcome)
-        summary = self._summary(delivery, event, version, handled)
-        if handled.claims is not None:
-            # After the answer, off its latency path: the pending claims keep duplicates
-            # waiting until this lands (see services.base.dedupe), and shutdown drains it.
-            self.background.spawn(self._confirm(handled.claims, summary))
-        else:
-            self.background.spawn(self.store.record(summary))
         return Answer(handled.status, handled.body)
 
-    async def _confirm(self, claims: Claims, summary: DeliverySummary) -> None:
-        """Mark the delivery's claims done and record it; a failure is left to claim expiry."""
+    async def process(
+        self,
+        snapshot: InstallationSnapshot,
+        delivery: DeliveryReceived,
+        source: DeliverySource,
+        *,
+        version: VersionRef,
+        webhooks: Webhooks,
+        event: Event | None = None,
+        stored: DeliverySummary | None = None,
+    ) -> Handled:
+        """Finish one delivery, whichever way it came: run the active handler, publish its new
+        records once (`handle`), then confirm its claims together with its history entry.
+
+        - `live`: the raw delivery is published with its records; the confirm and the
+          history entry (built from `event`) ride along after the answer, in the background.
+        - `held`: released from the hold; its `stored` history entry is updated with the
+          outcome, confirmed before this returns.
+        - `replay`: records carry source `replay`; the history is not touched.
+
+        Raises DependencyUnavailable (claims released or settled) when Redis or Kafka does
+        not answer.
+        """
+        handled = await self.handle(
+            snapshot,
+            version,
+            webhooks,
+            delivery,
+            publish_raw=source == "live",
+            source="replay" if source == "replay" else "webhook",
+        )
+        summary = None
+        if source == "live" and event is not None:
+            summary = processed(delivery, event, version, handled)
+        elif source == "held" and stored is not None:
+            summary = released(stored, version, handled)
+        if source == "live":
+            # After the answer, off its latency path: the pending claims keep duplicates
+            # waiting until this lands (see services.base.dedupe), and shutdown drains it.
+            self.background.spawn(self._confirm_quietly(handled.claims, summary))
+        else:
+            await self._confirm(handled.claims, summary, defer=False)
+        return handled
+
+    async def _confirm(
+        self, claims: Claims | None, summary: DeliverySummary | None, *, defer: bool
+    ) -> None:
+        """Mark the delivery's claims done and record its history entry, in one round trip
+        (`defer`: joining the next delivery's claim pipeline, ≤ 1 ms later)."""
+        also = self.store.recording(summary) if summary is not None else None
+        if claims is not None:
+            await self.dedupe.confirm(claims, also, defer=defer)
+        elif summary is not None:
+            await self.store.record(summary)
+
+    async def _confirm_quietly(
+        self, claims: Claims | None, summary: DeliverySummary | None
+    ) -> None:
         try:
-            # Deferred: it joins the next delivery's claim pipeline (≤ 1 ms later).
-            await self.dedupe.confirm(claims, self.store.recording(summary), defer=True)
+            await self._confirm(claims, summary, defer=True)
         except Exception:  # records are durable; unconfirmed claims expire on their own
-            log.warning("dedupe confirm failed", extra={"delivery_id": summary.delivery_id})
+            log.warning(
+                "dedupe confirm failed", extra={"delivery_id": summary and summary.delivery_id}
+            )
 
     async def handle(
         self,
@@ -193,26 +240,17 @@ class WebhookIngress:
                 handled.partition, handled.offset = _where(ack)
             return handled
         response = result.response
-        keys = [
-            self.dedupe.store.dedupe_key(snapshot.installation_id, e.idempotency_key)
-            for e in result.emissions
-        ]
-        claims = await self.dedupe.claim(keys, delivery.delivery_id) if keys else None
-        mine = set(claims.mine) if claims else set()
-        records, seen = [], set()
-        for key, emission in zip(keys, result.emissions, strict=True):
-            if key in mine and key not in seen:
-                seen.add(key)
-                records.append(_canonical_record(snapshot, version, delivery, emission, source))
-        sent_at_ms = int(time.time() * 1000) - 1000  # a margin for producer-side timestamps
-        try:
-            ack = await self.publisher.publish(delivery if publish_raw else None, records)
-        except DependencyUnavailable as error:
-            if claims is not None and error.unsettled:
-                self.background.spawn(self.dedupe.settle(claims, error.unsettled, sent_at_ms))
-            elif claims is not None:
-                await self.dedupe.release(claims)
-            raise
+        origin = Origin(
+            workspace_id=snapshot.workspace_id,
+            installation_id=snapshot.installation_id,
+            extension_key=snapshot.extension_key,
+            version_id=version.version_id,
+            source=source,
+            source_id=delivery.delivery_id,
+        )
+        lead = (WEBHOOK_DELIVERIES, delivery) if publish_raw else None
+        published = await self.once.publish(origin, result.emissions, delivery.delivery_id, lead)
+        records = published.records
         if result.emissions and not records:
             outcome: Outcome = "duplicate"
         elif (
@@ -224,19 +262,17 @@ class WebhookIngress:
         else:
             outcome = "accepted"
         body = response.body
-        if claims is not None and claims.duplicates:  # the answer says what dedupe found
-            body = mark_duplicates(
-                body, {self.dedupe.store.parse_dedupe_key(k)[1] for k in claims.duplicates}
-            )
+        if published.duplicates:  # the answer says what dedupe found
+            body = mark_duplicates(body, published.duplicates)
         handled = Handled(
             result=result,
             outcome=outcome,
             status=response.status,
             body=msgspec.json.encode(body),
-            claims=claims,
+            claims=published.claims,
             records=records,
         )
-        handled.partition, handled.offset = _where(ack)
+        handled.partition, handled.offset = _where(published.lead)
         return handled
 
     async def _hold(self, delivery: DeliveryReceived) -> Answer:
@@ -267,18 +303,15 @@ class WebhookIngress:
         self.health.observe(held.installation_id, 202, "held")
         return HELD
 
-    async def _observe(
-        self,
-        snapshot: InstallationSnapshot,
-        version: VersionRef,
-        webhooks: Webhooks,
-        delivery: DeliveryReceived,
-    ) -> None:
-        """Shadow run of the observation version; its writes become observed records."""
+    async def observe(
+        self, snapshot: InstallationSnapshot, version: VersionRef, delivery: DeliveryReceived
+    ) -> InvocationResult | None:
+        """Shadow run of an observation version; its writes become observed records (None:
+        the version takes no webhooks)."""
         endpoint = version.manifest.webhooks.endpoint if version.manifest.webhooks else None
         if endpoint is None:
-            return
-        await self.invoker.invoke(
+            return None
+        return await self.invoker.invoke(
             webhook_invocation(snapshot, version, endpoint, delivery, "observe")
         )
 
@@ -321,63 +354,7 @@ class WebhookIngress:
         self, delivery: DeliveryReceived, event: Event, version: VersionRef, dependency: str
     ) -> None:
         """History of a delivery answered 503 (nothing promised; the provider retries)."""
-        summary = DeliverySummary(
-            delivery_id=delivery.delivery_id,
-            installation_id=delivery.installation_id,
-            received_at=delivery.received_at,
-            status=503,
-            outcome="unavailable",
-            reason=dependency,
-            event_type=event_type(event, delivery.headers),
-            event_id=event_id(event, delivery.headers),
-            version_id=version.version_id,
-        )
-        self.background.spawn(self.store.record(summary))
-
-    def _summary(
-        self, delivery: DeliveryReceived, event: Event, version: VersionRef, handled: Handled
-    ) -> DeliverySummary:
-        duplicates = len(handled.claims.duplicates) if handled.claims else 0
-        return DeliverySummary(
-            delivery_id=delivery.delivery_id,
-            installation_id=delivery.installation_id,
-            received_at=delivery.received_at,
-            status=handled.status,
-            outcome=handled.outcome,
-            reason=handled.result.error,
-            event_type=event_type(event, delivery.headers),
-            event_id=event_id(event, delivery.headers),
-            duplicate=handled.outcome == "duplicate",
-            records=len(handled.records),
-            duplicates=duplicates,
-            version_id=version.version_id,
-            secret_revision=delivery.secret_revision,
-            partition=handled.partition,
-            offset=handled.offset,
-            processed_at=time.time(),
-        )
-
-
-def _canonical_record(
-    snapshot: InstallationSnapshot,
-    version: VersionRef,
-    delivery: DeliveryReceived,
-    emission: Emission,
-    source: RecordSource,
-) -> CanonicalRecord:
-    return CanonicalRecord(
-        idempotency_key=emission.idempotency_key,
-        workspace_id=snapshot.workspace_id,
-        installation_id=snapshot.installation_id,
-        extension_key=snapshot.extension_key,
-        version_id=version.version_id,
-        canonical_type=emission.canonical_type,
-        stream=emission.stream,
-        payload=emission.payload,
-        source=source,
-        source_id=delivery.delivery_id,
-        emitted_at=time.time(),
-    )
+        self.background.spawn(self.store.record(unanswered(delivery, event, version, dependency)))
 
 
 def _where(ack: RecordMetadata | None) -> tuple[int | None, int | None]:

@@ -4,8 +4,9 @@ Guarantees:
 - At least once: the consumer commits a batch only after every hook of every change in it
   ran (or exhausted its attempts); a crash redelivers the batch and its hooks run again.
 - Exactly once for what they ingest: a hook's record is published under the key
-  `<change_id>/<hook>/<its own key>` through the shared dedupe store, so the run after a
-  crash finds it done and publishes nothing twice.
+  `<change_id>/<hook>/<its own key>` through the one publish-once path
+  (`services.base.dedupe.once`), so the run after a crash finds it done and publishes
+  nothing twice.
 - A failing hook is retried `attempts` times with exponential backoff, then given up with
   an error line in Logs (`script_type=hook`, `entity`, `event`): it never holds the topic.
   A dependency outage (Redis, Kafka, the snapshot view not caught up) is not the hook's
@@ -17,19 +18,15 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-from aiokafka import AIOKafkaProducer
+import msgspec
 
 from contracts.entities import EntityChange
 from contracts.ids import new_id
 from contracts.logs import ExtensionLogLine
-from contracts.records import CanonicalRecord
-from contracts.topics import CANONICAL_RECORDS
-from runtime.interface import Emission, Invocation, InvocationResult, Invoker
-from services.base.dedupe import Deduplicator
+from runtime.interface import Invocation, InvocationResult, Invoker
+from services.base.dedupe.once import Origin, PublishOnce
 from services.base.errors import DependencyUnavailable
 from services.base.hook_index import HookIndex, Subscription
 
@@ -45,8 +42,7 @@ class AfterHooks:
         index: HookIndex,
         ready: Callable[[], bool],
         invoker: Invoker,
-        dedupe: Deduplicator,
-        producer: Callable[[], AIOKafkaProducer],
+        once: PublishOnce,
         log: LogLine,
         attempts: int,
         backoff_s: float,
@@ -54,8 +50,7 @@ class AfterHooks:
         self.index = index
         self.ready = ready
         self.invoker = invoker
-        self.dedupe = dedupe
-        self.producer = producer
+        self.once = once
         self.log = log
         self.attempts = attempts
         self.backoff_s = backoff_s
@@ -100,43 +95,29 @@ class AfterHooks:
     async def _publish(
         self, sub: Subscription, change: EntityChange, result: InvocationResult
     ) -> None:
-        """The hook's records, each claimed in the shared dedupe store first (acks=all)."""
+        """The hook's records, published once (the path ingress and sync pages take)."""
         if not result.emissions:
             return
         snapshot = sub.snapshot
-        keyed = {
-            f"{change.change_id}/{sub.hook.hook_name}/{e.idempotency_key}": e
-            for e in result.emissions
-        }
-        store = self.dedupe.store
-        by_dedupe = {store.dedupe_key(snapshot.installation_id, key): key for key in keyed}
-        claims = await self.dedupe.claim(
-            list(by_dedupe), token=f"{change.change_id}:{sub.hook.hook_name}"
+        origin = Origin(
+            workspace_id=snapshot.workspace_id,
+            installation_id=snapshot.installation_id,
+            extension_key=snapshot.extension_key,
+            version_id=sub.version.version_id,
+            source="hook",
+            source_id=change.change_id,
         )
-        producer = self.producer()
-        sent_at_ms = int(time.time() * 1000) - 1000  # margin for producer-side timestamps
-        acks: list[asyncio.Future[Any]] = []
-        try:
-            for dedupe_key in claims.mine:
-                key = by_dedupe[dedupe_key]
-                record = _record(sub, change, keyed[key], key)
-                acks.append(
-                    await producer.send(
-                        CANONICAL_RECORDS.name,
-                        CANONICAL_RECORDS.encode(record),
-                        key=CANONICAL_RECORDS.encode_key(record),
-                    )
-                )
-            await asyncio.gather(*acks)
-        except Exception as error:
-            # Not acknowledged is not "not written": handed-over records settle (done or
-            # uncertain, verified on the topic by the next claim); the batch is held.
-            if acks:
-                await self.dedupe.settle(claims, acks, sent_at_ms)
-            else:
-                await self.dedupe.release(claims)
-            raise DependencyUnavailable("kafka") from error
-        await self.dedupe.confirm(claims)
+        emissions = [
+            msgspec.structs.replace(
+                e,
+                idempotency_key=f"{change.change_id}/{sub.hook.hook_name}/{e.idempotency_key}",
+                stream=None,
+            )
+            for e in result.emissions
+        ]
+        token = f"{change.change_id}:{sub.hook.hook_name}"
+        published = await self.once.publish(origin, emissions, token)  # raises: batch held
+        await self.once.confirm(published)
 
     async def _gave_up(
         self, sub: Subscription, change: EntityChange, event: str, error: str
@@ -175,23 +156,4 @@ def _invocation(sub: Subscription, change: EntityChange, event: str, attempt: in
             "change_id": change.change_id,
             "attempt": attempt,
         },
-    )
-
-
-def _record(
-    sub: Subscription, change: EntityChange, emission: Emission, key: str
-) -> CanonicalRecord:
-    s = sub.snapshot
-    return CanonicalRecord(
-        idempotency_key=key,
-        workspace_id=s.workspace_id,
-        installation_id=s.installation_id,
-        extension_key=s.extension_key,
-        version_id=sub.version.version_id,
-        canonical_type=emission.canonical_type,
-        stream=None,
-        payload=emission.payload,
-        source="hook",
-        source_id=change.change_id,
-        emitted_at=time.time(),
     )

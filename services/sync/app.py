@@ -20,6 +20,8 @@ from contracts.topics import (
     STREAM_STATUS,
 )
 from services.base.dedupe import Deduplicator, RecordLedger
+from services.base.dedupe.once import PublishOnce
+from services.base.dedupe.page import PageDedupeStore
 from services.base.hook_index import HookIndex
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
@@ -30,7 +32,7 @@ from services.base.snapshots import Follower, SnapshotView
 from services.sync.after_hooks import AfterHooks
 from services.sync.budget import RequestBudget
 from services.sync.connection_test import ConnectionTester
-from services.sync.dedupe import PageDedupeStore
+from services.sync.delivery import PageDelivery
 from services.sync.dry_run import DryRunner
 from services.sync.oauth import TokenSource
 from services.sync.routes import (
@@ -48,7 +50,7 @@ from services.sync.service import SyncService
 from services.sync.settings import PREFIX, SyncSettings
 from services.sync.status import StatusBoard
 from services.sync.store import SyncStore
-from services.sync.subscribers import SnapshotPartitions
+from services.sync.subscribers import follow_snapshots
 
 
 def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litestar:
@@ -80,16 +82,23 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
     runner = Runner(
         invoker=runtime,
         store=store,
-        dedupe=Deduplicator(
-            PageDedupeStore(infra.redis),
-            ttl_s=settings.dedupe_ttl_s,
-            pending_s=settings.dedupe_pending_s,
-            wait_s=settings.dedupe_pending_s + 2,
-            verify=RecordLedger(
-                infra_settings.kafka_bootstrap_servers,
-                settings.publish_timeout_s * 2,
-                client_id="sync-dedupe-ledger",
-            ).contains,
+        delivery=PageDelivery(
+            PublishOnce(
+                Deduplicator(
+                    PageDedupeStore(infra.redis),
+                    ttl_s=settings.dedupe_ttl_s,
+                    pending_s=settings.dedupe_pending_s,
+                    wait_s=settings.dedupe_pending_s + 2,
+                    verify=RecordLedger(
+                        infra_settings.kafka_bootstrap_servers,
+                        settings.publish_timeout_s * 2,
+                        client_id="sync-dedupe-ledger",
+                    ).contains,
+                ),
+                lambda: infra.producer,
+                timeout_s=settings.publish_timeout_s,
+            ),
+            gap_window_s=settings.webhook_gap_window_s,
         ),
         board=board,
         budget=budget,
@@ -103,6 +112,7 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
             gap_window_s=settings.webhook_gap_window_s,
         ),
     )
+    view = SnapshotView()
     scheduler = Scheduler(
         runner=runner,
         store=store,
@@ -110,16 +120,19 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
         budget=budget,
         max_concurrent=settings.max_concurrent_runs,
         jitter_fraction=settings.jitter_fraction,
+        view=view,
     )
-    partitions = SnapshotPartitions(
-        infra_settings.kafka_bootstrap_servers, settings.group_id, scheduler, lambda: infra.producer
+    partitions = follow_snapshots(
+        infra_settings.kafka_bootstrap_servers,
+        settings.group_id,
+        scheduler,
+        view,
+        lambda: infra.producer,
     )
-    # The scheduler's own group consumer (it needs the rebalance callbacks FastStream hides);
-    # like infra.subscribe, it parks what it cannot decode on the dead-letter topic.
     infra.consumers.reader(INSTALLATION_SNAPSHOTS)
     infra.publisher(DEAD_LETTERS)
-    infra.readiness.checks["scheduler"] = lambda: partitions.caught_up
-    after_hooks, follower = _after_hooks(settings, infra, runtime, runner.dedupe)
+    infra.readiness.checks["scheduler"] = lambda: view.ready
+    after_hooks, follower = _after_hooks(settings, infra, runtime, runner.delivery.once)
 
     async def begin() -> None:  # after Kafka answered: runs publish from their first page
         scheduler.start()
@@ -139,7 +152,7 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
 
     infra.after_connect.append(begin)
     service = SyncService(store, audit)
-    dry_runner = DryRunner(scheduler.snapshots.get, runtime, tokens)
+    dry_runner = DryRunner(view.get, runtime, tokens)
     tester = ConnectionTester(runtime, lambda line: publish(infra.producer, EXTENSION_LOGS, line))
     app = build_http_app(
         service="sync",
@@ -167,7 +180,7 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
 
 
 def _after_hooks(
-    settings: SyncSettings, infra: Infrastructure, runtime: Any, dedupe: Deduplicator
+    settings: SyncSettings, infra: Infrastructure, runtime: Any, once: PublishOnce
 ) -> tuple[AfterHooks, Follower]:
     """after_* hooks on entities.changes.v1, over every installation's snapshot (all partitions)."""
     view = SnapshotView()
@@ -179,8 +192,7 @@ def _after_hooks(
         index=index,
         ready=lambda: view.ready,
         invoker=runtime,
-        dedupe=dedupe,
-        producer=lambda: infra.producer,
+        once=once,
         log=lambda line: publish(infra.producer, EXTENSION_LOGS, line),
         attempts=settings.after_hook_attempts,
         backoff_s=settings.after_hook_backoff_s,

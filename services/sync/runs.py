@@ -1,4 +1,6 @@
-"""One run of one stream or job: pages until `has_more` is false, cursor committed per page.
+"""One run of one stream or job: its lease, its pages until `has_more` is false, its cursor
+committed per page, and how it ended (a typed `StatusChange`). Delivering a page's records
+is `delivery.py`; forgetting an uninstalled installation is `Runner.uninstalled`.
 
 Guarantees:
 - Never two runs of one target at once: the run holds a Redis lease (renewed while it goes
@@ -18,31 +20,25 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot
 from contracts.logs import ExtensionLogLine
-from contracts.records import CanonicalRecord
-from contracts.topics import CANONICAL_RECORDS, EXTENSION_LOGS
-from runtime.interface import Emission, Invocation, InvocationResult, Invoker
-from runtime.pages import stamp_of
-from services.base.dedupe import Deduplicator
+from contracts.streams import StreamStatus
+from contracts.topics import EXTENSION_LOGS
+from runtime.interface import Invocation, InvocationResult, Invoker
 from services.base.kafka import publish
-from services.base.tasks import Background
 from services.sync.budget import RequestBudget
+from services.sync.delivery import PageDelivery, PageFailed
 from services.sync.oauth import NeedsReauth, TokenSource
 from services.sync.schemas import CursorEntry
-from services.sync.status import StatusBoard
+from services.sync.status import StatusBoard, StatusChange
 from services.sync.store import SyncStore
 from services.sync.targets import Target
 
 log = logging.getLogger(__name__)
-
-
-class PageFailed(RuntimeError):
-    """A page could not be read or delivered; the cursor stays at the last good page."""
 
 
 class LeaseLost(RuntimeError):
@@ -57,7 +53,7 @@ class RunOutcome:
     state: str  # ok | error | busy | lease_lost | needs_reauth
     more: bool = False  # stopped at the page limit with pages left: run again soon
     failures: int = 0
-    changes: dict[str, Any] = field(default_factory=dict)
+    change: StatusChange = field(default_factory=StatusChange)
 
 
 @dataclass(frozen=True)
@@ -79,7 +75,7 @@ class Runner:
         *,
         invoker: Invoker,
         store: SyncStore,
-        dedupe: Deduplicator,
+        delivery: PageDelivery,
         board: StatusBoard,
         budget: RequestBudget,
         tokens: TokenSource,
@@ -88,14 +84,23 @@ class Runner:
     ) -> None:
         self.invoker = invoker
         self.store = store
-        self.dedupe = dedupe
+        self.delivery = delivery
         self.board = board
         self.budget = budget
         self.tokens = tokens
         self.producer = producer
         self.limits = limits
-        self.settling = Background()  # timed-out publishes resolving their claims
+        self.settling = delivery.once.settling  # timed-out publishes resolving their claims
         self.pages_fetched = 0  # every page call made by this process (bench and tests read it)
+
+    async def uninstalled(self, installation_id: str) -> None:
+        """Forget an uninstalled installation (its runs ended): cursors, history and status
+        dropped, its streams' statuses tombstoned on the compacted topic."""
+        slots = await self.store.drop_installation(installation_id)
+        streams = sorted({s.split(":", 1)[1] for s in slots if "@" not in s})
+        if streams:
+            await self.board.tombstone(installation_id, streams)
+        self.board.forget(installation_id)
 
     def backoff_s(self, failures: int) -> float:
         """Exponential in consecutive failures, capped."""
@@ -108,28 +113,67 @@ class Runner:
         target: Target,
         snapshot: InstallationSnapshot,
         stopping: Callable[[], bool] = lambda: False,
+        then: Callable[[RunOutcome], StatusChange] = lambda outcome: StatusChange(),
     ) -> RunOutcome:
         """Run `target` once if its lease is free; `busy` when another run holds it.
 
         `stopping()` is checked before every page: a run asked to stop (its partition is
         being revoked) ends at a page boundary, so the next owner never fetches a page this
-        replica is still fetching.
+        replica is still fetching. `then(outcome)` (the scheduler's next due time) joins the
+        final status, stored with the lease's release in one Redis call: a run costs three
+        calls (start, a commit per page, finish) besides its status lines on Kafka.
         """
         inst, slot = target.installation_id, target.slot
-        token = await self.store.acquire(inst, slot, self.limits.lease_ttl_s)
-        if token is None:
-            return RunOutcome(state="busy")
-        renewer = asyncio.create_task(self._keep(target, token))
+        before = await self.board.current(target)
         run_id = new_id("run")
+        running = self.board.changed(
+            target,
+            before,
+            StatusChange(
+                state="running",
+                run_id=run_id,
+                last_run_at=time.time(),
+                mode=target.mode,
+                kind=target.kind,
+            ),
+        )
+        assert running is not None  # a new run id is always a change
+        started = await self.store.start(inst, slot, self.limits.lease_ttl_s, running)
+        if started is None:
+            busy = RunOutcome(state="busy")
+            await self.board.update(target, then(busy))
+            return busy
+        token, cursor = started
+        await self.board.stored(target, running)
+        renewer = asyncio.create_task(self._keep(target, token))
+        outcome: RunOutcome | None = None
         try:
-            return await self._pages(target, snapshot, token, run_id, stopping)
+            outcome = await self._pages(target, snapshot, token, run_id, stopping, before, cursor)
+            return outcome
         finally:
             renewer.cancel()
             await asyncio.gather(renewer, return_exceptions=True)
-            try:
-                await self.store.release(inst, slot, token)
-            except Exception:
-                pass  # it expires after lease_ttl_s
+            await self._finish(target, token, outcome, then)
+
+    async def _finish(
+        self,
+        target: Target,
+        token: str,
+        outcome: RunOutcome | None,
+        then: Callable[[RunOutcome], StatusChange],
+    ) -> None:
+        """Release the lease and store the final status (None: cancelled, status as it is)."""
+        status = None
+        if outcome is not None:
+            change = outcome.change.then(then(outcome))
+            status = self.board.changed(target, await self.board.current(target), change)
+        try:
+            await self.store.finish(target.installation_id, target.slot, token, status)
+        except Exception:
+            log.warning("run end not stored", extra={"slot": target.slot})
+            return  # the lease expires after lease_ttl_s; the status stays `running`
+        if status is not None:
+            await self.board.stored(target, status)
 
     async def _keep(self, target: Target, token: str) -> None:
         while True:
@@ -148,31 +192,22 @@ class Runner:
         token: str,
         run_id: str,
         stopping: Callable[[], bool],
+        status: StreamStatus,
+        cursor: str | None,
     ) -> RunOutcome:
-        status = await self.board.current(target)
-        started = time.time()
-        await self.board.update(
-            target,
-            state="running",
-            run_id=run_id,
-            last_run_at=started,
-            mode=target.mode,
-            kind=target.kind,
-        )
-        cursor = await self.store.cursor(target.installation_id, target.slot)
         pages = records = 0
         total, gap_total = status.records_total, status.webhook_gap
-        progress: dict[str, Any] = {}
+        progress = StatusChange()
         more = False
         try:
             for _ in range(self.limits.max_pages):
                 if stopping():
                     more = True
                     break
-                if progress:  # a page of a longer run: the status shows the moving cursor
-                    await self.board.update(target, **progress)
+                if pages:  # a page of a longer run: the status shows the moving cursor
+                    await self.board.update(target, progress)
                 result = await self._invoke(target, snapshot, cursor, run_id)
-                new, gaps = await self._deliver(target, snapshot, result, run_id, status)
+                new, gaps = await self.delivery.deliver(target, snapshot, result, run_id, status)
                 pages += 1
                 records += new
                 total += new
@@ -191,28 +226,28 @@ class Runner:
                     target.installation_id, target.slot, token, cursor, entry
                 ):
                     raise LeaseLost("the run lease was lost before the cursor commit")
-                progress = {
-                    "cursor": cursor,
-                    "pages_last_run": pages,
-                    "records_last_run": records,
-                    "records_total": total,
-                    "webhook_gap": gap_total,
-                }
+                progress = StatusChange(
+                    cursor=cursor,
+                    pages_last_run=pages,
+                    records_last_run=records,
+                    records_total=total,
+                    webhook_gap=gap_total,
+                )
                 more = result.has_more and target.kind == "stream"
                 if not more:
                     break
         except LeaseLost as lost:
             log.warning("run stopped", extra={"slot": target.slot, "reason": str(lost)})
-            return RunOutcome(state="lease_lost", changes=progress)
+            return RunOutcome(state="lease_lost", change=progress)
         except NeedsReauth as error:
-            changes = {"state": "needs_reauth", "last_error": str(error)}
-            return RunOutcome(
-                state="needs_reauth", changes={**progress, **changes, "last_error_at": time.time()}
+            reauth = StatusChange(
+                state="needs_reauth", last_error=str(error), last_error_at=time.time()
             )
+            return RunOutcome(state="needs_reauth", change=progress.then(reauth))
         except Exception as error:
             return await self._failed(target, snapshot, run_id, error, progress)
-        done = {"state": "ok", "last_success_at": time.time(), "consecutive_failures": 0}
-        return RunOutcome(state="ok", more=more, changes={**progress, **done})
+        done = StatusChange(state="ok", last_success_at=time.time(), consecutive_failures=0)
+        return RunOutcome(state="ok", more=more, change=progress.then(done))
 
     async def _invoke(
         self, target: Target, snapshot: InstallationSnapshot, cursor: str | None, run_id: str
@@ -246,103 +281,26 @@ class Runner:
             raise PageFailed(result.error or result.outcome)
         raise PageFailed("the provider refused the refreshed token (401)")
 
-    async def _deliver(
-        self,
-        target: Target,
-        snapshot: InstallationSnapshot,
-        result: InvocationResult,
-        run_id: str,
-        status: Any,
-    ) -> tuple[int, int]:
-        """Publish the page's new records (acks=all); (records published, webhook-gap count)."""
-        if target.mode != "active":
-            return result.observed, 0  # the runtime published them to the observed topic
-        emissions = result.emissions
-        if not emissions:
-            return 0, 0
-        inst = target.installation_id
-        by_key = {self.dedupe.store.dedupe_key(inst, e.idempotency_key): e for e in emissions}
-        claims = await self.dedupe.claim(list(by_key), token=run_id)
-        fresh = [by_key[key] for key in claims.mine]
-        producer = self.producer()
-        sent_at_ms = int(time.time() * 1000) - 1000  # margin for producer-side timestamps
-        acks: list[asyncio.Future[Any]] = []
-        try:
-            for emission in fresh:
-                record = self._record(target, snapshot, emission, run_id)
-                acks.append(await CANONICAL_RECORDS.send(producer, record))
-            await asyncio.gather(*acks)
-        except Exception as error:
-            sent, unsent = claims.mine[: len(acks)], claims.mine[len(acks) :]
-            if unsent:  # never handed to the producer: free for the next run at once
-                await self.dedupe.release(replace(claims, mine=unsent))
-            if sent:
-                # Not acknowledged is not "not written": settle marks the keys done or
-                # uncertain (looked up on the topic by the next claim), never just free.
-                self.settling.spawn(
-                    self.dedupe.settle(replace(claims, mine=sent), acks, sent_at_ms)
-                )
-            raise PageFailed(
-                f"records not acknowledged by Kafka: {type(error).__name__}"
-            ) from error
-        await self.dedupe.confirm(claims)
-        return len(fresh), self._gaps(snapshot, target, fresh, status)
-
-    def _gaps(
-        self, snapshot: InstallationSnapshot, target: Target, fresh: list[Emission], status: Any
-    ) -> int:
-        """Webhook gap: records new to the shared dedupe store although older than the window.
-
-        Only for a connector that also takes webhooks, and only after the stream's first
-        successful sweep (the initial backfill finds every old record new, by design). A
-        record whose key the webhook path had delivered is a duplicate, never `fresh`.
-        """
-        manifest = snapshot.active.manifest if snapshot.active else None
-        if manifest is None or manifest.webhooks is None or status.last_success_at is None:
-            return 0
-        horizon = time.time() - self.limits.gap_window_s
-        stamps = (stamp_of(e.payload) for e in fresh)
-        return sum(1 for s in stamps if isinstance(s, int | float) and s < horizon)
-
-    @staticmethod
-    def _record(
-        target: Target, snapshot: InstallationSnapshot, emission: Emission, run_id: str
-    ) -> CanonicalRecord:
-        return CanonicalRecord(
-            idempotency_key=emission.idempotency_key,
-            workspace_id=snapshot.workspace_id,
-            installation_id=snapshot.installation_id,
-            extension_key=snapshot.extension_key,
-            version_id=target.version_id,
-            canonical_type=emission.canonical_type,
-            stream=emission.stream,
-            payload=emission.payload,
-            source="stream",
-            source_id=run_id,
-            emitted_at=time.time(),
-        )
-
     async def _failed(
         self,
         target: Target,
         snapshot: InstallationSnapshot,
         run_id: str,
         error: Exception,
-        progress: dict[str, Any],
+        progress: StatusChange,
     ) -> RunOutcome:
         status = await self.board.current(target)
         failures = status.consecutive_failures + 1
         message = str(error) or type(error).__name__
         await self._log_error(target, snapshot, run_id, message, error)
-        changes = {
-            **progress,
-            "state": "error" if failures == 1 else "backing_off",
-            "consecutive_failures": failures,
-            "error_count": status.error_count + 1,
-            "last_error": message[:500],
-            "last_error_at": time.time(),
-        }
-        return RunOutcome(state="error", failures=failures, changes=changes)
+        failed = StatusChange(
+            state="error" if failures == 1 else "backing_off",
+            consecutive_failures=failures,
+            error_count=status.error_count + 1,
+            last_error=message[:500],
+            last_error_at=time.time(),
+        )
+        return RunOutcome(state="error", failures=failures, change=progress.then(failed))
 
     async def _log_error(
         self,

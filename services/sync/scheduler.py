@@ -1,28 +1,36 @@
 """The partition-aware scheduler: every stream and job of the installations this replica owns.
 
-A target runs at once (within a small jitter) when its installation becomes active, then every
-interval plus a random jitter of up to `jitter_fraction` of it, so thousands of targets with
-one interval spread out. A run that stopped at its page limit with pages left runs again at
-once; failures back off exponentially (capped). At most `max_concurrent` runs at a time; a
-target is never started while this replica still runs it, and the Redis lease keeps other
-replicas out. Admin run requests (the HTTP API, served by any replica) are picked up from
-Redis by the owning replica within one tick.
+A target runs at once (within a small jitter) when its installation becomes active, then on
+its installation's grid: every interval at the installation's phase (a fraction of the
+interval drawn from its id), at least half an interval after the activation run. Thousands of
+installations spread evenly over an interval, while the streams of one installation come
+due together and run back to back on its one warm runtime worker (a worker serves one
+installation: scattering its streams would fork a worker for nearly every run).
+A run that stopped at its page limit with pages left runs again at once; failures back off
+exponentially (capped). At most `max_concurrent` runs at a time; a target is never started
+while this replica still runs it, and the Redis lease keeps other replicas out. Admin run
+requests (the HTTP API, served by any replica) are picked up from Redis by the owning replica
+within one tick.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import heapq
 import itertools
 import logging
+import math
 import random
 import time
 from collections import deque
 
 from contracts.installations import InstallationSnapshot
+from contracts.streams import StreamState
+from services.base.snapshots import SnapshotView
 from services.sync.budget import RequestBudget
 from services.sync.runs import Runner, RunOutcome
-from services.sync.status import StatusBoard
+from services.sync.status import StatusBoard, StatusChange
 from services.sync.store import SyncStore
 from services.sync.targets import Target, declared_targets, targets_of
 
@@ -42,6 +50,7 @@ class Scheduler:
         budget: RequestBudget,
         max_concurrent: int,
         jitter_fraction: float,
+        view: SnapshotView,
         tick_s: float = 0.5,
     ) -> None:
         self.runner = runner
@@ -51,8 +60,7 @@ class Scheduler:
         self.max_concurrent = max_concurrent
         self.jitter_fraction = jitter_fraction
         self.tick_s = tick_s
-        self.snapshots: dict[str, InstallationSnapshot] = {}
-        self.partition_of: dict[str, int] = {}
+        self.view = view  # this replica's installations (the shared snapshot follower's)
         self.live: set[int] = set()
         self.targets: dict[Key, Target] = {}
         # The keys of `targets` by installation: a snapshot's reconcile touches only its own
@@ -62,7 +70,7 @@ class Scheduler:
         self.running: dict[Key, asyncio.Task[None]] = {}
         self.stopping: set[Key] = set()  # runs asked to end at their next page boundary
         self.handover_s = 30.0  # longest a revocation waits for runs to reach a boundary
-        self.phased: set[Key] = set()  # targets whose schedule took its random phase
+        self.phased: set[Key] = set()  # targets on their installation's grid (ran once)
         self.lateness: deque[float] = deque(maxlen=100_000)  # seconds late per started run
         self._heap: list[tuple[float, int, Key]] = []
         self._seq = itertools.count()
@@ -85,7 +93,7 @@ class Scheduler:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._drain(list(self.running))
 
-    # Partitions (called by the snapshot consumer) -----------------------------------------
+    # Partitions and snapshots (the snapshot follower's owner and view listener) -----------
 
     async def partitions_assigned(self, partitions: list[int]) -> None:
         log.info("snapshot partitions assigned", extra={"partitions": partitions})
@@ -93,33 +101,28 @@ class Scheduler:
     async def partitions_revoked(self, partitions: list[int]) -> None:
         gone = set(partitions)
         self.live -= gone
-        installations = [i for i, p in self.partition_of.items() if p in gone]
+        installations = [s.installation_id for s in self.view.in_partitions(partitions)]
         keys = [k for i in installations for k in self.keys_of.get(i, ())]
         for key in keys:
             self._unschedule(key)
         await self._drain(keys)
-        for installation_id in installations:
-            self.snapshots.pop(installation_id, None)
-            self.partition_of.pop(installation_id, None)
+        for installation_id in installations:  # the follower drops them from the view next
             self.board.forget(installation_id)
             self.budget.forget(installation_id)
         if partitions:
             log.info("snapshot partitions revoked", extra={"partitions": partitions})
 
-    async def snapshot_read(self, partition: int, snapshot: InstallationSnapshot) -> None:
-        current = self.snapshots.get(snapshot.installation_id)
-        if current is not None and current.revision >= snapshot.revision:
-            return  # stale or repeated: never move an installation backwards
-        self.snapshots[snapshot.installation_id] = snapshot
-        self.partition_of[snapshot.installation_id] = partition
-        if partition in self.live:
-            await self.reconcile(snapshot, previous=current)
+    async def snapshot_changed(
+        self, snapshot: InstallationSnapshot, previous: InstallationSnapshot | None
+    ) -> None:
+        """A newer snapshot is in the view (stale or repeated ones never reach here)."""
+        if self.view.partition_of.get(snapshot.installation_id) in self.live:
+            await self.reconcile(snapshot, previous=previous)
 
     async def partition_live(self, partition: int) -> None:
         self.live.add(partition)
-        for installation_id, p in list(self.partition_of.items()):
-            if p == partition:
-                await self.reconcile(self.snapshots[installation_id], previous=None)
+        for snapshot in self.view.in_partitions([partition]):
+            await self.reconcile(snapshot, previous=None)
 
     # Decisions ---------------------------------------------------------------------------
 
@@ -135,46 +138,54 @@ class Scheduler:
             # Its runs end first (at a page boundary, bounded, then cancelled): a run still in
             # flight after the drop wrote its stream's status back when it ended.
             await self._drain([k for k in self.running if k[0] == inst])
-            slots = await self.store.drop_installation(inst)
-            streams = sorted({s.split(":", 1)[1] for s in slots if "@" not in s})
-            if streams:
-                await self.board.tombstone(inst, streams)
-            self.board.forget(inst)
+            await self.runner.uninstalled(inst)
             return
         if not wanted:
-            state = self._paused_state(snapshot)
-            if state is not None:
+            paused = self._paused_state(snapshot)
+            if paused is not None:
                 for target in declared_targets(snapshot):
-                    await self.board.update(target, state=state, next_run_at=None)
+                    await self.board.update(target, StatusChange(state=paused, next_run_at=None))
             return
         now = time.time()
-        for key, target in wanted.items():
-            known = key in self.targets
-            self.targets[key] = target
-            self.keys_of.setdefault(inst, set()).add(key)
-            if known or key in self.running:
-                continue
+        new = [t for k, t in wanted.items() if k not in self.targets and k not in self.running]
+        self.targets.update(wanted)
+        self.keys_of.setdefault(inst, set()).update(wanted)
+        await self.board.load(inst, new)  # one read for the installation, not one per target
+        announced = []
+        for target in new:
+            key = target.key
             status = await self.board.current(target)
-            due = now + random.uniform(0, min(1.0, target.every_s * self.jitter_fraction))
+            spread = min(1.0, target.every_s * self.jitter_fraction)
+            due = now + spread * self._phase(inst)  # one installation's targets together
             if status.next_run_at is not None and status.state not in ("disabled", "needs_reauth"):
                 # The schedule survives a rebalance or a restart: the previous owner stored
                 # when this target is due next (now, for a run that stopped with pages left).
                 due = max(due, status.next_run_at)
             self._schedule(key, due)
-            paused = ("disabled", "needs_reauth", "running")  # running: its owner is gone
-            state = "idle" if status.state in paused else status.state
-            await self.board.update(target, state=state, next_run_at=due)
+            gone = ("disabled", "needs_reauth", "running")  # running: its owner is gone
+            state: StreamState = "idle" if status.state in gone else status.state
+            announced.append(self.board.update(target, StatusChange(state=state, next_run_at=due)))
+        await asyncio.gather(*announced)  # its statuses' writes and acks travel together
 
     @staticmethod
-    def _paused_state(snapshot: InstallationSnapshot) -> str | None:
+    def _paused_state(snapshot: InstallationSnapshot) -> StreamState | None:
         if snapshot.oauth is not None and snapshot.oauth.status == "needs_reauth":
             return "needs_reauth"
         if snapshot.state == "disabled":
             return "disabled"
         return None
 
-    def _interval(self, target: Target) -> float:
-        return target.every_s * (1 + random.uniform(0, self.jitter_fraction))
+    @staticmethod
+    def _phase(installation_id: str) -> float:
+        """The installation's place in every interval, in [0, 1): the same on every replica."""
+        digest = hashlib.blake2b(installation_id.encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64
+
+    def _on_grid(self, target: Target, after: float) -> float:
+        """The first time after `after` on the installation's grid for this interval."""
+        every = target.every_s
+        offset = self._phase(target.installation_id) * every
+        return offset + (math.floor((after - offset) / every) + 1) * every
 
     def _schedule(self, key: Key, at: float) -> None:
         self.due_at[key] = at
@@ -229,10 +240,15 @@ class Scheduler:
 
     async def _run(self, key: Key) -> None:
         target = self.targets[key]
-        snapshot = self.snapshots[target.installation_id]
-        outcome = RunOutcome(state="error")
+        snapshot = self.view.get(target.installation_id)
+        assert snapshot is not None  # targets leave with their installation
         try:
-            outcome = await self.runner.run(target, snapshot, lambda: key in self.stopping)
+            await self.runner.run(
+                target,
+                snapshot,
+                lambda: key in self.stopping,
+                then=lambda outcome: self._after(key, outcome),
+            )
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -241,20 +257,17 @@ class Scheduler:
             self.running.pop(key, None)
             self.stopping.discard(key)
             self._wake.set()
-        changes = dict(outcome.changes)
-        if key in self.targets and key not in self.due_at:  # else unscheduled, or run-now
-            target = self.targets[key]
-            due = self._next_due(key, target, outcome)
-            if due is None:
-                self._unschedule(key)
-            else:
-                self._schedule(key, due)
-            changes["next_run_at"] = due
-        if changes:
-            try:
-                await self.board.update(target, **changes)
-            except Exception:
-                log.warning("status not updated", extra={"slot": target.slot})
+
+    def _after(self, key: Key, outcome: RunOutcome) -> StatusChange:
+        """Schedule a target's next run after `outcome`; the status change announcing it."""
+        if key not in self.targets or key in self.due_at:  # unscheduled, or run-now
+            return StatusChange()
+        due = self._next_due(key, self.targets[key], outcome)
+        if due is None:
+            self._unschedule(key)
+        else:
+            self._schedule(key, due)
+        return StatusChange(next_run_at=due)
 
     def _next_due(self, key: Key, target: Target, outcome: RunOutcome) -> float | None:
         """When a target runs next after `outcome` (None: not until its snapshot changes)."""
@@ -266,11 +279,11 @@ class Scheduler:
                 return now
             if key not in self.phased:
                 # After the first run (the activation backfill, which runs at once) a target
-                # takes a random phase within one interval: thousands activated together
-                # spread evenly instead of firing together every interval.
+                # joins its installation's grid, at least half an interval later: thousands
+                # activated together spread evenly instead of firing together every interval.
                 self.phased.add(key)
-                return now + target.every_s * random.uniform(0.5, 1.5)
-            return now + self._interval(target)
+                return self._on_grid(target, now + target.every_s / 2)
+            return self._on_grid(target, now)
         if outcome.state == "error":
             return now + self.runner.backoff_s(outcome.failures)
         # busy or lease lost: another replica has it now; look again soon

@@ -25,8 +25,8 @@ class SyncSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_concurrent_runs: int = 32
     # A run lease lives this long and is renewed every third of it while the run goes on.
     lease_ttl_s: float = 30.0
-    # Runs start up to this fraction of their interval late on purpose, so that thousands of
-    # streams with one interval spread over it instead of firing in the same second.
+    # Activation runs start up to this fraction of their interval (at most 1 s) late, by
+    # installation, so that thousands activated together do not start in the same instant.
     jitter_fraction: float = 0.1
     # Consecutive failures back off base * 2^(n-1) seconds, capped.
     backoff_base_s: float = 5.0

@@ -36,6 +36,25 @@ _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
+# A run's start: lease taken, its `running` status stored, its cursor read, in one call.
+# KEYS: lease, fence, cursors, status; ARGV: slot, ttl ms, status json.
+# {token, has cursor, cursor}, or false when the lease is held.
+_START = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local token = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])
+local cursor = redis.call('HGET', KEYS[3], ARGV[1])
+if cursor then return {token, 1, cursor} end
+return {token, 0, ''}
+"""
+# A run's end: lease released (if still ours) and its final status stored, in one call.
+# KEYS: lease, status; ARGV: token, slot, status json.
+_FINISH = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -85,6 +104,8 @@ class SyncStore:
         self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
+        self._start = redis.register_script(_START)
+        self._finish = redis.register_script(_FINISH)
         self._commit = redis.register_script(_COMMIT)
         self._admin_set = redis.register_script(_ADMIN_SET)
 
@@ -115,6 +136,38 @@ class SyncStore:
             keys=[self._lease(installation_id, slot), keys["fence"]], args=[slot, int(ttl_s * 1000)]
         )
         return None if token is None else str(int(token))
+
+    async def start(
+        self, installation_id: str, slot: str, ttl_s: float, running: StreamStatus
+    ) -> tuple[str, str | None] | None:
+        """Take the run lease and store its `running` status: (fencing token, committed
+        cursor), or None (nothing written) while another run holds the lease."""
+        keys = self._keys(installation_id)
+        found = await self._start(
+            keys=[
+                self._lease(installation_id, slot),
+                keys["fence"],
+                keys["cursors"],
+                keys["status"],
+            ],
+            args=[slot, int(ttl_s * 1000), msgspec.json.encode(running)],
+        )
+        if not found:
+            return None
+        token, has_cursor, cursor = found
+        return str(int(token)), _text(cursor) if int(has_cursor) else None
+
+    async def finish(
+        self, installation_id: str, slot: str, token: str, status: StreamStatus | None
+    ) -> None:
+        """Give the lease back if it is still ours and store the run's final status."""
+        if status is None:
+            await self.release(installation_id, slot, token)
+            return
+        await self._finish(
+            keys=[self._lease(installation_id, slot), self._keys(installation_id)["status"]],
+            args=[token, slot, msgspec.json.encode(status)],
+        )
 
     async def renew(self, installation_id: str, slot: str, token: str, ttl_s: float) -> bool:
         """Extend the lease; False when it was lost (expired and taken, or reset)."""

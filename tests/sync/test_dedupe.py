@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contracts.ids import new_id
 from services.base.dedupe import DedupeStore, Deduplicator
-from services.sync.dedupe import PageDedupeStore
+from services.base.dedupe.page import PageDedupeStore
 
 
 async def never_written(installation_id: str, key: str, since_ms: int) -> bool:

@@ -5,36 +5,30 @@ hash-tagged per installation), so a record a webhook delivered and a poll later 
 published once. The states (pending → done, or → uncertain after a publish timed out) and
 their guarantees are in `deduplicator.py`.
 
-How a caller other than ingress uses it (sync writing a page of records, say)::
+Callers do not use these pieces one by one: `once.PublishOnce` is the one path that claims
+the keys, publishes the records (and ingress' raw delivery), and confirms or settles, for
+ingress and sync alike::
 
-    store = DedupeStore(redis)                      # or a subclass sharing its tick pipeline
-    dedupe = Deduplicator(
-        store,
-        ttl_s=7 * 86400,                            # ≥ the providers' retry horizon
-        pending_s=30.0,                             # > the producer's request timeout
-        wait_s=producer_timeout_s + 2,              # how long a duplicate waits for a claimant
-        verify=RecordLedger(bootstrap_servers, producer_timeout_s * 2).contains,
+    once = PublishOnce(
+        Deduplicator(
+            PageDedupeStore(redis),                 # or a DedupeStore sharing its tick pipeline
+            ttl_s=7 * 86400,                        # ≥ the providers' retry horizon
+            pending_s=30.0,                         # > the producer's request timeout
+            wait_s=producer_timeout_s + 2,          # how long a duplicate waits for a claimant
+            verify=RecordLedger(bootstrap_servers, producer_timeout_s * 2).contains,
+        ),
+        lambda: producer,
+        timeout_s=producer_timeout_s,
     )
-    keys = [store.dedupe_key(installation_id, r.idempotency_key) for r in records]
-    claims = await dedupe.claim(keys, token=page_id)  # raises DependencyUnavailable
-    mine = set(claims.mine)                            # publish only these; the rest are dupes
-    new = [r for k, r in zip(keys, records) if k in mine]  (first occurrence of each key)
-    sent_at_ms = int(time.time() * 1000) - 1000      # margin for producer-side timestamps
-    try:
-        await publish_and_await_acks(new)             # acks=all
-    except TimeoutOrBrokerError as error:
-        if acks_still_pending:                       # timeout is not failure
-            spawn(dedupe.settle(claims, acks_still_pending, sent_at_ms))
-        else:
-            await dedupe.release(claims)
-        raise                                          # do not commit the offset / the cursor
-    await dedupe.confirm(claims)                       # done; a failure here only expires
+    published = await once.publish(origin, emissions, page_or_delivery_id)  # or 503 / no cursor
+    await once.confirm(published)                   # a failure here only leaves claims to expire
 
 `token` names the claimant (a delivery id, a page id): a retry with the same token reclaims its
 own pending keys. `verify(installation_id, idempotency_key, since_ms)` is what resolves an
 *uncertain* key: `RecordLedger.contains` scans the installation's partition of
 `ingest.canonical.v1` from `since_ms`, so records must be keyed by installation id (as the
-topic declares). `claims.duplicates` lists the keys already done: report them as `duplicate`.
+topic declares). `published.duplicates` lists the idempotency keys already written: report
+them as `duplicate`.
 """
 
 from services.base.dedupe.deduplicator import UNCERTAIN, Claims, Deduplicator, Verify

@@ -13,7 +13,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from services.base.dedupe import DONE, DedupeStore, Queue
+from services.base.dedupe.store import DONE, DedupeStore
+from services.base.dedupe.tick import Queue
 
 _CLAIM = """
 local holders = {}
