@@ -63,12 +63,15 @@ async def test_activity_charts_on_installed_connection_and_deliveries(browser, s
         "img", name="Webhook deliveries per hour: 55 2xx, 0 4xx, 4 5xx"
     )
 
+    errors_chart = page.get_by_role("img", name="Errors per hour: 3 error")
+
     async def drawn() -> bool:  # once the logs service has stored what was published
+        # (health windows and log lines are consumed separately: wait for both)
         await page.goto(connection)
-        return await deliveries_chart.count() == 1
+        return await deliveries_chart.count() == 1 and await errors_chart.count() == 1
 
     await eventually(drawn, timeout=30)
-    await expect(page.get_by_role("img", name="Errors per hour: 3 error")).to_be_visible()
+    await expect(errors_chart).to_be_visible()
     assert "<script" not in (await page.locator(".charts").inner_html())
     await shot(page, "chart-connection")
 
