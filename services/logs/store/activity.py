@@ -41,7 +41,9 @@ class ActivityStore:
             params,
         )
         errors = await self.clickhouse.rows(
-            f"SELECT installation_id, {bucket.format(col='at')} AS t, count() FROM log_lines "
+            # distinct lines: a line stored twice (a redelivered batch) is one error
+            f"SELECT installation_id, {bucket.format(col='at')} AS t, uniqExact(log_id) "
+            "FROM log_lines "
             f"WHERE {scope} AND level = 'error' AND at >= {{since:DateTime64(6, 'UTC')}} "
             "GROUP BY installation_id, t",
             params,
