@@ -71,9 +71,12 @@ def save(bootstrap: str, directory: Path, groups: list[str] = (), timeout_s: flo
     `groups` are the consumer groups whose positions are kept (Tansu cannot list groups).
     """
     snapshot = asyncio.run(_snapshot(bootstrap, list(groups), timeout_s))
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     temporary = directory / (SAVE_FILE + ".tmp")
-    temporary.write_bytes(msgspec.msgpack.encode(snapshot))
+    # Deliveries' raw bodies are in it: readable by the suite's own user only.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(msgspec.msgpack.encode(snapshot))
     os.replace(temporary, directory / SAVE_FILE)  # a crash mid-save keeps the previous one
     return len(snapshot.messages)
 
