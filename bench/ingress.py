@@ -37,7 +37,7 @@ from redis.asyncio import Redis
 
 from bench import load
 from bench.api_routes import RATE_LIMIT_ENV, install_deals_board, route_requests
-from cli.embedded import free_port, start_broker, start_valkey
+from cli.embedded import free_port, on_free_port, start_broker, start_valkey
 from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.secrets import SecretEntry
@@ -62,11 +62,13 @@ def infrastructure() -> Iterator[dict[str, str]]:
     home = Path(tempfile.mkdtemp(prefix="backfill-bench-"))
     try:
         if "KAFKA_BOOTSTRAP_SERVERS" not in env:
-            broker = start_broker(free_port(), home / "broker.log")
+            broker = on_free_port(lambda port: start_broker(port, home / "broker.log"))
             started.append(broker)
             env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{broker.port}"
         if "REDIS_URL" not in env:
-            valkey = start_valkey(free_port(), home / "valkey", home / "valkey.log")
+            valkey = on_free_port(
+                lambda port: start_valkey(port, home / "valkey", home / "valkey.log")
+            )
             started.append(valkey)
             env["REDIS_URL"] = f"redis://127.0.0.1:{valkey.port}/0"
         yield env

@@ -14,13 +14,20 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class EmbeddedError(RuntimeError):
     """The embedded broker or Valkey cannot start; the message says what to do."""
+
+
+class PortTaken(EmbeddedError):
+    """Another process took the port between choosing it and the server binding it."""
 
 
 def broker_binary() -> str:
@@ -78,16 +85,57 @@ def die_with_parent() -> None:
 def wait_for_port(
     port: int, process: subprocess.Popen[bytes], what: str, log_file: Path, timeout: float = 20
 ) -> None:
-    """Block until the port accepts connections; fail with the process' log tail if it exits."""
+    """Block until *this process* listens on the port; fail with its log tail if it exits.
+
+    A port that accepts connections is not enough: a free port chosen a moment earlier can be
+    taken by another server meanwhile (parallel test workers start many), and then the check
+    would pass while ours died on EADDRINUSE (pausing it later would freeze nothing).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             output = log_file.read_text(errors="replace") if log_file.exists() else ""
+            if port_in_use(port) and listens(process.pid, port) is not True:
+                raise PortTaken(f"{what}: port {port} was taken by another process")
             raise EmbeddedError(f"{what} exited with {process.returncode}: {output[-2000:]}")
-        if port_in_use(port):
+        if port_in_use(port) and listens(process.pid, port) is not False:
             return
         time.sleep(0.05)
     raise EmbeddedError(f"{what} did not listen on port {port} within {timeout}s")
+
+
+def listens(pid: int, port: int) -> bool | None:
+    """Whether `pid` holds the listening socket of 127.0.0.1:port (None: cannot tell here)."""
+    inodes: set[str] = set()
+    try:
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with open(table) as rows:
+                for row in list(rows)[1:]:
+                    fields = row.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(fields[9])
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            return True
+    return False
+
+
+def on_free_port(start: Callable[[int], T], attempts: int = 5) -> T:
+    """`start(port)` on a fresh free port, again on another one if the port was taken."""
+    for attempt in range(attempts):
+        try:
+            return start(free_port())
+        except PortTaken:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -110,6 +158,8 @@ class EmbeddedProcess:
 
     def pause(self) -> None:
         """SIGSTOP: the server stops answering without closing connections (fault tests)."""
+        if self.process.poll() is not None:
+            raise EmbeddedError(f"the embedded {self.name} has exited: there is nothing to pause")
         self.process.send_signal(signal.SIGSTOP)
 
     def resume(self) -> None:

@@ -30,7 +30,9 @@ from litestar import Litestar
 from cli.embedded import (
     EmbeddedCluster,
     EmbeddedProcess,
+    PortTaken,
     free_port,
+    on_free_port,
     start_broker,
     start_valkey,
     start_valkey_cluster,
@@ -127,15 +129,17 @@ def embedded_infra(keyring: str | None = None, cluster: int = 0) -> Iterator[Inf
     shares the frozen server. `cluster=N` starts an N-node Valkey Cluster instead of one node.
     """
     home = Path(tempfile.mkdtemp(prefix="backfill-test-"))
-    broker = start_broker(free_port(), home / "broker.log")
+    broker = on_free_port(lambda port: start_broker(port, home / "broker.log"))
     valkey: EmbeddedProcess | None = None
     nodes: EmbeddedCluster | None = None
     try:
         if cluster:
-            nodes = start_valkey_cluster([free_port() for _ in range(cluster)], home / "vk", home)
+            nodes = _start_cluster(cluster, home)
             url = nodes.url
         else:
-            valkey = start_valkey(free_port(), home / "valkey", home / "valkey.log")
+            valkey = on_free_port(
+                lambda port: start_valkey(port, home / "valkey", home / "valkey.log")
+            )
             url = f"redis://127.0.0.1:{valkey.port}/0"
         create_topics(f"127.0.0.1:{broker.port}")
         yield Infra(
@@ -153,6 +157,18 @@ def embedded_infra(keyring: str | None = None, cluster: int = 0) -> Iterator[Inf
             nodes.stop()
         broker.stop()
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _start_cluster(size: int, home: Path, attempts: int = 5) -> EmbeddedCluster:
+    """An N-node cluster on free ports, on other ports if one was taken meanwhile."""
+    for attempt in range(attempts):
+        try:
+            ports = [free_port() for _ in range(size)]
+            return start_valkey_cluster(ports, home / f"vk-{attempt}", home)
+        except PortTaken:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 _LOGS_STORE: list[Path] = []

@@ -12,7 +12,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from cli import broker_store
-from cli.embedded import free_port, start_broker
+from cli.embedded import on_free_port, start_broker
 from contracts.topics import EXTENSION_LOGS, WEBHOOK_DELIVERIES
 from services.base.kafka import ensure_topics
 
@@ -79,7 +79,7 @@ async def _committed(bootstrap: str, group: str) -> int | None:
 
 def test_topics_saved_at_a_clean_stop_come_back_at_their_offsets(tmp_path: Path) -> None:
     saved_dir = tmp_path / "broker"
-    first = start_broker(free_port(), tmp_path / "first.log")
+    first = on_free_port(lambda port: start_broker(port, tmp_path / "first.log"))
     try:
         bootstrap = f"127.0.0.1:{first.port}"
         asyncio.run(ensure_topics(bootstrap))
@@ -89,7 +89,7 @@ def test_topics_saved_at_a_clean_stop_come_back_at_their_offsets(tmp_path: Path)
     finally:
         first.stop()
 
-    second = start_broker(free_port(), tmp_path / "second.log")
+    second = on_free_port(lambda port: start_broker(port, tmp_path / "second.log"))
     try:
         bootstrap = f"127.0.0.1:{second.port}"
         asyncio.run(ensure_topics(bootstrap))
