@@ -123,6 +123,7 @@ class VersionService:
                 routes = build_route_table(unpack(archive), manifest)
             except RouteFileError as error:
                 raise ServiceError(f"invalid route: {error}", field=error.file) from None
+        await self.store.keep_bundle(bundle_key(digest))  # before a version can reference it
 
         async def decide(changes: Changeset) -> VersionDeployed:
             existing = await self.find(workspace_id, key, version_id_of(digest))
@@ -309,6 +310,7 @@ class VersionService:
                 continue
             digest = digest_of(archive)
             await self.store.put_bundle(bundle_key(digest), archive)
+            await self.store.keep_bundle(bundle_key(digest))
             version = VersionRef(
                 version_id=version_id_of(digest),
                 digest=digest,
