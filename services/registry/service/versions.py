@@ -32,6 +32,7 @@ from services.registry.service.changes import Changeset, commit
 from services.registry.service.code_check import CodeCheck
 from services.registry.service.cutover import cut_over
 from services.registry.service.permissions import permissions_of
+from services.registry.service.protection import lift_for
 from services.registry.service.route_table import build_route_table
 from services.registry.store import RegistryStore
 
@@ -182,8 +183,9 @@ class VersionService:
                 if state.observation_version_id == vid
                 else state.observation_version_id,
             )
-            for record in records:
-                cut_over(changes, record, version, approved=False)
+            switched = [cut_over(changes, record, version, approved=False) for record in records]
+            if any(switched):
+                await lift_for(self.store, changes, version.manifest)
         elif mode == "observe":
             state = msgspec.structs.replace(state, observation_version_id=vid)
             for record in records:
