@@ -101,7 +101,7 @@ def service_error_handler(_: Request[Any, Any, Any], exc: ServiceError) -> Respo
 _FIELD = re.compile(r"(?:missing required field `|at `\$\.?)([^`]+)`")
 
 
-def _field_in(message: str) -> str | None:
+def field_in(message: str) -> str | None:
     """The body field msgspec names in its message (`$.settings.port` → `settings.port`)."""
     found = _FIELD.search(message)
     return found.group(1) if found else None
@@ -112,7 +112,7 @@ def validation_error_handler(_: Request[Any, Any, Any], exc: ValidationException
     extra = exc.extra if isinstance(exc.extra, list) else []
     first = extra[0] if extra and isinstance(extra[0], dict) else {}
     message = str(first.get("message") or exc.detail)
-    field = _field_in(message) or first.get("key") or None
+    field = field_in(message) or first.get("key") or None
     return Response(
         _body("invalid_request", f"{field}: {message}" if field else message, field, extra),
         status_code=400,

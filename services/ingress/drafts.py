@@ -12,7 +12,6 @@ canonical); nothing is persisted for replay, deduplicated or added to the delive
 
 from __future__ import annotations
 
-import hmac
 import time
 from collections.abc import Mapping
 
@@ -20,6 +19,7 @@ import msgspec
 
 from contracts.ids import new_id
 from runtime.interface import HttpRequest, Invocation, Invoker
+from services.base.draft_access import reachable_draft
 from services.base.snapshots import SnapshotView
 from services.ingress.signatures import SignatureError
 from services.ingress.signing_keys import SigningKeys
@@ -58,15 +58,11 @@ class DraftRunner:
     ) -> tuple[int, bytes]:
         """(status, JSON body): the draft's answer, 401 unsigned, 404 for any other session."""
         snapshot = self.view.by_hook_id(hook_id)
-        if (
-            snapshot is None
-            or snapshot.draft is None
-            or snapshot.state in ("uninstalled", "disabled")
-            or not snapshot.draft_session_id
-            or not hmac.compare_digest(session_id.encode(), snapshot.draft_session_id.encode())
-        ):
+        if snapshot is None or snapshot.state in ("uninstalled", "disabled"):
             return NO_DRAFT
-        draft = snapshot.draft
+        draft = reachable_draft(snapshot, session_id)
+        if draft is None:
+            return NO_DRAFT
         webhooks = draft.manifest.webhooks
         if webhooks is None:
             return _error(404, "not_found", "the draft declares no webhook endpoint")
