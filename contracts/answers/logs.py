@@ -72,6 +72,13 @@ class Destination(msgspec.Struct, frozen=True, kw_only=True):
     secret_versions: int = 1
 
 
+class DestinationWithSecret(msgspec.Struct, frozen=True, kw_only=True):
+    """Answer of create and rotate: the only time the signing secret is shown."""
+
+    destination: Destination
+    secret: str
+
+
 class ActivityPoint(msgspec.Struct, frozen=True, kw_only=True):
     """One bucket of one series: `deliveries` by status class (2xx/4xx/5xx) or `errors`
     (error log lines). `at` is the bucket's start (unix seconds)."""

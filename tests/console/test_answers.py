@@ -17,7 +17,15 @@ from litestar import Litestar, get
 
 from contracts.answers.ingress import DeliveryPage, WebhookHealth
 from contracts.answers.logs import AuditPage, Destination, LogPage, WorkspaceHealth
-from contracts.answers.registry import Member
+from contracts.answers.registry import (
+    CatalogEntry,
+    Installation,
+    InstallationVersions,
+    Member,
+    OAuthStatusView,
+    PermissionSet,
+    UpgradeDiff,
+)
 from contracts.answers.sync import CursorHistory, StreamList
 from contracts.compatibility import unreadable_fields
 from services.base.settings import load
@@ -34,6 +42,14 @@ READS: list[tuple[str, str, Any]] = [
     ("logs", "/v1/health", WorkspaceHealth),
     ("logs", "/v1/alerts/destinations", list[Destination]),
     ("registry", "/v1/members", list[Member]),
+    ("registry", "/v1/installations", list[Installation]),
+    ("registry", INSTALLATION, Installation),
+    ("registry", f"{INSTALLATION}/versions", InstallationVersions),
+    ("registry", f"{INSTALLATION}/permissions", PermissionSet),
+    ("registry", f"{INSTALLATION}/upgrade-diff", UpgradeDiff),
+    ("registry", f"{INSTALLATION}/oauth", OAuthStatusView),
+    ("registry", "/v1/catalog", list[CatalogEntry]),
+    ("registry", "/v1/catalog/{key}", CatalogEntry),
     ("sync", f"{INSTALLATION}/streams", StreamList),
     ("sync", f"{INSTALLATION}/streams/{{stream}}/cursors", CursorHistory),
 ]
@@ -68,12 +84,29 @@ def test_each_answer_the_console_reads_is_what_the_service_answers(
     assert unreadable_fields(reader, answer_schema(documents[service], path)) == []
 
 
-def test_a_field_renamed_in_a_service_answer_is_caught(documents):
-    document = json.loads(json.dumps(documents["logs"]))
-    log_page = document["components"]["schemas"]["LogPage"]
-    log_page["properties"]["lines"] = log_page["properties"].pop("items")
-    writer = answer_schema(document, f"{INSTALLATION}/logs")
-    assert unreadable_fields(msgspec.json.schema(LogPage), writer) == ["items: removed"]
+@pytest.mark.parametrize(
+    ("service", "path", "component", "field", "answer"),
+    [
+        ("logs", f"{INSTALLATION}/logs", "LogPage", "items", LogPage),
+        ("registry", INSTALLATION, "Installation", "extension_key", Installation),
+        ("registry", "/v1/catalog/{key}", "CatalogEntry", "settings_schema", CatalogEntry),
+        (
+            "registry",
+            f"{INSTALLATION}/versions",
+            "InstallationVersions",
+            "history",
+            InstallationVersions,
+        ),
+    ],
+)
+def test_a_field_renamed_in_a_service_answer_is_caught(
+    documents, service, path, component, field, answer
+):
+    document = json.loads(json.dumps(documents[service]))
+    properties = document["components"]["schemas"][component]["properties"]
+    properties[f"{field}_renamed"] = properties.pop(field)
+    writer = answer_schema(document, path)
+    assert f"{field}: removed" in unreadable_fields(msgspec.json.schema(answer), writer)
 
 
 async def test_an_answer_that_does_not_decode_is_a_failure_naming_the_service_not_a_guess(http):
