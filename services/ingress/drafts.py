@@ -20,6 +20,7 @@ import msgspec
 from contracts.ids import new_id
 from runtime.interface import HttpRequest, Invocation, Invoker
 from services.base.draft_access import reachable_draft
+from services.base.errors import error_body
 from services.base.snapshots import SnapshotView
 from services.ingress.signatures import SignatureError
 from services.ingress.signing_keys import SigningKeys
@@ -39,7 +40,7 @@ class DraftAnswer(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, bytes]:
-    return status, msgspec.json.encode({"error": {"code": code, "message": message}})
+    return status, msgspec.json.encode(error_body(code, message))
 
 
 NO_DRAFT = _error(404, "not_found", "no draft for this dev session at this URL")
