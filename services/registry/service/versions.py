@@ -25,7 +25,6 @@ from sdk.bundle import (
 from services.base.auth import Principal
 from services.base.errors import Conflict, NotFound, ServiceError
 from services.registry.outbox import OutboxRelay
-from services.registry.records import ExtensionState
 from services.registry.schemas import CatalogEntry, Version, VersionDeployed
 from services.registry.service.changes import Changeset, commit
 from services.registry.service.code_check import CodeCheck
@@ -34,6 +33,7 @@ from services.registry.service.hosts import HostCheck
 from services.registry.service.permissions import permissions_of
 from services.registry.service.route_table import build_route_table
 from services.registry.store import RegistryStore
+from services.registry.stored import ExtensionState
 
 log = logging.getLogger(__name__)
 FIRST_PARTY_DEPLOYER = "backfill"
