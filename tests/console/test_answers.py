@@ -15,8 +15,14 @@ import msgspec
 import pytest
 from litestar import Litestar, get
 
-from contracts.answers.ingress import DeliveryPage, WebhookHealth
-from contracts.answers.logs import AuditPage, Destination, LogPage, WorkspaceHealth
+from contracts.answers.ingress import DeliveryPage, DeliverySummary, WebhookHealth
+from contracts.answers.logs import (
+    AuditPage,
+    Destination,
+    LogPage,
+    ObservationReport,
+    WorkspaceHealth,
+)
 from contracts.answers.registry import (
     CatalogEntry,
     Installation,
@@ -37,6 +43,8 @@ INSTALLATION = "/v1/installations/{installation_id}"
 READS: list[tuple[str, str, Any]] = [
     ("ingress", f"{INSTALLATION}/deliveries", DeliveryPage),
     ("ingress", f"{INSTALLATION}/webhook-health", WebhookHealth),
+    ("ingress", f"{INSTALLATION}/deliveries/{{delivery_id}}", DeliverySummary),
+    ("logs", f"{INSTALLATION}/observation-report", ObservationReport),
     ("logs", f"{INSTALLATION}/logs", LogPage),
     ("logs", "/v1/audit", AuditPage),
     ("logs", "/v1/health", WorkspaceHealth),

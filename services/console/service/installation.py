@@ -6,9 +6,9 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
-from contracts.answers.ingress import DeliveryPage
+from contracts.answers.ingress import DeliveryPage, DeliverySummary
 from contracts.answers.ingress import WebhookHealth as DeliveryHealth
-from contracts.answers.logs import Destination, LogPage
+from contracts.answers.logs import Destination, LogPage, ObservationReport
 from contracts.answers.registry import (
     CatalogEntry,
     Installation,
@@ -273,6 +273,7 @@ async def delivery(
         "GET",
         f"/v1/installations/{installation_id}/deliveries/{delivery_id}",
         viewer.token,
+        answer=DeliverySummary,
     )
     return {"delivery": reply.data, "installation_id": installation_id, "failure": reply.failure}
 
@@ -296,7 +297,9 @@ async def versions_tab(
     people = {m.id: m.email for m in data_or(ctx["replies"]["members"], [])}
     report: Reply | None = None
     if versions is not None and versions.observation is not None:
-        report = await downstream.call("logs", "GET", f"{base}/observation-report", viewer.token)
+        report = await downstream.call(
+            "logs", "GET", f"{base}/observation-report", viewer.token, answer=ObservationReport
+        )
     history = sorted(versions.history if versions else [], key=lambda v: -v.deployed_at)
     # A `backfill dev` draft (`<version>-dev.<session>`) is never a rollback target, even
     # once a newer session replaced it (the CLI skips them too).
