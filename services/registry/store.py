@@ -26,6 +26,9 @@ from services.registry.stored import ExtensionState, OAuthPending, StoredInstall
 T = TypeVar("T")
 Build = Callable[[Pipeline], None]
 
+# A bundle no version references yet (its deploy is being checked) expires after this.
+UNREFERENCED_BUNDLE_TTL_S = 3600
+
 
 def _text(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
@@ -172,8 +175,13 @@ class RegistryStore:
     # Versions and bundles
 
     async def put_bundle(self, key: str, archive: bytes) -> None:
-        """Content-addressed, written before the transaction that references it; never deleted."""
-        await self.redis.set(key, archive, nx=True)
+        """Content-addressed, written before its checks with a TTL (a refused deploy's bundle
+        expires); `keep_bundle` makes it permanent before a version references it."""
+        await self.redis.set(key, archive, nx=True, ex=UNREFERENCED_BUNDLE_TTL_S)
+
+    async def keep_bundle(self, key: str) -> None:
+        """No expiry: a version is about to reference it (never deleted after that)."""
+        await self.redis.persist(key)
 
     async def first_party_keys(self) -> list[str]:
         return sorted(_text(k) for k in await self.redis.smembers(FIRST_PARTY_KEYS))

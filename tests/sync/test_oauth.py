@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
+import pytest
 from redis.asyncio import Redis
 
 from contracts.ids import new_id
-from services.sync.oauth import TokenSource
+from services.sync.oauth import RefreshFailed, TokenSource
 from tests.harness import eventually, serving
 from tests.sync.conftest import canonical_of, put_snapshot, token_for
 from tests.sync.oauth_stack import oauth_install, oauth_sync, recording_registry
@@ -108,3 +110,25 @@ async def test_expired_token_is_refreshed_before_the_stream_and_the_job_run(
     assert stack.server.refreshes == 1
     assert jobs[0]["stream"] == "heartbeat"
     assert provider.requests >= 3  # two pages of customers and the job's ping
+
+
+async def test_a_refresh_never_posts_to_a_token_url_on_a_local_address(infra, redis, keyring):
+    server, reports = OAuthServer(), []
+    snap = await oauth_install(redis, keyring, refresh=server.refresh_token)
+    async with serving(server.app()) as oauth, serving(recording_registry(reports)) as registry:
+        assert snap.active is not None and snap.active.manifest.oauth is not None
+        manifest = snap.active.manifest
+        local = msgspec.structs.replace(manifest.oauth, token_url=f"{oauth}/token")
+        version = msgspec.structs.replace(
+            snap.active, manifest=msgspec.structs.replace(manifest, oauth=local)
+        )
+        # The snapshot predates the rule (the registry refuses such a URL at deploy): sync
+        # must not send the refresh token and client secret there either.
+        source = token_source(infra, keyring, redis, registry, oauth)
+        try:
+            with pytest.raises(RefreshFailed, match=r"oauth\.tokenUrl"):
+                await source.access_token(msgspec.structs.replace(snap, active=version))
+            routed = await source.access_token(snap)  # the operator's override still works
+        finally:
+            await source.close()
+    assert server.refreshes == 1 and routed == server.issued[0]

@@ -21,6 +21,7 @@ from services.registry.schemas import Installation, InstallationCreate
 from services.registry.service.changes import Changeset, audit_secret_writes, commit
 from services.registry.service.connections import CredentialCheck, new_hook_id
 from services.registry.service.cutover import settled_state
+from services.registry.service.protection import protect
 from services.registry.service.validation import ValidatedSettings, validate_settings
 from services.registry.service.vault import SecretVault
 from services.registry.service.versions import VersionService
@@ -98,7 +99,7 @@ class InstallationService:
             )
             audit_secret_writes(changes, record, created, plan.values.secrets)
             if plan.still_protected != plan.protected:
-                self._protect(changes, plan.records, plan.still_protected)
+                protect(self.store, changes, plan.records, plan.still_protected)
             return self.view(created)
 
         return await commit(self.store, self.relay, caller.workspace_id, caller.member_id, decide)
@@ -159,17 +160,6 @@ class InstallationService:
             protected=protected,
             still_protected=still_protected,
         )
-
-    def _protect(
-        self, changes: Changeset, records: list[StoredInstallation], entities: list[str]
-    ) -> None:
-        """Set the workspace's write-protected entity types and tell every live installation."""
-        changes.write(
-            lambda p: self.store.set_protected_entities(p, changes.workspace_id, entities)
-        )
-        for record in records:
-            if record.snapshot.state != "uninstalled":
-                changes.revise(record, write_protected_entities=entities)
 
     async def update_settings(
         self, caller: Principal, installation_id: str, values: dict[str, Any]
@@ -270,7 +260,7 @@ class InstallationService:
                 write_protected_entities=now_protected,
             )
             if now_protected != protected:
-                self._protect(changes, others, now_protected)
+                protect(self.store, changes, others, now_protected)
             changes.audit(
                 "ExtensionUninstalled",
                 installation_id,

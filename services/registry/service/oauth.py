@@ -20,11 +20,11 @@ from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot, OAuthConnection
 from services.base.auth import Principal
 from services.base.errors import Conflict, NotFound, ServiceError, Unavailable
+from services.base.hosts import HostCheck
 from services.base.secrets_crypto import SecretBinding
 from services.registry.outbox import OutboxRelay
 from services.registry.schemas import OAuthReport, OAuthStart, OAuthStatusView
 from services.registry.service.changes import Changeset, commit
-from services.registry.service.hosts import HostCheck
 from services.registry.service.vault import SecretVault
 from services.registry.service.views import load_installation
 from services.registry.store import RegistryStore
