@@ -36,6 +36,8 @@ from contracts.answers.sync import CursorHistory, StreamList
 from contracts.compatibility import unreadable_fields
 from services.base.settings import load
 from services.console.downstream import Downstream
+from services.console.service import installation as tabs
+from services.console.service.viewer import Viewer
 from services.console.settings import ConsoleSettings
 from tests.harness import logs_store_dir, serving
 
@@ -131,3 +133,33 @@ async def test_an_answer_that_does_not_decode_is_a_failure_naming_the_service_no
     assert reply.failure is not None and reply.failure.code == "bad_answer"
     assert "items" in reply.failure.message
     assert reply.failure.banner.startswith("The logs service is not available")
+
+
+async def test_an_installation_with_a_renamed_field_is_a_registry_failure_not_an_empty_page(http):
+    @get("/v1/installations/{installation_id:str}", sync_to_thread=False)
+    def renamed(installation_id: str) -> dict[str, Any]:
+        answer = msgspec.to_builtins(
+            Installation(
+                id=installation_id,
+                extension_key="stripe",
+                kind="connector",
+                connection_name="default",
+                state="active",
+                revision=1,
+                active=None,
+                created_at=0.0,
+                updated_at=0.0,
+            )
+        )
+        answer["key"] = answer.pop("extension_key")  # renamed: the console must not guess
+        return answer
+
+    viewer = Viewer(token="t", role="admin", email="a@b.c", member_id="mem_a", workspace="ws")
+    async with serving(Litestar([renamed])) as url:
+        downstream = Downstream(ConsoleSettings(registry_url=url))
+        try:
+            context = await tabs.page(downstream, viewer, "ins_x", "settings")
+        finally:
+            await downstream.close()
+    assert context["installation"] is None
+    assert context["failure"].code == "bad_answer" and "extension_key" in context["failure"].message
