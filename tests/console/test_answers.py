@@ -36,6 +36,7 @@ from contracts.answers.sync import CursorHistory, StreamList
 from contracts.compatibility import unreadable_fields
 from services.base.settings import load
 from services.console.downstream import Downstream
+from services.console.service import ext_pages
 from services.console.service import installation as tabs
 from services.console.service.viewer import Viewer
 from services.console.settings import ConsoleSettings
@@ -163,3 +164,17 @@ async def test_an_installation_with_a_renamed_field_is_a_registry_failure_not_an
             await downstream.close()
     assert context["installation"] is None
     assert context["failure"].code == "bad_answer" and "extension_key" in context["failure"].message
+
+
+async def test_a_page_answer_that_does_not_decode_is_a_failure_not_a_crash(http):
+    @get("/v1/installations/{installation_id:str}/pages/{path:str}", sync_to_thread=False)
+    def renamed(installation_id: str, path: str) -> dict[str, Any]:
+        return {"title": "Overview", "nodes": []}  # `tree` renamed
+
+    async with serving(Litestar([renamed])) as url:
+        downstream = Downstream(ConsoleSettings(ingress_url=url))
+        try:
+            view = await ext_pages.render_page(downstream, "t", "ins_x", "overview", {})
+        finally:
+            await downstream.close()
+    assert isinstance(view, ext_pages.Failed) and view.status == 502

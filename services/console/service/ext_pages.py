@@ -55,6 +55,14 @@ def _failed(response: httpx.Response) -> Failed:
     return Failed(status=response.status_code, message=message or f"HTTP {response.status_code}")
 
 
+def _decoded(response: httpx.Response, answer: Any) -> Any:
+    """The answer as `answer` declares it; one that does not decode is a failure, not a 500."""
+    try:
+        return msgspec.json.decode(response.content, type=answer)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        return Failed(status=502, message=f"Webhook ingress answered unexpectedly: {error}")
+
+
 async def render_page(
     downstream: Downstream, token: str, installation_id: str, path: str, query: dict[str, str]
 ) -> PageView | Failed:
@@ -66,7 +74,7 @@ async def render_page(
         return answer
     if answer.status_code != 200:
         return _failed(answer)
-    return msgspec.json.decode(answer.content, type=PageView)
+    return _decoded(answer, PageView)
 
 
 async def run_action(
@@ -91,7 +99,7 @@ async def run_action(
     if isinstance(answer, Failed):
         return answer
     if answer.status_code in (200, 422):
-        return msgspec.json.decode(answer.content, type=ActionResult)
+        return _decoded(answer, ActionResult)
     return _failed(answer)
 
 
@@ -100,7 +108,8 @@ async def contributions(downstream: Downstream, token: str, slot: str) -> list[C
     answer = await _call(downstream, "GET", f"/v1/ui/{slot}", token)
     if isinstance(answer, Failed) or answer.status_code != 200:
         return []
-    return msgspec.json.decode(answer.content, type=list[Contribution])
+    found = _decoded(answer, list[Contribution])
+    return [] if isinstance(found, Failed) else found
 
 
 def view_tree(
