@@ -93,12 +93,14 @@ class Downstream:
         *,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
-        answer: type[Any] | None = None,
+        answer: Any = None,
+        answered: frozenset[int] = frozenset(),
     ) -> Reply:
         """One call; the failure shapes the services agree on become a `Failure`.
 
         With `answer` (a Struct of `contracts.answers`) the body is decoded with it: `data`
         is typed, and an answer it does not decode is a failure (`bad_answer`), not a guess.
+        `answered`: error statuses whose body is an answer too (a page action's 422).
         """
         try:
             response = await self.client.request(
@@ -113,7 +115,7 @@ class Downstream:
             return Reply(
                 failure=Failure(service=service, status=0, code="unreachable", message=reason)
             )
-        if response.status_code >= 400:
+        if response.status_code >= 400 and response.status_code not in answered:
             return Reply(failure=_failure(service, response))
         if answer is None:
             return Reply(data=response.json() if response.content else None)
