@@ -1,5 +1,5 @@
-"""Answers of the registry API that the console reads: members, the catalog, installations,
-their versions, permissions, connection tests and OAuth state."""
+"""Answers of the registry API that the console reads: who signed in, members, the catalog,
+installations, their versions, permissions, connection tests and OAuth state."""
 
 from __future__ import annotations
 
@@ -17,6 +17,22 @@ class Member(msgspec.Struct, frozen=True, kw_only=True):
     email: str
     role: MemberRole
     created_at: float
+
+
+class Workspace(msgspec.Struct, frozen=True, kw_only=True):
+    """A tenant: everything else belongs to exactly one workspace."""
+
+    id: str
+    slug: str
+    name: str
+    created_at: float
+
+
+class Me(msgspec.Struct, frozen=True, kw_only=True):
+    """Who a token belongs to: its workspace and member (with the role the console shows)."""
+
+    workspace: Workspace
+    member: Member
 
 
 class PermissionSet(msgspec.Struct, frozen=True, kw_only=True):

@@ -12,6 +12,7 @@ from contracts.answers.registry import (  # noqa: F401
     ConnectionTest,
     Installation,
     InstallationVersions,
+    Me,
     Member,
     OAuthStart,
     OAuthStatusView,
@@ -20,24 +21,9 @@ from contracts.answers.registry import (  # noqa: F401
     UpgradeDiff,
     Version,
     VersionSummary,
+    Workspace,
 )
 from services.base.auth import Role
-
-
-class Workspace(msgspec.Struct, frozen=True, kw_only=True):
-    """A tenant: everything else belongs to exactly one workspace."""
-
-    id: str
-    slug: str
-    name: str
-    created_at: float
-
-
-class Me(msgspec.Struct, frozen=True, kw_only=True):
-    """Who a token belongs to: its workspace and member (with the role the console shows)."""
-
-    workspace: Workspace
-    member: Member
 
 
 class MemberCreate(msgspec.Struct, frozen=True, kw_only=True):
