@@ -7,10 +7,13 @@ import re
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from contracts.answers.errors import ErrorAnswer, ErrorDetail
 
 
 class ServiceError(Exception):
@@ -114,13 +117,11 @@ class InvalidMessage(Exception):
 def error_body(
     code: str, message: str, field: str | None = None, details: Any = None
 ) -> dict[str, Any]:
-    """The one error shape of every service: `{"error": {code, message, field?, details?}}`."""
-    error: dict[str, Any] = {"code": code, "message": message}
-    if field:
-        error["field"] = field
-    if details:
-        error["details"] = details
-    return {"error": error}
+    """The one error shape of every service (`contracts.answers.errors.ErrorAnswer`), as a
+    dict: `{"error": {code, message, field?, details?}}`."""
+    detail = ErrorDetail(code=code, message=message, field=field or None, details=details or None)
+    built: dict[str, Any] = msgspec.to_builtins(ErrorAnswer(error=detail))
+    return built
 
 
 def service_error_handler(_: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import httpx
 import msgspec
 
+from contracts.answers.errors import ErrorAnswer
 from services.console.settings import ConsoleSettings
 
 log = logging.getLogger(__name__)
@@ -158,12 +159,9 @@ class Downstream:
 
 def _failure(service: Service, response: httpx.Response) -> Failure:
     try:
-        body = response.json()
-    except ValueError:
-        body = None
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        # No agreed error shape: a route this service does not serve (a bug), or a crash.
+        error = msgspec.json.decode(response.content, type=ErrorAnswer).error
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        # Not the one error shape: a route this service does not serve (a bug), or a crash.
         not_served = response.status_code in (404, 405)
         return Failure(
             service=service,
@@ -173,8 +171,7 @@ def _failure(service: Service, response: httpx.Response) -> Failure:
             if not_served
             else f"HTTP {response.status_code}",
         )
-    code = str(error.get("code", "failed"))
-    if response.status_code == 405 or (code == "not_found" and error.get("message") == "Not Found"):
+    if response.status_code == 405 or (error.code == "not_found" and error.message == "Not Found"):
         # The router's own answer (no handler named the resource): the route is not served.
         return Failure(
             service=service,
@@ -185,8 +182,8 @@ def _failure(service: Service, response: httpx.Response) -> Failure:
     return Failure(
         service=service,
         status=response.status_code,
-        code=code,
-        message=str(error.get("message", "")),
-        field=error.get("field"),
-        details=error.get("details") or {},
+        code=error.code,
+        message=error.message,
+        field=error.field,
+        details=error.details if isinstance(error.details, dict) else {},
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from litestar import Litestar, get
+from litestar import Litestar, Response, get
 
 from contracts.answers.ingress import DeliveryPage, DeliverySummary, WebhookHealth
 from contracts.answers.logs import (
@@ -35,8 +35,9 @@ from contracts.answers.registry import (
 )
 from contracts.answers.sync import CursorHistory, StreamList
 from contracts.compatibility import unreadable_fields
+from services.base.errors import EXCEPTION_HANDLERS, Conflict
 from services.base.settings import load
-from services.console.downstream import Downstream
+from services.console.downstream import Downstream, Failure
 from services.console.service import ext_pages
 from services.console.service import installation as tabs
 from services.console.service.viewer import Viewer
@@ -200,3 +201,32 @@ async def test_a_page_answer_that_does_not_decode_is_a_failure_not_a_crash(http)
         finally:
             await downstream.close()
     assert isinstance(view, ext_pages.Failed) and view.status == 502
+
+
+async def test_a_refusal_is_read_in_the_one_error_shape_and_another_shape_is_not_guessed(http):
+    @get("/v1/members", sync_to_thread=False)
+    def refused() -> None:
+        raise Conflict("that email is taken", field="email", holder="mem_b")
+
+    @get("/v1/catalog", sync_to_thread=False)
+    def codeless() -> Response[dict[str, Any]]:
+        return Response({"error": {"message": "no code named"}}, status_code=409)
+
+    app = Litestar([refused, codeless], exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]
+    async with serving(app) as url:
+        downstream = Downstream(ConsoleSettings(registry_url=url))
+        try:
+            conflict = await downstream.call("registry", "GET", "/v1/members", "t")
+            other = await downstream.call("registry", "GET", "/v1/catalog", "t")
+        finally:
+            await downstream.close()
+    assert conflict.failure == Failure(
+        service="registry",
+        status=409,
+        code="conflict",
+        message="that email is taken",
+        field="email",
+        details={"holder": "mem_b"},
+    )
+    assert other.failure is not None
+    assert (other.failure.code, other.failure.message) == ("failed", "HTTP 409")
