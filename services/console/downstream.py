@@ -44,7 +44,7 @@ class Failure(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def unavailable(self) -> bool:
-        """The service is down, slow, broken, or does not serve this route (yet)."""
+        """The service is down, slow, broken, or does not serve this route (a bug)."""
         return self.code in ("unreachable", "not_served") or self.status >= 500
 
     @property
