@@ -30,6 +30,7 @@ from runtime.interface import HttpRequest, InvocationResult, Invoker
 from runtime.invocations import new_invocation
 from services.base.api_keys import record_use, resolve_api_key
 from services.base.draft_access import reachable_draft
+from services.base.errors import error_body
 from services.base.snapshots import SnapshotView
 from services.base.tasks import Background
 from services.ingress.rate_limit import RateLimiter
@@ -76,7 +77,7 @@ class RouteAnswer:
 
 def error(status: int, code: str, message: str, **headers: str) -> RouteAnswer:
     """An answer in the house error shape (`Retry-After` and friends as keyword headers)."""
-    body = msgspec.json.encode({"error": {"code": code, "message": message}})
+    body = msgspec.json.encode(error_body(code, message))
     named = {k.replace("_", "-"): v for k, v in headers.items()}
     return RouteAnswer(status, body, {"content-type": "application/json", **named})
 

@@ -18,7 +18,7 @@ from contracts.manifest import HookEvent
 from runtime.hooks import HookAnswer, HookError
 from runtime.interface import Invocation, Invoker
 from services.base.draft_access import reachable_draft
-from services.base.errors import NotFound, ServiceError, field_in
+from services.base.errors import InvalidAnswer, NotFound, field_in
 from services.base.snapshots import SnapshotView
 
 
@@ -45,13 +45,6 @@ class TriggeredHook(msgspec.Struct, frozen=True, kw_only=True):
     errors: list[HookError] = []
     error: str | None = None
     duration_ms: float = 0.0
-
-
-class InvalidAnswer(ServiceError):
-    """The draft hook's answer is not a `HookAnswer` (its code's bug: `field` names where)."""
-
-    status_code = 422
-    code = "invalid_answer"
 
 
 class HookTriggers:

@@ -36,9 +36,8 @@ from runtime.interface import InvocationResult, Invoker
 from runtime.invocations import new_invocation
 from services.base.auth import Principal
 from services.base.draft_access import reachable_draft
-from services.base.errors import Forbidden, NotFound
+from services.base.errors import Disabled, Forbidden, NotFound, ScriptFailed, ScriptTimeout
 from services.base.snapshots import SnapshotView
-from services.ingress.errors import Disabled, ScriptFailed, ScriptTimeout
 
 RANK = {"member": 0, "admin": 1}
 

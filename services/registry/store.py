@@ -20,8 +20,8 @@ from contracts.installations import VersionRef
 from services.base.auth import Principal, token_key
 from services.base.errors import Unavailable
 from services.base.keys import workspace_key
-from services.registry.records import ExtensionState, InstallationRecord, OAuthPending
 from services.registry.schemas import Member, TokenInfo, Workspace
+from services.registry.stored import ExtensionState, OAuthPending, StoredInstallation
 
 T = TypeVar("T")
 Build = Callable[[Pipeline], None]
@@ -233,19 +233,19 @@ class RegistryStore:
 
     async def installation(
         self, workspace_id: str, installation_id: str
-    ) -> InstallationRecord | None:
-        return await self._get(wkey(workspace_id, "inst", installation_id), InstallationRecord)
+    ) -> StoredInstallation | None:
+        return await self._get(wkey(workspace_id, "inst", installation_id), StoredInstallation)
 
-    async def installations(self, workspace_id: str) -> list[InstallationRecord]:
+    async def installations(self, workspace_id: str) -> list[StoredInstallation]:
         ids = sorted(_text(i) for i in await self.redis.smembers(wkey(workspace_id, "insts")))
         if not ids:
             return []
         raw = await self.redis.mget([wkey(workspace_id, "inst", i) for i in ids])
-        records = [msgspec.json.decode(r, type=InstallationRecord) for r in raw if r]
+        records = [msgspec.json.decode(r, type=StoredInstallation) for r in raw if r]
         return sorted(records, key=lambda r: r.created_at)
 
     @staticmethod
-    def put_installation(pipe: Pipeline, record: InstallationRecord) -> None:
+    def put_installation(pipe: Pipeline, record: StoredInstallation) -> None:
         snap = record.snapshot
         pipe.set(wkey(snap.workspace_id, "inst", snap.installation_id), msgspec.json.encode(record))
         pipe.sadd(wkey(snap.workspace_id, "insts"), snap.installation_id)

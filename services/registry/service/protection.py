@@ -9,15 +9,15 @@ list, so ingress refuses writes to a protected type without asking the registry.
 from __future__ import annotations
 
 from contracts.manifest import Manifest
-from services.registry.records import InstallationRecord
 from services.registry.service.changes import Changeset
 from services.registry.store import RegistryStore
+from services.registry.stored import StoredInstallation
 
 
 def protect(
     store: RegistryStore,
     changes: Changeset,
-    records: list[InstallationRecord],
+    records: list[StoredInstallation],
     entities: list[str],
 ) -> None:
     """Set the workspace's write-protected entity types and tell every live installation."""

@@ -26,7 +26,6 @@ from services.base.auth import Principal
 from services.base.errors import Conflict, NotFound, ServiceError
 from services.base.hosts import HostCheck
 from services.registry.outbox import OutboxRelay
-from services.registry.records import ExtensionState
 from services.registry.schemas import CatalogEntry, Version, VersionDeployed
 from services.registry.service.changes import Changeset, commit
 from services.registry.service.code_check import CodeCheck
@@ -35,6 +34,7 @@ from services.registry.service.permissions import permissions_of
 from services.registry.service.protection import lift_for
 from services.registry.service.route_table import build_route_table
 from services.registry.store import RegistryStore
+from services.registry.stored import ExtensionState
 
 log = logging.getLogger(__name__)
 FIRST_PARTY_DEPLOYER = "backfill"
@@ -359,8 +359,8 @@ def catalog_entry(version: VersionRef, first_party: bool) -> CatalogEntry:
         version_id=version.version_id,
         version=version.label,
         permissions=permissions_of(manifest),
-        pages=msgspec.to_builtins(manifest.pages),
-        ui=msgspec.to_builtins(manifest.ui),
+        pages=manifest.pages,
+        ui=manifest.ui,
         settings_schema=msgspec.to_builtins(manifest.settings_schema),
         webhooks=manifest.webhooks is not None,
         oauth=manifest.oauth is not None,
