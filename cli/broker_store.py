@@ -35,6 +35,7 @@ SAVE_FILE = "topics.msgpack"
 MAGIC = b"backfill-topics/2\n"  # then frames: 4-byte big-endian length + msgpack
 CHUNK_BYTES = 1024 * 1024
 FETCH_BYTES = 1024 * 1024  # what the saving consumer buffers per fetch
+IDLE_MS = 1000  # a fetch of every partition that finds nothing for this long: the end
 
 
 class Saved(msgspec.Struct, frozen=True, kw_only=True):
@@ -193,7 +194,13 @@ async def _write_back(bootstrap: str, frames: Iterable[Frame]) -> Restored:
 
 
 async def _read_all(bootstrap: str, timeout_s: float) -> AsyncIterator[Saved]:
-    """Every message of every registry topic up to its end now, in offset order per partition."""
+    """Every message of every registry topic, in offset order per partition, until a fetch
+    finds nothing more (the services are stopped: nothing new arrives).
+
+    The end offsets the broker reports are only a lower bound here: the embedded broker
+    counts a produced batch of several records as one in its high watermark, so a save that
+    stopped there lost every record after the first of a batch.
+    """
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=None,
@@ -201,6 +208,7 @@ async def _read_all(bootstrap: str, timeout_s: float) -> AsyncIterator[Saved]:
         client_id="backfill-save",
         fetch_max_bytes=FETCH_BYTES,
         max_partition_fetch_bytes=FETCH_BYTES,
+        fetch_max_wait_ms=100,
     )
     await consumer.start()
     try:
@@ -215,17 +223,15 @@ async def _read_all(bootstrap: str, timeout_s: float) -> AsyncIterator[Saved]:
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         async with asyncio.timeout(timeout_s):
-            for tp in partitions:  # one partition at a time: its order is the file's
-                if ends[tp] == 0:
-                    continue
-                others = [p for p in partitions if p != tp]
-                consumer.pause(*others)
-                consumer.resume(tp)
-                while await consumer.position(tp) < ends[tp]:
-                    batches = await consumer.getmany(tp, timeout_ms=500, max_records=500)
-                    for record in batches.get(tp, []):
-                        if record.offset < ends[tp]:
-                            yield _saved(record)
+            while True:
+                batches = await consumer.getmany(timeout_ms=IDLE_MS, max_records=500)
+                for records in batches.values():
+                    for record in records:
+                        yield _saved(record)
+                if not batches:
+                    positions = [await consumer.position(tp) for tp in partitions]
+                    if all(at >= ends[tp] for at, tp in zip(positions, partitions, strict=True)):
+                        return
     finally:
         await consumer.stop()
 

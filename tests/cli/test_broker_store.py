@@ -150,3 +150,29 @@ def test_saving_and_restoring_hold_a_chunk_in_memory_not_every_topic(tmp_path: P
         second.stop()
     assert restored is not None and (restored.messages, restored.moved) == (count, 0)
     assert peak < 6 * 1024 * 1024, f"restoring 12 MiB held {peak / 2**20:.1f} MiB at once"
+
+
+async def _fill_one_batch(bootstrap: str, count: int) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=200)
+    await producer.start()
+    try:
+        acks = [
+            await producer.send(WEBHOOK_DELIVERIES.name, f"d{n}".encode(), key=b"k", partition=0)
+            for n in range(count)
+        ]
+        await asyncio.gather(*acks)  # one produce request: one batch of `count` records
+    finally:
+        await producer.stop()
+
+
+def test_every_record_of_a_batch_is_saved(tmp_path: Path) -> None:
+    # The embedded broker's end offset counts such a batch as one record: the save must
+    # read to the real end, not to the end offset it reports.
+    broker = on_free_port(lambda port: start_broker(port, tmp_path / "broker.log"))
+    try:
+        bootstrap = f"127.0.0.1:{broker.port}"
+        asyncio.run(ensure_topics(bootstrap))
+        asyncio.run(_fill_one_batch(bootstrap, 5))
+        assert broker_store.save(bootstrap, tmp_path / "saved") == 5
+    finally:
+        broker.stop()
