@@ -14,16 +14,14 @@ from pathlib import Path
 import msgspec
 from redis.asyncio import Redis
 
+from bench.bundles import active_snapshot, store_bundle
 from contracts.ids import new_id
-from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.routes import ApiKey
 from contracts.topics import INSTALLATION_SNAPSHOTS
-from sdk.bundle import bundle_key, digest_of, pack, unpack, version_id_of
 from services.base.api_keys import api_key_record_key, new_api_key
 from services.base.auth import token_digest
 from services.base.kafka import create_producer, publish
 from services.base.settings import InfraSettings
-from services.registry.service.route_table import build_route_table
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "deals-board"
 RATE_LIMIT_ENV = {"INGRESS_ROUTE_RATE_LIMIT": "1000000000"}  # on, never reached
@@ -34,29 +32,9 @@ async def install_deals_board(env: dict[str, str], workspace_id: str) -> tuple[s
     settings = InfraSettings(
         kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"], redis_url=env["REDIS_URL"]
     )
-    archive, manifest = pack(EXAMPLE)
-    digest = digest_of(archive)
     redis = Redis.from_url(settings.redis_url)
-    await redis.set(bundle_key(digest), archive)
-    version = VersionRef(
-        version_id=version_id_of(digest),
-        digest=digest,
-        label=manifest.version,
-        deployed_at=time.time(),
-        deployed_by="mem_bench",
-        manifest=manifest,
-        routes=build_route_table(unpack(archive), manifest),
-    )
-    snapshot = InstallationSnapshot(
-        installation_id=new_id("ins"),
-        workspace_id=workspace_id,
-        extension_key=manifest.key,
-        kind=manifest.kind,
-        revision=1,
-        state="active",
-        active=version,
-        updated_at=time.time(),
-    )
+    version = await store_bundle(redis, EXAMPLE, with_routes=True)
+    snapshot = active_snapshot(version, workspace_id)
     secret = new_api_key()
     key = ApiKey(
         key_id=new_id("key"),

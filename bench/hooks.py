@@ -27,12 +27,10 @@ import msgspec
 from redis.asyncio import Redis
 
 from bench import load
+from bench.bundles import active_snapshot, store_bundle
 from bench.ingress import ROOT, drive, infrastructure, start, stop, wait_until
 from cli.embedded import free_port
-from contracts.ids import new_id
-from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.topics import INSTALLATION_SNAPSHOTS
-from sdk.bundle import bundle_key, digest_of, pack, version_id_of
 from services.base.kafka import create_producer, ensure_topics, publish
 from services.base.settings import InfraSettings
 
@@ -80,27 +78,8 @@ async def install_hooks(env: dict[str, str], workspace_id: str) -> None:
             hook_directory(root, "bench-score", SCORE),
             hook_directory(root, "bench-check", CHECK),
         ):
-            archive, manifest = pack(directory)
-            digest = digest_of(archive)
-            await redis.set(bundle_key(digest), archive)
-            version = VersionRef(
-                version_id=version_id_of(digest),
-                digest=digest,
-                label=manifest.version,
-                deployed_at=time.time(),
-                deployed_by="mem_bench",
-                manifest=manifest,
-            )
-            snapshot = InstallationSnapshot(
-                installation_id=new_id("ins"),
-                workspace_id=workspace_id,
-                extension_key=manifest.key,
-                kind=manifest.kind,
-                revision=1,
-                state="active",
-                active=version,
-                updated_at=time.time(),
-            )
+            version = await store_bundle(redis, directory)
+            snapshot = active_snapshot(version, workspace_id)
             await publish(producer, INSTALLATION_SNAPSHOTS, snapshot)
     await producer.stop()
     await redis.aclose()

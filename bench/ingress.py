@@ -37,12 +37,12 @@ from redis.asyncio import Redis
 
 from bench import load, profile
 from bench.api_routes import RATE_LIMIT_ENV, install_deals_board, route_requests
+from bench.bundles import active_snapshot, store_bundle
 from cli.embedded import free_port, on_free_port, start_broker, start_valkey
 from contracts.ids import new_id
-from contracts.installations import InstallationSnapshot, VersionRef
+from contracts.installations import InstallationSnapshot
 from contracts.secrets import SecretEntry
 from contracts.topics import INSTALLATION_SNAPSHOTS
-from sdk.bundle import bundle_key, digest_of, pack, version_id_of
 from services.base.auth import Principal, new_token, token_digest, token_key
 from services.base.kafka import create_producer, ensure_topics, publish
 from services.base.secrets_crypto import Keyring, SecretBinding
@@ -86,18 +86,8 @@ async def install_stripe(env: dict[str, str]) -> tuple[InstallationSnapshot, str
     )
     await ensure_topics(settings.kafka_bootstrap_servers)
     keyring = Keyring.parse(env["SECRETS_KEYRING"])
-    archive, manifest = pack(ROOT / "connectors" / "stripe")
-    digest = digest_of(archive)
     redis = Redis.from_url(settings.redis_url)
-    await redis.set(bundle_key(digest), archive)
-    version = VersionRef(
-        version_id=version_id_of(digest),
-        digest=digest,
-        label=manifest.version,
-        deployed_at=time.time(),
-        deployed_by="mem_bench",
-        manifest=manifest,
-    )
+    version = await store_bundle(redis, ROOT / "connectors" / "stripe")
     installation_id, workspace_id = new_id("ins"), "ws_bench"
     binding = SecretBinding(
         workspace_id=workspace_id,
@@ -105,14 +95,10 @@ async def install_stripe(env: dict[str, str]) -> tuple[InstallationSnapshot, str
         name="webhook_secret",
         revision=1,
     )
-    snapshot = InstallationSnapshot(
+    snapshot = active_snapshot(
+        version,
+        workspace_id,
         installation_id=installation_id,
-        workspace_id=workspace_id,
-        extension_key="stripe",
-        kind="connector",
-        revision=1,
-        state="active",
-        active=version,
         secrets={
             "webhook_secret": SecretEntry(
                 name="webhook_secret",
@@ -123,7 +109,6 @@ async def install_stripe(env: dict[str, str]) -> tuple[InstallationSnapshot, str
             )
         },
         hook_id=new_id("hk", 130),
-        updated_at=time.time(),
     )
     producer = create_producer(settings, "bench")
     await producer.start()

@@ -34,13 +34,13 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
+from bench.bundles import active_snapshot, store_bundle
 from bench.ingress import cpu_seconds, infrastructure, install_stripe, start, stop, wait_until
 from cli.embedded import free_port
 from contracts.ids import new_id
-from contracts.installations import InstallationSnapshot, VersionRef
+from contracts.installations import InstallationSnapshot
 from contracts.records import CanonicalRecord
 from contracts.topics import CANONICAL_RECORDS, INSTALLATION_SNAPSHOTS, STREAM_STATUS
-from sdk.bundle import bundle_key, digest_of, pack, version_id_of
 from services.base.kafka import create_producer, ensure_topics, publish
 from services.base.settings import InfraSettings
 
@@ -155,34 +155,15 @@ class SyncArm:
 
 async def install_tickers(env: dict[str, str], installations: int) -> None:
     """`installations` active installations of the ten-stream ticker connector."""
-    archive, manifest = pack(Path(__file__).parent / "connectors" / "ticker")
-    digest = digest_of(archive)
     redis = Redis.from_url(env["REDIS_URL"])
-    await redis.set(bundle_key(digest), archive)
+    version = await store_bundle(redis, Path(__file__).parent / "connectors" / "ticker")
     await redis.aclose()
-    version = VersionRef(
-        version_id=version_id_of(digest),
-        digest=digest,
-        label="1.0.0",
-        deployed_at=time.time(),
-        deployed_by="mem_bench",
-        manifest=manifest,
-    )
     producer = create_producer(
         InfraSettings(kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"]), "bench-ticker"
     )
     await producer.start()
     for _ in range(installations):
-        snapshot = InstallationSnapshot(
-            installation_id=new_id("ins"),
-            workspace_id="ws_bench",
-            extension_key="ticker",
-            kind="connector",
-            revision=1,
-            state="active",
-            active=version,
-            updated_at=time.time(),
-        )
+        snapshot = active_snapshot(version, "ws_bench")
         await publish(producer, INSTALLATION_SNAPSHOTS, snapshot)
     await producer.stop()
 

@@ -10,6 +10,10 @@ every message back at its old offset, so ingress history (which points at partit
 offset) finds each stored body again; any message that lands elsewhere is counted and
 reported. A suite killed without a clean stop restores the previous save: what arrived
 since is gone, and replay says so.
+
+Saving and restoring stream: messages go to the file in chunks of about `CHUNK_BYTES` as they
+are read, and come back chunk by chunk, so memory stays bounded by a chunk (plus the
+clients' fetch buffers), not by the size of every topic.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -26,6 +32,9 @@ from aiokafka.structs import OffsetAndMetadata
 from contracts.topics import TOPICS
 
 SAVE_FILE = "topics.msgpack"
+MAGIC = b"backfill-topics/2\n"  # then frames: 4-byte big-endian length + msgpack
+CHUNK_BYTES = 1024 * 1024
+FETCH_BYTES = 1024 * 1024  # what the saving consumer buffers per fetch
 
 
 class Saved(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,11 +59,27 @@ class GroupOffset(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
-    """Everything saved at one clean stop."""
+    """Everything saved at one clean stop (the format before chunks; still restored)."""
 
     saved_at: float
     messages: list[Saved]
     groups: list[GroupOffset] = []
+
+
+class Chunk(msgspec.Struct, frozen=True, tag="chunk"):
+    """Messages of the save, in offset order per partition."""
+
+    messages: list[Saved]
+
+
+class Trailer(msgspec.Struct, frozen=True, tag="trailer"):
+    """The last frame: when, and the consumer groups' positions."""
+
+    saved_at: float
+    groups: list[GroupOffset] = []
+
+
+Frame = Chunk | Trailer
 
 
 class Restored(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,38 +90,68 @@ class Restored(msgspec.Struct, frozen=True, kw_only=True):
     groups: int
 
 
-def save(bootstrap: str, directory: Path, groups: list[str] = (), timeout_s: float = 30.0) -> int:
-    """Read every registry topic to its end and write the snapshot; return the messages.
+def save(
+    bootstrap: str, directory: Path, groups: Sequence[str] = (), timeout_s: float = 30.0
+) -> int:
+    """Read every registry topic to its end into the save file; return the messages.
 
     `groups` are the consumer groups whose positions are kept (Tansu cannot list groups).
     """
-    snapshot = asyncio.run(_snapshot(bootstrap, list(groups), timeout_s))
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     temporary = directory / (SAVE_FILE + ".tmp")
     # Deliveries' raw bodies are in it: readable by the suite's own user only.
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as out:
-        out.write(msgspec.msgpack.encode(snapshot))
+        out.write(MAGIC)
+        count = asyncio.run(_save_to(out, bootstrap, list(groups), timeout_s))
     os.replace(temporary, directory / SAVE_FILE)  # a crash mid-save keeps the previous one
-    return len(snapshot.messages)
+    return count
 
 
 def restore(bootstrap: str, directory: Path) -> Restored | None:
-    """Write the last snapshot back into an empty broker; None when there is none."""
+    """Write the last save back into an empty broker; None when there is none."""
     path = directory / SAVE_FILE
     if not path.exists():
         return None
-    snapshot = msgspec.msgpack.decode(path.read_bytes(), type=Snapshot)
-    return asyncio.run(_write_back(bootstrap, snapshot))
+    with path.open("rb") as file:
+        if file.read(len(MAGIC)) != MAGIC:  # a save from before chunks: one msgpack document
+            file.seek(0)
+            old = msgspec.msgpack.decode(file.read(), type=Snapshot)
+            return asyncio.run(
+                _write_back(bootstrap, [Chunk(old.messages), Trailer(0, old.groups)])
+            )
+        return asyncio.run(_write_back(bootstrap, _frames(file)))
 
 
-async def _snapshot(bootstrap: str, names: list[str], timeout_s: float) -> Snapshot:
-    messages = await _read_all(bootstrap, timeout_s)
-    groups = await _group_offsets(bootstrap, names)
-    return Snapshot(saved_at=time.time(), messages=messages, groups=groups)
+def _frames(file: BinaryIO) -> Iterator[Frame]:
+    decoder = msgspec.msgpack.Decoder(Frame)
+    while header := file.read(4):
+        yield decoder.decode(file.read(int.from_bytes(header, "big")))
 
 
-async def _write_back(bootstrap: str, snapshot: Snapshot) -> Restored:
+def _write_frame(out: BinaryIO, frame: Frame) -> None:
+    body = msgspec.msgpack.encode(frame)
+    out.write(len(body).to_bytes(4, "big"))
+    out.write(body)
+
+
+async def _save_to(out: BinaryIO, bootstrap: str, groups: list[str], timeout_s: float) -> int:
+    count, chunk, size = 0, [], 0
+    async for message in _read_all(bootstrap, timeout_s):
+        chunk.append(message)
+        size += len(message.value or b"") + len(message.key or b"") + 64
+        if size >= CHUNK_BYTES:
+            _write_frame(out, Chunk(chunk))
+            count, chunk, size = count + len(chunk), [], 0
+    if chunk:
+        _write_frame(out, Chunk(chunk))
+        count += len(chunk)
+    offsets = await _group_offsets(bootstrap, groups)
+    _write_frame(out, Trailer(saved_at=time.time(), groups=offsets))
+    return count
+
+
+async def _write_back(bootstrap: str, frames: Iterable[Frame]) -> Restored:
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",
@@ -106,37 +161,46 @@ async def _write_back(bootstrap: str, snapshot: Snapshot) -> Restored:
         client_id="backfill-restore",
     )
     await producer.start()
+    messages = moved = 0
+    groups: list[GroupOffset] = []
     try:
-        pending = [
-            (
-                message,
-                await producer.send(
-                    message.topic,
-                    message.value,
-                    key=message.key,
-                    partition=message.partition,
-                    headers=list(message.headers),
-                    timestamp_ms=message.timestamp_ms,
-                ),
-            )
-            for message in snapshot.messages
-        ]
-        moved = 0
-        for message, ack in pending:
-            metadata = await ack
-            moved += metadata.offset != message.offset
+        for frame in frames:
+            if isinstance(frame, Trailer):
+                groups = frame.groups
+                continue
+            pending = [
+                (
+                    message,
+                    await producer.send(
+                        message.topic,
+                        message.value,
+                        key=message.key,
+                        partition=message.partition,
+                        headers=list(message.headers),
+                        timestamp_ms=message.timestamp_ms,
+                    ),
+                )
+                for message in frame.messages
+            ]
+            for message, ack in pending:  # one chunk in flight: memory stays bounded
+                metadata = await ack
+                moved += metadata.offset != message.offset
+            messages += len(pending)
     finally:
         await producer.stop()
-    groups = await _commit_groups(bootstrap, snapshot.groups)
-    return Restored(messages=len(snapshot.messages), moved=moved, groups=groups)
+    committed = await _commit_groups(bootstrap, groups)
+    return Restored(messages=messages, moved=moved, groups=committed)
 
 
-async def _read_all(bootstrap: str, timeout_s: float) -> list[Saved]:
+async def _read_all(bootstrap: str, timeout_s: float) -> AsyncIterator[Saved]:
+    """Every message of every registry topic up to its end now, in offset order per partition."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=None,
         enable_auto_commit=False,
         client_id="backfill-save",
+        fetch_max_bytes=FETCH_BYTES,
+        max_partition_fetch_bytes=FETCH_BYTES,
     )
     await consumer.start()
     try:
@@ -146,26 +210,22 @@ async def _read_all(bootstrap: str, timeout_s: float) -> list[Saved]:
             for p in sorted(consumer.partitions_for_topic(topic.name) or ())
         ]
         if not partitions:
-            return []
+            return
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
-        left = {tp for tp in partitions if ends[tp] > 0}
-        saved: list[Saved] = []
         async with asyncio.timeout(timeout_s):
-            while left:
-                batches = await consumer.getmany(*left, timeout_ms=500, max_records=5000)
-                for tp, records in batches.items():
-                    for record in records:
+            for tp in partitions:  # one partition at a time: its order is the file's
+                if ends[tp] == 0:
+                    continue
+                others = [p for p in partitions if p != tp]
+                consumer.pause(*others)
+                consumer.resume(tp)
+                while await consumer.position(tp) < ends[tp]:
+                    batches = await consumer.getmany(tp, timeout_ms=500, max_records=500)
+                    for record in batches.get(tp, []):
                         if record.offset < ends[tp]:
-                            saved.append(_saved(record))
-                    if records and records[-1].offset + 1 >= ends[tp]:
-                        left.discard(tp)
-                for tp in list(left):
-                    if await consumer.position(tp) >= ends[tp]:
-                        left.discard(tp)
-        saved.sort(key=lambda m: (m.topic, m.partition, m.offset))
-        return saved
+                            yield _saved(record)
     finally:
         await consumer.stop()
 

@@ -1,9 +1,8 @@
 """`backfill logs`: an extension's log lines, filtered, newest last; `--follow` tails them live.
 
 Against the logs API (`GET /v1/extensions/{key}/logs`, live tail at `.../logs/stream` as
-server-sent events). Every filter is also applied here, so an older logs service that
-ignores a filter still prints only matching lines; `--follow` falls back to polling once a
-second when the service has no live tail.
+server-sent events). `--follow` goes on by polling once a second when the live tail is not
+reachable or drops the client for being too slow.
 """
 
 from __future__ import annotations
@@ -95,10 +94,10 @@ def matcher(
 
 
 def fetch(client: Api, key: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """One page of lines, newest first (filters the service does not know are ignored)."""
+    """One page of lines, newest first."""
     query = {k: v for k, v in params.items() if v is not None}
     body = client.get("logs", f"/v1/extensions/{key}/logs", params=query)
-    return list(body["items"] if isinstance(body, dict) else body)  # a page, or a bare list
+    return list(body["items"])  # a LogPage (contracts.answers.logs)
 
 
 def tail(

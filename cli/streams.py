@@ -45,7 +45,7 @@ STATE_STYLE = {
 
 def _streams(client: Api, installation: str) -> list[dict[str, Any]]:
     body = client.get("sync", f"/v1/installations/{installation}/streams")
-    return list(body["streams"] if isinstance(body, dict) else body)
+    return list(body["streams"])  # a StreamList (contracts.answers.sync)
 
 
 @app.command()
@@ -158,7 +158,7 @@ def cursor_history(
     body = api(token, registry).get(
         "sync", f"/v1/installations/{installation}/streams/{stream}/cursors"
     )
-    entries = list(body["entries"] if isinstance(body, dict) else body)
+    entries = list(body["entries"])  # a CursorHistory (contracts.answers.sync)
     if json:
         emit_json(entries)
         return

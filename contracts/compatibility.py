@@ -88,6 +88,8 @@ def _alternatives(node: Schema, root: Schema) -> list[Schema]:
 
 
 def _kind(node: Schema) -> str:
+    if node.get("type") == "null":  # OpenAPI's nullable enum: {"type": [.., "null"], "enum": ..}
+        return "null"
     if "enum" in node or "const" in node:
         return "enum"
     if "properties" in node:

@@ -1,4 +1,6 @@
-"""The runtime's narrow interface: the only thing ingress and sync call to run extension code.
+"""The runtime's narrow interface: the only thing services call to run extension code
+(ingress: webhooks, routes, hooks, pages; sync: streams, jobs, connection tests; the registry:
+the deploy check's `validate`).
 
 An `Invocation` names the installation (its snapshot), the pinned version, the mode and one
 entry point; `Invoker.invoke` returns an `InvocationResult`. Nothing else crosses the
@@ -51,6 +53,9 @@ EntryKind = Literal[
     "ui",
     "validate",
 ]
+# ok: it ran to the end (a hook's refusal is ok too: its answer says so); error: the code
+# raised or the bundle is unusable; denied: a capability it was not granted; timeout: past
+# the time limit; not_found: the version has no file for the entry point.
 Outcome = Literal["ok", "error", "denied", "timeout", "not_found"]
 
 
@@ -58,8 +63,11 @@ class Invocation(msgspec.Struct, frozen=True, kw_only=True):
     """One call into extension code, fully described.
 
     `version` is pinned by the caller at the start of its request: a cutover published
-    while the invocation runs does not switch it. `entry` is the entry point: a webhook or
-    route path such as `/webhooks/stripe`, a stream name, or `test_connection`.
+    while the invocation runs does not switch it. `entry` is the entry point, by `kind`: a
+    webhook or route path (`/webhooks/stripe`), a stream or job name, a hook's script
+    (`src/hooks/guard.py`), a page's path (`/overview`), a contribution's slot, or
+    `test_connection` / `validate`. `mode`: `active` writes for real; `observe` and `draft`
+    run the same code with every write intercepted.
     """
 
     invocation_id: str
@@ -97,8 +105,9 @@ class InvocationResult(msgspec.Struct, frozen=True, kw_only=True):
     """The outcome of one invocation.
 
     `emissions` holds the active version's records (empty in observe/draft mode, where they
-    were published as observed records instead). For streams, `next_cursor` and `has_more`
-    describe the page. `error` is a one-line message; the traceback went to the logs topic.
+    were published as observed records instead; `observed` counts those). For streams,
+    `next_cursor` and `has_more` describe the page. `error` is a one-line message; the
+    traceback went to the logs topic.
     """
 
     invocation_id: str
@@ -128,7 +137,8 @@ class SecretOpener(Protocol):
 
 
 class Invoker(Protocol):
-    """What ingress and sync depend on (`runtime.runtime.Runtime` and its subclasses)."""
+    """What the services depend on: `runtime.runtime.Runtime` and its subclasses
+    (`IsolatedRuntime` in worker processes, the default; `InProcessRuntime` in this process)."""
 
     async def invoke(self, invocation: Invocation) -> InvocationResult:
         """Run one entry point with capabilities bound to the installation."""

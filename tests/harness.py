@@ -84,6 +84,7 @@ class Infra:
             "SECRETS_KEYRING": self.keyring,
             "INTERNAL_TOKEN": "test-internal-token",
             "REGISTRY_OAUTH_ALLOW_LOCAL_PROVIDERS": "true",  # test OAuth providers: 127.0.0.1
+            "SYNC_OAUTH_ALLOW_LOCAL_PROVIDERS": "true",  # test OAuth providers: 127.0.0.1
         }
 
 

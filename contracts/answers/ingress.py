@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -62,3 +62,32 @@ class WebhookHealth(msgspec.Struct, frozen=True, kw_only=True):
     last_success_at: float | None = None
     last_failure_at: float | None = None
     last_failure_reason: str | None = None
+
+
+class RecordResult(msgspec.Struct, frozen=True, kw_only=True):
+    """One record a replay produced: published, or a duplicate of one ingested before."""
+
+    idempotency_key: str
+    canonical_type: str
+    duplicate: bool
+
+
+class ReplayResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What replaying one delivery did."""
+
+    delivery_id: str
+    version_id: str | None
+    mode: Literal["active", "observe"]
+    signature: Literal["valid", "invalid", "not_required"]
+    reason: str | None = None
+    outcome: str
+    status: int | None = None
+    response: Any = None
+    records: list[RecordResult] = []
+    observed: int = 0
+
+
+class ReplayBatch(msgspec.Struct, frozen=True, kw_only=True):
+    """Results of a range replay, oldest first."""
+
+    results: list[ReplayResult]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -72,6 +72,13 @@ class Destination(msgspec.Struct, frozen=True, kw_only=True):
     secret_versions: int = 1
 
 
+class DestinationWithSecret(msgspec.Struct, frozen=True, kw_only=True):
+    """Answer of create and rotate: the only time the signing secret is shown."""
+
+    destination: Destination
+    secret: str
+
+
 class ActivityPoint(msgspec.Struct, frozen=True, kw_only=True):
     """One bucket of one series: `deliveries` by status class (2xx/4xx/5xx) or `errors`
     (error log lines). `at` is the bucket's start (unix seconds)."""
@@ -90,3 +97,42 @@ class Activity(msgspec.Struct, frozen=True, kw_only=True):
     until: float
     bucket_s: int
     points: list[ActivityPoint]
+
+
+class FieldDiff(msgspec.Struct, frozen=True, kw_only=True):
+    """One field that differs on a shared key (`<missing>` when one side lacks it)."""
+
+    idempotency_key: str
+    canonical_type: str
+    path: str
+    active: Any
+    candidate: Any
+
+
+class TypeCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """Records per canonical type on each side."""
+
+    canonical_type: str
+    active: int
+    candidate: int
+
+
+class ObservationReport(msgspec.Struct, frozen=True, kw_only=True):
+    """Served at `/v1/installations/{id}/observation-report` and shown by `backfill promote`."""
+
+    installation_id: str
+    active_version_id: str | None
+    candidate_version_id: str
+    since: float
+    compared_active: int
+    compared_candidate: int
+    only_active: list[str]
+    only_candidate: list[str]
+    differences: list[FieldDiff]
+    keys_with_differences: int
+    identical: int
+    counts: list[TypeCounts]
+    candidate_errors: int
+    candidate_denials: int
+    candidate_problems: list[ExtensionLogLine]
+    truncated: bool = False

@@ -7,10 +7,13 @@ import re
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from contracts.answers.errors import ErrorAnswer, ErrorDetail
 
 
 class ServiceError(Exception):
@@ -54,6 +57,35 @@ class Forbidden(ServiceError):
     code = "forbidden"
 
 
+class Disabled(ServiceError):
+    """The installation is disabled (or pending): its pages and routes run no code."""
+
+    status_code = 503
+    code = "disabled"
+
+
+class ScriptFailed(ServiceError):
+    """A page, action or contribution crashed or answered a tree the platform refuses."""
+
+    status_code = 502
+    code = "script_failed"
+
+
+class InvalidAnswer(ServiceError):
+    """A developer's draft answered what the platform cannot read (`field` names where): the
+    bug is in the code the developer is running, so it is theirs to fix (422, not 500)."""
+
+    status_code = 422
+    code = "invalid_answer"
+
+
+class ScriptTimeout(ServiceError):
+    """Extension code ran past the runtime's time limit."""
+
+    status_code = 504
+    code = "timeout"
+
+
 class Unavailable(ServiceError):
     """A dependency (Kafka, Redis) is unreachable; the caller should retry."""
 
@@ -82,26 +114,27 @@ class InvalidMessage(Exception):
     """
 
 
-def _body(code: str, message: str, field: str | None, details: Any = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if field:
-        error["field"] = field
-    if details:
-        error["details"] = details
-    return {"error": error}
+def error_body(
+    code: str, message: str, field: str | None = None, details: Any = None
+) -> dict[str, Any]:
+    """The one error shape of every service (`contracts.answers.errors.ErrorAnswer`), as a
+    dict: `{"error": {code, message, field?, details?}}`."""
+    detail = ErrorDetail(code=code, message=message, field=field or None, details=details or None)
+    built: dict[str, Any] = msgspec.to_builtins(ErrorAnswer(error=detail))
+    return built
 
 
 def service_error_handler(_: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
     """Render a ServiceError as `{"error": {code, message, field}}` with its status."""
     return Response(
-        _body(exc.code, exc.message, exc.field, exc.details), status_code=exc.status_code
+        error_body(exc.code, exc.message, exc.field, exc.details), status_code=exc.status_code
     )
 
 
 _FIELD = re.compile(r"(?:missing required field `|at `\$\.?)([^`]+)`")
 
 
-def _field_in(message: str) -> str | None:
+def field_in(message: str) -> str | None:
     """The body field msgspec names in its message (`$.settings.port` → `settings.port`)."""
     found = _FIELD.search(message)
     return found.group(1) if found else None
@@ -112,9 +145,9 @@ def validation_error_handler(_: Request[Any, Any, Any], exc: ValidationException
     extra = exc.extra if isinstance(exc.extra, list) else []
     first = extra[0] if extra and isinstance(extra[0], dict) else {}
     message = str(first.get("message") or exc.detail)
-    field = _field_in(message) or first.get("key") or None
+    field = field_in(message) or first.get("key") or None
     return Response(
-        _body("invalid_request", f"{field}: {message}" if field else message, field, extra),
+        error_body("invalid_request", f"{field}: {message}" if field else message, field, extra),
         status_code=400,
     )
 
@@ -125,9 +158,9 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
     if exc.status_code == 400 and isinstance(exc.__cause__, SerializationException):
         # The body did not decode at all (msgspec says only "Input data was truncated").
         message = f"the request body is not valid JSON ({exc.detail})"
-        return Response(_body("invalid_json", message, "body"), status_code=400)
+        return Response(error_body("invalid_json", message, "body"), status_code=400)
     return Response(
-        _body(code.get(exc.status_code, "error"), exc.detail, None), status_code=exc.status_code
+        error_body(code.get(exc.status_code, "error"), exc.detail), status_code=exc.status_code
     )
 
 
@@ -136,7 +169,7 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
     logging.getLogger("services.errors").error(
         "unhandled error", exc_info=exc, extra={"path": request.url.path, "method": request.method}
     )
-    return Response(_body("internal_error", "internal error", None), status_code=500)
+    return Response(error_body("internal_error", "internal error"), status_code=500)
 
 
 def dependency_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -147,7 +180,7 @@ def dependency_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
         extra={"path": request.url.path, "method": request.method, "error": repr(exc)},
     )
     return Response(
-        _body("unavailable", "a dependency (redis) is unavailable; retry later", None),
+        error_body("unavailable", "a dependency (redis) is unavailable; retry later"),
         status_code=503,
         headers={"retry-after": "1"},
     )

@@ -8,7 +8,6 @@ key, installation id, declaration order.
 
 from __future__ import annotations
 
-import hmac
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -18,6 +17,7 @@ from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.logs import ExtensionLogLine
 from contracts.manifest import EntityDefinition, Hook
 from runtime.interface import Mode
+from services.base.draft_access import reachable_draft
 from services.base.snapshots import SnapshotView
 
 Role = Literal["active", "observation", "draft"]
@@ -36,12 +36,7 @@ class Subscription:
 
     def fires_for(self, session_id: str | None) -> bool:
         """Active and observation versions fire on every write; a draft only on its session's."""
-        if self.role != "draft":
-            return True
-        owner = self.snapshot.draft_session_id
-        if not session_id or not owner:
-            return False
-        return hmac.compare_digest(owner.encode(), session_id.encode())
+        return self.role != "draft" or reachable_draft(self.snapshot, session_id) is not None
 
     @property
     def mode(self) -> Mode:

@@ -23,6 +23,7 @@ from services.base.settings import InfraSettings
 from services.console.downstream import Downstream
 from services.console.routes import PUBLIC, SIGNED_IN
 from services.console.routes.responses import SignInRequired, provide_viewer, sign_in_redirect
+from services.console.security import security_headers
 from services.console.settings import PREFIX, ConsoleSettings
 from services.console.templating import configure_environment
 
@@ -69,7 +70,7 @@ def create_app(settings: ConsoleSettings, infra_settings: InfraSettings) -> Lite
         dependencies={"downstream": Provide(lambda: downstream, sync_to_thread=False)},
         on_shutdown=[downstream.close],
         openapi=False,
-        middleware=[session.middleware],
+        middleware=[security_headers, session.middleware],
         csrf_config=csrf,
         template_config=TemplateConfig(
             directory=HERE / "templates",

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import httpx
 import msgspec
 
+from contracts.answers.errors import ErrorAnswer
 from services.console.settings import ConsoleSettings
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class Failure(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def unavailable(self) -> bool:
-        """The service is down, slow, broken, or does not serve this route (yet)."""
+        """The service is down, slow, broken, or does not serve this route (a bug)."""
         return self.code in ("unreachable", "not_served") or self.status >= 500
 
     @property
@@ -93,12 +94,14 @@ class Downstream:
         *,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
-        answer: type[Any] | None = None,
+        answer: Any = None,
+        answered: frozenset[int] = frozenset(),
     ) -> Reply:
         """One call; the failure shapes the services agree on become a `Failure`.
 
         With `answer` (a Struct of `contracts.answers`) the body is decoded with it: `data`
         is typed, and an answer it does not decode is a failure (`bad_answer`), not a guess.
+        `answered`: error statuses whose body is an answer too (a page action's 422).
         """
         try:
             response = await self.client.request(
@@ -113,7 +116,7 @@ class Downstream:
             return Reply(
                 failure=Failure(service=service, status=0, code="unreachable", message=reason)
             )
-        if response.status_code >= 400:
+        if response.status_code >= 400 and response.status_code not in answered:
             return Reply(failure=_failure(service, response))
         if answer is None:
             return Reply(data=response.json() if response.content else None)
@@ -156,12 +159,9 @@ class Downstream:
 
 def _failure(service: Service, response: httpx.Response) -> Failure:
     try:
-        body = response.json()
-    except ValueError:
-        body = None
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        # No agreed error shape: a route this service does not serve (a bug), or a crash.
+        error = msgspec.json.decode(response.content, type=ErrorAnswer).error
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        # Not the one error shape: a route this service does not serve (a bug), or a crash.
         not_served = response.status_code in (404, 405)
         return Failure(
             service=service,
@@ -171,8 +171,7 @@ def _failure(service: Service, response: httpx.Response) -> Failure:
             if not_served
             else f"HTTP {response.status_code}",
         )
-    code = str(error.get("code", "failed"))
-    if response.status_code == 405 or (code == "not_found" and error.get("message") == "Not Found"):
+    if response.status_code == 405 or (error.code == "not_found" and error.message == "Not Found"):
         # The router's own answer (no handler named the resource): the route is not served.
         return Failure(
             service=service,
@@ -183,8 +182,8 @@ def _failure(service: Service, response: httpx.Response) -> Failure:
     return Failure(
         service=service,
         status=response.status_code,
-        code=code,
-        message=str(error.get("message", "")),
-        field=error.get("field"),
-        details=error.get("details") or {},
+        code=error.code,
+        message=error.message,
+        field=error.field,
+        details=error.details if isinstance(error.details, dict) else {},
     )

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import msgspec
 
+from services.base.errors import error_body
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -21,9 +23,9 @@ class Answer:
 
 def error_answer(status: int, code: str, message: str, **extra: str) -> Answer:
     """An error in the house shape, encoded once."""
-    return Answer(
-        status, msgspec.json.encode({"error": {"code": code, "message": message, **extra}})
-    )
+    body = error_body(code, message)
+    body["error"].update(extra)
+    return Answer(status, msgspec.json.encode(body))
 
 
 NOT_FOUND = error_answer(404, "not_found", "no webhook endpoint at this URL")

@@ -125,6 +125,7 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         log=lambda line: publish(infra.producer, EXTENSION_LOGS, line),
         background=background,
         deadline_ms=settings.hooks_deadline_ms,
+        shadow_limit=settings.hooks_shadow_limit,
     )
     view.listeners += [remember, held.on_snapshot, hooks.on_snapshot]
     follower = Follower(infra_settings.kafka_bootstrap_servers, view, service="ingress")

@@ -52,6 +52,9 @@ class HookFailed(Exception):
         self.message = message
 
 
+SKIP_LINE_EVERY_S = 10.0
+
+
 class BeforeWrite:
     """Decides one write of one workspace's entity type."""
 
@@ -63,12 +66,18 @@ class BeforeWrite:
         log: LogLine,
         background: Background,
         deadline_ms: int,
+        shadow_limit: int = 16,
     ) -> None:
         self.index = index
         self.invoker = invoker
         self.log = log
         self.background = background
         self.deadline_s = deadline_ms / 1000
+        # Shadow runs (observation and draft hooks) in flight across all writes: past the
+        # limit one is skipped, never queued (it must not take workers from live writes).
+        self.shadow_limit = shadow_limit
+        self.shadows = 0
+        self._skipped: dict[str, tuple[int, float]] = {}  # installation → (count, last line)
 
     async def decide(self, workspace_id: str, entity_type: str, write: EntityWrite) -> WriteVerdict:
         """Run the hooks and merge their answers; never raises for anything a hook did."""
@@ -101,7 +110,7 @@ class BeforeWrite:
                 continue  # an installation's hooks never run on its own writes (no loops)
             if sub.role != "active":
                 if sub.fires_for(write.session_id):
-                    self.background.spawn(self._shadow(sub, entity_type, event, write))
+                    self._start_shadow(sub, entity_type, event, write)
                 continue
             ran += 1
             left = self.deadline_s - (time.monotonic() - started)
@@ -176,6 +185,28 @@ class BeforeWrite:
             raise DependencyUnavailable("runtime") from error
         return _answer(result)
 
+    def _start_shadow(
+        self, sub: Subscription, entity_type: str, event: str, write: EntityWrite
+    ) -> None:
+        """Start a shadow run unless `shadow_limit` of them are running; a skip is counted
+        and reported in Logs at most once per `SKIP_LINE_EVERY_S` per installation."""
+        if self.shadows < self.shadow_limit:
+            self.shadows += 1
+            self.background.spawn(self._shadow(sub, entity_type, event, write))
+            return
+        installation_id = sub.snapshot.installation_id
+        count, last = self._skipped.get(installation_id, (0, 0.0))
+        now = time.monotonic()
+        if now - last < SKIP_LINE_EVERY_S:
+            self._skipped[installation_id] = (count + 1, last)
+            return
+        self._skipped[installation_id] = (0, now)
+        skipped = HookFailed(
+            "shadow_skipped",
+            f"{count + 1} shadow run(s) skipped: {self.shadow_limit} already running",
+        )
+        self.background.spawn(self._line(sub, entity_type, event, write, skipped))
+
     async def _shadow(
         self, sub: Subscription, entity_type: str, event: str, write: EntityWrite
     ) -> None:
@@ -185,6 +216,8 @@ class BeforeWrite:
             _answer(await self.invoker.invoke(invocation))
         except HookFailed as failed:
             await self._line(sub, entity_type, event, write, failed)
+        finally:
+            self.shadows -= 1
 
     async def _line(
         self,

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.deliveries import DeliveryReceived
 from contracts.topics import WEBHOOK_DELIVERIES
-from services.ingress.errors import DependencyUnavailable
+from services.base.errors import DependencyUnavailable
 
 
 class DeliveryReader:

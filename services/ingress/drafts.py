@@ -12,14 +12,16 @@ canonical); nothing is persisted for replay, deduplicated or added to the delive
 
 from __future__ import annotations
 
-import hmac
 import time
 from collections.abc import Mapping
 
 import msgspec
 
 from contracts.ids import new_id
-from runtime.interface import HttpRequest, Invocation, Invoker
+from runtime.interface import HttpRequest, Invoker
+from runtime.invocations import new_invocation
+from services.base.draft_access import reachable_draft
+from services.base.errors import error_body
 from services.base.snapshots import SnapshotView
 from services.ingress.signatures import SignatureError
 from services.ingress.signing_keys import SigningKeys
@@ -39,7 +41,7 @@ class DraftAnswer(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, bytes]:
-    return status, msgspec.json.encode({"error": {"code": code, "message": message}})
+    return status, msgspec.json.encode(error_body(code, message))
 
 
 NO_DRAFT = _error(404, "not_found", "no draft for this dev session at this URL")
@@ -58,15 +60,11 @@ class DraftRunner:
     ) -> tuple[int, bytes]:
         """(status, JSON body): the draft's answer, 401 unsigned, 404 for any other session."""
         snapshot = self.view.by_hook_id(hook_id)
-        if (
-            snapshot is None
-            or snapshot.draft is None
-            or snapshot.state in ("uninstalled", "disabled")
-            or not snapshot.draft_session_id
-            or not hmac.compare_digest(session_id.encode(), snapshot.draft_session_id.encode())
-        ):
+        if snapshot is None or snapshot.state in ("uninstalled", "disabled"):
             return NO_DRAFT
-        draft = snapshot.draft
+        draft = reachable_draft(snapshot, session_id)
+        if draft is None:
+            return NO_DRAFT
         webhooks = draft.manifest.webhooks
         if webhooks is None:
             return _error(404, "not_found", "the draft declares no webhook endpoint")
@@ -74,27 +72,24 @@ class DraftRunner:
             self.keys.verify(snapshot, webhooks, body, headers, time.time())
         except SignatureError as error:
             return _error(401, "invalid_signature", f"the delivery did not authenticate: {error}")
-        invocation_id = new_id("inv")
-        result = await self.invoker.invoke(
-            Invocation(
-                invocation_id=invocation_id,
-                installation=snapshot,
-                version=draft,
-                mode="draft",
-                kind="webhook",
-                script_type="route",
-                entry=webhooks.endpoint,
-                request=HttpRequest(
-                    method="POST", path=webhooks.endpoint, headers=dict(headers), body=body
-                ),
-                source_id=new_id("dlv"),
-            )
+        invocation = new_invocation(
+            snapshot,
+            draft,
+            kind="webhook",
+            entry=webhooks.endpoint,
+            mode="draft",
+            script_type="route",
+            request=HttpRequest(
+                method="POST", path=webhooks.endpoint, headers=dict(headers), body=body
+            ),
+            source_id=new_id("dlv"),
         )
+        result = await self.invoker.invoke(invocation)
         response = result.response
         status = response.status if result.outcome == "ok" and response is not None else 500
         answer = DraftAnswer(
             version_id=draft.version_id,
-            invocation_id=invocation_id,
+            invocation_id=invocation.invocation_id,
             outcome=result.outcome,
             status=status,
             response=response.body if response is not None else None,

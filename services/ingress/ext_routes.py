@@ -17,7 +17,6 @@ up to the response limit (502 past it); the time limit answers 504, a crash 500.
 
 from __future__ import annotations
 
-import hmac
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +29,8 @@ from contracts.routes import RouteSpec, match_route
 from runtime.interface import HttpRequest, InvocationResult, Invoker
 from runtime.invocations import new_invocation
 from services.base.api_keys import record_use, resolve_api_key
+from services.base.draft_access import reachable_draft
+from services.base.errors import error_body
 from services.base.snapshots import SnapshotView
 from services.base.tasks import Background
 from services.ingress.rate_limit import RateLimiter
@@ -76,7 +77,7 @@ class RouteAnswer:
 
 def error(status: int, code: str, message: str, **headers: str) -> RouteAnswer:
     """An answer in the house error shape (`Retry-After` and friends as keyword headers)."""
-    body = msgspec.json.encode({"error": {"code": code, "message": message}})
+    body = msgspec.json.encode(error_body(code, message))
     named = {k.replace("_", "-"): v for k, v in headers.items()}
     return RouteAnswer(status, body, {"content-type": "application/json", **named})
 
@@ -223,12 +224,7 @@ def _version(snapshot: InstallationSnapshot, session_id: str | None) -> VersionR
     """The active version, or on a dev URL the draft of exactly that session."""
     if session_id is None:
         return snapshot.active
-    draft_session = snapshot.draft_session_id
-    if snapshot.draft is None or not draft_session:
-        return None
-    if not hmac.compare_digest(session_id.encode(), draft_session.encode()):
-        return None
-    return snapshot.draft
+    return reachable_draft(snapshot, session_id)
 
 
 def _safe_type(content_type: str) -> str:

@@ -8,7 +8,6 @@ reaches the core: the answer is what the hook *would* tell a writer.
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 import msgspec
@@ -18,7 +17,8 @@ from contracts.ids import new_id
 from contracts.manifest import HookEvent
 from runtime.hooks import HookAnswer, HookError
 from runtime.interface import Invocation, Invoker
-from services.base.errors import NotFound
+from services.base.draft_access import reachable_draft
+from services.base.errors import InvalidAnswer, NotFound, field_in
 from services.base.snapshots import SnapshotView
 
 
@@ -59,17 +59,13 @@ class HookTriggers:
     ) -> TriggeredHook:
         """The draft hook's verdict; 404 for another workspace, session or an undeclared hook."""
         snapshot = self.view.get(installation_id)
-        if (
-            snapshot is None
-            or snapshot.workspace_id != workspace_id
-            or snapshot.draft is None
-            or not snapshot.draft_session_id
-            or not hmac.compare_digest(
-                given.session_id.encode(), snapshot.draft_session_id.encode()
-            )
-        ):
+        draft = (
+            reachable_draft(snapshot, given.session_id)
+            if snapshot is not None and snapshot.workspace_id == workspace_id
+            else None
+        )
+        if snapshot is None or draft is None:
             raise NotFound("no draft of this dev session on this installation", field="session_id")
-        draft = snapshot.draft
         hook = next(
             (
                 h
@@ -94,7 +90,7 @@ class HookTriggers:
                 script_type="hook",
                 entry=hook.entry,
                 source_id=invocation_id,
-                session_id=snapshot.draft_session_id,
+                session_id=given.session_id,
                 actor=Actor(type="member", id=member_id),
                 event=given.event,
                 input={
@@ -109,7 +105,13 @@ class HookTriggers:
         )
         answer = HookAnswer()
         if result.outcome == "ok" and result.response is not None:
-            answer = msgspec.convert(result.response.body, HookAnswer)
+            try:
+                answer = msgspec.convert(result.response.body, HookAnswer)
+            except msgspec.ValidationError as error:
+                raise InvalidAnswer(
+                    f"the draft hook answered what the platform cannot read: {error}",
+                    field=field_in(str(error)),
+                ) from None
         return TriggeredHook(
             invocation_id=invocation_id,
             version_id=draft.version_id,

@@ -14,7 +14,6 @@ with the member as the invocation's actor and are logged as `script_type=page_ac
 from __future__ import annotations
 
 import asyncio
-import hmac
 from typing import Any, get_args
 
 import msgspec
@@ -36,9 +35,9 @@ from contracts.ui import (
 from runtime.interface import InvocationResult, Invoker
 from runtime.invocations import new_invocation
 from services.base.auth import Principal
-from services.base.errors import Forbidden, NotFound
+from services.base.draft_access import reachable_draft
+from services.base.errors import Disabled, Forbidden, NotFound, ScriptFailed, ScriptTimeout
 from services.base.snapshots import SnapshotView
-from services.ingress.errors import Disabled, ScriptFailed, ScriptTimeout
 
 RANK = {"member": 0, "admin": 1}
 
@@ -224,15 +223,10 @@ class PageService:
             if snapshot.active is None:
                 raise NotFound("the installation has no active version")
             return snapshot.active, "active"
-        draft_session = snapshot.draft_session_id or ""
-        if (
-            snapshot.draft is None
-            or not draft_session
-            or not hmac.compare_digest(session.encode(), draft_session.encode())
-            or snapshot.draft_member_id != caller.member_id
-        ):
+        draft = reachable_draft(snapshot, session, member_id=caller.member_id)
+        if draft is None:
             raise NotFound("no draft of yours for this dev session", field="session")
-        return snapshot.draft, "draft"
+        return draft, "draft"
 
     @staticmethod
     def _enabled(snapshot: InstallationSnapshot) -> None:

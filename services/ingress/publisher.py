@@ -19,7 +19,7 @@ from aiokafka.structs import RecordMetadata
 from contracts.deliveries import DeliveryReceived
 from contracts.records import CanonicalRecord
 from contracts.topics import CANONICAL_RECORDS, WEBHOOK_DELIVERIES, Topic
-from services.ingress.errors import DependencyUnavailable
+from services.base.errors import DependencyUnavailable
 
 
 class DeliveryPublisher:

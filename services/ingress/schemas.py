@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 import msgspec
 
 # Answers another service reads are declared once, in contracts.answers (re-exported here).
@@ -11,6 +9,9 @@ from contracts.answers.ingress import (  # noqa: F401
     DeliveryPage,
     DeliverySummary,
     Outcome,
+    RecordResult,
+    ReplayBatch,
+    ReplayResult,
     WebhookHealth,
 )
 
@@ -28,35 +29,6 @@ class RangeReplayRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     until: float | None = None
     version_id: str | None = None
     limit: int = 100
-
-
-class RecordResult(msgspec.Struct, frozen=True, kw_only=True):
-    """One record a replay produced: published, or a duplicate of one ingested before."""
-
-    idempotency_key: str
-    canonical_type: str
-    duplicate: bool
-
-
-class ReplayResult(msgspec.Struct, frozen=True, kw_only=True):
-    """What replaying one delivery did."""
-
-    delivery_id: str
-    version_id: str | None
-    mode: Literal["active", "observe"]
-    signature: Literal["valid", "invalid", "not_required"]
-    reason: str | None = None
-    outcome: str
-    status: int | None = None
-    response: Any = None
-    records: list[RecordResult] = []
-    observed: int = 0
-
-
-class ReplayBatch(msgspec.Struct, frozen=True, kw_only=True):
-    """Results of a range replay, oldest first."""
-
-    results: list[ReplayResult]
 
 
 class WebhookEndpoint(msgspec.Struct, frozen=True, kw_only=True):

@@ -34,6 +34,7 @@ from runtime.interface import InvocationResult, Invoker
 from runtime.invocations import webhook_invocation
 from services.base.dedupe import Claims, Deduplicator
 from services.base.dedupe.once import Origin, PublishOnce
+from services.base.errors import DependencyUnavailable
 from services.base.snapshots import SnapshotView
 from services.base.tasks import Background
 from services.ingress.answers import (
@@ -48,7 +49,6 @@ from services.ingress.answers import (
     rejected,
     unavailable,
 )
-from services.ingress.errors import DependencyUnavailable
 from services.ingress.events import KEPT_HEADERS, Event, event_id, event_type, parse_event
 from services.ingress.health import HealthRecorder
 from services.ingress.publisher import DeliveryPublisher

@@ -38,6 +38,9 @@ class IngressSettings(msgspec.Struct, frozen=True, kw_only=True):
     replay_max_deliveries: int = 500
     # The core's before-write call answers within this, whatever its hooks' timeoutMs add up to.
     hooks_deadline_ms: int = 3_000
+    # Shadow runs of observation and draft before_* hooks in flight at once (all writes of
+    # this replica); past it a shadow run is skipped and the skip is logged, never queued.
+    hooks_shadow_limit: int = 16
     # Extension API routes (`/ext/...`): calls per installation per window (0: no limit),
     # request and response body limits (the runtime's time limit, `handler_time_limit_s`,
     # bounds one route, page render or page action: 504 past it).

@@ -2,8 +2,9 @@
 
 Dedupe keys are `services.base.dedupe.DedupeStore`'s (the same key space sync uses); this store
 extends it so history writes share its per-tick pipeline (`services.base.dedupe.tick`) and a
-delivery's record rides along with its dedupe confirm. Every key is hash-tagged by installation
-(`{i:<installation_id>}:...`) so a Redis Cluster keeps one installation's keys on one shard.
+delivery's record travels in its (deferred) dedupe confirm. Every key is hash-tagged by
+installation (`{i:<installation_id>}:...`) so a Redis Cluster keeps one installation's keys
+on one shard.
 """
 
 from __future__ import annotations

@@ -74,6 +74,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
     alert_store = AlertStore(infra.redis)
     rules = AlertRules(alert_store, settings.alert_rules_cache_s)
     logs.line_observers.append(rules.on_lines)
+    logs.observes_lines = rules.has_line_rules
     http = httpx.AsyncClient(timeout=settings.alert_timeout_s, follow_redirects=False)
     sender = AlertSender(
         store=alert_store,

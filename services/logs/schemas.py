@@ -12,6 +12,7 @@ from contracts.answers.logs import (  # noqa: F401
     ActivityPoint,
     AuditPage,
     Destination,
+    DestinationWithSecret,
     InstallationHealth,
     LogPage,
     WebhookHealth,
@@ -50,13 +51,6 @@ class DestinationUpdate(msgspec.Struct, frozen=True, kw_only=True):
     url: str | None = None
     description: str | None = None
     enabled: bool | None = None
-
-
-class DestinationWithSecret(msgspec.Struct, frozen=True, kw_only=True):
-    """Answer of create and rotate: the only time the signing secret is shown."""
-
-    destination: Destination
-    secret: str
 
 
 class RuleCreate(msgspec.Struct, frozen=True, kw_only=True):

@@ -14,6 +14,7 @@ from litestar.di import Provide
 
 from contracts.topics import AUDIT_EVENTS, INSTALLATION_SNAPSHOTS
 from services.base.auth import resolve_token
+from services.base.hosts import HostCheck
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
 from services.base.keys import create_redis
@@ -25,7 +26,6 @@ from services.registry.service import WorkspaceService
 from services.registry.service.api_keys import ApiKeyService
 from services.registry.service.code_check import CodeCheck
 from services.registry.service.connections import ConnectionService, CredentialCheck
-from services.registry.service.hosts import HostCheck
 from services.registry.service.installation_versions import InstallationVersionService
 from services.registry.service.installations import InstallationService
 from services.registry.service.maintenance import Maintenance

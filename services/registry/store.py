@@ -20,11 +20,14 @@ from contracts.installations import VersionRef
 from services.base.auth import Principal, token_key
 from services.base.errors import Unavailable
 from services.base.keys import workspace_key
-from services.registry.records import ExtensionState, InstallationRecord, OAuthPending
 from services.registry.schemas import Member, TokenInfo, Workspace
+from services.registry.stored import ExtensionState, OAuthPending, StoredInstallation
 
 T = TypeVar("T")
 Build = Callable[[Pipeline], None]
+
+# A bundle no version references yet (its deploy is being checked) expires after this.
+UNREFERENCED_BUNDLE_TTL_S = 3600
 
 
 def _text(raw: bytes | str) -> str:
@@ -172,8 +175,13 @@ class RegistryStore:
     # Versions and bundles
 
     async def put_bundle(self, key: str, archive: bytes) -> None:
-        """Content-addressed, written before the transaction that references it; never deleted."""
-        await self.redis.set(key, archive, nx=True)
+        """Content-addressed, written before its checks with a TTL (a refused deploy's bundle
+        expires); `keep_bundle` makes it permanent before a version references it."""
+        await self.redis.set(key, archive, nx=True, ex=UNREFERENCED_BUNDLE_TTL_S)
+
+    async def keep_bundle(self, key: str) -> None:
+        """No expiry: a version is about to reference it (never deleted after that)."""
+        await self.redis.persist(key)
 
     async def first_party_keys(self) -> list[str]:
         return sorted(_text(k) for k in await self.redis.smembers(FIRST_PARTY_KEYS))
@@ -225,19 +233,19 @@ class RegistryStore:
 
     async def installation(
         self, workspace_id: str, installation_id: str
-    ) -> InstallationRecord | None:
-        return await self._get(wkey(workspace_id, "inst", installation_id), InstallationRecord)
+    ) -> StoredInstallation | None:
+        return await self._get(wkey(workspace_id, "inst", installation_id), StoredInstallation)
 
-    async def installations(self, workspace_id: str) -> list[InstallationRecord]:
+    async def installations(self, workspace_id: str) -> list[StoredInstallation]:
         ids = sorted(_text(i) for i in await self.redis.smembers(wkey(workspace_id, "insts")))
         if not ids:
             return []
         raw = await self.redis.mget([wkey(workspace_id, "inst", i) for i in ids])
-        records = [msgspec.json.decode(r, type=InstallationRecord) for r in raw if r]
+        records = [msgspec.json.decode(r, type=StoredInstallation) for r in raw if r]
         return sorted(records, key=lambda r: r.created_at)
 
     @staticmethod
-    def put_installation(pipe: Pipeline, record: InstallationRecord) -> None:
+    def put_installation(pipe: Pipeline, record: StoredInstallation) -> None:
         snap = record.snapshot
         pipe.set(wkey(snap.workspace_id, "inst", snap.installation_id), msgspec.json.encode(record))
         pipe.sadd(wkey(snap.workspace_id, "insts"), snap.installation_id)

@@ -9,6 +9,8 @@ Guarantees:
   nothing twice.
 - A failing hook is retried `attempts` times with exponential backoff, then given up with
   an error line in Logs (`script_type=hook`, `entity`, `event`): it never holds the topic.
+  A refusal (`denied`: the hook used what its manifest does not grant; `not_found`: no such
+  entry) is final: the same code would be refused again, so it is given up at once.
   A dependency outage (Redis, Kafka, the snapshot view not caught up) is not the hook's
   failure: it raises `DependencyUnavailable` and the consumer holds the batch.
 - Changes of one entity run in commit order (one partition key); different entities run
@@ -31,6 +33,7 @@ from services.base.errors import DependencyUnavailable
 from services.base.hook_index import HookIndex, Subscription
 
 LogLine = Callable[[ExtensionLogLine], Awaitable[None]]
+FINAL = frozenset({"denied", "not_found"})  # outcomes a retry of the same code cannot change
 
 
 class AfterHooks:
@@ -88,9 +91,12 @@ class AfterHooks:
                 await self._publish(sub, change, result)
                 return
             error = result.error or result.outcome
+            if result.outcome in FINAL:
+                await self._gave_up(sub, change, event, f"{result.outcome}, not retried: {error}")
+                return
             if attempt < self.attempts:
                 await asyncio.sleep(min(self.backoff_s * 2 ** (attempt - 1), 30.0))
-        await self._gave_up(sub, change, event, error)
+        await self._gave_up(sub, change, event, f"after {self.attempts} attempts: {error}")
 
     async def _publish(
         self, sub: Subscription, change: EntityChange, result: InvocationResult
@@ -123,7 +129,7 @@ class AfterHooks:
         self, sub: Subscription, change: EntityChange, event: str, error: str
     ) -> None:
         line = sub.platform_line(
-            f"{event} hook {sub.hook.hook_name} gave up after {self.attempts} attempts: {error}",
+            f"{event} hook {sub.hook.hook_name} gave up: {error}",
             entity=change.entity_type,
             event=event,
             invocation_id=change.change_id,

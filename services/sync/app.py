@@ -23,6 +23,7 @@ from services.base.dedupe import Deduplicator, RecordLedger
 from services.base.dedupe.once import PublishOnce
 from services.base.dedupe.page import PageDedupeStore
 from services.base.hook_index import HookIndex
+from services.base.hosts import HostCheck
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
 from services.base.kafka import publish
@@ -78,6 +79,7 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
         internal_token=infra_settings.internal_token,
         margin_s=settings.oauth_refresh_margin_s,
         host_overrides=overrides,
+        hosts=HostCheck(allow_local_oauth=settings.oauth_allow_local_providers),
     )
     runner = Runner(
         invoker=runtime,

@@ -10,7 +10,6 @@ this replica has not seen yet is a 409 the CLI retries.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from typing import Literal
 
@@ -18,6 +17,7 @@ from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot
 from runtime.interface import Invocation, Invoker
 from services.base.auth import Principal
+from services.base.draft_access import reachable_draft
 from services.base.errors import Conflict, NotFound, ServiceError
 from services.sync.oauth import TokenSource
 from services.sync.schemas import DryRun, DryRunPage, DryRunRecord, DryRunRequest
@@ -51,9 +51,8 @@ class DryRunner:
             raise Conflict(
                 "this sync replica holds no such installation (yet)", field="installation_id"
             )
-        draft = snapshot.draft
-        session = snapshot.draft_session_id or ""
-        if draft is None or not hmac.compare_digest(session.encode(), request.session.encode()):
+        draft = reachable_draft(snapshot, request.session)
+        if draft is None:
             raise Conflict(
                 "this installation has no draft of that dev session (yet)", field="session"
             )

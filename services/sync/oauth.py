@@ -23,6 +23,8 @@ from redis.asyncio import Redis
 from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot
 from contracts.secrets import SealedSecret
+from services.base.errors import ServiceError
+from services.base.hosts import HostCheck
 from services.base.secrets_crypto import Keyring, SecretBinding
 from services.sync.store import tag
 
@@ -68,6 +70,7 @@ class TokenSource:
         internal_token: str,
         margin_s: float,
         host_overrides: dict[str, str],
+        hosts: HostCheck | None = None,
         timeout_s: float = 15.0,
     ) -> None:
         self.redis = redis
@@ -76,6 +79,7 @@ class TokenSource:
         self.internal_token = internal_token
         self.margin_s = margin_s
         self.overrides = host_overrides
+        self.hosts = hosts or HostCheck()
         self.http = httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
         self._release = redis.register_script(
             "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end"
@@ -184,6 +188,7 @@ class TokenSource:
             "refresh_token": current.refresh,
             "client_id": str(snapshot.settings.get(oauth.client_id_setting, "")),
         }
+        await self._refuse_token_url(oauth.token_url)  # before any secret leaves for it
         secret = snapshot.secrets.get(oauth.client_secret)
         if secret is not None:
             form["client_secret"] = self.keyring.open_secret(snapshot, secret)
@@ -238,6 +243,20 @@ class TokenSource:
             revision=revision,
         )
         return self.keyring.seal(value.encode(), binding)
+
+    async def _refuse_token_url(self, url: str) -> None:
+        """RefreshFailed unless the manifest's tokenUrl passes the registry's connect-time
+        rule (https, a public host): the snapshot may predate a tightened rule, and a refresh
+        posts the refresh token and client secret there. A host the operator routes
+        (`host_overrides`) is theirs."""
+        try:
+            if (httpx.URL(url).host or "").lower() in self.overrides:
+                return
+            await self.hosts.refuse_oauth_url(url, "oauth.tokenUrl")
+        except ServiceError as refused:
+            raise RefreshFailed(refused.message) from None
+        except httpx.InvalidURL:
+            raise RefreshFailed("oauth.tokenUrl: not a valid URL") from None
 
     def _route(self, url: str) -> str:
         parsed = httpx.URL(url)

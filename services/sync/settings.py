@@ -17,6 +17,10 @@ class SyncSettings(msgspec.Struct, frozen=True, kw_only=True):
     # `api.stripe.com=http://127.0.0.1:9999,...`: declared provider hosts served locally (the
     # permission check still runs on the declared host first). Empty in production.
     host_overrides: str = ""
+    # OAuth token endpoints on local or private addresses, plain http (development and tests
+    # only): otherwise a refresh posts only to an https tokenUrl on a public host, the rule the
+    # registry applies at deploy and connect (a host in `host_overrides` is the operator's).
+    oauth_allow_local_providers: bool = False
     # Wall-clock limit of one connector invocation (a stream page, a job, a test connection).
     invocation_time_limit_s: float = 30.0
     # Pages one run reads at most; the next run goes on from the committed cursor.

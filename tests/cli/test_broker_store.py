@@ -7,6 +7,7 @@ empty one gets them back at the same offsets, with the consumer groups' position
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -104,3 +105,48 @@ def test_topics_saved_at_a_clean_stop_come_back_at_their_offsets(tmp_path: Path)
 
 def test_nothing_saved_restores_nothing(tmp_path: Path) -> None:
     assert broker_store.restore("127.0.0.1:9", tmp_path / "never") is None
+
+
+async def _fill_large(bootstrap: str, count: int, size: int) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=2 * size)
+    await producer.start()
+    try:
+        for n in range(count):
+            await producer.send_and_wait(
+                WEBHOOK_DELIVERIES.name, bytes([n % 256]) * size, key=b"ins_big"
+            )
+    finally:
+        await producer.stop()
+
+
+def test_saving_and_restoring_hold_a_chunk_in_memory_not_every_topic(tmp_path: Path) -> None:
+    count, size = 48, 256 * 1024  # 12 MiB of deliveries
+    first = on_free_port(lambda port: start_broker(port, tmp_path / "first.log"))
+    try:
+        bootstrap = f"127.0.0.1:{first.port}"
+        asyncio.run(ensure_topics(bootstrap))
+        asyncio.run(_fill_large(bootstrap, count, size))
+        tracemalloc.start()
+        try:
+            saved = broker_store.save(bootstrap, tmp_path / "broker")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    finally:
+        first.stop()
+    assert saved == count
+    assert peak < 6 * 1024 * 1024, f"saving 12 MiB held {peak / 2**20:.1f} MiB at once"
+    second = on_free_port(lambda port: start_broker(port, tmp_path / "second.log"))
+    try:
+        bootstrap = f"127.0.0.1:{second.port}"
+        asyncio.run(ensure_topics(bootstrap))
+        tracemalloc.start()
+        try:
+            restored = broker_store.restore(bootstrap, tmp_path / "broker")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    finally:
+        second.stop()
+    assert restored is not None and (restored.messages, restored.moved) == (count, 0)
+    assert peak < 6 * 1024 * 1024, f"restoring 12 MiB held {peak / 2**20:.1f} MiB at once"

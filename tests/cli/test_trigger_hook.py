@@ -43,7 +43,7 @@ async def test_trigger_hook_shows_the_drafts_refusal_changes_and_log_lines(
             "/v1/extensions/deals-guard/logs",
             params={"script_type": "hook", "entity": "deal", "event": "after_save", "since": 0},
         )
-        items = other["items"] if isinstance(other, dict) else other
+        items = other["items"]
         mine = {line["invocation_id"] for line in good["log"]}
         assert not [line for line in items if line["invocation_id"] in mine]
     code, _, err = await run(*hook, "--record", str(bad), env=env)

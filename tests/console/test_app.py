@@ -276,6 +276,35 @@ async def test_cross_site_form_post_is_refused(browser, suite):
     await page.context.close()
 
 
+async def test_every_console_page_forbids_injected_scripts(browser, suite):
+    page = await signed_in(browser, suite, token_of(suite.tenant.admin))
+    for path in ("/extensions", "/extensions/catalog", "/sign-in", "/static/app.js"):
+        answer = await page.goto(f"{suite.console}{path}")
+        assert (
+            answer is not None and "script-src 'self'" in answer.headers["content-security-policy"]
+        ), path
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    # Markup that slipped past escaping: its inline handler and inline script never run,
+    # while the console's own scripts (htmx from /static) still do.
+    await page.goto(f"{suite.console}/extensions")
+    pwned = await page.evaluate(
+        """() => new Promise((resolve) => {
+            const s = document.createElement('script');
+            s.textContent = 'window.pwned = 1';
+            document.body.appendChild(s);
+            document.body.insertAdjacentHTML(
+                'beforeend', '<img id="probe" src="data:," onerror="window.pwned = 2">');
+            // Listeners run in registration order: once this one ran, the inline one did
+            // (or was blocked).
+            document.getElementById('probe').addEventListener(
+                'error', () => resolve(window.pwned ?? null));
+        })"""
+    )
+    assert pwned is None
+    assert await page.evaluate("() => typeof window.htmx === 'object'")
+    await page.context.close()
+
+
 async def test_oauth_connect_goes_through_the_provider_and_comes_back_to_the_page(browser, suite):
     provider = FakeOAuth()
     async with serving(provider.app()) as base:

@@ -73,7 +73,8 @@ async def test_a_page_renders_each_component_in_the_navigation(
     await expect(page.get_by_role("img", name="Orders per day")).to_be_visible()
     await expect(page.locator(".ext-chart polyline")).to_have_count(1)
     await expect(page.get_by_label("Customer")).to_be_visible()
-    await expect(page.get_by_role("button", name="Purge all")).to_be_visible()
+    await expect(page.get_by_text("Purge all", exact=True)).to_be_visible()
+    await expect(page.get_by_role("button", name="Yes, Purge all")).to_be_hidden()
     csp = await page.evaluate("() => document.readyState")
     assert csp == "complete"
     await page.context.close()
@@ -98,18 +99,25 @@ async def test_a_form_validation_error_appears_next_to_its_field(
     await page.context.close()
 
 
+async def purge(page: Any) -> None:
+    """The button with `confirm`: its label asks first, only the answer runs the action."""
+    await page.get_by_text("Purge all", exact=True).click()
+    await expect(page.get_by_text("Delete every order of this installation?")).to_be_visible()
+    await page.get_by_role("button", name="Yes, Purge all").click()
+
+
 async def test_a_member_sees_the_page_but_an_admin_only_action_is_refused(
     browser: Any, suite: Suite, installation: str
 ) -> None:
     page = await as_member(browser, suite)
     await page.goto(f"{suite.console}/installations/{installation}/pages/board")
     await expect(page.get_by_text("Signed in as member")).to_be_visible()
-    await page.get_by_role("button", name="Purge all").click()
+    await purge(page)
     await expect(page.get_by_role("status")).to_contain_text("needs the admin role")
     await page.context.close()
     admin = await as_admin(browser, suite)
     await admin.goto(f"{suite.console}/installations/{installation}/pages/board")
-    await admin.get_by_role("button", name="Purge all").click()
+    await purge(admin)
     await expect(admin.get_by_role("status")).to_have_text("Purged")
     await admin.context.close()
 

@@ -120,10 +120,14 @@ async def relay_producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
 
 @contextlib.asynccontextmanager
 async def running_ingress(
-    infra: Infra, http: httpx.AsyncClient, redis: Redis, producer: AIOKafkaProducer
+    infra: Infra,
+    http: httpx.AsyncClient,
+    redis: Redis,
+    producer: AIOKafkaProducer,
+    settings: IngressSettings | None = None,
 ) -> AsyncIterator[Ingress]:
-    """An ingress app served on a free port against `infra`, ready."""
-    async with serving(create_app(ingress_settings(), infra.settings())) as url:
+    """An ingress app served on a free port against `infra` (test settings), ready."""
+    async with serving(create_app(settings or ingress_settings(), infra.settings())) as url:
         await wait_ready(http, url)
         yield Ingress(url, http, redis, producer, Keyring.parse(infra.keyring), infra)
 

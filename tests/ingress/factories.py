@@ -15,11 +15,11 @@ from contracts.installations import InstallationSnapshot, InstallationState, Ver
 from contracts.manifest import parse_manifest
 from contracts.secrets import SecretEntry
 from contracts.topics import INSTALLATION_SNAPSHOTS
-from sdk.bundle import bundle_key, digest_of, pack, version_id_of
 from services.base.auth import Principal, new_token, token_digest, token_key
 from services.base.kafka import publish
 from services.base.secrets_crypto import Keyring, SecretBinding
 from services.ingress.signatures import sign_stripe
+from tests.runtime.factories import deploy_directory
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "whsec_test_secret_one"
@@ -34,17 +34,7 @@ async def deploy(
     manifest = parse_manifest(
         {**msgspec.json.decode((directory / "manifest.json").read_bytes()), "version": label}
     )
-    archive, manifest = pack(directory, manifest)
-    digest = digest_of(archive)
-    await redis.set(bundle_key(digest), archive)
-    return VersionRef(
-        version_id=version_id_of(digest),
-        digest=digest,
-        label=label,
-        deployed_at=time.time(),
-        deployed_by="mem_test",
-        manifest=manifest,
-    )
+    return await deploy_directory(redis, directory, manifest)
 
 
 def sealed(

@@ -106,6 +106,23 @@ async def test_rotated_key_replaces_the_old_one_and_members_cannot_manage_keys(
     url = stack.ext(installation, "/orders")
     assert (await stack.http.get(url, headers=bearer(new["secret"]))).status_code == 200
     assert (await stack.http.get(url, headers=bearer(old["secret"]))).status_code == 401
+    revived = await stack.http.post(
+        f"{base}/{old['key']['key_id']}/rotate", json={}, headers=stack.tenant.admin
+    )
+    assert revived.status_code == 409 and "is revoked" in revived.text
+    overlapping = await stack.http.post(
+        f"{base}/{new['key']['key_id']}/rotate",
+        json={"overlap_seconds": 600},
+        headers=stack.tenant.admin,
+    )
+    assert overlapping.status_code == 201
+    again = await stack.http.post(
+        f"{base}/{new['key']['key_id']}/rotate", json={}, headers=stack.tenant.admin
+    )
+    assert again.status_code == 409 and "already rotated" in again.text
+    assert (await stack.http.get(url, headers=bearer(new["secret"]))).status_code == 200
+    listed = (await stack.http.get(base, headers=stack.tenant.admin)).json()
+    assert [bool(k["revoked_at"]) for k in listed] == [True, True, False], listed
 
 
 async def test_rate_limit_answers_429_with_retry_after(stack: Stack) -> None:

@@ -9,7 +9,9 @@ from typing import Any
 
 import httpx
 
-from sdk.bundle import pack
+from sdk.bundle import bundle_key, digest_of, pack
+from services.base.keys import create_redis
+from tests.harness import Infra
 from tests.registry.factories import Tenant, install, manifest
 
 WEBHOOK_OK = (
@@ -189,3 +191,22 @@ async def test_a_working_connector_deploys(
         "active",
     )
     assert answer.status_code == 201, answer.text
+
+
+async def test_a_refused_bundle_expires_and_an_accepted_one_is_kept(
+    http: httpx.AsyncClient, registry: str, tenant: Tenant, infra: Infra
+) -> None:
+    broken = code_bundle(connector("expiring"), good_files(src__streams__items="def fetch(:\n"))
+    refused = await post(http, registry, tenant, "expiring", broken, "active")
+    assert refused.status_code == 422, refused.text
+    good = code_bundle(connector("expiring"), good_files())
+    accepted = await post(http, registry, tenant, "expiring", good, "active")
+    assert accepted.status_code == 201, accepted.text
+    redis = create_redis(infra.redis_url)
+    try:
+        left = await redis.ttl(bundle_key(digest_of(broken)))
+        kept = await redis.ttl(bundle_key(digest_of(good)))
+    finally:
+        await redis.aclose()
+    assert 0 < left <= 3600  # the refused upload is not kept forever
+    assert kept == -1  # a version references this one: no expiry

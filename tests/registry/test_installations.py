@@ -232,3 +232,29 @@ async def test_a_secret_changed_through_settings_is_audited_as_rotated(
     assert updated.status_code == 200, updated.text
     [event] = await audit_events(infra, tenant.id, "SecretRotated")
     assert (event.target, event.details) == (iid, {"name": "api_key", "revision": 2})
+
+
+async def test_upgrading_to_a_version_that_defines_a_protected_type_lifts_the_protection(
+    http: httpx.AsyncClient, registry: str, tenant: Tenant, infra: Infra
+) -> None:
+    await deploy(http, registry, tenant, manifest("tickets", defines=["ticket"], config=CONFIG))
+    await deploy(http, registry, tenant, manifest("notes"))
+    body = (
+        await install(http, registry, tenant, "tickets", settings={"channel": "#a", "token": "t"})
+    ).json()
+    notes = (await install(http, registry, tenant, "notes")).json()
+    await http.delete(f"{registry}/v1/installations/{body['id']}", headers=tenant.admin)
+    protected = max(await snapshots_of(infra, notes["id"], 2), key=lambda s: s.revision)
+    assert protected.write_protected_entities == ["ticket"]
+    # A new version of `notes` defines `ticket` (a wider grant: the admin approves it), and
+    # once it is active the type is writable again.
+    await deploy(http, registry, tenant, manifest("notes", version="2.0.0", defines=["ticket"]))
+    approved = await http.post(
+        f"{registry}/v1/installations/{notes['id']}/upgrade",
+        json={"approve_permissions": True},
+        headers=tenant.admin,
+    )
+    assert approved.status_code == 200, approved.text
+    after = max(await snapshots_of(infra, notes["id"], 4), key=lambda s: s.revision)
+    assert after.active is not None and after.active.label == "2.0.0"
+    assert after.write_protected_entities == []

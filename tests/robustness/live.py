@@ -166,6 +166,7 @@ def running_suite(
         # the seeded alert destination is a closed local port (ALERT_URL): no DNS, no network
         "LOGS_ALERT_ALLOW_PRIVATE_TARGETS": "true",
         "REGISTRY_OAUTH_ALLOW_LOCAL_PROVIDERS": "true",  # test OAuth providers on 127.0.0.1
+        "SYNC_OAUTH_ALLOW_LOCAL_PROVIDERS": "true",  # test OAuth providers on 127.0.0.1
         **env,
     }
     services = {name: start_service(name, infra, home, ports[name], **wiring) for name in names}

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot, VersionRef
+from contracts.manifest import Manifest
 from contracts.secrets import SecretEntry
 from runtime.interface import EntryKind, HttpRequest, Invocation, Mode
 from sdk.bundle import bundle_key, digest_of, pack, version_id_of
@@ -18,9 +19,12 @@ from services.base.secrets_crypto import Keyring, SecretBinding
 BUNDLES = Path(__file__).parent / "bundles"
 
 
-async def deploy_directory(redis: Redis, directory: Path) -> VersionRef:
-    """Pack `directory` and store its bytes where the registry would; return its version."""
-    archive, manifest = pack(directory)
+async def deploy_directory(
+    redis: Redis, directory: Path, manifest: Manifest | None = None
+) -> VersionRef:
+    """Pack `directory` (with `manifest` instead of its own, if given) and store its bytes
+    where the registry would; return its version."""
+    archive, manifest = pack(directory, manifest)
     digest = digest_of(archive)
     await redis.set(bundle_key(digest), archive)
     return VersionRef(

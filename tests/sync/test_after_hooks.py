@@ -25,6 +25,12 @@ def after_save(ctx, record, previous):
     if record.get("bad"):
         ingest.canonical("deal_note", {"deal": ctx.entity_id}, idempotency_key="bad")
 """
+DENIED = """
+from sdk import secrets
+
+def after_save(ctx, record, previous):
+    secrets.get("undeclared")
+"""
 FAILING = """
 def after_save(ctx, record, previous):
     raise RuntimeError("enrichment service down")
@@ -74,24 +80,25 @@ async def test_after_save_publishes_its_records_and_field_checks_refuse_a_bad_on
     assert (denial.script_type, denial.event) == ("hook", "after_save")
 
 
-async def test_a_failing_after_hook_is_retried_then_only_logged(
+async def test_a_failing_after_hook_is_retried_then_only_logged_a_denied_one_not_retried(
     infra, redis, producer, tmp_path: Path
 ):
     ws = new_id("ws")
     failing = await after_hook_install(redis, tmp_path, FAILING, ws)
+    denied = await after_hook_install(redis, tmp_path, DENIED, ws)
     fine = await after_hook_install(redis, tmp_path, ENRICH, ws)
     settings = sync_settings(after_hook_backoff_s=0.1, after_hook_attempts=3)
     async with serving(create_app(settings, infra.settings())):
-        for snap in (failing, fine):
+        for snap in (failing, denied, fine):
             await put_snapshot(producer, snap)
         committed = change(ws)
         await commit(producer, [committed])
+        given_up = {failing.installation_id, denied.installation_id}
         lines = await read_topic(
             infra.bootstrap_servers,
             EXTENSION_LOGS,
-            lambda seen: any(
-                "gave up" in line.message and line.installation_id == failing.installation_id
-                for line in seen
+            lambda seen: (
+                {line.installation_id for line in seen if "gave up" in line.message} >= given_up
             ),
             from_start=True,
         )
@@ -107,6 +114,10 @@ async def test_a_failing_after_hook_is_retried_then_only_logged(
     assert (gave_up.script_type, gave_up.entity, gave_up.event) == ("hook", "deal", "after_save")
     assert gave_up.attrs["change_id"] == committed.change_id
     assert [r.idempotency_key for r in records] == [f"{committed.change_id}/guard/note"]
+    refused = [line for line in lines if line.installation_id == denied.installation_id]
+    assert len([line for line in refused if line.kind == "denial"]) == 1  # ran once
+    [final] = [line for line in refused if "gave up" in line.message]
+    assert "denied, not retried" in final.message
 
 
 async def test_an_invalid_change_is_parked_and_a_redis_outage_holds_the_batch(

@@ -13,8 +13,8 @@ from cli.embedded import free_port
 from contracts.ids import new_id
 from services.sync.app import create_app
 from tests.cli.conftest import run
-from tests.harness import serving
-from tests.sync.conftest import put_snapshot, sync_settings, token_for
+from tests.harness import eventually, serving
+from tests.sync.conftest import put_snapshot, revised, sync_settings, token_for
 from tests.sync.providers import PagedProvider
 from tests.sync.test_runs import stripe_install
 
@@ -94,3 +94,14 @@ async def test_a_dev_draft_stream_runs_once_with_nothing_committed(
                 headers=headers,
             )
             assert missing.status_code == 404
+
+            # A draft deployed without a session (`deploy --draft`) is no session's: an
+            # empty session id does not reach it.
+            dry_run = f"{sync}/v1/installations/{snap.installation_id}/streams/customers/dry-run"
+            await put_snapshot(producer, revised(snap, draft_session_id=None))
+            await eventually(  # the marker: the old session is refused once sync read it
+                lambda: http.post(dry_run, json={"session": session}, headers=headers),
+                lambda answer: answer.status_code == 409,
+            )
+            empty = await http.post(dry_run, json={"session": ""}, headers=headers)
+            assert empty.status_code == 409 and empty.json()["error"]["field"] == "session"

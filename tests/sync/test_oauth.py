@@ -3,67 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from pathlib import Path
-from typing import Any
 
 import msgspec
-from litestar import Litestar, Request, post
-from litestar.params import FromPath
+import pytest
 from redis.asyncio import Redis
 
 from contracts.ids import new_id
-from contracts.installations import InstallationSnapshot, OAuthConnection
-from services.base.secrets_crypto import SecretBinding
-from services.sync.app import create_app
-from services.sync.oauth import TokenSource
+from services.sync.oauth import RefreshFailed, TokenSource
 from tests.harness import eventually, serving
-from tests.runtime.factories import deploy_directory, installation
-from tests.sync.conftest import canonical_of, put_snapshot, sync_settings, token_for
+from tests.sync.conftest import canonical_of, put_snapshot, token_for
+from tests.sync.oauth_stack import oauth_install, oauth_sync, recording_registry
 from tests.sync.providers import OAuthServer, PagedProvider
-
-ACME = Path(__file__).parent / "bundles" / "acme"
-
-
-def recording_registry(reports: list[dict[str, Any]]) -> Litestar:
-    """The registry's internal OAuth report endpoint, recording what sync reported."""
-
-    @post("/internal/installations/{installation_id:str}/oauth", status_code=200)
-    async def report(installation_id: FromPath[str], request: Request) -> dict[str, str]:
-        reports.append({"installation_id": installation_id, **(await request.json())})
-        return {"status": "ok"}
-
-    return Litestar([report])
-
-
-async def oauth_install(
-    redis, keyring, *, refresh: str, access: str = "at_0", expires_in: float = -60
-) -> InstallationSnapshot:
-    version = await deploy_directory(redis, ACME)
-    snap = installation(
-        version,
-        keyring=keyring,
-        secrets={"client_secret": "cs_acme"},
-        settings={"client_id": "acme-client"},
-    )
-
-    def seal(name: str, value: str):
-        binding = SecretBinding(
-            workspace_id=snap.workspace_id,
-            installation_id=snap.installation_id,
-            name=f"oauth.{name}",
-            revision=1,
-        )
-        return keyring.seal(value.encode(), binding)
-
-    oauth = OAuthConnection(
-        status="connected",
-        access_token=seal("access_token", access),
-        refresh_token=seal("refresh_token", refresh),
-        token_revision=1,
-        expires_at=time.time() + expires_in,
-    )
-    return msgspec.structs.replace(snap, oauth=oauth)
 
 
 def token_source(infra, keyring, redis: Redis, registry: str, oauth: str) -> TokenSource:
@@ -114,32 +64,23 @@ async def test_a_401_refreshes_a_token_the_snapshot_still_calls_valid(infra, red
 async def test_invalid_grant_reports_needs_reauth_and_polling_stops(
     infra, http, redis, keyring, producer
 ):
-    server, reports = OAuthServer(), []
     provider = PagedProvider(key="at_never_valid", customers=5)
     snap = await oauth_install(redis, keyring, refresh=new_id("rt_revoked"))
     headers = await token_for(redis, snap.workspace_id)
-    async with (
-        serving(server.app()) as oauth,
-        serving(recording_registry(reports)) as registry,
-        serving(provider.app()) as api,
-    ):
-        settings = sync_settings(
-            host_overrides=f"api.acme.test={api},auth.acme.test={oauth}", registry_url=registry
-        )
-        async with serving(create_app(settings, infra.settings())) as sync:
-            await put_snapshot(producer, snap)
+    async with oauth_sync(infra, provider) as stack:
+        await put_snapshot(producer, snap)
 
-            async def reauth():
-                response = await http.get(
-                    f"{sync}/v1/installations/{snap.installation_id}/streams", headers=headers
-                )
-                streams = response.json().get("streams", [])
-                states = {s["stream"]: s["state"] for s in streams}
-                return states if states.get("customers") == "needs_reauth" else None
+        async def reauth():
+            response = await http.get(
+                f"{stack.url}/v1/installations/{snap.installation_id}/streams", headers=headers
+            )
+            streams = response.json().get("streams", [])
+            states = {s["stream"]: s["state"] for s in streams}
+            return states if states.get("customers") == "needs_reauth" else None
 
-            await eventually(reauth)
+        await eventually(reauth)
     assert provider.requests == 0
-    mine = [r for r in reports if r["installation_id"] == snap.installation_id]
+    mine = [r for r in stack.reports if r["installation_id"] == snap.installation_id]
     assert {r["status"] for r in mine} == {"needs_reauth"}
     assert mine[0]["reason"] == "invalid_grant"
     assert mine[0]["workspace_id"] == snap.workspace_id
@@ -148,34 +89,46 @@ async def test_invalid_grant_reports_needs_reauth_and_polling_stops(
 async def test_expired_token_is_refreshed_before_the_stream_and_the_job_run(
     infra, http, redis, keyring, producer
 ):
-    server, reports = OAuthServer(), []
     provider = PagedProvider(key="", customers=120)
-    provider.token_check = server.accepts
-    snap = await oauth_install(redis, keyring, refresh=server.refresh_token)
-    headers = await token_for(redis, snap.workspace_id)
-    async with (
-        serving(server.app()) as oauth,
-        serving(recording_registry(reports)) as registry,
-        serving(provider.app()) as api,
-    ):
-        settings = sync_settings(
-            host_overrides=f"api.acme.test={api},auth.acme.test={oauth}", registry_url=registry
+    async with oauth_sync(infra, provider, tokens_checked=True) as stack:
+        snap = await oauth_install(redis, keyring, refresh=stack.server.refresh_token)
+        headers = await token_for(redis, snap.workspace_id)
+        await put_snapshot(producer, snap)
+        records = await canonical_of(
+            infra.bootstrap_servers, snap.installation_id, lambda r: len(r) >= 120
         )
-        async with serving(create_app(settings, infra.settings())) as sync:
-            await put_snapshot(producer, snap)
-            records = await canonical_of(
-                infra.bootstrap_servers, snap.installation_id, lambda r: len(r) >= 120
+
+        async def job_ok():
+            response = await http.get(
+                f"{stack.url}/v1/installations/{snap.installation_id}/streams", headers=headers
             )
+            jobs = [s for s in response.json()["streams"] if s["kind"] == "job"]
+            return jobs if jobs and jobs[0]["state"] == "ok" else None
 
-            async def job_ok():
-                response = await http.get(
-                    f"{sync}/v1/installations/{snap.installation_id}/streams", headers=headers
-                )
-                jobs = [s for s in response.json()["streams"] if s["kind"] == "job"]
-                return jobs if jobs and jobs[0]["state"] == "ok" else None
-
-            jobs = await eventually(job_ok)
+        jobs = await eventually(job_ok)
     assert len({r.idempotency_key for r in records}) == 120
-    assert server.refreshes == 1
+    assert stack.server.refreshes == 1
     assert jobs[0]["stream"] == "heartbeat"
     assert provider.requests >= 3  # two pages of customers and the job's ping
+
+
+async def test_a_refresh_never_posts_to_a_token_url_on_a_local_address(infra, redis, keyring):
+    server, reports = OAuthServer(), []
+    snap = await oauth_install(redis, keyring, refresh=server.refresh_token)
+    async with serving(server.app()) as oauth, serving(recording_registry(reports)) as registry:
+        assert snap.active is not None and snap.active.manifest.oauth is not None
+        manifest = snap.active.manifest
+        local = msgspec.structs.replace(manifest.oauth, token_url=f"{oauth}/token")
+        version = msgspec.structs.replace(
+            snap.active, manifest=msgspec.structs.replace(manifest, oauth=local)
+        )
+        # The snapshot predates the rule (the registry refuses such a URL at deploy): sync
+        # must not send the refresh token and client secret there either.
+        source = token_source(infra, keyring, redis, registry, oauth)
+        try:
+            with pytest.raises(RefreshFailed, match=r"oauth\.tokenUrl"):
+                await source.access_token(msgspec.structs.replace(snap, active=version))
+            routed = await source.access_token(snap)  # the operator's override still works
+        finally:
+            await source.close()
+    assert server.refreshes == 1 and routed == server.issued[0]

@@ -17,8 +17,8 @@ A publish that timed out is not a publish that failed (the broker may still writ
 its claims are not released at once: they stay pending until the producer settles, then
 become done (acked) or *uncertain* (`u:<sent_at_ms>`), resolved through `verify` the same way.
 Ingress marks keys done right after answering the provider (not before), so the answer does
-not wait for that round trip, and the confirm rides along with the next Redis pipeline (≤ 1 ms
-later); a duplicate arriving in between finds the key pending and waits for it as above.
+not wait for that round trip; the confirm is deferred (`services.base.dedupe.tick`, which
+states the guarantee) and a duplicate arriving in between waits for it as above.
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ class Deduplicator:
     ) -> None:
         """Mark published keys done (plus the caller's `also` writes); failures are left to expiry.
 
-        `defer`: ride along with the next Redis round trip (≤ `tick.DEFER_S` later).
+        `defer`: a deferred confirm (`services.base.dedupe.tick`).
         """
         await self.store.confirm(claims.mine, self.ttl_s, also, defer=defer)
 

@@ -1,10 +1,23 @@
 """One Redis pipeline per event-loop tick for the commands of concurrent callers.
 
 Every command queued during one tick travels in a single pipeline (one round trip for many
-concurrent deliveries or pages). Work nobody is waiting on (a confirm after the answer) may
-be deferred by up to `DEFER_S`: it then rides along with the next pipeline sent, typically
-the next caller's claim, so at moderate rates a caller costs one Redis round trip instead of
-two.
+concurrent deliveries or pages).
+
+**Deferred confirms** (the one place this guarantee is stated; the rest of the tree links
+here). Work nobody is waiting on may be deferred: ingress confirms a delivery's dedupe
+claims and records its history entry right after answering the provider, with
+`defer=True`. A deferred command starts no round trip of its own; it rides along with the
+next pipeline sent (typically the next delivery's claim) or is sent alone after `DEFER_S`
+(1 ms) if nothing else is. So at moderate rates a delivery costs one Redis round trip
+instead of two, and:
+
+- the history may lag a 202 by at most `DEFER_S` plus one round trip;
+- a duplicate arriving in that window finds the key pending and waits for the confirm
+  (`services.base.dedupe.deduplicator`), so it is never answered before the record is
+  durable;
+- claims are never deferred; a confirm lost with its process (killed within the window)
+  leaves the key pending, and the next claimant, finding it stale, looks for the record on
+  the canonical topic before publishing (`deduplicator`), so nothing is written twice.
 """
 
 from __future__ import annotations

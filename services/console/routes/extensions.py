@@ -62,4 +62,4 @@ async def install(
         context = await extensions.catalog_entry(downstream, viewer, key, form, failure)
         return page(request, "catalog_entry.html", context)
     done = Done(ok=True, message=extensions.installed_message(created))
-    return back(request, f"/installations/{created['id']}/settings", done)
+    return back(request, f"/installations/{created.id}/settings", done)

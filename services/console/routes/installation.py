@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request, get
 from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
@@ -22,49 +24,36 @@ async def installation_home(installation_id: FromPath[str]) -> Redirect:
     return Redirect(f"/installations/{installation_id}/settings", status_code=303)
 
 
-@get(f"{BASE}/settings")
-async def settings_tab(
-    request: Request[Any, Any, Any],
-    downstream: NamedDependency[Downstream],
-    viewer: NamedDependency[Viewer],
-    installation_id: FromPath[str],
-) -> Template:
-    """Settings (and, for connectors, the connection setup: test, OAuth, webhook, activate)."""
-    context = await tabs.settings_tab(downstream, viewer, installation_id)
-    return page(request, "installation/settings.html", context)
+TabContext = Callable[[Downstream, Viewer, str], Awaitable[dict[str, Any]]]
 
 
-@get(f"{BASE}/secrets")
-async def secrets_tab(
-    request: Request[Any, Any, Any],
-    downstream: NamedDependency[Downstream],
-    viewer: NamedDependency[Viewer],
-    installation_id: FromPath[str],
-) -> Template:
-    context = await tabs.secrets_tab(downstream, viewer, installation_id)
-    return page(request, "installation/secrets.html", context)
+def plain_tab(name: str, context_of: TabContext) -> HTTPRouteHandler:
+    """`GET /installations/{id}/<name>`: a tab that needs nothing but the installation."""
+
+    @get(f"{BASE}/{name}", name=f"{name}_tab")
+    async def tab(
+        request: Request[Any, Any, Any],
+        downstream: NamedDependency[Downstream],
+        viewer: NamedDependency[Viewer],
+        installation_id: FromPath[str],
+    ) -> Template:
+        context = await context_of(downstream, viewer, installation_id)
+        return page(request, f"installation/{name}.html", context)
+
+    return tab
 
 
-@get(f"{BASE}/permissions")
-async def permissions_tab(
-    request: Request[Any, Any, Any],
-    downstream: NamedDependency[Downstream],
-    viewer: NamedDependency[Viewer],
-    installation_id: FromPath[str],
-) -> Template:
-    context = await tabs.permissions_tab(downstream, viewer, installation_id)
-    return page(request, "installation/permissions.html", context)
-
-
-@get(f"{BASE}/connection")
-async def connection_tab(
-    request: Request[Any, Any, Any],
-    downstream: NamedDependency[Downstream],
-    viewer: NamedDependency[Viewer],
-    installation_id: FromPath[str],
-) -> Template:
-    context = await tabs.connection_tab(downstream, viewer, installation_id)
-    return page(request, "installation/connection.html", context)
+# Settings also holds a connector's connection setup (test, OAuth, webhook, activate).
+PLAIN_TABS = [
+    plain_tab(name, context_of)
+    for name, context_of in (
+        ("settings", tabs.settings_tab),
+        ("secrets", tabs.secrets_tab),
+        ("permissions", tabs.permissions_tab),
+        ("connection", tabs.connection_tab),
+        ("versions", tabs.versions_tab),
+    )
+]
 
 
 @get(f"{BASE}/streams/{{stream:str}}/cursors")
@@ -104,17 +93,6 @@ async def delivery_detail(
     """Fragment: one delivery's detail with Replay."""
     context = await tabs.delivery(downstream, viewer, installation_id, delivery_id)
     return partial("installation/_delivery.html", {**context, "viewer": viewer})
-
-
-@get(f"{BASE}/versions")
-async def versions_tab(
-    request: Request[Any, Any, Any],
-    downstream: NamedDependency[Downstream],
-    viewer: NamedDependency[Viewer],
-    installation_id: FromPath[str],
-) -> Template:
-    context = await tabs.versions_tab(downstream, viewer, installation_id)
-    return page(request, "installation/versions.html", context)
 
 
 @get(f"{BASE}/versions/{{version_id:str}}/rollback")
@@ -157,14 +135,10 @@ async def uninstall_confirm(
 
 TAB_ROUTES = [
     installation_home,
-    settings_tab,
-    secrets_tab,
-    permissions_tab,
-    connection_tab,
+    *PLAIN_TABS,
     cursor_history,
     deliveries_tab,
     delivery_detail,
-    versions_tab,
     rollback_confirm,
     logs_tab,
     uninstall_confirm,

@@ -16,6 +16,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, ServerSentEvent
 
+from contracts.answers.registry import OAuthStart
 from services.console.downstream import Downstream
 from services.console.routes.responses import back, session_of
 from services.console.service import installation as tabs
@@ -75,13 +76,17 @@ async def start_oauth(
 ) -> Redirect:
     """Connect: off to the provider; the callback comes back to this installation's page."""
     reply = await downstream.call(
-        "registry", "POST", f"/v1/installations/{installation_id}/oauth/start", viewer.token
+        "registry",
+        "POST",
+        f"/v1/installations/{installation_id}/oauth/start",
+        viewer.token,
+        answer=OAuthStart,
     )
     if reply.failure is not None:
         done = Done(ok=False, message=reply.failure.banner)
         return back(request, f"/installations/{installation_id}/settings", done)
     request.set_session({**session_of(request), "oauth_installation": installation_id})
-    return Redirect(reply.data["authorization_url"], status_code=303)
+    return Redirect(reply.data.authorization_url, status_code=303)
 
 
 @get("/oauth/callback")

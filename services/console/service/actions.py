@@ -12,6 +12,9 @@ from urllib.parse import quote, urlsplit
 
 import msgspec
 
+from contracts.answers.ingress import ReplayBatch
+from contracts.answers.logs import DestinationWithSecret
+from contracts.answers.registry import ConnectionTest
 from services.console.downstream import Downstream, Failure
 from services.console.service.viewer import Viewer
 
@@ -53,6 +56,12 @@ ACTIONS: dict[str, tuple[str, str, str, str]] = {
     "test_destination": ("logs", "POST", "/v1/alerts/destinations/{id}/test", "Test alert sent."),
     "add_member": ("registry", "POST", "/v1/members", "{email} added."),
 }
+# The answers an action reads (the others are only checked for success).
+ANSWERS: dict[str, type[Any]] = {
+    "retest": ConnectionTest,
+    "replay_range": ReplayBatch,
+    "add_destination": DestinationWithSecret,
+}
 
 
 async def run(
@@ -70,17 +79,25 @@ async def run(
     # Every value is one path segment: `..` or `/` in a form field cannot reach another route.
     segments = {name: quote(value, safe="") for name, value in params.items()}
     path = path.format(i=f"/v1/installations/{quote(installation_id, safe='')}", **segments)
-    reply = await downstream.call(service, method, path, viewer.token, json=body)  # type: ignore[arg-type]
+    reply = await downstream.call(
+        service,  # type: ignore[arg-type]
+        method,
+        path,
+        viewer.token,
+        json=body,
+        answer=ANSWERS.get(action),
+    )
     if reply.failure is not None:
         return Done(ok=False, message=reply.failure.banner, failure=reply.failure)
-    data = reply.data if isinstance(reply.data, dict) else {}
-    if action == "retest":
-        ok = bool(data.get("ok"))
-        verdict = data.get("message") or ("connected" if ok else "failed")
-        return Done(
-            ok=ok, message=f"Connection {'OK' if ok else 'test failed'}: {verdict}", data=data
+    if isinstance(reply.data, ConnectionTest):
+        ok, verdict = (
+            reply.data.ok,
+            reply.data.message or ("connected" if reply.data.ok else "failed"),
         )
-    count = len(data.get("results", []))
+        return Done(
+            ok=ok, message=f"Connection {'OK' if ok else 'test failed'}: {verdict}", data=reply.data
+        )
+    count = len(reply.data.results) if isinstance(reply.data, ReplayBatch) else 0
     noun = "delivery" if count == 1 else "deliveries"
     message = sentence.format(count=count, deliveries=noun, **params)
     return Done(ok=True, message=message, data=reply.data)
@@ -144,9 +161,9 @@ async def add_destination(downstream: Downstream, viewer: Viewer, form: dict[str
         "description": str(form.get("description") or "").strip(),
     }
     done = await run(downstream, viewer, "add_destination", body=body)
-    secret = (done.data or {}).get("secret") if isinstance(done.data, dict) else None
-    if not done.ok or not secret:
+    if not isinstance(done.data, DestinationWithSecret):
         return done
+    secret = done.data.secret
     return Done(
         ok=True,
         message=f"Alert destination added. Its signing secret, shown this once: {secret}",

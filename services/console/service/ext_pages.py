@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 import msgspec
 
 from contracts.ui import ActionResult, Chart, Component, Contribution, PageView
-from services.console.downstream import Downstream
+from services.console.downstream import Downstream, Failure
 
 FIELD_PREFIX = "field:"  # form inputs are named `field:<name>`: never clash with the CSRF one
 CHART_W, CHART_H, PAD = 520, 180, 28
@@ -29,44 +28,26 @@ class Failed(msgspec.Struct, frozen=True, kw_only=True):
     message: str
 
 
-class _Error(msgspec.Struct, frozen=True):
-    error: dict[str, Any] = {}
-
-
-async def _call(
-    downstream: Downstream, method: str, path: str, token: str, **kw: Any
-) -> httpx.Response | Failed:
-    try:
-        return await downstream.client.request(
-            method,
-            f"{downstream.urls['ingress']}{path}",
-            headers={"authorization": f"Bearer {token}"},
-            **kw,
-        )
-    except httpx.HTTPError:
-        return Failed(status=0, message="Webhook ingress is not available right now.")
-
-
-def _failed(response: httpx.Response) -> Failed:
-    try:
-        message = str(msgspec.json.decode(response.content, type=_Error).error.get("message", ""))
-    except msgspec.DecodeError:
-        message = ""
-    return Failed(status=response.status_code, message=message or f"HTTP {response.status_code}")
+def _failed(failure: Failure) -> Failed:
+    """Ingress' own refusal in its words (a disabled installation, a script past its time);
+    the banner when ingress did not answer in the agreed shape (down, no route, bad answer)."""
+    answered = failure.code not in ("unreachable", "not_served", "failed", "bad_answer")
+    return Failed(status=failure.status, message=failure.message if answered else failure.banner)
 
 
 async def render_page(
     downstream: Downstream, token: str, installation_id: str, path: str, query: dict[str, str]
 ) -> PageView | Failed:
     """The page rendered for the viewer (`session` in `query` renders their draft)."""
-    answer = await _call(
-        downstream, "GET", f"/v1/installations/{installation_id}/pages/{path}", token, params=query
+    reply = await downstream.call(
+        "ingress",
+        "GET",
+        f"/v1/installations/{installation_id}/pages/{path}",
+        token,
+        params=query,
+        answer=PageView,
     )
-    if isinstance(answer, Failed):
-        return answer
-    if answer.status_code != 200:
-        return _failed(answer)
-    return msgspec.json.decode(answer.content, type=PageView)
+    return _failed(reply.failure) if reply.failure is not None else reply.data
 
 
 async def run_action(
@@ -80,27 +61,25 @@ async def run_action(
 ) -> ActionResult | Failed:
     """Post the form's fields (named `field:<name>`) to the action; its result or failure."""
     given = {k.removeprefix(FIELD_PREFIX): v for k, v in form.items() if k.startswith(FIELD_PREFIX)}
-    answer = await _call(
-        downstream,
+    reply = await downstream.call(
+        "ingress",
         "POST",
         f"/v1/installations/{installation_id}/pages/{path}/actions/{action}",
         token,
         json={"input": given},
         params={"session": session} if session else None,
+        answer=ActionResult,
+        answered=frozenset({422}),  # field errors: an ActionResult too
     )
-    if isinstance(answer, Failed):
-        return answer
-    if answer.status_code in (200, 422):
-        return msgspec.json.decode(answer.content, type=ActionResult)
-    return _failed(answer)
+    return _failed(reply.failure) if reply.failure is not None else reply.data
 
 
 async def contributions(downstream: Downstream, token: str, slot: str) -> list[Contribution]:
     """Every contribution to `slot` the viewer may see (none when ingress does not answer)."""
-    answer = await _call(downstream, "GET", f"/v1/ui/{slot}", token)
-    if isinstance(answer, Failed) or answer.status_code != 200:
-        return []
-    return msgspec.json.decode(answer.content, type=list[Contribution])
+    reply = await downstream.call(
+        "ingress", "GET", f"/v1/ui/{slot}", token, answer=list[Contribution]
+    )
+    return reply.data if reply.ok else []
 
 
 def view_tree(

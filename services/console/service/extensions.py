@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import msgspec
+
 from contracts.answers.ingress import WebhookHealth as DeliveryHealth
 from contracts.answers.logs import InstallationHealth, WorkspaceHealth
+from contracts.answers.registry import CatalogEntry, Installation
 from services.console.downstream import Downstream, Failure
 from services.console.service import ext_pages
 from services.console.service.activity import activity_call, sparklines
@@ -17,13 +20,13 @@ from services.console.service.viewer import Viewer
 HOUR_S = 3600
 
 
-def state_of(installation: dict[str, Any]) -> str:
+def state_of(installation: Installation) -> str:
     """The state a person reads: needs reauth and observation running beat plain active."""
-    if installation.get("oauth_status") == "needs_reauth":
+    if installation.oauth_status == "needs_reauth":
         return "needs reauth"
-    if installation["state"] == "active" and installation.get("observation"):
+    if installation.state == "active" and installation.observation is not None:
         return "observation running"
-    return str(installation["state"])
+    return installation.state
 
 
 def activity_of(health: InstallationHealth | None, hooks: DeliveryHealth | None) -> dict[str, Any]:
@@ -58,39 +61,38 @@ async def installed(downstream: Downstream, viewer: Viewer) -> dict[str, Any]:
     """One row per installation (connections of one connector are separate, named rows)."""
     first = await downstream.gather(
         viewer.token,
-        installations=("registry", "GET", "/v1/installations"),
+        installations=("registry", "GET", "/v1/installations", None, list[Installation]),
         health=("logs", "GET", "/v1/health", None, WorkspaceHealth),
         activity=activity_call(),
     )
-    rows_data: list[dict[str, Any]] = data_or(first["installations"], [])
+    found: list[Installation] = data_or(first["installations"], [])
     health = data_or(first["health"], WorkspaceHealth(installations=[]))
     health_by_id = {item.installation_id: item for item in health.installations}
     hooks: dict[str, DeliveryHealth | None] = {}
     if not first["health"].ok:
         # Without the logs service, the webhook side of "recent activity" comes from ingress.
         wanted = {
-            r["id"]: (
+            i.id: (
                 "ingress",
                 "GET",
-                f"/v1/installations/{r['id']}/webhook-health",
+                f"/v1/installations/{i.id}/webhook-health",
                 None,
                 DeliveryHealth,
             )
-            for r in rows_data
-            if r.get("webhook_url")
+            for i in found
+            if i.webhook_url
         }
         hooks = {k: v.data for k, v in (await downstream.gather(viewer.token, **wanted)).items()}
     sparks = sparklines(first["activity"])
-    rows = [
+    rows = [  # the installation's fields, with what the list shows next to them
         {
-            **r,
-            "display_state": state_of(r),
-            "activity": activity_of(health_by_id.get(r["id"]), hooks.get(r["id"])),
-            "spark": sparks.get(r["id"], ""),
+            **msgspec.structs.asdict(i),
+            "display_state": state_of(i),
+            "activity": activity_of(health_by_id.get(i.id), hooks.get(i.id)),
+            "spark": sparks.get(i.id, ""),
         }
-        for r in rows_data
+        for i in sorted(found, key=lambda i: (i.extension_key, i.connection_name))
     ]
-    rows.sort(key=lambda r: (r["extension_key"], r["connection_name"]))
     return {
         "rows": rows,
         "ext": await ext_pages.installed_contributions(downstream, viewer.token),
@@ -101,11 +103,13 @@ async def installed(downstream: Downstream, viewer: Viewer) -> dict[str, Any]:
 
 async def catalog(downstream: Downstream, viewer: Viewer) -> dict[str, Any]:
     """First-party connectors and the workspace's private extensions."""
-    reply = await downstream.call("registry", "GET", "/v1/catalog", viewer.token)
-    entries = data_or(reply, [])
+    reply = await downstream.call(
+        "registry", "GET", "/v1/catalog", viewer.token, answer=list[CatalogEntry]
+    )
+    entries: list[CatalogEntry] = data_or(reply, [])
     return {
-        "first_party": [e for e in entries if e["first_party"]],
-        "private": [e for e in entries if not e["first_party"]],
+        "first_party": [e for e in entries if e.first_party],
+        "private": [e for e in entries if not e.first_party],
         "banners": banners(reply),
     }
 
@@ -120,19 +124,20 @@ async def catalog_entry(
     """The manifest summary and the install form (refilled with errors after a refusal)."""
     replies = await downstream.gather(
         viewer.token,
-        entry=("registry", "GET", f"/v1/catalog/{key}"),
-        installations=("registry", "GET", "/v1/installations"),
+        entry=("registry", "GET", f"/v1/catalog/{key}", None, CatalogEntry),
+        installations=("registry", "GET", "/v1/installations", None, list[Installation]),
     )
-    entry = replies["entry"].data
+    entry: CatalogEntry | None = replies["entry"].data
     if entry is None:
         return {"entry": None, "banners": banners(*replies.values()), "missing": key}
-    values = read_form(entry["settings_schema"], form) if form else {}
+    values = read_form(entry.settings_schema, form) if form else {}
     errors = field_errors(failure)
-    existing = [i for i in data_or(replies["installations"], []) if i["extension_key"] == key]
+    installed: list[Installation] = data_or(replies["installations"], [])
+    existing = [i for i in installed if i.extension_key == key]
     return {
         "entry": entry,
         "existing": existing,
-        "fields": form_fields(entry["settings_schema"], values, errors),
+        "fields": form_fields(entry.settings_schema, values, errors),
         "connection_name": (form or {}).get("connection_name")
         or ("default" if not existing else ""),
         "name_error": errors.get("connection_name"),
@@ -143,28 +148,32 @@ async def catalog_entry(
 
 async def install(
     downstream: Downstream, viewer: Viewer, key: str, form: dict[str, Any]
-) -> tuple[dict[str, Any] | None, Failure | None]:
+) -> tuple[Installation | None, Failure | None]:
     """Install; returns the new installation, or the registry's refusal."""
-    entry = await downstream.call("registry", "GET", f"/v1/catalog/{key}", viewer.token)
+    entry = await downstream.call(
+        "registry", "GET", f"/v1/catalog/{key}", viewer.token, answer=CatalogEntry
+    )
     if entry.failure is not None:
         return None, entry.failure
     settings = {
-        k: v for k, v in read_form(entry.data["settings_schema"], form).items() if v is not None
+        k: v for k, v in read_form(entry.data.settings_schema, form).items() if v is not None
     }
     body = {
         "extension_key": key,
         "connection_name": str(form.get("connection_name") or "default").strip(),
         "settings": settings,
     }
-    reply = await downstream.call("registry", "POST", "/v1/installations", viewer.token, json=body)
+    reply = await downstream.call(
+        "registry", "POST", "/v1/installations", viewer.token, json=body, answer=Installation
+    )
     if reply.failure is not None:
         return None, reply.failure
-    return dict(reply.data), None
+    return reply.data, None
 
 
-def installed_message(installation: dict[str, Any]) -> str:
+def installed_message(installation: Installation) -> str:
     """What Install did: live at once, or waiting for its settings."""
-    if installation["state"] == "active":
-        version = (installation.get("active") or {}).get("label", "")
+    if installation.state == "active":
+        version = installation.active.label if installation.active else ""
         return f"Installed: version {version} is live."
     return "Installed. Fill in the settings below, then activate."

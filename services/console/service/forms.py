@@ -11,6 +11,8 @@ from typing import Any
 
 import msgspec
 
+from services.console.downstream import Failure
+
 
 class Field(msgspec.Struct, frozen=True, kw_only=True):
     """One input of a settings form."""
@@ -109,11 +111,11 @@ def _number(raw: str, kind: type) -> Any:
         return raw  # the registry names the field and says what it expects
 
 
-def field_errors(failure: Any) -> dict[str, str]:
+def field_errors(failure: Failure | None) -> dict[str, str]:
     """Per-field messages of a registry refusal (`settings.port` → `port`)."""
     if failure is None:
         return {}
-    errors = dict(failure.details.get("errors") or {}) if isinstance(failure.details, dict) else {}
+    errors = dict(failure.details.get("errors") or {})
     if failure.field and not errors:
         errors[failure.field.removeprefix("settings.")] = failure.message
     return {name.removeprefix("settings."): str(problem) for name, problem in errors.items()}

@@ -6,10 +6,18 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
-from contracts.answers.ingress import DeliveryPage
+from contracts.answers.ingress import DeliveryPage, DeliverySummary
 from contracts.answers.ingress import WebhookHealth as DeliveryHealth
-from contracts.answers.logs import Destination, LogPage
-from contracts.answers.registry import Member
+from contracts.answers.logs import Destination, LogPage, ObservationReport
+from contracts.answers.registry import (
+    CatalogEntry,
+    Installation,
+    InstallationVersions,
+    Member,
+    PermissionSet,
+    UpgradeDiff,
+)
+from contracts.answers.registry import OAuthStatusView as OAuth
 from contracts.answers.sync import CursorHistory, StreamList
 from services.console.downstream import Downstream, Failure, Reply
 from services.console.service.activity import activity_call, connection_charts, deliveries_chart
@@ -22,17 +30,15 @@ from services.console.service.viewer import Viewer
 LOG_FILTERS = ("since", "until", "level", "script_type", "entity", "event", "route", "job", "q")
 
 
-def tabs_of(installation: dict[str, Any], entry: dict[str, Any] | None) -> list[tuple[str, str]]:
+def tabs_of(installation: Installation, entry: CatalogEntry | None) -> list[tuple[str, str]]:
     """Tabs in order; Connection for connectors, Deliveries when it receives webhooks."""
     tabs = [("settings", "Settings"), ("secrets", "Secrets"), ("permissions", "Permissions")]
-    if installation["kind"] == "connector":
+    if installation.kind == "connector":
         tabs.append(("connection", "Connection"))
-    if installation.get("webhook_url") or (entry or {}).get("webhooks"):
+    if installation.webhook_url or (entry is not None and entry.webhooks):
         tabs.append(("deliveries", "Deliveries"))
     pages = [  # extension pages the manifest puts in the navigation (nav: true)
-        (f"pages/{p['path'].strip('/')}", p["title"])
-        for p in (entry or {}).get("pages", [])
-        if p.get("nav")
+        (f"pages/{p.path.strip('/')}", p.title) for p in (entry.pages if entry else []) if p.nav
     ]
     return [*tabs, *pages, ("versions", "Versions"), ("logs", "Logs")]
 
@@ -46,14 +52,14 @@ async def page(
 ) -> dict[str, Any]:
     """The installation, its catalog entry and the tab's own calls, all concurrent after one."""
     first = await downstream.call(
-        "registry", "GET", f"/v1/installations/{installation_id}", viewer.token
+        "registry", "GET", f"/v1/installations/{installation_id}", viewer.token, answer=Installation
     )
     if first.failure is not None:
         return {"installation": None, "failure": first.failure, "banners": banners(first)}
-    installation = first.data
+    installation: Installation = first.data
     replies = await downstream.gather(
         viewer.token,
-        entry=("registry", "GET", f"/v1/catalog/{installation['extension_key']}"),
+        entry=("registry", "GET", f"/v1/catalog/{installation.extension_key}", None, CatalogEntry),
         **extra,
     )
     entry = replies.pop("entry").data
@@ -86,17 +92,19 @@ async def settings_tab(
         viewer,
         installation_id,
         "settings",
-        oauth=("registry", "GET", f"/v1/installations/{installation_id}/oauth"),
+        oauth=("registry", "GET", f"/v1/installations/{installation_id}/oauth", None, OAuth),
     )
     if ctx["installation"] is None:
         return ctx
-    installation, entry = ctx["installation"], ctx["entry"] or {}
-    schema = entry.get("settings_schema") or {}
-    values = read_form(schema, form) if form else installation["settings"]
-    stored = {s["name"] for s in installation["secrets"]}
+    installation: Installation = ctx["installation"]
+    entry: CatalogEntry | None = ctx["entry"]
+    schema = entry.settings_schema if entry is not None else {}
+    values = read_form(schema, form) if form else installation.settings
+    stored = {s.name for s in installation.secrets}
     errors = field_errors(failure)
     oauth = ctx["replies"]["oauth"]
-    missing = installation["missing_settings"]
+    connects = entry is not None and entry.oauth
+    missing = installation.missing_settings
     labels = labels_of(schema)
     return {
         **ctx,
@@ -105,8 +113,8 @@ async def settings_tab(
         "error": failure.message
         if failure and (not errors or failure.code == "missing_settings")
         else None,
-        "oauth": oauth.data if entry.get("oauth") and oauth.ok else None,
-        "can_connect": entry.get("oauth") and not installation["missing_settings"],
+        "oauth": oauth.data if connects and oauth.ok else None,
+        "can_connect": connects and not missing,
         "banners": [],  # no OAuth is not a failure
     }
 
@@ -124,8 +132,10 @@ async def secrets_tab(
     )
     if ctx["installation"] is None:
         return ctx
-    stored = {s["name"]: s for s in ctx["installation"]["secrets"]}
-    declared = ((ctx["entry"] or {}).get("permissions") or {}).get("secrets") or []
+    installation: Installation = ctx["installation"]
+    entry: CatalogEntry | None = ctx["entry"]
+    stored = {s.name: s for s in installation.secrets}
+    declared = entry.permissions.secrets if entry is not None else []
     names = list(dict.fromkeys([*declared, *stored]))
     people = {m.id: m.email for m in data_or(ctx["replies"]["members"], [])}
     return {
@@ -144,26 +154,33 @@ async def permissions_tab(
         viewer,
         installation_id,
         "permissions",
-        permissions=("registry", "GET", f"/v1/installations/{installation_id}/permissions"),
+        permissions=(
+            "registry",
+            "GET",
+            f"/v1/installations/{installation_id}/permissions",
+            None,
+            PermissionSet,
+        ),
     )
     if ctx["installation"] is None:
         return ctx
-    pending = ctx["installation"].get("pending_upgrade")
+    pending = ctx["installation"].pending_upgrade
     diff = None
-    if pending:
-        diff = await upgrade_diff(downstream, viewer, installation_id, pending["version_id"])
+    if pending is not None:
+        diff = await upgrade_diff(downstream, viewer, installation_id, pending.version_id)
     return {**ctx, "permissions": ctx["replies"]["permissions"].data, "diff": diff}
 
 
 async def upgrade_diff(
     downstream: Downstream, viewer: Viewer, installation_id: str, to: str
-) -> dict[str, Any] | None:
+) -> UpgradeDiff | None:
     reply = await downstream.call(
         "registry",
         "GET",
         f"/v1/installations/{installation_id}/upgrade-diff",
         viewer.token,
         params={"to": to},
+        answer=UpgradeDiff,
     )
     return reply.data
 
@@ -180,14 +197,14 @@ async def connection_tab(
         "connection",
         streams=("sync", "GET", f"{base}/streams", None, StreamList),
         health=("ingress", "GET", f"{base}/webhook-health", None, DeliveryHealth),
-        oauth=("registry", "GET", f"{base}/oauth"),
+        oauth=("registry", "GET", f"{base}/oauth", None, OAuth),
         activity=activity_call(installation_id),
     )
     if ctx["installation"] is None:
         return ctx
     replies: dict[str, Reply] = ctx["replies"]
     streams = replies["streams"].data.streams if replies["streams"].ok else []
-    has_hooks = bool(ctx["installation"].get("webhook_url"))
+    has_hooks = bool(ctx["installation"].webhook_url)
     shown = [replies["streams"]] + ([replies["health"]] if has_hooks else [])
     return {
         **ctx,
@@ -256,6 +273,7 @@ async def delivery(
         "GET",
         f"/v1/installations/{installation_id}/deliveries/{delivery_id}",
         viewer.token,
+        answer=DeliverySummary,
     )
     return {"delivery": reply.data, "installation_id": installation_id, "failure": reply.failure}
 
@@ -270,24 +288,27 @@ async def versions_tab(
         viewer,
         installation_id,
         "versions",
-        versions=("registry", "GET", f"{base}/versions"),
+        versions=("registry", "GET", f"{base}/versions", None, InstallationVersions),
         members=("registry", "GET", "/v1/members", None, list[Member]),
     )
     if ctx["installation"] is None:
         return ctx
-    versions = data_or(ctx["replies"]["versions"], {})
+    versions: InstallationVersions | None = data_or(ctx["replies"]["versions"], None)
     people = {m.id: m.email for m in data_or(ctx["replies"]["members"], [])}
     report: Reply | None = None
-    if versions.get("observation"):
-        report = await downstream.call("logs", "GET", f"{base}/observation-report", viewer.token)
-    history = sorted(versions.get("history", []), key=lambda v: -v["deployed_at"])
+    if versions is not None and versions.observation is not None:
+        report = await downstream.call(
+            "logs", "GET", f"{base}/observation-report", viewer.token, answer=ObservationReport
+        )
+    history = sorted(versions.history if versions else [], key=lambda v: -v.deployed_at)
     # A `backfill dev` draft (`<version>-dev.<session>`) is never a rollback target, even
     # once a newer session replaced it (the CLI skips them too).
-    history = [{**h, "draft": "draft" in h["state"] or "-dev." in h["label"]} for h in history]
+    drafts = {h.version_id for h in history if "draft" in h.state or "-dev." in h.label}
     return {
         **ctx,
         "versions": versions,
         "history": history,
+        "drafts": drafts,
         "report": report.data if report is not None else None,
         "people": people,
         "banners": ctx["banners"] + (banners(report) if report is not None else []),

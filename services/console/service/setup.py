@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.answers.registry import CatalogEntry, ConnectionTest, Installation
 from services.console.downstream import Downstream, Failure
 from services.console.service.actions import Done
 from services.console.service.forms import read_form
@@ -41,12 +42,15 @@ async def save_settings(
     """Test, save or activate, by the button pressed (`intent`)."""
     intent = str(form.get("intent") or "save")
     path = f"/v1/installations/{installation_id}"
-    installation = await downstream.call("registry", "GET", path, viewer.token)
-    if installation.failure is not None:
-        return Done(ok=False, message=installation.failure.banner, failure=installation.failure)
-    key = installation.data["extension_key"]
-    entry = await downstream.call("registry", "GET", f"/v1/catalog/{key}", viewer.token)
-    schema = (entry.data or {}).get("settings_schema") or {}
+    reply = await downstream.call("registry", "GET", path, viewer.token, answer=Installation)
+    if reply.failure is not None:
+        return Done(ok=False, message=reply.failure.banner, failure=reply.failure)
+    installation: Installation = reply.data
+    key = installation.extension_key
+    entry = await downstream.call(
+        "registry", "GET", f"/v1/catalog/{key}", viewer.token, answer=CatalogEntry
+    )
+    schema = entry.data.settings_schema if entry.ok else {}
     labels = labels_of(schema)
     settings = read_form(schema, form)
     if intent == "test":
@@ -54,7 +58,7 @@ async def save_settings(
         return await _test(downstream, viewer, path, settings, labels, secret)
     if intent == "activate":
         typed = {name for name, value in settings.items() if value not in (None, "")}
-        missing = [n for n in installation.data.get("missing_settings") or [] if n not in typed]
+        missing = [n for n in installation.missing_settings if n not in typed]
         if missing:
             message = f"Not activated, nothing was saved: fill in {named(missing, labels)}."
             errors = {name: "Required to activate." for name in missing}
@@ -68,13 +72,18 @@ async def save_settings(
             )
             return Done(ok=False, message=message, failure=failure)
     saved = await downstream.call(
-        "registry", "PATCH", f"{path}/settings", viewer.token, json={"settings": settings}
+        "registry",
+        "PATCH",
+        f"{path}/settings",
+        viewer.token,
+        json={"settings": settings},
+        answer=Installation,
     )
     if saved.failure is not None:
         return Done(ok=False, message=saved.failure.message, failure=saved.failure)
-    was_live = installation.data["state"] == "active"
-    if saved.data["state"] == "pending":
-        needed = named(saved.data.get("missing_settings") or [], labels)
+    was_live = installation.state == "active"
+    if saved.data.state == "pending":
+        needed = named(saved.data.missing_settings, labels)
         return Done(ok=True, message=f"Settings saved. Not active yet: still needed: {needed}.")
     if intent == "activate" or not was_live:
         return Done(ok=True, message=f"Activated: {LIVE}.")
@@ -92,13 +101,18 @@ async def _test(
     """The connector's verdict on the form's values; nothing is saved either way."""
     proposed = {k: v for k, v in settings.items() if v is not None}
     reply = await downstream.call(
-        "registry", "POST", f"{path}/test-connection", viewer.token, json={"settings": proposed}
+        "registry",
+        "POST",
+        f"{path}/test-connection",
+        viewer.token,
+        json={"settings": proposed},
+        answer=ConnectionTest,
     )
     if reply.failure is not None:
         return Done(ok=False, message=reply.failure.message, failure=reply.failure, keep_form=True)
-    verdict = reply.data if isinstance(reply.data, dict) else {}
-    text = verdict.get("message") or ""
-    if verdict.get("ok"):
+    verdict: ConnectionTest = reply.data
+    text = verdict.message
+    if verdict.ok:
         message = (
             f"Connection OK: {text or 'connected'}. Nothing is saved until you Save or Activate."
         )

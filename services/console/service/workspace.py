@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.answers.logs import AuditPage
-from contracts.answers.registry import Member
+from contracts.answers.registry import Me, Member
 from services.console.downstream import Downstream, Failure
 from services.console.service.page import banners, data_or
 from services.console.service.viewer import Viewer
@@ -18,7 +18,7 @@ async def sign_in(downstream: Downstream, token: str) -> Viewer | Failure:
     token = token.strip()
     if not token:
         return Failure(service="registry", status=400, code="invalid", message="Enter a token.")
-    reply = await downstream.call("registry", "GET", "/v1/me", token)
+    reply = await downstream.call("registry", "GET", "/v1/me", token, answer=Me)
     if reply.failure is not None:
         if reply.failure.status == 401:
             return Failure(
@@ -28,13 +28,13 @@ async def sign_in(downstream: Downstream, token: str) -> Viewer | Failure:
                 message="That token is not valid (revoked, or mistyped).",
             )
         return reply.failure
-    me = reply.data
+    me: Me = reply.data
     return Viewer(
         token=token,
-        role=me["member"]["role"],
-        email=me["member"]["email"],
-        member_id=me["member"]["id"],
-        workspace=me["workspace"]["name"],
+        role=me.member.role,
+        email=me.member.email,
+        member_id=me.member.id,
+        workspace=me.workspace.name,
     )
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import msgspec
-
+# The report's answer is declared once, in contracts.answers (re-exported here).
+from contracts.answers.logs import FieldDiff, ObservationReport, TypeCounts
 from contracts.logs import ExtensionLogLine
 from services.base.snapshots import SnapshotView
 from services.logs.errors import InstallationNotFound, NoObservationVersion
@@ -22,45 +22,6 @@ from services.logs.store.lines import LogLineStore
 from services.logs.store.records import RecordStore, StoredRecord
 
 MISSING = "<missing>"
-
-
-class FieldDiff(msgspec.Struct, frozen=True, kw_only=True):
-    """One field that differs on a shared key (`<missing>` when one side lacks it)."""
-
-    idempotency_key: str
-    canonical_type: str
-    path: str
-    active: Any
-    candidate: Any
-
-
-class TypeCounts(msgspec.Struct, frozen=True, kw_only=True):
-    """Records per canonical type on each side."""
-
-    canonical_type: str
-    active: int
-    candidate: int
-
-
-class ObservationReport(msgspec.Struct, frozen=True, kw_only=True):
-    """Served at `/v1/installations/{id}/observation-report` and shown by `backfill promote`."""
-
-    installation_id: str
-    active_version_id: str | None
-    candidate_version_id: str
-    since: float
-    compared_active: int
-    compared_candidate: int
-    only_active: list[str]
-    only_candidate: list[str]
-    differences: list[FieldDiff]
-    keys_with_differences: int
-    identical: int
-    counts: list[TypeCounts]
-    candidate_errors: int
-    candidate_denials: int
-    candidate_problems: list[ExtensionLogLine]
-    truncated: bool = False
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:

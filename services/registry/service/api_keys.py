@@ -25,7 +25,7 @@ from services.base.api_keys import (
     new_api_key,
 )
 from services.base.auth import Principal, token_digest
-from services.base.errors import NotFound
+from services.base.errors import Conflict, NotFound
 from services.registry.outbox import OutboxRelay
 from services.registry.service.workspaces import record_audit
 from services.registry.store import RegistryStore
@@ -70,6 +70,9 @@ class ApiKeyService:
         """A new key replacing `key_id`; the old one works `overlap_s` more seconds (0: none)."""
         await self._installation(caller, installation_id)
         old, digest = await self._key(installation_id, key_id)
+        if old.revoked_at is not None:  # a successor would revive a key that ends (or ended)
+            state = "revoked" if old.revoked_at <= time.time() else "already rotated"
+            raise Conflict(f"API key {key_id!r} is {state}: create a new key", field="key_id")
         overlap = max(0, min(overlap_s, MAX_OVERLAP_S))
         issued = await self._issue(caller, installation_id, old.name, rotated_from=old.key_id)
         ended = msgspec.structs.replace(old, revoked_at=time.time() + overlap)

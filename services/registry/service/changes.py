@@ -24,9 +24,9 @@ from contracts.installations import InstallationSnapshot
 from contracts.topics import AUDIT_EVENTS, INSTALLATION_SNAPSHOTS
 from services.registry import outbox
 from services.registry.outbox import OutboxRelay
-from services.registry.records import InstallationRecord
 from services.registry.service.workspaces import audit
 from services.registry.store import Build, RegistryStore
+from services.registry.stored import StoredInstallation
 
 T = TypeVar("T")
 
@@ -37,12 +37,12 @@ class Changeset:
     def __init__(self, workspace_id: str, actor: str) -> None:
         self.workspace_id = workspace_id
         self.actor = actor
-        self.records: dict[str, InstallationRecord] = {}
+        self.records: dict[str, StoredInstallation] = {}
         self.base_revisions: dict[str, int] = {}
         self.audits: list[AuditEvent] = []
         self.writes: list[Callable[[Pipeline], None]] = []
 
-    def revise(self, record: InstallationRecord, **changes: Any) -> InstallationRecord:
+    def revise(self, record: StoredInstallation, **changes: Any) -> StoredInstallation:
         """The record with `changes` applied to its snapshot at the next revision."""
         installation_id = record.snapshot.installation_id
         current = self.records.get(installation_id, record)
@@ -55,7 +55,7 @@ class Changeset:
         )
         return self.put(msgspec.structs.replace(current, snapshot=snapshot))
 
-    def put(self, record: InstallationRecord) -> InstallationRecord:
+    def put(self, record: StoredInstallation) -> StoredInstallation:
         """Write `record` as is (its snapshot is published)."""
         self.records[record.snapshot.installation_id] = record
         return record
@@ -81,8 +81,8 @@ class Changeset:
 
 def audit_secret_writes(
     changes: Changeset,
-    before: InstallationRecord,
-    after: InstallationRecord,
+    before: StoredInstallation,
+    after: StoredInstallation,
     written: Mapping[str, str],
 ) -> None:
     """One `SecretSet` (new name) or `SecretRotated` event per secret written, whichever request

@@ -18,7 +18,6 @@ from services.base.errors import Conflict, NotFound
 from services.registry import outbox
 from services.registry.errors import ConnectionTestFailed, InvalidSettings
 from services.registry.outbox import OutboxRelay
-from services.registry.records import InstallationRecord
 from services.registry.schemas import ConnectionTest, WebhookEndpoint
 from services.registry.service.changes import Changeset, commit
 from services.registry.service.validation import validate_settings
@@ -26,6 +25,7 @@ from services.registry.service.vault import SecretVault, credential_names
 from services.registry.service.views import load_installation
 from services.registry.service.workspaces import audit
 from services.registry.store import RegistryStore
+from services.registry.stored import StoredInstallation
 from services.registry.sync_client import SyncClient
 
 HOOK_ID_BITS = 130  # unguessable per-installation webhook URL (≥ 128 bits)
@@ -44,7 +44,7 @@ class CheckedState:
     version_id: str | None
 
 
-def _state_of(record: InstallationRecord) -> CheckedState:
+def _state_of(record: StoredInstallation) -> CheckedState:
     snap = record.snapshot
     return CheckedState(snap.revision, snap.active.version_id if snap.active else None)
 
@@ -62,7 +62,7 @@ class CredentialCheck:
         self.vault = vault
 
     async def before(
-        self, record: InstallationRecord, settings: dict[str, Any], secrets: dict[str, str]
+        self, record: StoredInstallation, settings: dict[str, Any], secrets: dict[str, str]
     ) -> CheckedState | None:
         """Test the proposed credentials now; None when no test applies to them.
 
@@ -76,7 +76,7 @@ class CredentialCheck:
         return _state_of(record)
 
     def still_holds(
-        self, checked: CheckedState | None, record: InstallationRecord, secrets: dict[str, str]
+        self, checked: CheckedState | None, record: StoredInstallation, secrets: dict[str, str]
     ) -> None:
         """Inside the transaction: Conflict if a test applies but ran on another state."""
         tested = self._tested(record, secrets)
@@ -87,7 +87,7 @@ class CredentialCheck:
             )
 
     @staticmethod
-    def _tested(record: InstallationRecord, secrets: dict[str, str]) -> set[str]:
+    def _tested(record: StoredInstallation, secrets: dict[str, str]) -> set[str]:
         version = record.snapshot.active
         if version is None or not _tests_connection(version.manifest):
             return set()
@@ -95,7 +95,7 @@ class CredentialCheck:
 
     async def _verify(
         self,
-        record: InstallationRecord,
+        record: StoredInstallation,
         changes: dict[str, Any],
         settings: dict[str, Any],
         new_values: dict[str, str],

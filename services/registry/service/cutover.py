@@ -11,9 +11,9 @@ from typing import Any
 
 from contracts.installations import InstallationSnapshot, InstallationState, VersionRef
 from contracts.manifest import Manifest
-from services.registry.records import InstallationRecord
 from services.registry.service.changes import Changeset
 from services.registry.service.permissions import widens
+from services.registry.stored import StoredInstallation
 
 
 def missing_settings(manifest: Manifest, settings: dict[str, Any], secrets: set[str]) -> list[str]:
@@ -47,7 +47,7 @@ def settled_state(
 
 
 def cut_over(
-    changes: Changeset, record: InstallationRecord, version: VersionRef, approved: bool
+    changes: Changeset, record: StoredInstallation, version: VersionRef, approved: bool
 ) -> bool:
     """Make `version` active (True), or park it as pending upgrade when it widens (False)."""
     snapshot = record.snapshot

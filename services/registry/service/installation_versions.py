@@ -24,6 +24,7 @@ from services.registry.schemas import (
 from services.registry.service.changes import Changeset, commit
 from services.registry.service.cutover import cut_over
 from services.registry.service.permissions import diff, permissions_of
+from services.registry.service.protection import lift_for
 from services.registry.service.versions import VersionService
 from services.registry.service.views import installation_view, load_installation, summary
 from services.registry.store import RegistryStore
@@ -134,6 +135,8 @@ class InstallationVersionService:
             else:
                 target = await self._target(caller, snap.extension_key, body.to)
             switched = cut_over(changes, record, target, approved=body.approve_permissions)
+            if switched:
+                await lift_for(self.store, changes, target.manifest)
             if not switched and how != "upgrade":
                 raise ApprovalRequired(
                     f"{target.version_id} grants more than the running version; review "

@@ -17,26 +17,27 @@ from services.base.auth import Principal
 from services.base.errors import Conflict, NotFound
 from services.registry.errors import InvalidSettings
 from services.registry.outbox import OutboxRelay
-from services.registry.records import InstallationRecord
 from services.registry.schemas import Installation, InstallationCreate
 from services.registry.service.changes import Changeset, audit_secret_writes, commit
 from services.registry.service.connections import CredentialCheck, new_hook_id
 from services.registry.service.cutover import settled_state
+from services.registry.service.protection import protect
 from services.registry.service.validation import ValidatedSettings, validate_settings
 from services.registry.service.vault import SecretVault
 from services.registry.service.versions import VersionService
 from services.registry.service.views import installation_view, load_installation
 from services.registry.store import RegistryStore
+from services.registry.stored import StoredInstallation
 
 
 @dataclass(frozen=True)
 class _InstallPlan:
     """What an install read and validated, before anything is sealed or written."""
 
-    record: InstallationRecord
+    record: StoredInstallation
     values: ValidatedSettings
     version_id: str
-    records: list[InstallationRecord]
+    records: list[StoredInstallation]
     protected: list[str]
     still_protected: list[str]
 
@@ -60,7 +61,7 @@ class InstallationService:
         self.check = check
         self.ingress_url = ingress_url
 
-    def view(self, record: InstallationRecord) -> Installation:
+    def view(self, record: StoredInstallation) -> Installation:
         return installation_view(record, self.ingress_url)
 
     async def list_installations(self, caller: Principal) -> list[Installation]:
@@ -98,7 +99,7 @@ class InstallationService:
             )
             audit_secret_writes(changes, record, created, plan.values.secrets)
             if plan.still_protected != plan.protected:
-                self._protect(changes, plan.records, plan.still_protected)
+                protect(self.store, changes, plan.records, plan.still_protected)
             return self.view(created)
 
         return await commit(self.store, self.relay, caller.workspace_id, caller.member_id, decide)
@@ -150,7 +151,7 @@ class InstallationService:
             write_protected_entities=still_protected,
             updated_at=now,
         )
-        record = InstallationRecord(snapshot=snapshot, created_at=now, created_by=caller.member_id)
+        record = StoredInstallation(snapshot=snapshot, created_at=now, created_by=caller.member_id)
         return _InstallPlan(
             record=record,
             values=values,
@@ -159,17 +160,6 @@ class InstallationService:
             protected=protected,
             still_protected=still_protected,
         )
-
-    def _protect(
-        self, changes: Changeset, records: list[InstallationRecord], entities: list[str]
-    ) -> None:
-        """Set the workspace's write-protected entity types and tell every live installation."""
-        changes.write(
-            lambda p: self.store.set_protected_entities(p, changes.workspace_id, entities)
-        )
-        for record in records:
-            if record.snapshot.state != "uninstalled":
-                changes.revise(record, write_protected_entities=entities)
 
     async def update_settings(
         self, caller: Principal, installation_id: str, values: dict[str, Any]
@@ -200,7 +190,7 @@ class InstallationService:
 
     async def _plan_settings(
         self, caller: Principal, installation_id: str, values: dict[str, Any]
-    ) -> tuple[InstallationRecord, ValidatedSettings]:
+    ) -> tuple[StoredInstallation, ValidatedSettings]:
         """The installation and `values` validated against it; InvalidSettings if they fail."""
         record = await load_installation(self.store, caller, installation_id)
         snap = record.snapshot
@@ -270,7 +260,7 @@ class InstallationService:
                 write_protected_entities=now_protected,
             )
             if now_protected != protected:
-                self._protect(changes, others, now_protected)
+                protect(self.store, changes, others, now_protected)
             changes.audit(
                 "ExtensionUninstalled",
                 installation_id,

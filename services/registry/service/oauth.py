@@ -20,15 +20,15 @@ from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot, OAuthConnection
 from services.base.auth import Principal
 from services.base.errors import Conflict, NotFound, ServiceError, Unavailable
+from services.base.hosts import HostCheck
 from services.base.secrets_crypto import SecretBinding
 from services.registry.outbox import OutboxRelay
-from services.registry.records import InstallationRecord, OAuthPending
 from services.registry.schemas import OAuthReport, OAuthStart, OAuthStatusView
 from services.registry.service.changes import Changeset, commit
-from services.registry.service.hosts import HostCheck
 from services.registry.service.vault import SecretVault
 from services.registry.service.views import load_installation
 from services.registry.store import RegistryStore
+from services.registry.stored import OAuthPending, StoredInstallation
 
 
 def seal_tokens(
@@ -165,7 +165,7 @@ class OAuthService:
         return await commit(self.store, self.relay, pending.workspace_id, pending.member_id, decide)
 
     async def _exchange(
-        self, record: InstallationRecord, code: str, pending: OAuthPending
+        self, record: StoredInstallation, code: str, pending: OAuthPending
     ) -> dict[str, Any]:
         snap = record.snapshot
         assert snap.active is not None and snap.active.manifest.oauth is not None

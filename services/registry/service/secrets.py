@@ -10,7 +10,6 @@ from __future__ import annotations
 from services.base.auth import Principal
 from services.base.errors import NotFound, ServiceError
 from services.registry.outbox import OutboxRelay
-from services.registry.records import InstallationRecord
 from services.registry.schemas import SecretInfo
 from services.registry.service.changes import Changeset, audit_secret_writes, commit
 from services.registry.service.connections import CredentialCheck
@@ -18,6 +17,7 @@ from services.registry.service.cutover import settled_state
 from services.registry.service.vault import SecretVault, declared_secrets
 from services.registry.service.views import load_installation, secret_infos
 from services.registry.store import RegistryStore
+from services.registry.stored import StoredInstallation
 
 
 class SecretService:
@@ -62,7 +62,7 @@ class SecretService:
 
     async def _declaring(
         self, caller: Principal, installation_id: str, name: str
-    ) -> InstallationRecord:
+    ) -> StoredInstallation:
         """The installation, if its manifest declares the secret `name`."""
         record = await load_installation(self.store, caller, installation_id)
         active = record.snapshot.active

@@ -11,7 +11,7 @@ from contracts.installations import InstallationSnapshot
 from contracts.manifest import Manifest
 from contracts.secrets import SecretEntry
 from services.base.secrets_crypto import Keyring, SecretBinding
-from services.registry.records import InstallationRecord
+from services.registry.stored import StoredInstallation
 
 
 def declared_secrets(manifest: Manifest) -> set[str]:
@@ -43,8 +43,8 @@ class SecretVault:
         self.grace_s = grace_s
 
     def seal_into(
-        self, record: InstallationRecord, values: dict[str, str], actor: str
-    ) -> tuple[InstallationRecord, dict[str, Any]]:
+        self, record: StoredInstallation, values: dict[str, str], actor: str
+    ) -> tuple[StoredInstallation, dict[str, Any]]:
         """Seal `values` at their next revisions; return the record and the snapshot changes."""
         snap = record.snapshot
         now = time.time()

@@ -24,16 +24,17 @@ from sdk.bundle import (
 )
 from services.base.auth import Principal
 from services.base.errors import Conflict, NotFound, ServiceError
+from services.base.hosts import HostCheck
 from services.registry.outbox import OutboxRelay
-from services.registry.records import ExtensionState
 from services.registry.schemas import CatalogEntry, Version, VersionDeployed
 from services.registry.service.changes import Changeset, commit
 from services.registry.service.code_check import CodeCheck
 from services.registry.service.cutover import cut_over
-from services.registry.service.hosts import HostCheck
 from services.registry.service.permissions import permissions_of
+from services.registry.service.protection import lift_for
 from services.registry.service.route_table import build_route_table
 from services.registry.store import RegistryStore
+from services.registry.stored import ExtensionState
 
 log = logging.getLogger(__name__)
 FIRST_PARTY_DEPLOYER = "backfill"
@@ -123,6 +124,7 @@ class VersionService:
                 routes = build_route_table(unpack(archive), manifest)
             except RouteFileError as error:
                 raise ServiceError(f"invalid route: {error}", field=error.file) from None
+        await self.store.keep_bundle(bundle_key(digest))  # before a version can reference it
 
         async def decide(changes: Changeset) -> VersionDeployed:
             existing = await self.find(workspace_id, key, version_id_of(digest))
@@ -181,8 +183,9 @@ class VersionService:
                 if state.observation_version_id == vid
                 else state.observation_version_id,
             )
-            for record in records:
-                cut_over(changes, record, version, approved=False)
+            switched = [cut_over(changes, record, version, approved=False) for record in records]
+            if any(switched):
+                await lift_for(self.store, changes, version.manifest)
         elif mode == "observe":
             state = msgspec.structs.replace(state, observation_version_id=vid)
             for record in records:
@@ -309,6 +312,7 @@ class VersionService:
                 continue
             digest = digest_of(archive)
             await self.store.put_bundle(bundle_key(digest), archive)
+            await self.store.keep_bundle(bundle_key(digest))
             version = VersionRef(
                 version_id=version_id_of(digest),
                 digest=digest,
@@ -355,8 +359,8 @@ def catalog_entry(version: VersionRef, first_party: bool) -> CatalogEntry:
         version_id=version.version_id,
         version=version.label,
         permissions=permissions_of(manifest),
-        pages=msgspec.to_builtins(manifest.pages),
-        ui=msgspec.to_builtins(manifest.ui),
+        pages=manifest.pages,
+        ui=manifest.ui,
         settings_schema=msgspec.to_builtins(manifest.settings_schema),
         webhooks=manifest.webhooks is not None,
         oauth=manifest.oauth is not None,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from contracts.installations import InstallationSnapshot, VersionRef
 from services.base.auth import Principal
 from services.base.errors import Conflict, NotFound
-from services.registry.records import InstallationRecord
 from services.registry.schemas import Installation, SecretInfo, VersionSummary
 from services.registry.service.cutover import missing_settings
 from services.registry.store import RegistryStore
+from services.registry.stored import StoredInstallation
 
 
 def summary(version: VersionRef | None) -> VersionSummary | None:
@@ -42,7 +42,7 @@ def secret_infos(snapshot: InstallationSnapshot) -> list[SecretInfo]:
     ]
 
 
-def installation_view(record: InstallationRecord, ingress_url: str) -> Installation:
+def installation_view(record: StoredInstallation, ingress_url: str) -> Installation:
     """The API shape of an installation."""
     snap = record.snapshot
     manifest = snap.active.manifest if snap.active else None
@@ -71,7 +71,7 @@ def installation_view(record: InstallationRecord, ingress_url: str) -> Installat
 
 async def load_installation(
     store: RegistryStore, caller: Principal, installation_id: str, live: bool = True
-) -> InstallationRecord:
+) -> StoredInstallation:
     """The caller's installation; 404 for another workspace's (no existence leak).
 
     With `live`, an uninstalled installation is a 409: it can no longer be changed.

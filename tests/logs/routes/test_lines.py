@@ -152,3 +152,48 @@ async def test_another_workspaces_installation_answers_404(infra, http, logs_url
     unknown = f"{logs_url}/v1/installations/ins_{uuid.uuid4().hex[:8]}/{route}"
     if route != "logs/stream":
         assert (await http.get(unknown, headers=owner)).status_code == 404
+
+
+async def test_pages_are_exact_for_sparse_and_dense_filters_across_days(infra, http, logs_url):
+    """A page widens its time window by the density it found so far (none in the newest
+    hour: the rest of the range at once): lines few and far apart, many in the newest hour,
+    or none there at all, all come newest first with no gap and no repeat at any page size."""
+    workspace_id, admin = await new_workspace(infra)
+    now = time.time()
+    ages_h = [0.1, 0.2, 0.5, 1.5, 2, 3, 7, 13, 25, 26, 49, 75, 100, 150, 160]
+    sparse = [
+        log_line(
+            workspace_id=workspace_id,
+            message=f"needle {n}" + (" far" if age > 24 else ""),
+            at=now - age * 3_600,
+            log_id=f"log_s{n:03d}",
+        )
+        for n, age in enumerate(ages_h)
+    ]
+    dense = [
+        log_line(workspace_id=workspace_id, message=f"hay {n}", at=now - 600 - n // 3)
+        for n in range(30)
+    ]
+    await publish_all(infra, EXTENSION_LOGS, sparse + dense)
+    await eventually(
+        lambda: page(http, logs_url, admin, limit=1000), lambda p: len(p["items"]) == 45
+    )
+    cases = [
+        ({"q": "needle"}, sparse),
+        ({"q": "far"}, [ln for ln in sparse if "far" in ln.message]),
+        ({}, sparse + dense),
+        ({"until": now - 2.5 * 3_600}, [ln for ln in sparse if ln.at <= now - 2.5 * 3_600]),
+    ]
+    for params, lines in cases:
+        expected = [ln.log_id for ln in sorted(lines, key=lambda ln: (ln.at, ln.log_id))][::-1]
+        for limit in (1, 4, 7, 100):
+            seen: list[str] = []
+            cursor: str | None = None
+            for _ in range(60):
+                paging = params | {"limit": limit} | ({"cursor": cursor} if cursor else {})
+                answer = await page(http, logs_url, admin, **paging)
+                seen += [item["log_id"] for item in answer["items"]]
+                cursor = answer["next_cursor"]
+                if cursor is None:
+                    break
+            assert seen == expected, (params, limit)

@@ -96,6 +96,11 @@ class AlertRules:
         self._cache[workspace_id] = (time.monotonic() + self.cache_s, rules)
         return rules
 
+    async def has_line_rules(self, workspace_id: str) -> bool:
+        """Whether any rule of the workspace looks at log lines (lines of a workspace without
+        one are never decoded for the rules)."""
+        return any(rule.type in LINE_RULES for rule in await self.rules_of(workspace_id))
+
     async def on_lines(self, lines: Sequence[ExtensionLogLine]) -> None:
         """Error, denial and test-connection lines against the line rules."""
         relevant = [

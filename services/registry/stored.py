@@ -7,7 +7,7 @@ import msgspec
 from contracts.installations import InstallationSnapshot
 
 
-class InstallationRecord(msgspec.Struct, frozen=True, kw_only=True):
+class StoredInstallation(msgspec.Struct, frozen=True, kw_only=True):
     """One installation: its published snapshot plus what only the registry needs."""
 
     snapshot: InstallationSnapshot
