@@ -28,8 +28,8 @@ import httpx
 
 from bench.ingress import ROOT, infrastructure, stop, wait_until
 from cli.embedded import free_port
-from services.base.kafka import ensure_topics
 from sdk.bundle import pack
+from services.base.kafka import ensure_topics
 
 KEY = "cutover-probe"
 LABELS = ("1.0.0", "2.0.0")
@@ -76,8 +76,10 @@ def bootstrap(env: dict[str, str], home: Path) -> str:
     """A workspace and its admin token (the registry's own bootstrap command)."""
     token_file = home / "admin-token"
     subprocess.run(
-        [sys.executable, "-m", "services.registry", "bootstrap", "bench", "--email"]
-        + ["admin@example.com", "--token-file", str(token_file)],
+        [
+            *(sys.executable, "-m", "services.registry", "bootstrap", "bench"),
+            *("--email", "admin@example.com", "--token-file", str(token_file)),
+        ],
         env=env,
         check=True,
         capture_output=True,
@@ -117,7 +119,8 @@ async def cutovers(
         for i in range(count):
             target = LABELS[0] if current == LABELS[1] else LABELS[1]
             await asyncio.sleep(0.3 + 0.1 * (i % 3))  # not in phase with any poll interval
-            answer = await api.post(f"/v1/installations/{installation}/rollback", json={"to": VERSION_IDS[target]})
+            change = {"to": VERSION_IDS[target]}
+            answer = await api.post(f"/v1/installations/{installation}/rollback", json=change)
             answered = time.monotonic()
             if answer.status_code != 200:
                 raise SystemExit(f"bench: rollback answered {answer.status_code}: {answer.text}")
