@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz crash replicas walkthroughs screenshots lint format typecheck schemas bench bench-logs bench-sync bench-scale bench-hooks clean setup browser
+.PHONY: run test fuzz crash replicas walkthroughs screenshots lint format typecheck schemas bench bench-logs bench-sync bench-scale bench-hooks bench-cutover clean setup browser
 
 setup: $(STAMP)
 
@@ -95,6 +95,9 @@ bench-sync: $(STAMP)
 
 bench-scale: $(STAMP)
 	@$(BIN)/python -m bench.scale
+
+bench-cutover: $(STAMP)
+	@$(BIN)/python -m bench.cutover
 
 bench-hooks: $(STAMP)
 	@$(BIN)/python -m bench.hooks

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from statistics import median
 
@@ -35,7 +35,7 @@ import httpx
 import msgspec
 from redis.asyncio import Redis
 
-from bench import load
+from bench import load, profile
 from bench.api_routes import RATE_LIMIT_ENV, install_deals_board, route_requests
 from bench.bundles import active_snapshot, store_bundle
 from cli.embedded import free_port, on_free_port, start_broker, start_valkey
@@ -51,6 +51,7 @@ from services.ingress.signatures import sign_stripe
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "whsec_bench_secret"
+PROFILED: dict[int, profile.Phases] = {}  # servers run under bench.profiled, by pid
 
 
 @contextmanager
@@ -226,10 +227,12 @@ def drive(
     """Run the load in a separate process; return its Result and the server's CPU µs per
     answer with the `expected` status."""
     ctx = multiprocessing.get_context("spawn")
-    before = cpu_seconds(server.pid)
-    with ctx.Pool(1) as pool:
-        result = pool.apply(load.run, (mode, port, requests, connections, rate, expected))
-    after = cpu_seconds(server.pid)
+    phases = PROFILED.get(server.pid)
+    with phases.around(f"{mode} {expected}") if phases else nullcontext():
+        before = cpu_seconds(server.pid)
+        with ctx.Pool(1) as pool:
+            result = pool.apply(load.run, (mode, port, requests, connections, rate, expected))
+        after = cpu_seconds(server.pid)
     if before is None or after is None or not result.accepted:
         return result, None
     return result, (after - before) * 1e6 / result.accepted
@@ -269,6 +272,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="open-loop requests/s")
     parser.add_argument("--rate-seconds", type=float, default=8.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", help="run the isolated ingress under cProfile to FILE")
     options = parser.parse_args()
     if options.requests > 200_000 or options.rate_seconds > 120 or options.rounds > 20:
         raise SystemExit("bench: bounded to 200,000 requests, 120 s per run and 20 rounds")
@@ -281,9 +285,13 @@ def main() -> None:
         route = asyncio.run(install_deals_board(env, snapshot.workspace_id))
         ingress_port, in_process_port, bare_port = free_port(), free_port(), free_port()
         quiet = {"LOG_LEVEL": "WARNING", "RUNTIME_ISOLATION": "true", **RATE_LIMIT_ENV}
+        profiled = ["-m", "bench.profiled", options.profile] if options.profile else []
         ingress = start(
-            ["-m", "services.ingress"], {**env, **quiet, "INGRESS_PORT": str(ingress_port)}
+            [*profiled, "services.ingress"] if profiled else ["-m", "services.ingress"],
+            {**env, **quiet, "INGRESS_PORT": str(ingress_port)},
         )
+        if options.profile:
+            PROFILED[ingress.pid] = profile.Phases(ingress.pid, options.profile)
         in_process = start(
             ["-m", "services.ingress"],
             {
@@ -338,6 +346,10 @@ def main() -> None:
                 )
                 for name in ("isolated", "in-process"):
                     server, port = servers[name]
+                    # Steady state: half a second at the rate first, not recorded (the arm
+                    # before it took the runtime's workers for another installation).
+                    warm = deliveries(hook, int(options.rate / 2))
+                    drive("open", server, port, warm, 64, options.rate)
                     arms.setdefault(f"fixed {name}", []).append(
                         drive("open", server, port, deliveries(hook, paced), 64, options.rate)
                     )
@@ -360,6 +372,10 @@ def main() -> None:
     report("API route GET (api_key), isolated", arms["route isolated"])
     route_ratio = ratios(arms["route isolated"], arms["closed isolated"])
     print(f"  ratio API route / webhook, isolated: {median(route_ratio):.2f}")
+    for phases in PROFILED.values():
+        for label, arm in (("closed 202", "closed isolated"), ("open 202", "fixed isolated")):
+            cpu = [c for _, c in arms[arm] if c is not None]
+            profile.report(f"ingress {arm}", phases.of(label), median(cpu) if cpu else None)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ rate (latency measured from each request's scheduled time, so a stall is not hid
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from dataclasses import dataclass
 
@@ -148,6 +149,8 @@ def run(
         uvloop.install()
     except ImportError:
         pass
+    gc.collect()
+    gc.disable()  # a collection here would stall every request in flight: not the server's
     if mode == "closed":
         return asyncio.run(closed_loop(port, requests, connections, expected))
     return asyncio.run(open_loop(port, requests, rate, connections, expected))

@@ -227,6 +227,8 @@ class Conversation:
                 worker.answer(protocol.HttpAnswer(error="this invocation has ended"))
             return False
         if isinstance(message, protocol.Done):
+            if not scope.closed:  # a cancelled caller's records do not count
+                self._ingest(message.records)
             if message.line is not None:
                 attrs = {"traceback": message.traceback} if message.traceback else None
                 scope.record("error", message.line, kind="error", attrs=attrs)
@@ -245,11 +247,8 @@ class Conversation:
             scope.log(level, message.message, message.attrs)  # type: ignore[arg-type]
         elif isinstance(message, protocol.Annotate):
             scope.annotate(**{k: v for k, v in message.fields.items() if k in ("entity", "event")})
-        elif isinstance(message, protocol.Ingest):
-            try:
-                scope.ingest(message.canonical_type, message.payload, message.stream, message.key)
-            except PermissionDenied:
-                pass  # recorded; the worker raised it into the code itself
+        elif isinstance(message, protocol.Records):
+            self._ingest(message.records)
         elif isinstance(message, protocol.SecretGet):
             worker.answer(self._secret(message.name))
         elif isinstance(message, protocol.HttpCall):
@@ -257,6 +256,15 @@ class Conversation:
         else:
             raise WorkerGone(f"worker sent {type(message).__name__} during an invocation")
         return False
+
+    def _ingest(self, records: list[protocol.Ingest]) -> None:
+        """Take the code's records through the scope's checks, in the order it ingested them."""
+        scope = self.scope
+        for record in records:
+            try:
+                scope.ingest(record.canonical_type, record.payload, record.stream, record.key)
+            except PermissionDenied:
+                pass  # recorded; the worker raised it into the code itself
 
     def expired(self) -> None:
         """Killed at the time limit: stops CPU-bound code too."""

@@ -2,9 +2,12 @@
 
 One frame is a 4-byte big-endian length and a msgpack body. The parent sends `Invoke` and
 answers the worker's capability requests (`SecretGet`, `HttpCall`) with `SecretValue` and
-`HttpAnswer`; the worker sends its log lines, annotations and records one-way (`LogLine`,
-`Annotate`, `Ingest`) and ends each invocation with `Done`. The pipe is ordered, so every
-line and record of an invocation reaches the parent before its `Done`. The parent reads at
+`HttpAnswer`; the worker sends its log lines and annotations one-way (`LogLine`, `Annotate`)
+and ends each invocation with `Done`, which carries the invocation's records (a webhook
+handler's few records cost no frame of their own); records past `RECORD_BYTES` of one
+invocation go ahead in `Records` frames, so no frame grows with the record count. The pipe
+is ordered, so every line and record of an invocation reaches the parent before its `Done`,
+and the parent takes records in the order the code ingested them. The parent reads at
 most `max_frame` bytes per frame: a worker that sends more is killed.
 """
 
@@ -23,6 +26,8 @@ from runtime.interface import EntryKind, HttpRequest, HttpResponse, Mode, Outcom
 from runtime.isolated.lockdown import Report
 
 HEADER = struct.Struct("!I")
+# Encoded records a worker holds for its `Done` before it sends them ahead in `Records`.
+RECORD_BYTES = 256 * 1024
 
 
 class Frame(msgspec.Struct, tag=True, kw_only=True):
@@ -108,11 +113,24 @@ class Annotate(Frame, kw_only=True):
     fields: dict[str, str | None]
 
 
-class Ingest(Frame, kw_only=True):
+class Ingest(msgspec.Struct, kw_only=True):
+    """One record the code ingested (an empty `key`: refused in the worker already, sent so
+    the parent records the denial)."""
+
     canonical_type: str
     payload: dict[str, Any]
     stream: str | None
     key: str
+
+
+class Records(Frame, kw_only=True):
+    """Records of the running invocation sent ahead of its `Done` (past `RECORD_BYTES`).
+
+    Each item is an encoded `Ingest` (`msgspec.Raw` on the worker's side): encoded once, as
+    it is ingested, which is also how the worker measures what it holds.
+    """
+
+    records: list[Ingest] = []
 
 
 class Done(Frame, kw_only=True):
@@ -125,6 +143,7 @@ class Done(Frame, kw_only=True):
     response: HttpResponse | None = None
     next_cursor: str | None = None
     has_more: bool = False
+    records: list[Ingest] = []  # the ones not sent ahead in `Records`, in order
 
 
 class Ready(Frame, kw_only=True):
@@ -134,11 +153,16 @@ class Ready(Frame, kw_only=True):
 
 
 ToWorker = Invoke | SecretValue | HttpAnswer
-FromWorker = Ready | LogLine | Annotate | Ingest | SecretGet | HttpCall | Done
+FromWorker = Ready | LogLine | Annotate | Records | SecretGet | HttpCall | Done
 
 _encoder = msgspec.msgpack.Encoder()
 to_worker = msgspec.msgpack.Decoder(ToWorker)
 from_worker = msgspec.msgpack.Decoder(FromWorker)
+
+
+def encode(message: msgspec.Struct) -> bytes:
+    """The msgpack body of one message (no length prefix)."""
+    return _encoder.encode(message)
 
 
 def frame(message: Frame) -> bytes:

@@ -6,9 +6,11 @@ This module runs in the forked, locked-down child (the parent's side of the same
 A worker serves one invocation at a time, in the order the parent sends them. Its
 capabilities are proxies: `secrets.get` and `ctx.http` ask the parent and block for the
 answer (the parent runs the manifest's permission checks and records any denial);
-`Log`, annotations and `ingest` are sent one-way. `ingest` is checked here too, only so the
-code gets its `PermissionDenied` at once: the parent checks again and drops any record its
-own check refuses, so a worker that skips this check gains nothing.
+`Log` and annotations are sent one-way; the records `ingest` takes are held and sent with
+the invocation's `Done` (ahead of it in `Records` past `protocol.RECORD_BYTES`). `ingest`
+is checked here too, only so the code gets its `PermissionDenied` at once: the parent checks
+again and drops any record its own check refuses, so a worker that skips this check gains
+nothing.
 """
 
 from __future__ import annotations
@@ -58,6 +60,23 @@ class Channel:
         self.held_bytes = 0
         self.held_since = 0.0
         self.pending: deque[protocol.Invoke] = deque()  # queued while a call awaited its answer
+        # The running invocation's records, encoded, for its `Done` (see `hold_record`).
+        self.records: list[msgspec.Raw] = []
+        self.record_bytes = 0
+
+    def hold_record(self, record: protocol.Ingest) -> None:
+        """Keep a record for the invocation's `Done`; past `RECORD_BYTES` held, the ones
+        held go ahead in a `Records` frame (in order: the pipe is ordered)."""
+        raw = msgspec.Raw(protocol.encode(record))
+        if self.records and self.record_bytes + len(raw) > protocol.RECORD_BYTES:
+            self.post(protocol.Records(records=self.take_records()))  # type: ignore[arg-type]
+        self.records.append(raw)
+        self.record_bytes += len(raw)
+
+    def take_records(self) -> list[msgspec.Raw]:
+        """The records held, handed over (for a `Done` or a `Records` frame)."""
+        records, self.records, self.record_bytes = self.records, [], 0
+        return records
 
     def post(self, message: protocol.Frame) -> None:
         """Queue a frame for the parent."""
@@ -154,13 +173,13 @@ class ProxyCapabilities:
         if canonical_type in self.invocation.installation.write_protected_entities:
             self._refuse(canonical_type, "entity type is write-protected in this workspace")
         if self.records_left <= 0:  # the parent's scope denies it too (and writes the line)
-            self.channel.post(
+            self.channel.hold_record(
                 protocol.Ingest(canonical_type=canonical_type, payload={}, stream=None, key="")
             )
             raise PermissionDenied("ingest", canonical_type, "record limit reached")
         self.records_left -= 1
         payload = msgspec.to_builtins(payload, str_keys=True)
-        self.channel.post(
+        self.channel.hold_record(
             protocol.Ingest(canonical_type=canonical_type, payload=payload, stream=stream, key=key)
         )
         status = "accepted" if self.invocation.mode == "active" else "observed"
@@ -168,7 +187,7 @@ class ProxyCapabilities:
 
     def _refuse(self, canonical_type: str, reason: str) -> None:
         # The parent records the denial line when it sees the record; tell it, then raise.
-        self.channel.post(
+        self.channel.hold_record(
             protocol.Ingest(canonical_type=canonical_type, payload={}, stream=None, key="")
         )
         raise PermissionDenied("ingest", canonical_type, reason)
@@ -210,7 +229,9 @@ class Worker:
             if message is None:
                 return
             if isinstance(message, protocol.Invoke):
-                self.channel.post(self._finish(self.run(message)))
+                done = self.run(message)
+                done.records = self.channel.take_records()  # type: ignore[assignment]
+                self.channel.post(self._finish(done))
 
     def _invocation(self, invoke: protocol.Invoke) -> Invocation:
         if invoke.installation is not None:
@@ -283,7 +304,8 @@ class Worker:
         )
 
     def _finish(self, done: protocol.Done) -> protocol.Done:
-        """The Done itself, or an error when the response cannot travel (type or size)."""
+        """The Done itself, or an error when the response cannot travel (type or size; its
+        records are then dropped: a failed invocation's records never count)."""
         try:
             size = len(protocol.frame(done))
         except (TypeError, ValueError, OverflowError) as error:

@@ -54,6 +54,7 @@ class Infrastructure:
     # declares for the service (tests/test_layout.py), with `consumers.consumes`.
     publishes: list[str] = field(default_factory=list)
     producer_request_timeout_ms: int = 10_000
+    producer_linger_ms: int = 2
     # Awaited at start before anything is served; one that raises stops the service.
     start_checks: list[Hook] = field(default_factory=list)
     _connector: asyncio.Task[None] | None = None
@@ -83,7 +84,10 @@ class Infrastructure:
         for check in self.start_checks:
             await check()
         self._producer = create_producer(
-            self.settings, self.service, request_timeout_ms=self.producer_request_timeout_ms
+            self.settings,
+            self.service,
+            request_timeout_ms=self.producer_request_timeout_ms,
+            linger_ms=self.producer_linger_ms,
         )
         self._connector = asyncio.create_task(self._connect(), name=f"{self.service}-connect")
 

@@ -35,18 +35,25 @@ SNAPSHOT_FETCH_WAIT_MS = 50
 
 
 def create_producer(
-    infra: InfraSettings, client_id: str, *, request_timeout_ms: int = 10_000
+    infra: InfraSettings,
+    client_id: str,
+    *,
+    request_timeout_ms: int = 10_000,
+    linger_ms: int = 2,
 ) -> AIOKafkaProducer:
     """A producer that answers only once every in-sync replica has the record (acks=all).
 
-    `request_timeout_ms` bounds how long a send waits for the broker before failing.
+    `request_timeout_ms` bounds how long a send waits for the broker before failing;
+    `linger_ms` how long a batch waits for more messages before it is sent (aiokafka keeps
+    one request in flight per broker, so under load batches fill while one is in flight
+    whatever this is).
     """
     return AIOKafkaProducer(
         bootstrap_servers=infra.kafka_bootstrap_servers,
         client_id=client_id,
         acks="all",
         enable_idempotence=infra.kafka_enable_idempotence,
-        linger_ms=2,
+        linger_ms=linger_ms,
         max_batch_size=512 * 1024,
         request_timeout_ms=request_timeout_ms,
         retry_backoff_ms=100,

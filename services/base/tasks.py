@@ -14,13 +14,19 @@ class Background:
     """Fire-and-forget tasks whose failures are logged, not lost, and awaited at shutdown."""
 
     def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         """Run `work` concurrently; an exception is logged with its traceback."""
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._done)
+
+    def track(self, future: asyncio.Future[Any]) -> None:
+        """Wait for `future` at shutdown too (work already started, no task of its own); its
+        failure is the caller's to read, through a done callback."""
+        self._tasks.add(future)
+        future.add_done_callback(self._tasks.discard)
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

@@ -53,6 +53,7 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
     keyring = load_keyring(infra_settings)
     infra = Infrastructure.create(infra_settings, "ingress")
     infra.producer_request_timeout_ms = settings.producer_request_timeout_ms
+    infra.producer_linger_ms = settings.producer_linger_ms
     timeout_s = settings.producer_request_timeout_ms / 1000
     view = SnapshotView()
     store = IngressStore(

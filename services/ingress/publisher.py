@@ -1,8 +1,9 @@
 """Kafka out on the hot path: raw deliveries and canonical records through aiokafka directly.
 
-`publish` hands every message to the producer at once (they batch together, `linger_ms` ≈ 2)
-and returns only when the broker acknowledged all of them (`acks=all`); if any is not
-acknowledged within the timeout it raises `DependencyUnavailable` and the caller answers 503.
+`publish` hands every message to the producer at once (they batch together; ingress lingers
+0 ms, a batch fills while the previous request is in flight) and returns only when the
+broker acknowledged all of them (`acks=all`); if any is not acknowledged within the timeout
+it raises `DependencyUnavailable` and the caller answers 503.
 Records of one installation share its partition, so they stay in order.
 """
 

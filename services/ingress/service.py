@@ -14,11 +14,12 @@ No Litestar or FastStream here: routes translate HTTP into `receive`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 from aiokafka.structs import RecordMetadata
@@ -182,7 +183,7 @@ class WebhookIngress:
         if source == "live":
             # After the answer, off its latency path: the pending claims keep duplicates
             # waiting until this lands (see services.base.dedupe), and shutdown drains it.
-            self.background.spawn(self._confirm_quietly(handled.claims, summary))
+            self._confirm_later(handled.claims, summary)
         else:
             await self._confirm(handled.claims, summary, defer=False)
         return handled
@@ -198,15 +199,18 @@ class WebhookIngress:
         elif summary is not None:
             await self.store.record(summary)
 
-    async def _confirm_quietly(
-        self, claims: Claims | None, summary: DeliverySummary | None
-    ) -> None:
-        try:
-            await self._confirm(claims, summary, defer=True)
-        except Exception:  # records are durable; unconfirmed claims expire on their own
-            log.warning(
-                "dedupe confirm failed", extra={"delivery_id": summary and summary.delivery_id}
-            )
+    def _confirm_later(self, claims: Claims | None, summary: DeliverySummary | None) -> None:
+        """`_confirm` riding along with the next Redis pipeline, with no task of its own."""
+        also = self.store.recording(summary) if summary is not None else None
+        if claims is not None:
+            confirmed = self.dedupe.confirm_later(claims, also)
+        elif also is not None:
+            confirmed = self.store.tick.run(also, defer=True)
+        else:
+            return
+        delivery_id = summary.delivery_id if summary is not None else None
+        confirmed.add_done_callback(lambda done: _confirmed(done, delivery_id))
+        self.background.track(confirmed)
 
     async def handle(
         self,
@@ -355,6 +359,15 @@ class WebhookIngress:
     ) -> None:
         """History of a delivery answered 503 (nothing promised; the provider retries)."""
         self.background.spawn(self.store.record(unanswered(delivery, event, version, dependency)))
+
+
+def _confirmed(done: asyncio.Future[list[Any]], delivery_id: str | None) -> None:
+    """Log a confirm that failed: records are durable; unconfirmed claims expire on their own."""
+    error = done.exception() if not done.cancelled() else None
+    if error is None and not done.cancelled():
+        error = next((r for r in done.result() if isinstance(r, Exception)), None)
+    if error is not None or done.cancelled():
+        log.warning("dedupe confirm failed", extra={"delivery_id": delivery_id})
 
 
 def _where(ack: RecordMetadata | None) -> tuple[int | None, int | None]:

@@ -21,6 +21,10 @@ class IngressSettings(msgspec.Struct, frozen=True, kw_only=True):
     dedupe_pending_s: float = 30.0
     # How long a delivery waits for the broker's ack before answering 503.
     producer_request_timeout_ms: int = 5_000
+    # How long the producer holds a batch for more messages. 0: a delivery's raw body and
+    # records leave at once (a provider waits for the acks); under load batches still fill
+    # while the previous request is in flight (one per broker).
+    producer_linger_ms: int = 0
     # Handler wall-clock limit (the runtime enforces it).
     handler_time_limit_s: float = 10.0
     # Replay timestamp tolerance of signatures is checked against arrival time, not now.

@@ -67,6 +67,22 @@ class TestConfirm:
         assert await store.peek(keys) == [b"d"]
         assert [d.delivery_id for d in await store.history(installation_id, limit=10)] == ["dlv_0"]
 
+    async def test_confirm_after_the_answer_starts_no_task_and_rides_with_the_next_claim(
+        self, redis: Redis
+    ) -> None:
+        store, installation_id, done = await claimed_by_dlv_0(redis, "later")
+        tasks = asyncio.all_tasks()
+
+        confirmed = store.confirm_later(
+            done, 3_600, store.recording(summary(installation_id, "dlv_0", 1_000.0))
+        )
+        claimed = store.claim(done, "dlv_1", 5_000)  # queued after it, in the same pipeline
+
+        assert asyncio.all_tasks() == tasks  # nothing runs on its behalf until a flush
+        assert await claimed == [b"d"]
+        assert not any(isinstance(r, Exception) for r in await confirmed)
+        assert [d.delivery_id for d in await store.history(installation_id, limit=10)] == ["dlv_0"]
+
     async def test_deferred_confirm_rides_with_concurrent_claims_and_is_applied_first(
         self, redis: Redis
     ) -> None:

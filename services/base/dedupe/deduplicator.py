@@ -27,6 +27,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from services.base.dedupe.store import DONE, DedupeStore
 from services.base.dedupe.tick import Queue
@@ -180,6 +181,11 @@ class Deduplicator:
         `defer`: a deferred confirm (`services.base.dedupe.tick`).
         """
         await self.store.confirm(claims.mine, self.ttl_s, also, defer=defer)
+
+    def confirm_later(self, claims: Claims, also: Queue | None = None) -> asyncio.Future[list[Any]]:
+        """`confirm` after the answer, without a coroutine or a task (see
+        `DedupeStore.confirm_later`); a failure is left to expiry as with `confirm`."""
+        return self.store.confirm_later(claims.mine, self.ttl_s, also)
 
     async def release(self, claims: Claims) -> None:
         """Give back claims whose records were not acknowledged; best effort (they also expire)."""

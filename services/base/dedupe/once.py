@@ -43,6 +43,8 @@ from services.base.tasks import Background
 MAX_RECORD_BYTES = 1024 * 1024
 SENT_AT_MARGIN_MS = 1_000  # producer-side timestamps may trail our clock by this much
 _PARTITIONER = DefaultPartitioner()
+PARTITIONS_KEPT = 10_000  # keys whose partition is remembered (then forgotten all at once)
+_PARTITIONS: dict[tuple[str, bytes], tuple[set[int], int]] = {}
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,11 @@ class PublishOnce:
                 producer = self.producer()
                 if lead is not None:
                     topic, message = lead
-                    lead_ack = await topic.send(producer, message)
+                    lead_key = topic.encode_key(message)
+                    partition = await _partition_of(producer, topic.name, lead_key)
+                    lead_ack = await producer.send(
+                        topic.name, topic.encode(message), key=lead_key, partition=partition
+                    )
                 await self._send_all(producer, records, acks)
                 if lead is not None:
                     published.lead = await lead_ack
@@ -161,7 +167,8 @@ class PublishOnce:
         must know which records left."""
         if not records:
             return
-        partition = await _partition_of(producer, records[0].installation_id)
+        key = records[0].installation_id.encode()
+        partition = await _partition_of(producer, CANONICAL_RECORDS.name, key)
         for record in records:
             value = CANONICAL_RECORDS.encode(record)
             key = CANONICAL_RECORDS.encode_key(record)
@@ -194,11 +201,19 @@ class PublishOnce:
             await self.dedupe.store.confirm([], self.dedupe.ttl_s, also, defer=defer)
 
 
-async def _partition_of(producer: AIOKafkaProducer, installation_id: str) -> int:
-    """The partition of an installation's key: the default partitioner's (murmur2) choice,
-    the one `producer.send` and `RecordLedger` make."""
-    ordered = sorted(await producer.partitions_for(CANONICAL_RECORDS.name))
-    chosen: int = _PARTITIONER(installation_id.encode(), ordered, ordered)
+async def _partition_of(producer: AIOKafkaProducer, topic: str, key: bytes) -> int:
+    """The partition of a key: the default partitioner's (murmur2) choice, the one
+    `producer.send` and `RecordLedger` make; remembered per topic and key while the topic's
+    partitions stay the same (murmur2 in Python costs more than the rest of a send)."""
+    partitions = await producer.partitions_for(topic)
+    known = _PARTITIONS.get((topic, key))
+    if known is not None and known[0] == partitions:
+        return known[1]
+    ordered = sorted(partitions)
+    chosen: int = _PARTITIONER(key, ordered, ordered)
+    if len(_PARTITIONS) >= PARTITIONS_KEPT:
+        _PARTITIONS.clear()
+    _PARTITIONS[(topic, key)] = (partitions, chosen)
     return chosen
 
 

@@ -9,6 +9,9 @@ go through the shared `TickPipeline`; services that keep more per-installation s
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
@@ -26,6 +29,16 @@ _SWAP = (
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
     "return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end return false"
 )
+
+
+def _confirming(keys: list[str], ttl_s: int, also: Queue | None) -> Queue:
+    def queue(pipe: Pipeline) -> None:
+        for key in keys:
+            pipe.set(key, DONE, ex=ttl_s)
+        if also is not None:
+            also(pipe)
+
+    return queue
 
 
 class DedupeStore:
@@ -72,14 +85,15 @@ class DedupeStore:
         `defer`: nobody is waiting on it (the answer is out), so it may ride along with the
         next pipeline sent, at most `DEFER_S` later.
         """
+        checked(await self.tick.run(_confirming(keys, ttl_s, also), defer=defer))
 
-        def queue(pipe: Pipeline) -> None:
-            for key in keys:
-                pipe.set(key, DONE, ex=ttl_s)
-            if also is not None:
-                also(pipe)
-
-        checked(await self.tick.run(queue, defer=defer))
+    def confirm_later(
+        self, keys: list[str], ttl_s: int, also: Queue | None = None
+    ) -> asyncio.Future[list[Any]]:
+        """`confirm` with nobody waiting on it, without a coroutine or a task: it rides along
+        with the next pipeline sent (≤ `DEFER_S` later). The future holds the commands'
+        results (a per-command error as an exception object: see `tick.checked`)."""
+        return self.tick.run(_confirming(keys, ttl_s, also), defer=True)
 
     async def release(self, keys: list[str], token: str) -> None:
         """Give back claims still holding `token` (their publish failed)."""
