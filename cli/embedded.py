@@ -95,8 +95,11 @@ def wait_for_port(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             output = log_file.read_text(errors="replace") if log_file.exists() else ""
-            if port_in_use(port) and listens(process.pid, port) is not True:
-                raise PortTaken(f"{what}: port {port} was taken by another process")
+            taken = port_in_use(port) and listens(process.pid, port) is not True
+            if taken or "Address already in use" in output:  # ours, or a second one (a bus)
+                raise PortTaken(
+                    f"{what}: port {port} (or another it needs) was taken: {output[-300:]}"
+                )
             raise EmbeddedError(f"{what} exited with {process.returncode}: {output[-2000:]}")
         if port_in_use(port) and listens(process.pid, port) is not False:
             return

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from cli.embedded import EmbeddedError, EmbeddedProcess, PortTaken, listens, wait_for_port
+from cli.embedded import (
+    EmbeddedError,
+    EmbeddedProcess,
+    PortTaken,
+    free_port,
+    listens,
+    wait_for_port,
+)
 
 
 def test_a_port_someone_else_took_is_not_taken_for_our_server(tmp_path: Path) -> None:
@@ -47,3 +54,15 @@ def test_pausing_a_server_that_has_exited_says_so() -> None:
 
     with pytest.raises(EmbeddedError, match="has exited"):
         server.pause()
+
+
+def test_a_server_that_could_not_bind_a_second_port_counts_as_port_taken(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    log.write_text(
+        "Warning: Could not create server TCP listening socket *:54006: Address already in use\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(1)"])
+    process.wait()
+
+    with pytest.raises(PortTaken):  # the caller starts it again on other ports
+        wait_for_port(free_port(), process, "the server", log, timeout=5)
