@@ -62,11 +62,8 @@ ENGINE = ReplacingMergeTree
 PARTITION BY toDate(at)
 ORDER BY (workspace_id, at, log_id)
 TTL expires_at
-SETTINGS index_granularity = 1024, ttl_only_drop_parts = 0
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 0
 """
-# Granules of 1,024 rows (ClickHouse's default is 8,192): a page of 100 lines and a word
-# found in a few lines decompress 8x fewer rows of every column (docs/performance.md, logs
-# round 3). Set when the table is made: a store made before keeps its granules.
 
 AUDIT_EVENTS = """
 CREATE TABLE IF NOT EXISTS audit_events (
