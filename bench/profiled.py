@@ -31,7 +31,7 @@ def main() -> None:
     stacks: Counter[tuple[str, ...]] = Counter()
 
     def sample(signum: int, frame: FrameType | None) -> None:
-        names = []
+        names: list[str] = []
         while frame is not None and len(names) < DEPTH:
             code = frame.f_code
             names.append(f"{code.co_filename}:{code.co_name}")

@@ -125,6 +125,13 @@ class SteadyBoard:
         self.cache[target.key] = status
         return status
 
+    async def update_all(self, changes: list[tuple[Target, StatusChange]]) -> None:
+        for target, change in changes:
+            await self.update(target, change)
+
+    async def flush(self, installation_ids: list[str]) -> None:
+        return None  # nothing is published
+
     def forget(self, installation_id: str) -> None:
         for key in [k for k in self.cache if k[0] == installation_id]:
             del self.cache[key]

@@ -197,6 +197,7 @@ async def _lateness_from_status(
     await consumer.start()
     due: dict[tuple[str, str], float] = {}
     runs: dict[tuple[str, str], int] = {}
+    last_start: dict[tuple[str, str], float | None] = {}
     first: list[float] = []
     later: list[float] = []
     try:
@@ -216,11 +217,15 @@ async def _lateness_from_status(
                     if status.extension_key != "ticker":
                         continue
                     key = (status.installation_id, status.stream)
-                    if status.state == "running" and key in due and status.last_run_at:
+                    # A run's start is its `last_run_at`, on its `running` status or (statuses
+                    # are coalesced: a short run publishes only its end) on its final one.
+                    started = status.last_run_at
+                    if started and started != last_start.get(key) and key in due:
                         seen = runs.get(key, 0)
-                        (first if seen == 0 else later).append(status.last_run_at - due.pop(key))
+                        (first if seen == 0 else later).append(started - due.pop(key))
                         runs[key] = seen + 1
-                    elif status.next_run_at is not None and status.state != "running":
+                    last_start[key] = started
+                    if status.next_run_at is not None and status.state != "running":
                         due[key] = status.next_run_at
             if all([await consumer.position(tp) >= end for tp, end in ends.items()]):
                 break

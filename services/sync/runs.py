@@ -144,7 +144,7 @@ class Runner:
             await self.board.update(target, then(busy))
             return busy
         token, cursor = started
-        await self.board.stored(target, running)
+        self.board.stored(target, running)
         renewer = asyncio.create_task(self._keep(target, token))
         outcome: RunOutcome | None = None
         try:
@@ -173,7 +173,7 @@ class Runner:
             log.warning("run end not stored", extra={"slot": target.slot})
             return  # the lease expires after lease_ttl_s; the status stays `running`
         if status is not None:
-            await self.board.stored(target, status)
+            self.board.stored(target, status)
 
     async def _keep(self, target: Target, token: str) -> None:
         while True:

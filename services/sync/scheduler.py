@@ -80,7 +80,8 @@ class Scheduler:
     # Lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start dispatching and picking up run requests."""
+        """Start dispatching, picking up run requests and publishing statuses."""
+        self.board.start()
         self._tasks = [
             asyncio.create_task(self._dispatch(), name="sync-dispatch"),
             asyncio.create_task(self._requests(), name="sync-run-requests"),
@@ -92,6 +93,7 @@ class Scheduler:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._drain(list(self.running))
+        await self.board.close()  # the last statuses of the runs that just ended
 
     # Partitions and snapshots (the snapshot follower's owner and view listener) -----------
 
@@ -106,6 +108,7 @@ class Scheduler:
         for key in keys:
             self._unschedule(key)
         await self._drain(keys)
+        await self.board.flush(installations)  # on the topic before the next owner writes
         for installation_id in installations:  # the follower drops them from the view next
             self.board.forget(installation_id)
             self.budget.forget(installation_id)
@@ -143,8 +146,8 @@ class Scheduler:
         if not wanted:
             paused = self._paused_state(snapshot)
             if paused is not None:
-                for target in declared_targets(snapshot):
-                    await self.board.update(target, StatusChange(state=paused, next_run_at=None))
+                pause = StatusChange(state=paused, next_run_at=None)
+                await self.board.update_all([(t, pause) for t in declared_targets(snapshot)])
             return
         now = time.time()
         new = [t for k, t in wanted.items() if k not in self.targets and k not in self.running]
@@ -164,8 +167,8 @@ class Scheduler:
             self._schedule(key, due)
             gone = ("disabled", "needs_reauth", "running")  # running: its owner is gone
             state: StreamState = "idle" if status.state in gone else status.state
-            announced.append(self.board.update(target, StatusChange(state=state, next_run_at=due)))
-        await asyncio.gather(*announced)  # its statuses' writes and acks travel together
+            announced.append((target, StatusChange(state=state, next_run_at=due)))
+        await self.board.update_all(announced)  # one Redis write for the installation
 
     @staticmethod
     def _paused_state(snapshot: InstallationSnapshot) -> StreamState | None:
