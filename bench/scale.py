@@ -101,6 +101,9 @@ class StubRunner:
     def backoff_s(self, failures: int) -> float:
         return 1.0
 
+    async def close(self) -> None:
+        return None
+
 
 class SteadyBoard:
     """Statuses as a new owner finds them in steady state: due somewhere in the interval."""

@@ -34,6 +34,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
+from bench import profile
 from bench.bundles import active_snapshot, store_bundle
 from bench.ingress import cpu_seconds, infrastructure, install_stripe, start, stop, wait_until
 from cli.embedded import free_port
@@ -109,14 +110,17 @@ async def _done(redis: Redis, snapshots: list[InstallationSnapshot]) -> int:
     return total
 
 
-def sync_process(env: dict[str, str], port: int, **settings: str) -> subprocess.Popen[bytes]:
+def sync_process(
+    env: dict[str, str], port: int, profile_to: str | None = None, **settings: str
+) -> subprocess.Popen[bytes]:
     values = {
         "SYNC_PORT": str(port),
         "LOG_LEVEL": "WARNING",
         "SYNC_GROUP_ID": new_id("bench"),
         **{f"SYNC_{k.upper()}": v for k, v in settings.items()},
     }
-    process = start(["-m", "services.sync"], {**env, **values})
+    sampled = ["-m", "bench.profiled", profile_to, "services.sync"] if profile_to else []
+    process = start(sampled or ["-m", "services.sync"], {**env, **values})
     wait_until(f"http://127.0.0.1:{port}/readyz", timeout=90)
     return process
 
@@ -169,7 +173,11 @@ async def install_tickers(env: dict[str, str], installations: int) -> None:
 
 
 async def lateness(
-    env: dict[str, str], installations: int, seconds: float, **extra: str
+    env: dict[str, str],
+    installations: int,
+    seconds: float,
+    profile_to: str | None = None,
+    **extra: str,
 ) -> dict[str, Any]:
     """Run start minus announced due time, from the status topic, after `seconds` of running.
 
@@ -177,13 +185,17 @@ async def lateness(
     (a lower bound for it): leaving it out would hide exactly the worst lateness.
     """
     port = free_port()
-    process = sync_process(env, port, max_concurrent_runs="64", **extra)
+    process = sync_process(env, port, profile_to, max_concurrent_runs="64", **extra)
     try:
         before = _cpu(process.pid)
         await install_tickers(env, installations)
         await asyncio.sleep(seconds)
         used = _cpu(process.pid) - before
         ended = time.time()
+        if profile_to:  # the sampler writes what it counted so far (install and run)
+            phases = profile.Phases(process.pid, profile_to)
+            phases.cut("lateness")
+            profile.report("the sync process, lateness run", phases.of("lateness"), None)
     finally:
         stop(process)
     first, later, waiting = await _lateness_from_status(env["KAFKA_BOOTSTRAP_SERVERS"], ended)
@@ -310,7 +322,7 @@ async def run(args: argparse.Namespace) -> None:
         if args.only in ("all", "throughput"):
             await throughput_rounds(env, args)
         if args.only in ("all", "lateness"):
-            late = await lateness(env, args.streams // 10, args.lateness_seconds)
+            late = await lateness(env, args.streams // 10, args.lateness_seconds, args.profile)
             report_lateness(args, late)
 
 
@@ -342,6 +354,7 @@ def main() -> None:
     parser.add_argument("--url", default="")
     parser.add_argument("--only", choices=["all", "throughput", "lateness"], default="all")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", help="run sync under bench.profiled (lateness) to FILE")
     args = parser.parse_args()
     if args.mode == "baseline":
         import os

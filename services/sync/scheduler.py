@@ -16,6 +16,7 @@ within one tick.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import heapq
 import itertools
@@ -93,6 +94,7 @@ class Scheduler:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._drain(list(self.running))
+        await self.runner.close()
         await self.board.close()  # the last statuses of the runs that just ended
 
     # Partitions and snapshots (the snapshot follower's owner and view listener) -----------
@@ -236,10 +238,9 @@ class Scheduler:
             if self._heap and len(self.running) < self.max_concurrent:
                 delay = max(0.0, min(delay, self._heap[0][0] - time.time()))
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), delay)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):  # no task per wait, unlike wait_for
+                    await self._wake.wait()
 
     async def _run(self, key: Key) -> None:
         target = self.targets[key]

@@ -19,6 +19,7 @@ keys get tombstones (any status still waiting is dropped first).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import logging
 import time
@@ -225,10 +226,9 @@ class StatusBoard:
                 continue
             self._wake.clear()
             timeout = self._due[0][0] - now if self._due else None
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
 
     async def _send(self, keys: list[Key]) -> None:
         """Publish the waiting statuses of `keys` together and await their acknowledgements;
