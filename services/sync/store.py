@@ -249,6 +249,14 @@ class SyncStore:
             self._keys(status.installation_id)["status"], slot, msgspec.json.encode(status)
         )
 
+    async def save_statuses(self, statuses: dict[str, StreamStatus]) -> None:
+        """Keep the latest status of several slots of one installation (one write)."""
+        first = next(iter(statuses.values()))
+        await self.redis.hset(
+            self._keys(first.installation_id)["status"],
+            mapping={slot: msgspec.json.encode(s) for slot, s in statuses.items()},
+        )
+
     async def status(self, installation_id: str, slot: str) -> StreamStatus | None:
         """The latest status of one slot, or None."""
         raw = await self.redis.hget(self._keys(installation_id)["status"], slot)
