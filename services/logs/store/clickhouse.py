@@ -149,17 +149,20 @@ class ClickHouse:
             raise  # a slow query, a bad setting: an error of this call, not an outage
 
     async def rows(
-        self, sql: str, parameters: dict[str, Any] | None = None
+        self, sql: str, parameters: dict[str, Any] | None = None, *, with_writes: bool = False
     ) -> list[tuple[Any, ...]]:
-        """Rows of a SELECT, with `{name:Type}` server-side parameters (the reading client)."""
+        """Rows of a SELECT, with `{name:Type}` server-side parameters: on the reading client,
+        or `with_writes` on the writing one, in order with the inserts and statements (a
+        read that decides a write, such as the retention sweep's, sees the store as it is)."""
+        client = (lambda: self.client) if with_writes else (lambda: self.reader)
         return await self._run(
             lambda: [
                 tuple(row)
-                for row in self.reader.query(
-                    sql, parameters=parameters, settings=QUERY_SETTINGS
-                ).result_rows
+                for row in client()
+                .query(sql, parameters=parameters, settings=QUERY_SETTINGS)
+                .result_rows
             ],
-            read=True,
+            read=not with_writes,
         )
 
     async def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:

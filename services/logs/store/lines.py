@@ -251,9 +251,9 @@ class LogLineStore:
             cursor = Cursor(int(found[-1][0]), found[-1][1])
 
     async def counts_by_workspace(self) -> dict[str, int]:
-        """Stored lines per workspace (retention by count)."""
+        """Stored lines per workspace (retention by count; read in order with the inserts)."""
         rows = await self.clickhouse.rows(
-            "SELECT workspace_id, count() FROM log_lines GROUP BY workspace_id"
+            "SELECT workspace_id, count() FROM log_lines GROUP BY workspace_id", with_writes=True
         )
         return {workspace: int(count) for workspace, count in rows}
 
@@ -263,6 +263,7 @@ class LogLineStore:
             "SELECT toUnixTimestamp64Micro(at) FROM log_lines FINAL "
             "WHERE workspace_id = {w:String} ORDER BY at DESC LIMIT 1 OFFSET {keep:UInt64}",
             {"w": workspace_id, "keep": keep},
+            with_writes=True,
         )
         if rows:
             await self.clickhouse.command(
