@@ -216,8 +216,6 @@ class Runner:
                 if stopping():
                     more = True
                     break
-                if pages:  # a page of a longer run: the status shows the moving cursor
-                    await self.board.update(target, progress)
                 result = await self._invoke(target, snapshot, cursor, run_id)
                 new, gaps = await self.delivery.deliver(target, snapshot, result, run_id, status)
                 pages += 1
@@ -234,11 +232,7 @@ class Runner:
                     pages=pages,
                     records=records,
                 )
-                if not await self.store.commit(
-                    target.installation_id, target.slot, token, cursor, entry
-                ):
-                    raise LeaseLost("the run lease was lost before the cursor commit")
-                progress = StatusChange(
+                committed = StatusChange(
                     cursor=cursor,
                     pages_last_run=pages,
                     records_last_run=records,
@@ -246,6 +240,18 @@ class Runner:
                     webhook_gap=gap_total,
                 )
                 more = result.has_more and target.kind == "stream"
+                # A page of a longer run: its status shows the moving cursor, stored with the
+                # commit (the last page's goes with the run's end instead).
+                shown = None
+                if more:
+                    shown = self.board.changed(target, await self.board.current(target), committed)
+                if not await self.store.commit(
+                    target.installation_id, target.slot, token, cursor, entry, shown
+                ):
+                    raise LeaseLost("the run lease was lost before the cursor commit")
+                progress = committed
+                if shown is not None:
+                    self.board.stored(target, shown)
                 if not more:
                     break
         except LeaseLost as lost:
