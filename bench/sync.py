@@ -198,13 +198,21 @@ async def lateness(
             profile.report("the sync process, lateness run", phases.of("lateness"), None)
     finally:
         stop(process)
-    first, later, waiting = await _lateness_from_status(env["KAFKA_BOOTSTRAP_SERVERS"], ended)
-    return {"first": first, "later": later, "never_started": waiting, "cpu_s": used}
+    first, later, settled, waiting = await _lateness_from_status(
+        env["KAFKA_BOOTSTRAP_SERVERS"], ended
+    )
+    return {
+        "first": first,
+        "later": later,
+        "settled": settled,
+        "never_started": waiting,
+        "cpu_s": used,
+    }
 
 
 async def _lateness_from_status(
     bootstrap: str, ended: float
-) -> tuple[list[float], list[float], int]:
+) -> tuple[list[float], list[float], list[float], int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     due: dict[tuple[str, str], float] = {}
@@ -212,6 +220,7 @@ async def _lateness_from_status(
     last_start: dict[tuple[str, str], float | None] = {}
     first: list[float] = []
     later: list[float] = []
+    settled: list[float] = []  # third runs and later: past the activation and its backlog
     try:
         tps = [TopicPartition(STREAM_STATUS.name, p) for p in range(STREAM_STATUS.partitions)]
         ends = await consumer.end_offsets(tps)
@@ -234,7 +243,10 @@ async def _lateness_from_status(
                     started = status.last_run_at
                     if started and started != last_start.get(key) and key in due:
                         seen = runs.get(key, 0)
-                        (first if seen == 0 else later).append(started - due.pop(key))
+                        late_by = started - due.pop(key)
+                        (first if seen == 0 else later).append(late_by)
+                        if seen >= 2:
+                            settled.append(late_by)
                         runs[key] = seen + 1
                     last_start[key] = started
                     if status.next_run_at is not None and status.state != "running":
@@ -247,8 +259,10 @@ async def _lateness_from_status(
     for key, at in due.items():
         if at < ended:  # due within the run, never started: late by at least this much
             (first if runs.get(key, 0) == 0 else later).append(ended - at)
+            if runs.get(key, 0) >= 2:
+                settled.append(ended - at)
             waiting += 1
-    return first, later, waiting
+    return first, later, settled, waiting
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -331,6 +345,7 @@ def report_lateness(args: argparse.Namespace, late: dict[str, Any]) -> None:
     for name, values in (
         ("activation burst (first runs)", late["first"]),
         ("steady state (later runs)", late["later"]),
+        ("settled (third runs and later)", late["settled"]),
     ):
         print(
             f"lateness, {args.streams:,} streams, {name}: n={len(values):,} "
