@@ -66,7 +66,7 @@ def top(paths: list[Path], count: int = 15) -> list[tuple[int, str]]:
     functions: Counter[str] = Counter()
     for path in paths:
         for stack, n in json.loads(path.read_text())["stacks"]:
-            frame = next((f for f in stack if area_of(f.rsplit(":", 1)[0])), "?")
+            frame = next((f for f in stack if area_of(f.rsplit(":", 1)[0])), "?:?")
             file, name = frame.rsplit(":", 1)
             functions[f"{'/'.join(file.split('/')[-2:])} {name}"] += n
     return [(n, name) for name, n in functions.most_common(count)]
@@ -96,6 +96,7 @@ class Phases:
     def cut(self, label: str) -> None:
         """Samples so far belong to `label`."""
         target = Path(f"{self.path}.{len(self.files)}")
+        target.unlink(missing_ok=True)  # an earlier run's
         os.kill(self.pid, signal.SIGUSR1)
         self.files.append((label, target))
         deadline = time.monotonic() + 10

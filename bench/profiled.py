@@ -14,6 +14,7 @@ process before the file is written; here that re-raise ends the run normally ins
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import signal
 import sys
@@ -31,7 +32,7 @@ def main() -> None:
     stacks: Counter[tuple[str, ...]] = Counter()
 
     def sample(signum: int, frame: FrameType | None) -> None:
-        names = []
+        names: list[str] = []
         while frame is not None and len(names) < DEPTH:
             code = frame.f_code
             names.append(f"{code.co_filename}:{code.co_name}")
@@ -39,8 +40,9 @@ def main() -> None:
         stacks[tuple(names)] += 1
 
     def write(target: str) -> None:
-        with open(target, "w") as out:
+        with open(f"{target}.partial", "w") as out:
             json.dump({"interval_s": INTERVAL_S, "stacks": list(stacks.items())}, out)
+        os.replace(f"{target}.partial", target)  # whoever waits for it reads it whole
         stacks.clear()
 
     phases = iter(range(1_000))

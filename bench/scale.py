@@ -101,6 +101,9 @@ class StubRunner:
     def backoff_s(self, failures: int) -> float:
         return 1.0
 
+    async def close(self) -> None:
+        return None
+
 
 class SteadyBoard:
     """Statuses as a new owner finds them in steady state: due somewhere in the interval."""
@@ -124,6 +127,13 @@ class SteadyBoard:
         status = msgspec.structs.replace(await self.current(target), **change.fields())
         self.cache[target.key] = status
         return status
+
+    async def update_all(self, changes: list[tuple[Target, StatusChange]]) -> None:
+        for target, change in changes:
+            await self.update(target, change)
+
+    async def flush(self, installation_ids: list[str]) -> None:
+        return None  # nothing is published
 
     def forget(self, installation_id: str) -> None:
         for key in [k for k in self.cache if k[0] == installation_id]:

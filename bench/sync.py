@@ -34,6 +34,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
+from bench import profile
 from bench.bundles import active_snapshot, store_bundle
 from bench.ingress import cpu_seconds, infrastructure, install_stripe, start, stop, wait_until
 from cli.embedded import free_port
@@ -109,14 +110,17 @@ async def _done(redis: Redis, snapshots: list[InstallationSnapshot]) -> int:
     return total
 
 
-def sync_process(env: dict[str, str], port: int, **settings: str) -> subprocess.Popen[bytes]:
+def sync_process(
+    env: dict[str, str], port: int, profile_to: str | None = None, **settings: str
+) -> subprocess.Popen[bytes]:
     values = {
         "SYNC_PORT": str(port),
         "LOG_LEVEL": "WARNING",
         "SYNC_GROUP_ID": new_id("bench"),
         **{f"SYNC_{k.upper()}": v for k, v in settings.items()},
     }
-    process = start(["-m", "services.sync"], {**env, **values})
+    sampled = ["-m", "bench.profiled", profile_to, "services.sync"] if profile_to else []
+    process = start(sampled or ["-m", "services.sync"], {**env, **values})
     wait_until(f"http://127.0.0.1:{port}/readyz", timeout=90)
     return process
 
@@ -169,7 +173,11 @@ async def install_tickers(env: dict[str, str], installations: int) -> None:
 
 
 async def lateness(
-    env: dict[str, str], installations: int, seconds: float, **extra: str
+    env: dict[str, str],
+    installations: int,
+    seconds: float,
+    profile_to: str | None = None,
+    **extra: str,
 ) -> dict[str, Any]:
     """Run start minus announced due time, from the status topic, after `seconds` of running.
 
@@ -177,13 +185,17 @@ async def lateness(
     (a lower bound for it): leaving it out would hide exactly the worst lateness.
     """
     port = free_port()
-    process = sync_process(env, port, max_concurrent_runs="64", **extra)
+    process = sync_process(env, port, profile_to, max_concurrent_runs="64", **extra)
     try:
         before = _cpu(process.pid)
         await install_tickers(env, installations)
         await asyncio.sleep(seconds)
         used = _cpu(process.pid) - before
         ended = time.time()
+        if profile_to:  # the sampler writes what it counted so far (install and run)
+            phases = profile.Phases(process.pid, profile_to)
+            phases.cut("lateness")
+            profile.report("the sync process, lateness run", phases.of("lateness"), None)
     finally:
         stop(process)
     first, later, waiting = await _lateness_from_status(env["KAFKA_BOOTSTRAP_SERVERS"], ended)
@@ -197,6 +209,7 @@ async def _lateness_from_status(
     await consumer.start()
     due: dict[tuple[str, str], float] = {}
     runs: dict[tuple[str, str], int] = {}
+    last_start: dict[tuple[str, str], float | None] = {}
     first: list[float] = []
     later: list[float] = []
     try:
@@ -216,11 +229,15 @@ async def _lateness_from_status(
                     if status.extension_key != "ticker":
                         continue
                     key = (status.installation_id, status.stream)
-                    if status.state == "running" and key in due and status.last_run_at:
+                    # A run's start is its `last_run_at`, on its `running` status or (statuses
+                    # are coalesced: a short run publishes only its end) on its final one.
+                    started = status.last_run_at
+                    if started and started != last_start.get(key) and key in due:
                         seen = runs.get(key, 0)
-                        (first if seen == 0 else later).append(status.last_run_at - due.pop(key))
+                        (first if seen == 0 else later).append(started - due.pop(key))
                         runs[key] = seen + 1
-                    elif status.next_run_at is not None and status.state != "running":
+                    last_start[key] = started
+                    if status.next_run_at is not None and status.state != "running":
                         due[key] = status.next_run_at
             if all([await consumer.position(tp) >= end for tp, end in ends.items()]):
                 break
@@ -305,7 +322,7 @@ async def run(args: argparse.Namespace) -> None:
         if args.only in ("all", "throughput"):
             await throughput_rounds(env, args)
         if args.only in ("all", "lateness"):
-            late = await lateness(env, args.streams // 10, args.lateness_seconds)
+            late = await lateness(env, args.streams // 10, args.lateness_seconds, args.profile)
             report_lateness(args, late)
 
 
@@ -337,6 +354,7 @@ def main() -> None:
     parser.add_argument("--url", default="")
     parser.add_argument("--only", choices=["all", "throughput", "lateness"], default="all")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", help="run sync under bench.profiled (lateness) to FILE")
     args = parser.parse_args()
     if args.mode == "baseline":
         import os

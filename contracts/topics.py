@@ -192,7 +192,11 @@ STREAM_STATUS: Topic[StreamStatus] = Topic(
     retention_ms=0,
     producers=("sync",),
     consumers=("logs",),
-    description="Latest status per polled stream: cursor, last success, counts, errors.",
+    description=(
+        "Latest status per polled stream: cursor, last success, counts, errors. Coalesced: "
+        "at most one message per stream per second, a short run publishes only its end, and "
+        "the latest status always arrives."
+    ),
 )
 
 WEBHOOK_HEALTH: Topic[WebhookHealthWindow] = Topic(

@@ -14,7 +14,10 @@ Guarantees, given a pool of `size` workers:
   (retiring the least recently used worker idle for `spare_after_s` when no slot is free),
   so binding a new tenant costs no fork on the invocation's path.
 - **Pipelining first.** An invocation queues on its tenant's least-loaded worker; the
-  tenant takes another worker only when every one of its workers has `depth` queued.
+  tenant takes another worker only when every one of its workers has `depth` queued, and
+  only in a free slot: a tenant that holds a worker never takes the spare or retires
+  another tenant's idle worker for a second one (each would cost a fork and a lock-down,
+  and with many tenants and few workers nearly every visit paid three).
 - **Fair share.** One tenant holds at most `tenant_max` workers (by default all but a
   quarter of the pool, at least one left to the others when `size` > 1). While another
   tenant waits without any worker, a tenant with several feeds only one of them and takes no
@@ -100,11 +103,14 @@ class Allocation:
             if worker is not None:
                 return self._use(worker)
             mine = self.bound.get(tenant, [])
-            if len(mine) < self.tenant_max and not (mine and self._starving(tenant)):
+            if not mine:
                 if self.fresh:
                     return self._use(self._bind(self.fresh.pop(), tenant))
                 if self.count >= self.size and (victim := self._lru_idle(tenant)) is not None:
                     self.discard(victim, refill=False)  # its slot is this invocation's
+            # A tenant with a worker takes another only in a free slot: never the spare or
+            # another tenant's warm worker (a fork and a lock-down on someone's path).
+            if not mine or (len(mine) < self.tenant_max and not self._starving(tenant)):
                 if self.count < self.size:
                     self.count += 1
                     try:
@@ -146,7 +152,12 @@ class Allocation:
         for worker, since in self.idle.items():  # oldest first
             if older_than is not None and since > older_than:
                 return None
-            if worker.tenant != tenant and not worker.queue:
+            if worker.tenant == tenant or worker.queue:
+                continue
+            # Not the only worker of a tenant asking right now: it is idle only between two
+            # of its invocations, and retiring it would cost that tenant a fork on its next.
+            owner = worker.tenant or ""
+            if owner not in self.asking or len(self.bound.get(owner, [])) > 1:
                 return worker
         return None
 

@@ -167,8 +167,11 @@ def _stay_parent(worker: int) -> NoReturn:
     os._exit(0)
 
 
-def private_view(root: str, readable: list[str], scratch_mb: int, scratch_inodes: int) -> None:
-    """Pivot into a root holding only `readable` (read-only), two devices and a /tmp quota.
+def private_view(
+    root: str, readable: list[str], hidden: list[str], scratch_mb: int, scratch_inodes: int
+) -> None:
+    """Pivot into a root holding only `readable` (read-only, minus `hidden` inside it), two
+    devices and a /tmp quota.
 
     `root` is an empty host directory used as the mount point (in this mount namespace only).
     The sources are opened first, while the process is still the host's user (the library
@@ -191,9 +194,11 @@ def private_view(root: str, readable: list[str], scratch_mb: int, scratch_inodes
     os.fchdir(anchor)
     os.close(anchor)
     os.chdir(root)  # the tmpfs now mounted there
-    for path, fd in sources.items():
+    for path, fd in sorted(sources.items()):  # a directory before what is bound inside it
         _bind_read_only(fd, path, "." + path)
         os.close(fd)
+    for path in hidden:
+        _cover("." + path)
     options = f"size={scratch_mb}m,nr_inodes={scratch_inodes},mode=700".encode()
     os.makedirs("." + SCRATCH, exist_ok=True)
     _check(
@@ -205,6 +210,16 @@ def private_view(root: str, readable: list[str], scratch_mb: int, scratch_inodes
     os.chdir("/")
     flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
     _check(_libc.mount(None, b"/", None, flags, None), "make the new root read-only")
+
+
+def _cover(target: str) -> None:
+    """Hide what `target` (inside a read-only bind) holds: an empty read-only mount over it."""
+    if os.path.isdir(target):
+        flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+        options = b"size=4k,nr_inodes=1,mode=555"
+        _check(_libc.mount(b"tmpfs", target.encode(), b"tmpfs", flags, options), target)
+    elif os.path.lexists(target):
+        _check(_libc.mount(b"./dev/null", target.encode(), None, MS_BIND, None), target)
 
 
 def _bind_read_only(fd: int, source: str, target: str) -> None:

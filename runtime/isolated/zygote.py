@@ -62,7 +62,8 @@ def main() -> None:
     lockdown.die_with_parent()
     if os.getppid() != config.parent_pid:
         sys.exit(0)  # the parent died before the death signal was armed
-    lockdown.readable_paths()  # computed once here, inherited by every worker
+    lockdown.exposure()  # computed once here, inherited by every worker
+    lockdown.compiled_filter()  # likewise
     control = socket.socket(fileno=config.control_fd)
     counter = 0
     while True:

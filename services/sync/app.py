@@ -70,7 +70,12 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
         host_overrides=overrides,
     )
     store = SyncStore(infra.redis, history_limit=settings.cursor_history_limit)
-    board = StatusBoard(store, lambda: infra.producer)
+    board = StatusBoard(
+        store,
+        lambda: infra.producer,
+        every_s=settings.status_every_s,
+        gather_s=settings.status_gather_s,
+    )
     budget = RequestBudget(settings.requests_per_second, settings.request_burst)
     tokens = TokenSource(
         redis=infra.redis,

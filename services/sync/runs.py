@@ -91,6 +91,9 @@ class Runner:
         self.producer = producer
         self.limits = limits
         self.settling = delivery.once.settling  # timed-out publishes resolving their claims
+        # The leases of the runs in flight, renewed together by one task (not one per run).
+        self.leases: dict[tuple[str, str], str] = {}
+        self._renewer: asyncio.Task[None] | None = None
         self.pages_fetched = 0  # every page call made by this process (bench and tests read it)
 
     async def uninstalled(self, installation_id: str) -> None:
@@ -144,15 +147,16 @@ class Runner:
             await self.board.update(target, then(busy))
             return busy
         token, cursor = started
-        await self.board.stored(target, running)
-        renewer = asyncio.create_task(self._keep(target, token))
+        self.board.stored(target, running)
+        self.leases[(inst, slot)] = token
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._keep(), name="sync-lease-renewer")
         outcome: RunOutcome | None = None
         try:
             outcome = await self._pages(target, snapshot, token, run_id, stopping, before, cursor)
             return outcome
         finally:
-            renewer.cancel()
-            await asyncio.gather(renewer, return_exceptions=True)
+            self.leases.pop((inst, slot), None)
             await self._finish(target, token, outcome, then)
 
     async def _finish(
@@ -173,17 +177,25 @@ class Runner:
             log.warning("run end not stored", extra={"slot": target.slot})
             return  # the lease expires after lease_ttl_s; the status stays `running`
         if status is not None:
-            await self.board.stored(target, status)
+            self.board.stored(target, status)
 
-    async def _keep(self, target: Target, token: str) -> None:
+    async def _keep(self) -> None:
+        """Renew every lease in flight each third of its time to live."""
+        ttl = self.limits.lease_ttl_s
         while True:
-            await asyncio.sleep(self.limits.lease_ttl_s / 3)
-            try:
-                await self.store.renew(
-                    target.installation_id, target.slot, token, self.limits.lease_ttl_s
-                )
-            except Exception:
-                pass  # a Redis blip: the commit check is what protects the cursor
+            await asyncio.sleep(ttl / 3)
+            held = list(self.leases.items())
+            # A Redis blip fails a renewal: the commit check is what protects the cursor.
+            await asyncio.gather(
+                *(self.store.renew(i, s, token, ttl) for (i, s), token in held),
+                return_exceptions=True,
+            )
+
+    async def close(self) -> None:
+        """Stop renewing (the runs have ended)."""
+        if self._renewer is not None:
+            self._renewer.cancel()
+            await asyncio.gather(self._renewer, return_exceptions=True)
 
     async def _pages(
         self,
@@ -204,8 +216,6 @@ class Runner:
                 if stopping():
                     more = True
                     break
-                if pages:  # a page of a longer run: the status shows the moving cursor
-                    await self.board.update(target, progress)
                 result = await self._invoke(target, snapshot, cursor, run_id)
                 new, gaps = await self.delivery.deliver(target, snapshot, result, run_id, status)
                 pages += 1
@@ -222,11 +232,7 @@ class Runner:
                     pages=pages,
                     records=records,
                 )
-                if not await self.store.commit(
-                    target.installation_id, target.slot, token, cursor, entry
-                ):
-                    raise LeaseLost("the run lease was lost before the cursor commit")
-                progress = StatusChange(
+                committed = StatusChange(
                     cursor=cursor,
                     pages_last_run=pages,
                     records_last_run=records,
@@ -234,6 +240,18 @@ class Runner:
                     webhook_gap=gap_total,
                 )
                 more = result.has_more and target.kind == "stream"
+                # A page of a longer run: its status shows the moving cursor, stored with the
+                # commit (the last page's goes with the run's end instead).
+                shown = None
+                if more:
+                    shown = self.board.changed(target, await self.board.current(target), committed)
+                if not await self.store.commit(
+                    target.installation_id, target.slot, token, cursor, entry, shown
+                ):
+                    raise LeaseLost("the run lease was lost before the cursor commit")
+                progress = committed
+                if shown is not None:
+                    self.board.stored(target, shown)
                 if not more:
                     break
         except LeaseLost as lost:

@@ -16,6 +16,7 @@ within one tick.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import heapq
 import itertools
@@ -80,7 +81,8 @@ class Scheduler:
     # Lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start dispatching and picking up run requests."""
+        """Start dispatching, picking up run requests and publishing statuses."""
+        self.board.start()
         self._tasks = [
             asyncio.create_task(self._dispatch(), name="sync-dispatch"),
             asyncio.create_task(self._requests(), name="sync-run-requests"),
@@ -92,6 +94,8 @@ class Scheduler:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._drain(list(self.running))
+        await self.runner.close()
+        await self.board.close()  # the last statuses of the runs that just ended
 
     # Partitions and snapshots (the snapshot follower's owner and view listener) -----------
 
@@ -106,6 +110,7 @@ class Scheduler:
         for key in keys:
             self._unschedule(key)
         await self._drain(keys)
+        await self.board.flush(installations)  # on the topic before the next owner writes
         for installation_id in installations:  # the follower drops them from the view next
             self.board.forget(installation_id)
             self.budget.forget(installation_id)
@@ -143,8 +148,8 @@ class Scheduler:
         if not wanted:
             paused = self._paused_state(snapshot)
             if paused is not None:
-                for target in declared_targets(snapshot):
-                    await self.board.update(target, StatusChange(state=paused, next_run_at=None))
+                pause = StatusChange(state=paused, next_run_at=None)
+                await self.board.update_all([(t, pause) for t in declared_targets(snapshot)])
             return
         now = time.time()
         new = [t for k, t in wanted.items() if k not in self.targets and k not in self.running]
@@ -164,8 +169,8 @@ class Scheduler:
             self._schedule(key, due)
             gone = ("disabled", "needs_reauth", "running")  # running: its owner is gone
             state: StreamState = "idle" if status.state in gone else status.state
-            announced.append(self.board.update(target, StatusChange(state=state, next_run_at=due)))
-        await asyncio.gather(*announced)  # its statuses' writes and acks travel together
+            announced.append((target, StatusChange(state=state, next_run_at=due)))
+        await self.board.update_all(announced)  # one Redis write for the installation
 
     @staticmethod
     def _paused_state(snapshot: InstallationSnapshot) -> StreamState | None:
@@ -233,10 +238,9 @@ class Scheduler:
             if self._heap and len(self.running) < self.max_concurrent:
                 delay = max(0.0, min(delay, self._heap[0][0] - time.time()))
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), delay)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):  # no task per wait, unlike wait_for
+                    await self._wake.wait()
 
     async def _run(self, key: Key) -> None:
         target = self.targets[key]

@@ -25,6 +25,11 @@ class SyncSettings(msgspec.Struct, frozen=True, kw_only=True):
     invocation_time_limit_s: float = 30.0
     # Pages one run reads at most; the next run goes on from the committed cursor.
     max_pages_per_run: int = 100
+    # Statuses on sync.stream-status.v1 (compacted: readers want the latest): at most one
+    # message per stream per `status_every_s`; a `running` status waits `status_gather_s` first,
+    # so a short run publishes only its end. Redis and the API see every change at once.
+    status_every_s: float = 1.0
+    status_gather_s: float = 0.25
     # Runs of this replica in flight at once (each one stream or job).
     max_concurrent_runs: int = 32
     # A run lease lives this long and is renewed every third of it while the run goes on.

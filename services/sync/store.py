@@ -59,8 +59,9 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-# KEYS: lease, fence, cursors, history, history heads
-# ARGV: token, slot, has cursor ('1'/'0'), cursor, entry json, history limit, run id
+# KEYS: lease, fence, cursors, history, history heads, status
+# ARGV: token, slot, has cursor ('1'/'0'), cursor, entry json, history limit, run id,
+# status json ('' to leave the status as it is)
 _COMMIT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if redis.call('HGET', KEYS[2], ARGV[2]) ~= ARGV[1] then return 0 end
@@ -72,6 +73,7 @@ else
   redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[6]) - 1)
   redis.call('HSET', KEYS[5], ARGV[2], ARGV[7])
 end
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[6], ARGV[2], ARGV[8]) end
 return 1
 """
 # An admin's cursor change. KEYS: fence, cursors, history, history heads.
@@ -188,11 +190,18 @@ class SyncStore:
         return _text(raw) if raw is not None else None
 
     async def commit(
-        self, installation_id: str, slot: str, token: str, cursor: str | None, entry: CursorEntry
+        self,
+        installation_id: str,
+        slot: str,
+        token: str,
+        cursor: str | None,
+        entry: CursorEntry,
+        status: StreamStatus | None = None,
     ) -> bool:
         """Move the cursor iff `token` still holds the lease and the fence; False otherwise.
 
-        The history keeps one entry per run (updated page by page) plus admin changes.
+        The history keeps one entry per run (updated page by page) plus admin changes;
+        `status` (the run's progress) is stored in the same call.
         """
         keys = self._keys(installation_id)
         done = await self._commit(
@@ -202,6 +211,7 @@ class SyncStore:
                 keys["cursors"],
                 self._history(installation_id, slot),
                 keys["heads"],
+                keys["status"],
             ],
             args=[
                 token,
@@ -211,6 +221,7 @@ class SyncStore:
                 msgspec.json.encode(entry),
                 self.history_limit,
                 entry.run_id or "",
+                msgspec.json.encode(status) if status is not None else "",
             ],
         )
         return bool(done)
@@ -247,6 +258,14 @@ class SyncStore:
         """Keep the latest status of one slot."""
         await self.redis.hset(
             self._keys(status.installation_id)["status"], slot, msgspec.json.encode(status)
+        )
+
+    async def save_statuses(self, statuses: dict[str, StreamStatus]) -> None:
+        """Keep the latest status of several slots of one installation (one write)."""
+        first = next(iter(statuses.values()))
+        await self.redis.hset(
+            self._keys(first.installation_id)["status"],
+            mapping={slot: msgspec.json.encode(s) for slot, s in statuses.items()},
         )
 
     async def status(self, installation_id: str, slot: str) -> StreamStatus | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sysconfig
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -142,6 +143,23 @@ async def test_keyring_and_platform_files_do_not_exist_for_the_worker(
         await assert_contained(
             infra, runtime, snapshot, "read_file", "No such file or directory", path=str(path)
         )
+
+
+async def test_the_interpreters_own_site_packages_shows_empty(infra, hostile):
+    """The view binds the standard library whole and covers its site-packages (which may
+    hold the platform, in an image that installs into the interpreter)."""
+    runtime, snapshot = hostile
+    site = Path(sysconfig.get_paths()["stdlib"]) / "site-packages"
+    entries = sorted(site.iterdir()) if site.is_dir() else []
+    if not entries:
+        pytest.skip("this interpreter's own site-packages is empty")
+    target = next((e for e in entries if e.is_file()), entries[0] / "__init__.py")
+    await assert_contained(
+        infra, runtime, snapshot, "read_file", "No such file or directory", path=str(target)
+    )
+    # the standard library itself is all there (a module not imported by the worker yet)
+    invocation = attack(snapshot, "import_module", module="wave")
+    assert (await runtime.invoke(invocation)).outcome == "ok"
 
 
 async def test_another_bundles_files_are_out_of_reach(infra, hostile, redis):

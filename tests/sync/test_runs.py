@@ -139,3 +139,27 @@ async def test_webhook_gap_counts_polled_records_the_webhook_path_never_delivere
     assert first["webhook_gap"] == 0  # the initial backfill finds every record new by design
     assert second["webhook_gap"] == 9
     assert second["records_total"] == 39
+
+
+async def test_a_run_longer_than_its_lease_keeps_it_renewed_to_the_last_page(
+    infra, http, redis, keyring, producer
+):
+    # Five slow pages (≈ 4 s) against a lease of 1.5 s: only renewal keeps the run going.
+    provider = PagedProvider(key=new_id("sk_test"), customers=500, delay_s=0.8)
+    snap = await stripe_install(redis, keyring, provider)
+    headers = await token_for(redis, snap.workspace_id)
+    async with serving(provider.app()) as url:
+        settings = sync_settings(url, lease_ttl_s=1.5)
+        async with serving(create_app(settings, infra.settings())) as sync:
+            await put_snapshot(producer, snap)
+
+            async def swept():
+                found = (await streams_of(http, sync, snap.installation_id, headers)).get(
+                    "customers", {}
+                )
+                return found if found.get("records_total") == 500 else None
+
+            customers = await eventually(swept, timeout=60)
+    assert customers["state"] == "ok"
+    assert customers["pages_last_run"] == 5  # one run read every page
+    assert len(provider.served) == 5  # no customers page read twice after a lost lease
