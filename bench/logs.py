@@ -4,9 +4,11 @@ Starts its own embedded broker and Valkey (or uses KAFKA_BOOTSTRAP_SERVERS / RED
 publishes `--lines` synthetic lines (default 1,000,000) to the log topic once, then runs
 `--rounds` rounds. Arms: this checkout's logs service, optionally the same service at
 `--baseline REF` (a git ref, extracted to a temp dir and run with this environment), and
-SQLite with indexes loaded with the same lines (in this process). In every round, each
-service arm starts fresh (`python -m services.logs`, its own chDB dir and consumer group;
-arm order alternates between rounds) and is measured on:
+SQLite with indexes loaded with the same lines (in this process; no HTTP, so its figures
+are the floor of a query, not a like-for-like service; whole words of `q` from an FTS5
+index, see `bench/logs_data.py`). In every round, each service arm starts fresh
+(`python -m services.logs`, its own chDB dir and consumer group; arm order alternates
+between rounds) and is measured on:
 - ingest: the clock starts when the service's `/readyz` first answers 200 (its consumers
   hold partitions; they may have stored some lines already, which flatters the rate a
   little; "incl. start-up" starts at process launch) and stops when the end marker of
@@ -17,8 +19,9 @@ arm order alternates between rounds) and is measured on:
 - tail: `--subscribers` SSE tails of one installation, `--tail-lines` lines published 10 ms
   apart; publish → SSE latency, beside publish → a bare consumer of the topic (the broker's
   share of it).
-Figures are medians over rounds. 127.0.0.1 only; bounded in count and time; stops every
-process it started, by pid.
+Figures are medians over rounds; the load average is printed with each phase (the
+machine may be shared: compare arms within a run). 127.0.0.1 only; bounded in count and
+time; stops every process it started, by pid.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -323,7 +327,11 @@ async def run(args: argparse.Namespace, env: dict[str, str], home: str) -> None:
             for arm in order:  # each arm ingests alone (nothing else of this bench running)
                 rate, with_start = await ingest(client, sources[arm], env, stores[arm])
                 ingests[arm].append((rate, with_start))
-                print(f"round {round_no + 1} {arm}: ingest {rate:,.0f} lines/s", flush=True)
+                print(
+                    f"round {round_no + 1} {arm}: ingest {rate:,.0f} lines/s "
+                    f"(load average {os.getloadavg()[0]:.1f})",
+                    flush=True,
+                )
             bases: dict[str, str] = {}
             running = []
             try:
@@ -332,14 +340,24 @@ async def run(args: argparse.Namespace, env: dict[str, str], home: str) -> None:
                     running.append(service)
                     await asyncio.to_thread(wait_until, f"{base}/readyz", None, 120)
                     bases[arm] = base
+                load = os.getloadavg()[0]
                 for key, value in (await query_round(client, bases, db, args.queries)).items():
                     queries.setdefault(key, []).append(value)
+                print(
+                    f"round {round_no + 1}: queries done (load average {load:.1f} before, "
+                    f"{os.getloadavg()[0]:.1f} after)",
+                    flush=True,
+                )
                 for arm in order:
                     tail = await tail_latency(
                         client, bases[arm], settings, args.subscribers, args.tail_lines
                     )
                     tails[arm].append(tail)
-                    print(f"round {round_no + 1} {arm}: tail p50/p99 {tail[0]:.0f}/{tail[1]:.0f}")
+                    print(
+                        f"round {round_no + 1} {arm}: tail p50/p99 {tail[0]:.0f}/{tail[1]:.0f} "
+                        f"(load average {os.getloadavg()[0]:.1f})",
+                        flush=True,
+                    )
             finally:
                 for service in running:
                     stop(service)

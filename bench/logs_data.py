@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from contracts.log_search import parse, words
 from contracts.logs import ExtensionLogLine
 
 WORKSPACE = "ws_bench"
@@ -96,13 +97,24 @@ CREATE TABLE log_lines (
     workspace_id TEXT, at REAL, log_id TEXT, level INTEGER, kind TEXT, message TEXT,
     installation_id TEXT, extension_key TEXT, version_id TEXT, mode TEXT, session_id TEXT,
     invocation_id TEXT, script_type TEXT, script_name TEXT, entity TEXT, event TEXT,
-    route TEXT, job TEXT, attrs TEXT, PRIMARY KEY (workspace_id, at, log_id)
+    route TEXT, job TEXT, attrs TEXT, n INTEGER, PRIMARY KEY (workspace_id, at, log_id)
 ) WITHOUT ROWID;
 CREATE INDEX by_extension ON log_lines (workspace_id, extension_key, at);
 CREATE INDEX by_installation ON log_lines (workspace_id, installation_id, at);
 CREATE INDEX by_kind ON log_lines (workspace_id, extension_key, kind, at);
 CREATE INDEX by_level ON log_lines (workspace_id, extension_key, level, at);
+CREATE INDEX by_n ON log_lines (n);
+-- Whole words (the API's `q`): an inverted index of the messages, rowid = the line's `n`;
+-- the `ascii` tokenizer splits and folds case as ClickHouse's text index does.
+CREATE VIRTUAL TABLE words USING fts5(message, content='', tokenize='ascii');
+CREATE VIRTUAL TABLE word_counts USING fts5vocab(words, 'row');
 """
+# A word in fewer lines than this share is read from the FTS index (its hits, then sorted);
+# a commoner one by scanning newest first (the first hits fill the page), as a cost-based
+# planner with term statistics would choose.
+RARE_SHARE = 0.01
+# Outside a word (ASCII but not a letter or digit), for GLOB.
+SEPARATOR = "[^a-z0-9\u0080-\U0010ffff]"
 LEVEL = {"debug": 0, "info": 1, "warn": 2, "error": 3}
 
 
@@ -112,6 +124,7 @@ def sqlite_load(path: str, lines: list[ExtensionLogLine]) -> float:
     db.executescript(SQLITE_SCHEMA)
     started = time.perf_counter()
     for offset in range(0, len(lines), 5_000):
+        batch = lines[offset : offset + 5_000]
         rows = [
             (
                 ln.workspace_id,
@@ -133,11 +146,16 @@ def sqlite_load(path: str, lines: list[ExtensionLogLine]) -> float:
                 ln.route,
                 ln.job,
                 "{}",
+                offset + k,
             )
-            for ln in lines[offset : offset + 5_000]
+            for k, ln in enumerate(batch)
         ]
         with db:
-            db.executemany(f"INSERT OR IGNORE INTO log_lines VALUES ({','.join('?' * 19)})", rows)
+            db.executemany(f"INSERT OR IGNORE INTO log_lines VALUES ({','.join('?' * 20)})", rows)
+            db.executemany(
+                "INSERT INTO words (rowid, message) VALUES (?, ?)",
+                [(offset + k, ln.message) for k, ln in enumerate(batch)],
+            )
     elapsed = time.perf_counter() - started
     db.execute("ANALYZE")
     db.close()
@@ -145,7 +163,10 @@ def sqlite_load(path: str, lines: list[ExtensionLogLine]) -> float:
 
 
 def sqlite_query(db: sqlite3.Connection, extension_key: str, params: dict[str, Any]) -> list[Any]:
-    """The same query as the API's, newest 100, in SQL that can use the indexes."""
+    """The same query as the API's, newest 100, in SQL that can use the indexes. Whole words
+    of `q`: a rare word from the FTS5 index (a term with punctuation as the phrase of its
+    words, looser than the API's), a common one by GLOB with separators around it over the
+    newest lines; a wildcard or quoted term as a LIKE (a substring, as the API)."""
     clauses = ["workspace_id = ?", "extension_key = ?", "at >= ?"]
     values: list[Any] = [WORKSPACE, extension_key, params.get("since", time.time() - 7 * 86_400)]
     for name in (
@@ -165,9 +186,23 @@ def sqlite_query(db: sqlite3.Connection, extension_key: str, params: dict[str, A
     if "level" in params:
         clauses.append("level >= ?")
         values.append(LEVEL[params["level"]])
-    if "q" in params:
-        clauses.append("message LIKE ?")
-        values.append(f"%{params['q']}%")
+    for term in parse(params.get("q")):
+        if term.is_substring:
+            clauses.append("message LIKE ?")
+            values.append(f"%{term.text.replace('*', '%')}%")
+            continue
+        tokens = words(term.text)
+        lines = db.execute("SELECT max(n) + 1 FROM log_lines").fetchone()[0]
+        marks = ",".join("?" * len(tokens))
+        hits = db.execute(f"SELECT max(doc) FROM word_counts WHERE term IN ({marks})", tokens)
+        hits = hits.fetchone()[0]
+        if (hits or 0) <= RARE_SHARE * (lines or 1):
+            clauses.append("n IN (SELECT rowid FROM words WHERE words MATCH ?)")
+            values.append('"' + " ".join(tokens) + '"')
+        else:
+            clauses.append("' ' || lower(message) || ' ' GLOB ?")
+            glob = term.text.replace("[", "[[]").replace("*", "[*]").replace("?", "[?]")
+            values.append(f"*{SEPARATOR}{glob}{SEPARATOR}*")
     sql = (
         f"SELECT * FROM log_lines WHERE {' AND '.join(clauses)} "
         "ORDER BY at DESC, log_id DESC LIMIT 100"

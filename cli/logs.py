@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from cli.errors import CliError, ExitCode
 from cli.output import JsonOption, RegistryOption, TokenOption, api, emit_json, out
+from contracts.log_search import Matcher
 
 if TYPE_CHECKING:
     from cli.api import Api
@@ -80,6 +81,7 @@ def matcher(
 ) -> Callable[[dict[str, Any]], bool]:
     """The client-side filter equal to the query's."""
     floor = LEVELS.index(level) if level else 0
+    text = Matcher(grep)
 
     def matches(line: dict[str, Any]) -> bool:
         return (
@@ -87,7 +89,7 @@ def matcher(
             and (script_type is None or line.get("script_type") == script_type)
             and (installation is None or line.get("installation_id") == installation)
             and (session_id is None or line.get("session_id") == session_id)
-            and (grep is None or grep.lower() in str(line.get("message", "")).lower())
+            and (grep is None or text(str(line.get("message", ""))))
         )
 
     return matches
@@ -156,7 +158,13 @@ def logs(
     since: Annotated[
         str | None, typer.Option(help="30s, 15m, 1h, 2d, ISO time or unix time")
     ] = None,
-    grep: Annotated[str | None, typer.Option(help="only lines whose message contains TEXT")] = None,
+    grep: Annotated[
+        str | None,
+        typer.Option(
+            help="free text: whole words (all of them), `word*` or `*word` for parts of "
+            'words, "a phrase" in quotes as written; case-insensitive'
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(help="lines to print (without --follow)")] = 100,
     token: TokenOption = None,
     registry: RegistryOption = None,

@@ -88,12 +88,12 @@ async def test_logs_reads_a_page_oldest_first_and_sends_every_filter(infra, tmp_
     async with serving(logs_stand_in(seen)) as url:
         lines = await run_json(
             "logs", "notes", "--installation", "inst_1", "--level", "info", "--script-type",
-            "route", "--since", "1h", "--grep", "S", env=env_for(url, tmp_path),
+            "route", "--since", "1h", "--grep", "S*", env=env_for(url, tmp_path),
         )  # fmt: skip
     assert [entry["message"] for entry in lines] == ["first", "second"]
     query = seen[0]
     assert query["installation_id"] == "inst_1" and query["level"] == "info"
-    assert query["script_type"] == "route" and query["q"] == "S"
+    assert query["script_type"] == "route" and query["q"] == "S*"
     assert time.time() - 3700 < float(query["since"]) < time.time() - 3500
 
 

@@ -11,6 +11,14 @@ from contracts.logs import LogKind, LogLevel, ScriptType, VersionMode
 from services.base.auth import Principal
 from services.logs.service.queries import LogFilter
 
+Q_DESCRIPTION = (
+    "Free text in the message, case-insensitive (ASCII letters). Every whitespace-separated "
+    "term must match a whole word: `timeout` does not match `timeouts`; a term with "
+    "punctuation (`user_id=42`) matches as written with whole words at its ends. A term with "
+    '`*` (`timeo*`, `*out`) or a quoted phrase (`"connection reset"`) matches anywhere, '
+    "inside words too (`*` is any characters); these are slower than whole words."
+)
+
 
 class FilterParams(msgspec.Struct, frozen=True, kw_only=True):
     """Query parameters shared by the list and stream routes."""
@@ -57,7 +65,7 @@ async def provide_filters(
     version_id: FromQuery[str | None] = None,
     mode: FromQuery[VersionMode | None] = None,
     session_id: FromQuery[str | None] = None,
-    q: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    q: Annotated[str | None, QueryParameter(max_length=200, description=Q_DESCRIPTION)] = None,
 ) -> FilterParams:
     """Litestar dependency: the filters of this request (400 naming a bad one)."""
     return FilterParams(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import lru_cache
 
 import msgspec
 
+from contracts.log_search import Matcher
 from contracts.logs import ExtensionLogLine, LogKind, LogLevel, ScriptType, VersionMode
 from services.logs.errors import InvalidCursor
 
@@ -15,6 +17,12 @@ LEVELS_AT_LEAST: dict[str, tuple[str, ...]] = {
     level: tuple(name for name, rank in SEVERITY.items() if rank >= SEVERITY[level])
     for level in SEVERITY
 }
+
+
+@lru_cache(maxsize=256)
+def _matcher(q: str) -> Matcher:
+    """The compiled free-text test of `q` (a tail tests every line it sees against it)."""
+    return Matcher(q)
 
 
 class Cursor(msgspec.Struct, frozen=True):
@@ -44,8 +52,9 @@ class Cursor(msgspec.Struct, frozen=True):
 class LogFilter(msgspec.Struct, frozen=True, kw_only=True):
     """What the Logs tab, the CLI and the tail filter on; always inside one workspace.
 
-    `level` is a minimum (warn = warn and error); `q` is a case-insensitive substring of the
-    message; `since`/`until` are unix times (inclusive).
+    `level` is a minimum (warn = warn and error); `q` is free text, whole words unless a term
+    has a `*` or is quoted (contracts/log_search.py); `since`/`until` are unix times
+    (inclusive).
     """
 
     workspace_id: str
@@ -89,4 +98,4 @@ class LogFilter(msgspec.Struct, frozen=True, kw_only=True):
             return False
         if self.until is not None and line.at > self.until:
             return False
-        return not self.q or self.q.lower() in line.message.lower()
+        return not self.q or _matcher(self.q)(line.message)

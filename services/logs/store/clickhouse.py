@@ -1,10 +1,12 @@
-"""One ClickHouse client for the process: embedded chDB by default, a server by URL.
+"""ClickHouse clients for the process: embedded chDB by default, a server by URL.
 
 Both go through `clickhouse-connect` (a `chdb:///path` DSN for the embedded engine), so the
-SQL and the code are the same. The client is synchronous and chDB is not safe to call from
-several threads at once: every call runs in one worker thread, serialised by a lock, and
-the event loop only awaits it. One process owns an embedded data directory (chDB locks
-it); several replicas need the server.
+SQL and the code are the same. A client is synchronous and serves one call at a time, so
+there are two, each in its own worker thread behind its own lock: one for reads (pages,
+counts), one for writes (inserts, DDL, deletes). A query therefore never waits behind a
+50,000-line insert (chDB runs queries of different connections in parallel and releases
+the GIL while it works); the event loop only awaits them. One process owns an embedded
+data directory (chDB locks it); several replicas need the server.
 """
 
 from __future__ import annotations
@@ -58,8 +60,29 @@ def _unreachable(error: BaseException) -> bool:
     return False
 
 
+class _Worker:
+    """One client, used from one thread, one call at a time."""
+
+    def __init__(self, name: str) -> None:
+        self.client: Client | None = None
+        self.lock = threading.Lock()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    async def call(self, work: Callable[[], T]) -> T:
+        def locked() -> T:
+            with self.lock:
+                return work()
+
+        return await asyncio.get_running_loop().run_in_executor(self.executor, locked)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+
 class ClickHouse:
-    """Async facade: queries and inserts run one at a time in a dedicated thread."""
+    """Async facade: reads in one thread, inserts and statements in another, each serial."""
 
     def __init__(
         self, clickhouse_url: str, data_dir: str, ddl: Sequence[tuple[str, ...]] = ()
@@ -67,77 +90,79 @@ class ClickHouse:
         self.clickhouse_url = clickhouse_url
         self.data_dir = data_dir
         self.ddl = ddl
-        self._client: Client | None = None
-        self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
+        self._writer = _Worker("clickhouse-write")
+        self._reader = _Worker("clickhouse-read")
         # Consumers may start before the store is open: their first call waits for it.
         self._opened = asyncio.Event()
 
     async def open(self) -> None:
         """Connect and create the tables (idempotent)."""
-        await self._call(self._open)
+        await self._writer.call(self._open)
+        self._reader.client = await self._reader.call(
+            lambda: connect(self.clickhouse_url, self.data_dir)
+        )
         self._opened.set()
 
     def _open(self) -> None:
-        self._client = connect(self.clickhouse_url, self.data_dir)
+        client = self._writer.client = connect(self.clickhouse_url, self.data_dir)
         for ddl in TABLES:
-            self._client.command(ddl)
+            client.command(ddl)
         for alternatives in self.ddl:  # the first alternative this engine version accepts
             for n, statement in enumerate(alternatives):
                 try:
-                    self._client.command(statement, settings=TEXT_INDEX_SETTINGS)
+                    client.command(statement, settings=TEXT_INDEX_SETTINGS)
                     break
                 except Exception:
                     if n == len(alternatives) - 1:
                         raise
 
     async def close(self) -> None:
-        """Close the client and release the embedded data directory."""
-
-        def close() -> None:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-
+        """Close the clients and release the embedded data directory."""
         self._opened.clear()
-        await self._call(close)
-        self._executor.shutdown(wait=True)
+        for worker in (self._reader, self._writer):  # the engine stops with the last one
+            await worker.call(worker.close)
+            worker.executor.shutdown(wait=True)
 
     @property
     def client(self) -> Client:
-        if self._client is None:
+        """The writing client (inserts, statements)."""
+        if self._writer.client is None:
             raise RuntimeError("ClickHouse store not open")
-        return self._client
+        return self._writer.client
 
-    async def _run(self, work: Callable[[], T]) -> T:
+    @property
+    def reader(self) -> Client:
+        """The reading client (SELECTs)."""
+        if self._reader.client is None:
+            raise RuntimeError("ClickHouse store not open")
+        return self._reader.client
+
+    async def _run(self, work: Callable[[], T], *, read: bool = False) -> T:
         """`work` on the open store; a server that cannot be reached is `DependencyUnavailable`
         (503 on the API; a consumer holds its batch until it answers instead of parking it)."""
         await self._opened.wait()
         try:
-            return await self._call(work)
+            return await (self._reader if read else self._writer).call(work)
         except OperationalError as error:
             if _unreachable(error):
                 raise DependencyUnavailable("clickhouse") from error
             raise  # a slow query, a bad setting: an error of this call, not an outage
 
-    async def _call(self, work: Callable[[], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                return work()
-
-        return await asyncio.get_running_loop().run_in_executor(self._executor, locked)
-
     async def rows(
-        self, sql: str, parameters: dict[str, Any] | None = None
+        self, sql: str, parameters: dict[str, Any] | None = None, *, with_writes: bool = False
     ) -> list[tuple[Any, ...]]:
-        """Rows of a SELECT, with `{name:Type}` server-side parameters."""
+        """Rows of a SELECT, with `{name:Type}` server-side parameters: on the reading client,
+        or `with_writes` on the writing one, in order with the inserts and statements (a
+        read that decides a write, such as the retention sweep's, sees the store as it is)."""
+        client = (lambda: self.client) if with_writes else (lambda: self.reader)
         return await self._run(
             lambda: [
                 tuple(row)
-                for row in self.client.query(
-                    sql, parameters=parameters, settings=QUERY_SETTINGS
-                ).result_rows
-            ]
+                for row in client()
+                .query(sql, parameters=parameters, settings=QUERY_SETTINGS)
+                .result_rows
+            ],
+            read=not with_writes,
         )
 
     async def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:

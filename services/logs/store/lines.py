@@ -6,13 +6,13 @@ ReplacingMergeTree merges the parts; reads drop the adjacent repeat, so it is re
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
+from contracts.log_search import parse
 from contracts.logs import ExtensionLogLine
 from services.logs.service.queries import LEVELS_AT_LEAST, Cursor, LogFilter
 from services.logs.store.clickhouse import ClickHouse
@@ -38,8 +38,8 @@ EXACT = (
 )
 # Newest-first reads look at the newest hour first, then widen by what that hour held.
 FIRST_WINDOW_S = 3_600.0
-# ASCII separators: what the text index's tokenizer splits words on.
-_SEPARATORS = re.compile(r"[^0-9a-z\x80-\U0010ffff]+")
+# Outside a word, in RE2's syntax (what `contracts.log_search` calls a separator).
+_SEPARATOR_RE2 = "[^0-9a-z\\x{80}-\\x{10FFFF}]"
 
 
 def _line(row: Sequence[Any]) -> ExtensionLogLine:
@@ -87,6 +87,49 @@ def _line(row: Sequence[Any]) -> ExtensionLogLine:
     )
 
 
+def _like(text: str, wildcards: bool = False) -> str:
+    """A LIKE pattern matching `text` anywhere (`*` as any characters with `wildcards`)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.replace('*', '%') if wildcards else escaped}%"
+
+
+def _re2(text: str) -> str:
+    """`text` as a literal in an RE2 pattern (every ASCII non-alphanumeric escaped)."""
+    return "".join(f"\\x{{{ord(c):02x}}}" if c.isascii() and not c.isalnum() else c for c in text)
+
+
+def text_filter(q: str) -> tuple[list[str], dict[str, Any]]:
+    """The WHERE clauses of free text `q` (see contracts/log_search.py), on `lower(message)`,
+    the text index's expression: a whole word is `hasToken`, answered by the index's exact
+    lookup; a phrase or wildcard is a `LIKE` (a scan of the index's dictionary), narrowed by
+    `hasToken` on the words it holds whole and a `LIKE` on the words at its ends."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+
+    def add(clause: str, value: str) -> None:
+        name = f"q{len(params)}"
+        clauses.append(clause.format(p=f"{{{name}:String}}"))
+        params[name] = value
+
+    for term in parse(q):
+        for word in dict.fromkeys(term.whole_words):
+            add("hasToken(lower(message), {p})", word)
+        if term.kind == "word":
+            if term.is_substring:
+                add("lower(message) LIKE {p}", _like(term.text))
+            elif term.whole_words != [term.text]:  # punctuation: as written, words whole
+                before = f"(?:^|{_SEPARATOR_RE2})" if term.bounded_start else ""
+                after = f"(?:$|{_SEPARATOR_RE2})" if term.bounded_end else ""
+                add("match(lower(message), {p})", before + _re2(term.text) + after)
+            continue
+        pattern = _like(term.text, wildcards=term.kind == "wildcard")
+        add("lower(message) LIKE {p}", pattern)
+        for word in dict.fromkeys(term.edge_words):
+            if len(word) >= 3 and _like(word) != pattern:
+                add("lower(message) LIKE {p}", _like(word))
+    return clauses, params
+
+
 def where_clause(
     query: LogFilter, cursor: Cursor | None, before_us: int | None = None
 ) -> tuple[str, dict[str, Any]]:
@@ -111,15 +154,9 @@ def where_clause(
         clauses.append("at <= fromUnixTimestamp64Micro({until:Int64}, 'UTC')")
         params["until"] = int(query.until * 1e6)
     if query.q:
-        # The substring itself (exact), plus each of its words alone: a one-word pattern is
-        # answered from the text index's dictionary, so granules without every word are skipped.
-        text = query.q.lower()
-        words = [w for w in _SEPARATORS.split(text) if len(w) >= 3 and w != text]
-        patterns = [text, *words]
-        for n, pattern in enumerate(patterns):
-            escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            clauses.append(f"lower(message) LIKE {{q{n}:String}}")
-            params[f"q{n}"] = f"%{escaped}%"
+        text_clauses, text_params = text_filter(query.q)
+        clauses += text_clauses
+        params |= text_params
     if cursor is not None:
         # Strictly after the cursor in (at desc, log_id desc): no repeat, no gap.
         clauses.append(
@@ -214,9 +251,9 @@ class LogLineStore:
             cursor = Cursor(int(found[-1][0]), found[-1][1])
 
     async def counts_by_workspace(self) -> dict[str, int]:
-        """Stored lines per workspace (retention by count)."""
+        """Stored lines per workspace (retention by count; read in order with the inserts)."""
         rows = await self.clickhouse.rows(
-            "SELECT workspace_id, count() FROM log_lines GROUP BY workspace_id"
+            "SELECT workspace_id, count() FROM log_lines GROUP BY workspace_id", with_writes=True
         )
         return {workspace: int(count) for workspace, count in rows}
 
@@ -226,6 +263,7 @@ class LogLineStore:
             "SELECT toUnixTimestamp64Micro(at) FROM log_lines FINAL "
             "WHERE workspace_id = {w:String} ORDER BY at DESC LIMIT 1 OFFSET {keep:UInt64}",
             {"w": workspace_id, "keep": keep},
+            with_writes=True,
         )
         if rows:
             await self.clickhouse.command(

@@ -149,7 +149,8 @@ ORDER BY (workspace_id, installation_id, version_id, script_name, secret_name)
 
 # Free text: an inverted index of the message's words (ClickHouse's `text` index; the tokenizer
 # is named `splitByNonAlpha` from 26.x, `default` before), a token bloom filter where the
-# server has neither. `lower(message) LIKE '%word%'` is answered from it (dictionary scan).
+# server has neither. `hasToken(lower(message), 'word')` (a whole word, what `q` means) is an
+# exact lookup in it; `lower(message) LIKE '%part%'` (wildcards, phrases) scans its dictionary.
 INDEXES = (
     "lower(message) TYPE text(tokenizer = splitByNonAlpha)",
     "lower(message) TYPE text(tokenizer = 'default')",

@@ -75,13 +75,20 @@ async def test_a_poison_line_is_parked_alone_and_its_batch_is_stored(infra, http
 
 
 async def test_free_text_finds_a_rare_word_among_many_lines(infra, http, logs_url):
+    """Whole words among 100,000 lines: the word in any case, never a part of a word unless
+    asked for with `*`, a quoted phrase as written; pages stay exact at any size."""
     workspace_id, admin = await new_workspace(infra)
     rare = f"zq{uuid.uuid4().hex[:10]}"
     start = time.time() - 5 * 86_400
     holders = {7_777, 50_001, 93_333}
+    longer = {20_000, 60_000}  # the rare word inside a longer word only
     records = []
     for n in range(MANY):
-        words = f"fetched page {n} of customers" + (f" found {rare}!" if n in holders else "")
+        words = f"fetched page {n} of customers"
+        if n in holders:
+            words += f" found {rare}!"
+        if n in longer:
+            words += f" found {rare}ish"
         line = log_line(
             workspace_id=workspace_id,
             message=words,
@@ -91,16 +98,60 @@ async def test_free_text_finds_a_rare_word_among_many_lines(infra, http, logs_ur
         )
         records.append((f"ins_{n % 12}".encode(), EXTENSION_LOGS.encode(line)))
     await publish_fast(infra, EXTENSION_LOGS, records)
+    # The newest line of every key (installation) stored: every line before it is too.
+    newest = [f"log_{n:07d}" for n in range(MANY - 1, MANY - 13, -1)]
     await eventually(
-        lambda: page(http, logs_url, admin, q=f"page {MANY - 1} of"),
+        lambda: page(http, logs_url, admin, q=f"customers page {MANY - 1} of"),
         lambda p: len(p["items"]) == 1,
         timeout=120,
     )
-    expected = [f"log_{n:07d}" for n in sorted(holders, reverse=True)]
-    for q in (rare, rare.upper(), rare[3:], f"found {rare}"):
+    await eventually(
+        lambda: page(http, logs_url, admin, q="customers", limit=12),
+        lambda p: [item["log_id"] for item in p["items"]] == newest,
+        timeout=120,
+    )
+
+    def newest_first(numbers: set[int]) -> list[str]:
+        return [f"log_{n:07d}" for n in sorted(numbers, reverse=True)]
+
+    cases = [
+        (rare, holders),
+        (rare.upper(), holders),
+        (f"FOUND {rare.title()}", holders),
+        (f'"found {rare}!"', holders),
+        (f"{rare}*", holders | longer),
+        (f"*{rare[3:]}", holders | longer),
+        (f"{rare[:-2]}*", holders | longer),
+        (f'"{rare}i"', longer),
+    ]
+    for q, numbers in cases:
         found = await page(http, logs_url, admin, q=q, limit=100)
-        assert [item["log_id"] for item in found["items"]] == expected, q
+        assert [item["log_id"] for item in found["items"]] == newest_first(numbers), q
         assert found["next_cursor"] is None
+    for q in (rare[3:], rare[:-2], f"{rare}ish!", f'"{rare}!!"'):  # parts of words: nothing
+        assert (await page(http, logs_url, admin, q=q, limit=100))["items"] == [], q
+    # Page by page (one line, then two), whole word and wildcard: no gap, no repeat.
+    for q, numbers in ((rare, holders), (f"*{rare[3:]}*", holders | longer)):
+        for limit in (1, 2):
+            seen: list[str] = []
+            cursor: str | None = None
+            for _ in range(10):
+                paging = {"q": q, "limit": limit} | ({"cursor": cursor} if cursor else {})
+                answer = await page(http, logs_url, admin, **paging)
+                seen += [item["log_id"] for item in answer["items"]]
+                cursor = answer["next_cursor"]
+                if cursor is None:
+                    break
+            assert seen == newest_first(numbers), (q, limit)
+    # A common word over many pages: every line of the newest 250, in order.
+    seen = []
+    cursor = None
+    for _ in range(3):
+        paging = {"q": "CUSTOMERS", "limit": 100} | ({"cursor": cursor} if cursor else {})
+        answer = await page(http, logs_url, admin, **paging)
+        seen += [item["log_id"] for item in answer["items"]]
+        cursor = answer["next_cursor"]
+    assert seen[:250] == [f"log_{n:07d}" for n in range(MANY - 1, MANY - 251, -1)]
 
 
 async def test_keyset_pages_never_skip_or_repeat_while_lines_are_inserted(infra, http, logs_url):
