@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -38,3 +39,11 @@ async def marked_topics(topic_marks: TopicMarks) -> TopicMarks:
     """Topic reads of this test start where every topic ended when it began."""
     await topic_marks.record()
     return topic_marks
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile` keeps files sharing a wider fixture together (tests/scheduling.py)."""
+    from tests.scheduling import make_scheduler
+
+    return make_scheduler(config, log)

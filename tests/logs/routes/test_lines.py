@@ -53,15 +53,25 @@ async def test_a_poison_line_is_parked_alone_and_its_batch_is_stored(infra, http
         lambda: page(http, logs_url, admin, limit=1000), lambda p: len(p["items"]) >= 40
     )
     assert sorted(item["message"] for item in stored["items"]) == sorted(g.message for g in good)
+
+    def parked_by(ms: list[Any]) -> dict[str, list[bytes]]:
+        """This workspace's letters per consumer group: another logs service on the same
+        broker (a suite another test file of this worker left running) parks them too."""
+        groups: dict[str, list[bytes]] = {}
+        for m in ms:
+            if m.key == key:
+                groups.setdefault(m.consumer_group, []).append(m.value)
+        return groups
+
     letters = await read_topic(
         infra.bootstrap_servers,
         DEAD_LETTERS,
-        lambda ms: sum(m.value in poison for m in ms) >= len(poison),
+        lambda ms: any(len(v) >= len(poison) for v in parked_by(ms).values()),
         timeout=60,
     )
-    mine = [m for m in letters if m.key == key]
-    assert sorted(m.value for m in mine) == sorted(poison)
-    assert all(m.consumer_group.endswith(".lines") for m in mine)
+    [(group, mine)] = [(g, v) for g, v in parked_by(letters).items() if len(v) >= len(poison)]
+    assert sorted(mine) == sorted(poison)
+    assert group.endswith(".lines")
 
 
 async def test_free_text_finds_a_rare_word_among_many_lines(infra, http, logs_url):
