@@ -47,6 +47,9 @@ from runtime.isolated.zygote import PID, ZygoteConfig
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 10.0
 ZYGOTE_TIMEOUT_S = 5.0
+# A zygote just launched first starts an interpreter and imports the worker's code: on a
+# loaded machine that alone took more than ZYGOTE_TIMEOUT_S, and the service failed to start.
+ZYGOTE_BOOT_S = 30.0
 RELAUNCH_S = 1.0
 SCRATCH_PREFIX = "backfill-workers-"
 
@@ -255,10 +258,11 @@ class WorkerPool(Allocation):
                 self._close_zygote()
                 self._launch_zygote()
             assert self.control is not None
+            limit_s = ZYGOTE_TIMEOUT_S if self.zygote_ready else ZYGOTE_BOOT_S
             try:
                 socket.send_fds(self.control, [b"s"], [theirs.fileno()])
                 answer = b""
-                async with asyncio.timeout(ZYGOTE_TIMEOUT_S):
+                async with asyncio.timeout(limit_s):
                     while len(answer) < PID.size:
                         chunk = await loop.sock_recv(self.control, PID.size - len(answer))
                         if not chunk:
@@ -268,7 +272,7 @@ class WorkerPool(Allocation):
                     raise ConnectionResetError("the zygote could not fork a worker")
             except (OSError, TimeoutError) as error:
                 ours.close()
-                reason = str(error) or f"no answer within {ZYGOTE_TIMEOUT_S:g}s"
+                reason = str(error) or f"no answer within {limit_s:g}s"
                 self._close_zygote()  # a zygote that does not answer is replaced
                 self._zygote_exited()
                 raise IsolationUnavailable(f"the zygote is gone: {reason}") from None

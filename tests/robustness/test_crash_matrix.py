@@ -302,7 +302,11 @@ async def test_a_frozen_server_gives_503s_never_a_202_and_recovery_needs_no_rest
     accepted: list[str] = []
     refused: list[str] = []
     committed: list[str] = []
-    async with httpx.AsyncClient(timeout=30) as client:
+    # No kept-alive connections: a request waits out the freeze's timeouts (≈ 5 s) while the
+    # previous one's connection sits idle, and uvicorn closes idle connections after 5 s: a
+    # reused one could be closed under the next request (a ReadError, not an answer).
+    no_reuse = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=30, limits=no_reuse) as client:
         frozen.pause()
         try:
             started = time.monotonic()
