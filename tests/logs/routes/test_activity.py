@@ -51,6 +51,12 @@ async def test_activity_buckets_deliveries_by_status_and_errors_per_hour(infra, 
             for n, level in ((1, "error"), (2, "error"), (3, "info"))
         ],
     )
+    # The info line, published last on the workspace's partition, is stored last: once the
+    # three lines read back, both errors count (a point count alone could hold one error).
+    lines = f"{logs_url}/v1/extensions/helpdesk/logs?installation_id={inst}&since={this_hour - 1}"
+    await eventually(
+        lambda: http.get(lines, headers=admin), lambda r: len(r.json()["items"]) == 3, timeout=120
+    )
     url = f"{logs_url}/v1/activity?installation_id={inst}&hours=3"
 
     def complete(response) -> bool:
