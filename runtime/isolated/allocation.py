@@ -15,9 +15,11 @@ Guarantees, given a pool of `size` workers:
   so binding a new tenant costs no fork on the invocation's path.
 - **Pipelining first.** An invocation queues on its tenant's least-loaded worker; the
   tenant takes another worker only when every one of its workers has `depth` queued, and
-  only in a free slot: a tenant that holds a worker never takes the spare or retires
-  another tenant's idle worker for a second one (each would cost a fork and a lock-down,
-  and with many tenants and few workers nearly every visit paid three).
+  only in a free slot: never the spare or another tenant's idle worker (each would cost a
+  fork and a lock-down, and with many tenants and few workers nearly every visit paid
+  three; a long-idle worker goes to the spare, which the next new tenant takes). A tenant
+  without a worker prefers a victim whose tenant is not between two invocations, and
+  takes any idle one once it has waited (it cannot starve behind steady tenants).
 - **Fair share.** One tenant holds at most `tenant_max` workers (by default all but a
   quarter of the pool, at least one left to the others when `size` > 1). While another
   tenant waits without any worker, a tenant with several feeds only one of them and takes no
@@ -98,6 +100,7 @@ class Allocation:
                 del self.asking[tenant]
 
     async def _place(self, tenant: str) -> WorkerHandle:
+        waited = False
         while True:
             worker = self._room(tenant)
             if worker is not None:
@@ -106,7 +109,10 @@ class Allocation:
             if not mine:
                 if self.fresh:
                     return self._use(self._bind(self.fresh.pop(), tenant))
-                if self.count >= self.size and (victim := self._lru_idle(tenant)) is not None:
+                # Not a worker whose tenant is between two invocations, unless this one has
+                # waited already (a tenant without a worker must not starve behind others).
+                victim = self._lru_idle(tenant, protect=not waited)
+                if self.count >= self.size and victim is not None:
                     self.discard(victim, refill=False)  # its slot is this invocation's
             # A tenant with a worker takes another only in a free slot: never the spare or
             # another tenant's warm worker (a fork and a lock-down on someone's path).
@@ -121,6 +127,7 @@ class Allocation:
                         raise
                     return self._use(self._bind(worker, tenant))
             await self._wait(tenant)
+            waited = True
 
     def _starving(self, tenant: str) -> bool:
         """Is another tenant asking for a worker (waiting, or woken and not yet placed)
@@ -148,7 +155,9 @@ class Allocation:
         self._top_up()
         return worker
 
-    def _lru_idle(self, tenant: str, older_than: float | None = None) -> WorkerHandle | None:
+    def _lru_idle(
+        self, tenant: str, older_than: float | None = None, protect: bool = True
+    ) -> WorkerHandle | None:
         for worker, since in self.idle.items():  # oldest first
             if older_than is not None and since > older_than:
                 return None
@@ -157,7 +166,7 @@ class Allocation:
             # Not the only worker of a tenant asking right now: it is idle only between two
             # of its invocations, and retiring it would cost that tenant a fork on its next.
             owner = worker.tenant or ""
-            if owner not in self.asking or len(self.bound.get(owner, [])) > 1:
+            if not protect or owner not in self.asking or len(self.bound.get(owner, [])) > 1:
                 return worker
         return None
 

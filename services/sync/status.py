@@ -243,10 +243,17 @@ class StatusBoard:
         try:
             producer: AIOKafkaProducer = self.producer()
             acks = [await STREAM_STATUS.send(producer, status) for _, status in sending]
+        except asyncio.CancelledError:
+            self._requeue(sending, time.monotonic())  # shutdown: `close` sends them again
+            raise
         except Exception as error:
             failed = error
         else:
-            results = await asyncio.gather(*acks, return_exceptions=True)
+            try:
+                results = await asyncio.gather(*acks, return_exceptions=True)
+            except asyncio.CancelledError:
+                self._requeue(sending, time.monotonic())
+                raise
             errors = [r for r in results if isinstance(r, BaseException)]
             failed = errors[0] if errors else None
             sending = [
@@ -257,7 +264,12 @@ class StatusBoard:
         # Kafka is unreachable: the run does not fail for its status line. The status is
         # stored (the API shows it); it is published again later.
         log.warning("stream status not published", extra={"error": repr(failed)})
+        self._requeue(sending, now + self.retry_s)
+
+    def _requeue(self, sending: list[tuple[Key, StreamStatus]], due: float) -> None:
+        """Send again at `due` what a newer status did not replace, unless its installation
+        was forgotten meanwhile (uninstalled or moved: the stale status must not follow)."""
         for key, status in sending:
-            if key not in self._waiting:
+            if key not in self._waiting and key in self._sent_at:
                 self._waiting[key] = status
-                heapq.heappush(self._due, (now + self.retry_s, key))
+                heapq.heappush(self._due, (due, key))
