@@ -27,6 +27,16 @@ async def streams_of(http, sync: str, installation_id: str, headers) -> dict[str
     return {s["stream"]: s for s in response.json()["streams"]}
 
 
+async def customers_when(http, sync: str, snap, headers, check, timeout: float = 60) -> dict:
+    """The `customers` status from the API once `check(status)` holds."""
+
+    async def found():
+        status = (await streams_of(http, sync, snap.installation_id, headers)).get("customers", {})
+        return status if status and check(status) else None
+
+    return await eventually(found, timeout=timeout)
+
+
 async def test_activated_stripe_installation_backfills_every_customer_exactly_once(
     infra, http, redis, keyring, producer
 ):
@@ -153,13 +163,8 @@ async def test_a_run_longer_than_its_lease_keeps_it_renewed_to_the_last_page(
         async with serving(create_app(settings, infra.settings())) as sync:
             await put_snapshot(producer, snap)
 
-            async def swept():
-                found = (await streams_of(http, sync, snap.installation_id, headers)).get(
-                    "customers", {}
-                )
-                return found if found.get("records_total") == 500 else None
-
-            customers = await eventually(swept, timeout=60)
+            swept = lambda s: s["records_total"] == 500  # noqa: E731
+            customers = await customers_when(http, sync, snap, headers, swept)
     assert customers["state"] == "ok"
     assert customers["pages_last_run"] == 5  # one run read every page
     assert len(provider.served) == 5  # no customers page read twice after a lost lease

@@ -15,21 +15,15 @@ from contracts.ids import new_id
 from contracts.topics import STREAM_STATUS
 from services.base.kafka import publish
 from services.sync.app import create_app
-from tests.harness import eventually, read_topic, serving
+from tests.harness import read_topic, serving
 from tests.sync.conftest import put_snapshot, revised, sync_settings, token_for
 from tests.sync.providers import PagedProvider
-from tests.sync.test_runs import streams_of, stripe_install
+from tests.sync.test_runs import customers_when, stripe_install
 
 
 async def customers_ok(http, sync: str, snap, headers) -> dict:
     """The `customers` status from the API once it is `ok`."""
-
-    async def ok():
-        streams = await streams_of(http, sync, snap.installation_id, headers)
-        found = streams.get("customers", {})
-        return found if found.get("state") == "ok" else None
-
-    return await eventually(ok)
+    return await customers_when(http, sync, snap, headers, lambda s: s["state"] == "ok")
 
 
 def of_stream(records, installation_id: str, stream: str):
@@ -80,14 +74,11 @@ async def test_a_stream_publishes_at_most_once_per_interval_and_its_latest_statu
         async with serving(create_app(settings, infra.settings())) as sync:
             await put_snapshot(producer, snap)
 
-            async def swept():
-                found = (await streams_of(http, sync, snap.installation_id, headers)).get(
-                    "customers", {}
-                )
-                done = found.get("state") == "ok" and found["records_total"] == 500
-                return found if done and found["next_run_at"] > found["last_run_at"] + 1 else None
+            def swept(s: dict) -> bool:
+                done = s.get("state") == "ok" and s["records_total"] == 500
+                return done and s["next_run_at"] > s["last_run_at"] + 1
 
-            shown = await eventually(swept, timeout=60)
+            shown = await customers_when(http, sync, snap, headers, swept)
             records = await read_topic(
                 infra.bootstrap_servers,
                 STREAM_STATUS,
