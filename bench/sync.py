@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -52,6 +53,12 @@ PAGE = 100
 def _cpu(pid: int) -> float:
     """CPU of sync and its runtime (zygote, live and exited workers), each counted once."""
     return cpu_seconds(pid) or 0.0
+
+
+def _own_cpu(pid: int) -> float:
+    """CPU of the sync process alone (its runtime's zygote and workers left out)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def baseline(bootstrap: str, url: str, customers: int) -> dict[str, float]:
@@ -128,21 +135,26 @@ def sync_process(
 class SyncArm:
     """One sync process for the throughput rounds; each round sweeps new installations."""
 
-    def __init__(self, env: dict[str, str], url: str) -> None:
+    def __init__(self, env: dict[str, str], url: str, profile_to: str | None = None) -> None:
         self.env = env
         self.port = free_port()
         self.process = sync_process(
             env,
             self.port,
+            profile_to,
             host_overrides=f"api.stripe.com={url}",
             max_pages_per_run="100000",
             requests_per_second="0",
         )
         self.redis = Redis.from_url(env["REDIS_URL"])
+        self.phases = profile.Phases(self.process.pid, profile_to) if profile_to else None
 
     async def sweep(self, count: int) -> dict[str, float]:
         """Records per CPU-second of `count` new installations swept to the end."""
+        if self.phases:
+            self.phases.cut("between")
         before, wall = _cpu(self.process.pid), time.monotonic()
+        own = _own_cpu(self.process.pid)
         snapshots = [(await install_stripe(self.env))[0] for _ in range(count)]
         deadline = time.monotonic() + 600
         while not (records := await _done(self.redis, snapshots)):
@@ -150,7 +162,15 @@ class SyncArm:
                 raise SystemExit("bench: sync did not finish its sweeps within 600 s")
             await asyncio.sleep(0.2)
         used = _cpu(self.process.pid) - before
-        return {"records": records, "cpu_s": used, "wall_s": time.monotonic() - wall}
+        own = _own_cpu(self.process.pid) - own
+        if self.phases:
+            self.phases.cut("sweep")
+        return {
+            "records": records,
+            "cpu_s": used,
+            "own_cpu_s": own,
+            "wall_s": time.monotonic() - wall,
+        }
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -293,7 +313,7 @@ async def throughput_rounds(env: dict[str, str], args: argparse.Namespace) -> No
     synced: list[dict[str, float]] = []
     try:
         wait_until(f"{url}/v1/customers")
-        arm = SyncArm(env, url)
+        arm = SyncArm(env, url, args.profile)
         try:
             await arm.sweep(1)
             for _ in range(args.rounds):
@@ -305,6 +325,12 @@ async def throughput_rounds(env: dict[str, str], args: argparse.Namespace) -> No
     finally:
         stop(provider)
     sync_rates = [r["records"] / r["cpu_s"] for r in synced]
+    own = sum(r["own_cpu_s"] for r in synced) / sum(r["cpu_s"] for r in synced)
+    print(f"share of the sync tree's CPU in the sync process itself: {own:.0%} (rest: runtime)")
+    if arm.phases:
+        records = sum(r["records"] for r in synced)
+        cpu_us = sum(r["own_cpu_s"] for r in synced) * 1e6 / records
+        profile.report("the sync process, throughput sweeps", arm.phases.of("sweep"), cpu_us)
     walls = [r["records"] / r["wall_s"] for r in synced]
     print(
         f"sync (Stripe connector, {args.installations} installations per round): "
@@ -369,11 +395,9 @@ def main() -> None:
     parser.add_argument("--url", default="")
     parser.add_argument("--only", choices=["all", "throughput", "lateness"], default="all")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--profile", help="run sync under bench.profiled (lateness) to FILE")
+    parser.add_argument("--profile", help="run sync under bench.profiled to FILE")
     args = parser.parse_args()
     if args.mode == "baseline":
-        import os
-
         result = asyncio.run(
             baseline(os.environ["KAFKA_BOOTSTRAP_SERVERS"], args.url, args.customers)
         )

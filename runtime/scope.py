@@ -59,6 +59,7 @@ class InvocationScope:
         self.invocation = invocation
         self.installation: InstallationSnapshot = invocation.installation
         self.manifest = manifest
+        self.writable = manifest.writable_entities()  # checked once per record
         self.keyring = keyring
         self.outbound = outbound
         self.script_name = script_name
@@ -129,7 +130,7 @@ class InvocationScope:
     ) -> dict[str, Any]:
         """Accept one record (active), or intercept it as would-be work (observe/draft)."""
         self._check_open()
-        if canonical_type not in self.manifest.writable_entities():
+        if canonical_type not in self.writable:
             self.deny("ingest", canonical_type, "entity type is not declared writable")
         if canonical_type in self.installation.write_protected_entities:
             self.deny("ingest", canonical_type, "entity type is write-protected in this workspace")
