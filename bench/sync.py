@@ -317,8 +317,7 @@ async def throughput_rounds(env: dict[str, str], args: argparse.Namespace) -> No
         try:
             await arm.sweep(1)
             for _ in range(args.rounds):
-                if args.only != "throughput":
-                    base.append(await _baseline_round(env, url, args.customers))
+                base.append(await _baseline_round(env, url, args.customers))
                 synced.append(await arm.sweep(args.installations))
         finally:
             await arm.close()
