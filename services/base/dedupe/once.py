@@ -210,12 +210,14 @@ class PublishOnce:
 
     async def confirm(
         self, published: Published, also: Queue | None = None, *, defer: bool = False
-    ) -> None:
-        """Mark the written keys done (plus the caller's `also` writes, e.g. its history)."""
+    ) -> list[Any]:
+        """Mark the written keys done, plus the caller's `also` writes (ingress: its history;
+        sync: its cursor commit) in the same round trip; the results of the `also` writes."""
         if published.claims is not None:
-            await self.dedupe.confirm(published.claims, also, defer=defer)
-        elif also is not None:
-            await self.dedupe.store.confirm([], self.dedupe.ttl_s, also, defer=defer)
+            return await self.dedupe.confirm(published.claims, also, defer=defer)
+        if also is not None:
+            return await self.dedupe.store.confirm([], self.dedupe.ttl_s, also, defer=defer)
+        return []
 
 
 async def _send_batch(
