@@ -62,7 +62,7 @@ ENGINE = ReplacingMergeTree
 PARTITION BY toDate(at)
 ORDER BY (workspace_id, at, log_id)
 TTL expires_at
-SETTINGS index_granularity = 8192, ttl_only_drop_parts = 0
+SETTINGS index_granularity = 1024, ttl_only_drop_parts = 0
 """
 
 AUDIT_EVENTS = """
