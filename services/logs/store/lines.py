@@ -236,7 +236,7 @@ class LogLineStore:
             for t in (query.until, cursor.at_us / 1e6 if cursor else None, time.time())
             if t is not None
         )
-        floor = query.since
+        floor = query.since if query.since is not None else 0.0  # widening stops somewhere
         before: int | None = None
         low: float | None = top - FIRST_WINDOW_S
         while True:
