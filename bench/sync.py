@@ -7,8 +7,9 @@ and sync as `python -m services.sync`. Prints:
 - records/s from the provider to acknowledged canonical records per sync CPU-second (sync and
   its isolated runtime workers; the
   Stripe connector's `customers` stream through the runtime, dedupe, acks=all, cursor
-  commits), and the ratio against an in-run baseline process that fetches the same pages
-  with httpx and produces the same number of records with aiokafka directly (acks=all);
+  commits), and the ratio against in-run baseline processes that fetch the same pages and
+  produce the same records with aiokafka directly, acks=all (`bench/sync_baseline.py`: the
+  issue's httpx one, record by record, and a lean one, aiohttp and a batch per page);
 - scheduling lateness p50/p99 with 10,000 streams on one replica (1,000 installations of a
   ten-stream connector whose pages are empty), from `sync.stream-status.v1`: a run's start
   minus the due time its previous status announced, for first runs (the activation burst)
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -30,7 +32,6 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
@@ -40,8 +41,7 @@ from bench.ingress import cpu_seconds, infrastructure, install_stripe, start, st
 from cli.embedded import free_port
 from contracts.ids import new_id
 from contracts.installations import InstallationSnapshot
-from contracts.records import CanonicalRecord
-from contracts.topics import CANONICAL_RECORDS, INSTALLATION_SNAPSHOTS, STREAM_STATUS
+from contracts.topics import INSTALLATION_SNAPSHOTS, STREAM_STATUS
 from services.base.kafka import create_producer, ensure_topics, publish
 from services.base.settings import InfraSettings
 
@@ -54,47 +54,10 @@ def _cpu(pid: int) -> float:
     return cpu_seconds(pid) or 0.0
 
 
-async def baseline(bootstrap: str, url: str, customers: int) -> dict[str, float]:
-    """The same pages with httpx, the same records produced with aiokafka (acks=all)."""
-    producer = create_producer(InfraSettings(kafka_bootstrap_servers=bootstrap), "bench-base")
-    await producer.start()
-    cpu, wall = time.process_time(), time.monotonic()
-    records = 0
-    async with httpx.AsyncClient(timeout=15) as client:
-        after = ""
-        while True:
-            params: dict[str, str | int] = {"limit": PAGE}
-            if after:
-                params["starting_after"] = after
-            body = (await client.get(f"{url}/v1/customers", params=params)).json()
-            acks = []
-            for obj in body["data"]:
-                record = CanonicalRecord(
-                    idempotency_key=f"bench:customer:{obj['id']}:{obj['created']}",
-                    workspace_id="ws_bench",
-                    installation_id="ins_baseline",
-                    extension_key="bench",
-                    version_id="ver_bench",
-                    canonical_type="customer",
-                    stream="customers",
-                    payload=obj,
-                    source="stream",
-                    source_id="baseline",
-                    emitted_at=time.time(),
-                )
-                acks.append(await CANONICAL_RECORDS.send(producer, record))
-            await asyncio.gather(*acks)
-            records += len(body["data"])
-            if not body["has_more"]:
-                break
-            after = body["data"][-1]["id"]
-    result = {
-        "records": records,
-        "cpu_s": time.process_time() - cpu,
-        "wall_s": time.monotonic() - wall,
-    }
-    await producer.stop()
-    return result
+def _own_cpu(pid: int) -> float:
+    """CPU of the sync process alone (its runtime's zygote and workers left out)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _done(redis: Redis, snapshots: list[InstallationSnapshot]) -> int:
@@ -128,21 +91,26 @@ def sync_process(
 class SyncArm:
     """One sync process for the throughput rounds; each round sweeps new installations."""
 
-    def __init__(self, env: dict[str, str], url: str) -> None:
+    def __init__(self, env: dict[str, str], url: str, profile_to: str | None = None) -> None:
         self.env = env
         self.port = free_port()
         self.process = sync_process(
             env,
             self.port,
+            profile_to,
             host_overrides=f"api.stripe.com={url}",
             max_pages_per_run="100000",
             requests_per_second="0",
         )
         self.redis = Redis.from_url(env["REDIS_URL"])
+        self.phases = profile.Phases(self.process.pid, profile_to) if profile_to else None
 
     async def sweep(self, count: int) -> dict[str, float]:
         """Records per CPU-second of `count` new installations swept to the end."""
+        if self.phases:
+            self.phases.cut("between")
         before, wall = _cpu(self.process.pid), time.monotonic()
+        own = _own_cpu(self.process.pid)
         snapshots = [(await install_stripe(self.env))[0] for _ in range(count)]
         deadline = time.monotonic() + 600
         while not (records := await _done(self.redis, snapshots)):
@@ -150,7 +118,15 @@ class SyncArm:
                 raise SystemExit("bench: sync did not finish its sweeps within 600 s")
             await asyncio.sleep(0.2)
         used = _cpu(self.process.pid) - before
-        return {"records": records, "cpu_s": used, "wall_s": time.monotonic() - wall}
+        own = _own_cpu(self.process.pid) - own
+        if self.phases:
+            self.phases.cut("sweep")
+        return {
+            "records": records,
+            "cpu_s": used,
+            "own_cpu_s": own,
+            "wall_s": time.monotonic() - wall,
+        }
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -270,8 +246,10 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
 
 
-async def _baseline_round(env: dict[str, str], url: str, customers: int) -> dict[str, float]:
-    command = [sys.executable, "-m", "bench.sync", "baseline", "--url", url]
+async def _baseline_round(
+    env: dict[str, str], url: str, customers: int, client: str
+) -> dict[str, float]:
+    command = [sys.executable, "-m", "bench.sync_baseline", "--url", url, "--client", client]
     command += ["--customers", str(customers)]
     done = await asyncio.to_thread(
         subprocess.run, command, env=env, cwd=ROOT, capture_output=True, check=True, timeout=600
@@ -290,21 +268,28 @@ async def throughput_rounds(env: dict[str, str], args: argparse.Namespace) -> No
     )
     url = f"http://127.0.0.1:{port}"
     base: list[dict[str, float]] = []
+    lean: list[dict[str, float]] = []
     synced: list[dict[str, float]] = []
     try:
         wait_until(f"{url}/v1/customers")
-        arm = SyncArm(env, url)
+        arm = SyncArm(env, url, args.profile)
         try:
             await arm.sweep(1)
             for _ in range(args.rounds):
-                if args.only != "throughput":
-                    base.append(await _baseline_round(env, url, args.customers))
+                base.append(await _baseline_round(env, url, args.customers, "httpx"))
+                lean.append(await _baseline_round(env, url, args.customers, "lean"))
                 synced.append(await arm.sweep(args.installations))
         finally:
             await arm.close()
     finally:
         stop(provider)
     sync_rates = [r["records"] / r["cpu_s"] for r in synced]
+    own = sum(r["own_cpu_s"] for r in synced) / sum(r["cpu_s"] for r in synced)
+    print(f"share of the sync tree's CPU in the sync process itself: {own:.0%} (rest: runtime)")
+    if arm.phases:
+        records = sum(r["records"] for r in synced)
+        cpu_us = sum(r["own_cpu_s"] for r in synced) * 1e6 / records
+        profile.report("the sync process, throughput sweeps", arm.phases.of("sweep"), cpu_us)
     walls = [r["records"] / r["wall_s"] for r in synced]
     print(
         f"sync (Stripe connector, {args.installations} installations per round): "
@@ -321,6 +306,14 @@ async def throughput_rounds(env: dict[str, str], args: argparse.Namespace) -> No
         print(
             f"ratio sync/baseline per CPU-s, median of rounds: {median(ratios):.2f} "
             f"(rounds {', '.join(f'{r:.2f}' for r in ratios)}; target >= 0.5 and >= 20,000)"
+        )
+    if lean:
+        lean_rates = [r["records"] / r["cpu_s"] for r in lean]
+        ratios = [s / b for s, b in zip(sync_rates, lean_rates, strict=True)]
+        print(
+            f"lean baseline aiohttp + a batch per page: {median(lean_rates):,.0f} records per "
+            f"CPU-s; ratio sync/lean {median(ratios):.2f} "
+            f"(rounds {', '.join(f'{r:.2f}' for r in ratios)})"
         )
 
 
@@ -360,26 +353,16 @@ def report_lateness(args: argparse.Namespace, late: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.sync")
-    parser.add_argument("mode", nargs="?", default="run", choices=["run", "baseline"])
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--installations", type=int, default=2)
     parser.add_argument("--streams", type=int, default=10_000)
     parser.add_argument("--lateness-seconds", type=float, default=150.0)
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--url", default="")
     parser.add_argument("--only", choices=["all", "throughput", "lateness"], default="all")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--profile", help="run sync under bench.profiled (lateness) to FILE")
+    parser.add_argument("--profile", help="run sync under bench.profiled to FILE")
     args = parser.parse_args()
-    if args.mode == "baseline":
-        import os
-
-        result = asyncio.run(
-            baseline(os.environ["KAFKA_BOOTSTRAP_SERVERS"], args.url, args.customers)
-        )
-        print(json.dumps(result))
-    else:
-        asyncio.run(run(args))
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from contracts.logs import ExtensionLogLine, LogKind, LogLevel
 from contracts.manifest import EntityDefinition, Manifest
 from contracts.records import ObservedRecord, RecordSource
 from runtime.interface import Emission, Invocation, SecretOpener
-from runtime.outbound import OutboundHttp
+from runtime.outbound import Answer, OutboundHttp
 from runtime.secret_reads import SecretReadAudit
 from sdk.errors import PermissionDenied
 
@@ -59,6 +59,7 @@ class InvocationScope:
         self.invocation = invocation
         self.installation: InstallationSnapshot = invocation.installation
         self.manifest = manifest
+        self.writable = manifest.writable_entities()  # checked once per record
         self.keyring = keyring
         self.outbound = outbound
         self.script_name = script_name
@@ -129,7 +130,7 @@ class InvocationScope:
     ) -> dict[str, Any]:
         """Accept one record (active), or intercept it as would-be work (observe/draft)."""
         self._check_open()
-        if canonical_type not in self.manifest.writable_entities():
+        if canonical_type not in self.writable:
             self.deny("ingest", canonical_type, "entity type is not declared writable")
         if canonical_type in self.installation.write_protected_entities:
             self.deny("ingest", canonical_type, "entity type is write-protected in this workspace")
@@ -177,13 +178,16 @@ class InvocationScope:
 
     async def request(self, method: str, url: str, **options: Any) -> httpx.Response:
         """An HTTPS request to a declared host, retried on 429/5xx."""
+        return (await self.fetch(method, url, options)).response()
+
+    async def fetch(self, method: str, url: str, options: dict[str, Any]) -> Answer:
+        """`request`'s answer as it came (status, headers, decoded body)."""
         self._check_open()
-        refusal = self.outbound.refusal(url, self.manifest.permissions.http)
-        if refusal is None:
-            refusal = await self.outbound.address_refusal(url)
+        target, refusal = await self.outbound.check(url, self.manifest.permissions.http)
         if refusal is not None:
             self.deny("http", refusal[0], refusal[1])
-        return await self.outbound.send(method, url, options)
+        assert target is not None
+        return await self.outbound.send(method, url, target, options)
 
     # -- recording ------------------------------------------------------------------------
 

@@ -295,19 +295,15 @@ class Conversation:
         if isinstance(options.get("auth"), list):
             options["auth"] = tuple(options["auth"])
         try:
-            response = await self.scope.request(call.method, call.url, **options)
+            answer = await self.scope.fetch(call.method, call.url, options)
         except PermissionDenied as denied:
             return protocol.HttpAnswer(denied=_denial(denied))
         except Exception as error:  # transport failure after retries, bad options
             return protocol.HttpAnswer(error=f"{type(error).__name__}: {error}")
-        body = response.content
+        body = answer.body
         if len(body) > self.runtime.max_frame - 65_536:
             return protocol.HttpAnswer(error=f"response body of {len(body)} bytes is too large")
-        return protocol.HttpAnswer(
-            status=response.status_code,
-            headers=[(k, v) for k, v in response.headers.multi_items()],
-            body=body,
-        )
+        return protocol.HttpAnswer(status=answer.status, headers=answer.headers, body=body)
 
 
 def _denial(denied: PermissionDenied) -> protocol.Denial:

@@ -139,6 +139,7 @@ class ProxyCapabilities:
         self.channel = channel
         self.invocation = invocation
         self.manifest = bundle.manifest
+        self.writable = bundle.manifest.writable_entities()  # checked once per record
         self._settings = invoke.settings
         self.records_left = invoke.max_records
 
@@ -168,7 +169,7 @@ class ProxyCapabilities:
     def ingest(
         self, canonical_type: str, payload: dict[str, Any], stream: str | None, key: str
     ) -> dict[str, Any]:
-        if canonical_type not in self.manifest.writable_entities():
+        if canonical_type not in self.writable:
             self._refuse(canonical_type, "entity type is not declared writable")
         if canonical_type in self.invocation.installation.write_protected_entities:
             self._refuse(canonical_type, "entity type is write-protected in this workspace")

@@ -104,6 +104,7 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
                 ),
                 lambda: infra.producer,
                 timeout_s=settings.publish_timeout_s,
+                own_batches=True,
             ),
             gap_window_s=settings.webhook_gap_window_s,
         ),

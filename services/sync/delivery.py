@@ -2,8 +2,9 @@
 
 The records go through `services.base.dedupe.once.PublishOnce`, the same claim → publish →
 confirm-or-settle path as ingress: keys claimed in one Redis script for the page, the page's
-records in one producer batch for the installation's partition, every acknowledgement
-awaited (`acks=all`) before the caller commits its cursor past the page. A page that fails
+records as a batch of their own for the installation's partition, every acknowledgement
+awaited (`acks=all`) before the caller commits its cursor past the page; the claims are
+confirmed in the same Redis round trip as that commit. A page that fails
 part-way releases the claims of records never handed over and settles the others; the run
 ends with the cursor at the last good page.
 """
@@ -16,7 +17,8 @@ from contracts.installations import InstallationSnapshot
 from contracts.streams import StreamStatus
 from runtime.interface import Emission, InvocationResult
 from runtime.pages import stamp_of
-from services.base.dedupe.once import Origin, PublishOnce
+from services.base.dedupe.once import Origin, Published, PublishOnce
+from services.base.dedupe.tick import Queue
 from services.base.errors import DependencyUnavailable
 from services.sync.targets import Target
 
@@ -39,12 +41,13 @@ class PageDelivery:
         result: InvocationResult,
         run_id: str,
         status: StreamStatus,
-    ) -> tuple[int, int]:
-        """Publish the page's new records (acks=all); (records published, webhook-gap count)."""
-        if target.mode != "active":
-            return result.observed, 0  # the runtime published them to the observed topic
+    ) -> tuple[int, int, Published]:
+        """Publish the page's new records (acks=all); (records published, webhook-gap count,
+        what to confirm with the cursor commit: `commit`)."""
+        if target.mode != "active":  # the runtime published them to the observed topic
+            return result.observed, 0, Published(claims=None)
         if not result.emissions:
-            return 0, 0
+            return 0, 0, Published(claims=None)
         origin = Origin(
             workspace_id=snapshot.workspace_id,
             installation_id=snapshot.installation_id,
@@ -57,10 +60,16 @@ class PageDelivery:
             published = await self.once.publish(origin, result.emissions, run_id)
         except DependencyUnavailable as error:
             raise PageFailed(f"records not published: {error.dependency}") from error
-        await self.once.confirm(published)
         fresh = {r.idempotency_key for r in published.records}
         new = [e for e in result.emissions if e.idempotency_key in fresh]
-        return len(published.records), self._gaps(snapshot, new, status)
+        return len(published.records), self._gaps(snapshot, new, status), published
+
+    async def commit(self, published: Published, cursor_commit: Queue) -> bool:
+        """The page's claims confirmed and its cursor committed in one Redis round trip (the
+        claims first, whatever the commit answers: the records are on the topic); True when
+        the commit held (the run's lease and fence were still its own)."""
+        answers = await self.once.confirm(published, cursor_commit)
+        return bool(answers[0])
 
     def _gaps(
         self, snapshot: InstallationSnapshot, fresh: list[Emission], status: StreamStatus

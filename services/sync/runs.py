@@ -217,7 +217,9 @@ class Runner:
                     more = True
                     break
                 result = await self._invoke(target, snapshot, cursor, run_id)
-                new, gaps = await self.delivery.deliver(target, snapshot, result, run_id, status)
+                new, gaps, published = await self.delivery.deliver(
+                    target, snapshot, result, run_id, status
+                )
                 pages += 1
                 records += new
                 total += new
@@ -245,9 +247,10 @@ class Runner:
                 shown = None
                 if more:
                     shown = self.board.changed(target, await self.board.current(target), committed)
-                if not await self.store.commit(
+                commit = self.store.commit(
                     target.installation_id, target.slot, token, cursor, entry, shown
-                ):
+                )
+                if not await self.delivery.commit(published, commit):
                     raise LeaseLost("the run lease was lost before the cursor commit")
                 progress = committed
                 if shown is not None:

@@ -17,9 +17,10 @@ from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from contracts.streams import StreamStatus
-from services.base.dedupe import tag
+from services.base.dedupe import Queue, tag
 from services.sync.schemas import CursorEntry
 
 RUN_REQUESTS = "sync:run-requests"  # not per installation: every scheduler scans it each tick
@@ -108,7 +109,6 @@ class SyncStore:
         self._release = redis.register_script(_RELEASE)
         self._start = redis.register_script(_START)
         self._finish = redis.register_script(_FINISH)
-        self._commit = redis.register_script(_COMMIT)
         self._admin_set = redis.register_script(_ADMIN_SET)
 
     @staticmethod
@@ -189,7 +189,7 @@ class SyncStore:
         raw = await self.redis.hget(self._keys(installation_id)["cursors"], slot)
         return _text(raw) if raw is not None else None
 
-    async def commit(
+    def commit(
         self,
         installation_id: str,
         slot: str,
@@ -197,34 +197,35 @@ class SyncStore:
         cursor: str | None,
         entry: CursorEntry,
         status: StreamStatus | None = None,
-    ) -> bool:
-        """Move the cursor iff `token` still holds the lease and the fence; False otherwise.
+    ) -> Queue:
+        """The cursor commit, to queue on a pipeline (with the page's dedupe confirm): it
+        moves the cursor iff `token` still holds the lease and the fence, answering 1, else 0.
 
         The history keeps one entry per run (updated page by page) plus admin changes;
         `status` (the run's progress) is stored in the same call.
         """
         keys = self._keys(installation_id)
-        done = await self._commit(
-            keys=[
-                self._lease(installation_id, slot),
-                keys["fence"],
-                keys["cursors"],
-                self._history(installation_id, slot),
-                keys["heads"],
-                keys["status"],
-            ],
-            args=[
-                token,
-                slot,
-                "1" if cursor is not None else "0",
-                cursor or "",
-                msgspec.json.encode(entry),
-                self.history_limit,
-                entry.run_id or "",
-                msgspec.json.encode(status) if status is not None else "",
-            ],
+        words = (
+            self._lease(installation_id, slot),
+            keys["fence"],
+            keys["cursors"],
+            self._history(installation_id, slot),
+            keys["heads"],
+            keys["status"],
+            token,
+            slot,
+            "1" if cursor is not None else "0",
+            cursor or "",
+            msgspec.json.encode(entry),
+            self.history_limit,
+            entry.run_id or "",
+            msgspec.json.encode(status) if status is not None else "",
         )
-        return bool(done)
+
+        def queue(pipe: Pipeline) -> None:
+            pipe.eval(_COMMIT, 6, *words)
+
+        return queue
 
     async def set_cursor(
         self, installation_id: str, slot: str, cursor: str | None, entry: CursorEntry

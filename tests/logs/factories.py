@@ -10,11 +10,22 @@ from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
 from contracts.installations import InstallationSnapshot
 from contracts.logs import ExtensionLogLine
-from contracts.topics import INSTALLATION_SNAPSHOTS, Topic
+from contracts.topics import (
+    AUDIT_EVENTS,
+    CANONICAL_RECORDS,
+    EXTENSION_LOGS,
+    INSTALLATION_SNAPSHOTS,
+    OBSERVED_RECORDS,
+    SECRET_READS,
+    STREAM_STATUS,
+    WEBHOOK_HEALTH,
+    Topic,
+)
 from services.base.auth import Principal
 from services.base.kafka import create_producer, publish
 from services.logs.app import create_app
@@ -131,17 +142,49 @@ async def installed(
         await eventually(known, timeout=30, what=f"{installation_id} known to the logs service")
 
 
+# What the logs service's two groups read (services/logs/app.py): lines, and everything else.
+STORED = (
+    AUDIT_EVENTS,
+    STREAM_STATUS,
+    WEBHOOK_HEALTH,
+    SECRET_READS,
+    CANONICAL_RECORDS,
+    OBSERVED_RECORDS,
+)
+
+
+async def start_at_end(bootstrap: str, group_id: str, topics: tuple[Topic[Any], ...]) -> None:
+    """Commit `group_id`'s offsets at the topics' current end: a new group of a test's logs
+    service reads only what the test produces, not every earlier test's messages on this
+    worker's broker (a production group reads from the earliest offset, and must)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        parts = [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
+        consumer.assign(parts)
+        await consumer.commit(dict(await consumer.end_offsets(parts)))
+    finally:
+        await consumer.stop()
+
+
 @contextlib.asynccontextmanager
 async def running_logs(
-    infra: Infra, http: httpx.AsyncClient, **overrides: Any
+    infra: Infra, http: httpx.AsyncClient, *, history: bool = False, **overrides: Any
 ) -> AsyncIterator[str]:
-    """A logs service on this test process' embedded store, with its own consumer group."""
+    """A logs service on this test process' embedded store, with its own consumer groups,
+    starting at the topics' end (`history`: from the beginning, as in production)."""
     values: dict[str, Any] = {
         "group_id": f"logs-{uuid.uuid4().hex[:8]}",
         "data_dir": logs_store_dir(),
         "batch_timeout_ms": 20,
         **overrides,
     }
+    if not history:
+        group = values["group_id"]
+        await start_at_end(infra.bootstrap_servers, f"{group}.lines", (EXTENSION_LOGS,))
+        await start_at_end(infra.bootstrap_servers, group, STORED)
     async with serving(create_app(LogsSettings(**values), infra.settings())) as url:
         await wait_ready(http, url)
         yield url

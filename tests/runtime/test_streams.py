@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+
 from litestar import Litestar, Request, Response, get
 
 from tests.harness import serving
@@ -11,8 +14,11 @@ from tests.runtime.factories import BUNDLES, call, deploy_directory, installatio
 TICKETS = [{"id": f"tk_{n}", "title": f"Ticket {n}", "updated": 1700000000 + n} for n in range(5)]
 
 
-def ticket_provider(*, throttle_first: bool = False, always_fail: bool = False) -> Litestar:
-    """A paged list API: `?after=<id>&limit=n`, optional 429 on the first call, or 503 always."""
+def ticket_provider(
+    *, throttle_first: bool = False, always_fail: bool = False, compressed: bool = False
+) -> Litestar:
+    """A paged list API: `?after=<id>&limit=n`, optional 429 on the first call, or 503 always;
+    `compressed`: every page gzip-encoded, as most providers answer."""
     calls = {"n": 0}
 
     @get("/v1/tickets", sync_to_thread=False)
@@ -24,8 +30,12 @@ def ticket_provider(*, throttle_first: bool = False, always_fail: bool = False) 
         if throttle_first and calls["n"] == 1:
             return Response({"error": "slow down"}, status_code=429, headers={"retry-after": "1"})
         start = next((i + 1 for i, t in enumerate(TICKETS) if t["id"] == after), 0)
-        page = TICKETS[start : start + limit]
-        return Response({"data": page, "has_more": start + limit < len(TICKETS)})
+        page = {"data": TICKETS[start : start + limit], "has_more": start + limit < len(TICKETS)}
+        if compressed:
+            body = gzip.compress(json.dumps(page).encode())
+            headers = {"content-encoding": "gzip"}
+            return Response(body, media_type="application/json", headers=headers)
+        return Response(page)
 
     app = Litestar([tickets])
     app.state.calls = calls
@@ -53,6 +63,18 @@ async def test_stream_pages_through_the_provider_until_has_more_is_false(
     assert cursor == "tk_4"
     assert keys == [f"probe:ticket:tk_{n}:{1700000000 + n}" for n in range(5)]
     assert {e.stream for e in result.emissions} == {"tickets"}
+
+
+async def test_a_gzip_encoded_page_reaches_the_code_decoded(infra, redis, keyring, producer):
+    async with serving(ticket_provider(compressed=True)) as provider:
+        runtime = make_runtime(
+            redis, keyring, producer, host_overrides={"api.probe.example": provider}
+        )
+        snapshot = installation(await deploy_directory(redis, BUNDLES / "probe"))
+        result = await runtime.invoke(call(snapshot, "stream", "tickets"))
+        await runtime.close()
+    assert result.outcome == "ok", result.error
+    assert [e.payload["id"] for e in result.emissions] == ["tk_0", "tk_1"]
 
 
 async def test_stream_waits_out_a_429_and_gets_its_page(infra, redis, keyring, producer):

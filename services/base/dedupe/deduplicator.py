@@ -175,12 +175,13 @@ class Deduplicator:
 
     async def confirm(
         self, claims: Claims, also: Queue | None = None, *, defer: bool = False
-    ) -> None:
-        """Mark published keys done (plus the caller's `also` writes); failures are left to expiry.
+    ) -> list[Any]:
+        """Mark published keys done (plus the caller's `also` writes, whose results it
+        returns); failures are left to expiry.
 
         `defer`: a deferred confirm (`services.base.dedupe.tick`).
         """
-        await self.store.confirm(claims.mine, self.ttl_s, also, defer=defer)
+        return await self.store.confirm(claims.mine, self.ttl_s, also, defer=defer)
 
     def confirm_later(self, claims: Claims, also: Queue | None = None) -> asyncio.Future[list[Any]]:
         """`confirm` after the answer, without a coroutine or a task (see

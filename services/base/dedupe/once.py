@@ -4,7 +4,8 @@
 batch with the page store, one pipeline per event-loop tick with the tick store), builds the
 `CanonicalRecord` of every key it won, hands the optional leading message (ingress' raw
 delivery) and the records to the producer (an installation's records all go to its
-partition, computed once; they ride in the producer's batch for that partition), and awaits
+partition, computed once; a sync page as batches of its own, one acknowledgement each, a
+delivery's few records in the producer's shared batch for that partition), and awaits
 every acknowledgement (`acks=all`) within `timeout_s`. Then the caller confirms (`confirm`:
 now, or riding along with the next Redis round trip after its answer).
 
@@ -28,6 +29,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.structs import RecordMetadata
 
 from contracts.records import CanonicalRecord, RecordSource
@@ -97,10 +99,15 @@ class PublishOnce:
         *,
         timeout_s: float,
         settling: Background | None = None,
+        own_batches: bool = False,
     ) -> None:
         self.dedupe = dedupe
         self.producer = producer
         self.timeout_s = timeout_s
+        # A page's records as batches of their own (sync) or joining the producer's shared
+        # batch record by record (ingress: its many small concurrent deliveries of one
+        # installation would each wait for the previous batch of the partition to leave).
+        self.own_batches = own_batches
         # Timed-out publishes resolving their claims (the caller drains it at shutdown).
         self.settling = settling or Background()
 
@@ -162,21 +169,31 @@ class PublishOnce:
         acks: list[asyncio.Future[RecordMetadata]],
     ) -> None:
         """Hand the records to the producer, to their installation's partition (computed
-        once, not per record); they join its batch for that partition (concurrent callers'
-        records too). Each ack future is recorded as it is handed over: a later failure
-        must know which records left."""
+        once, not per record): as batches of their own (`own_batches`), else one by one into
+        the partition's shared batch (concurrent callers' records too). Each ack future is
+        recorded as it is handed over: a later failure must know which records left."""
         if not records:
             return
         key = records[0].installation_id.encode()
         partition = await _partition_of(producer, CANONICAL_RECORDS.name, key)
+        batch = producer.create_batch() if self.own_batches else None
         for record in records:
             value = CANONICAL_RECORDS.encode(record)
             key = CANONICAL_RECORDS.encode_key(record)
             if len(value) + len(key) > MAX_RECORD_BYTES:
+                if batch is not None:  # the records before it leave, as they would one by one
+                    await _send_batch(producer, partition, batch, acks)
                 raise ValueError(f"a canonical record of {len(value):,} bytes is too large")
-            acks.append(
-                await producer.send(CANONICAL_RECORDS.name, value, key=key, partition=partition)
-            )
+            if batch is None:
+                acks.append(
+                    await producer.send(CANONICAL_RECORDS.name, value, key=key, partition=partition)
+                )
+            elif batch.append(key=key, value=value, timestamp=None) is None:  # full
+                await _send_batch(producer, partition, batch, acks)
+                batch = producer.create_batch()
+                batch.append(key=key, value=value, timestamp=None)  # an empty batch takes any
+        if batch is not None:
+            await _send_batch(producer, partition, batch, acks)
 
     async def _after_failure(
         self, claims: Claims, acks: list[asyncio.Future[Any]], sent_at_ms: int
@@ -193,12 +210,28 @@ class PublishOnce:
 
     async def confirm(
         self, published: Published, also: Queue | None = None, *, defer: bool = False
-    ) -> None:
-        """Mark the written keys done (plus the caller's `also` writes, e.g. its history)."""
+    ) -> list[Any]:
+        """Mark the written keys done, plus the caller's `also` writes (ingress: its history;
+        sync: its cursor commit) in the same round trip; the results of the `also` writes."""
         if published.claims is not None:
-            await self.dedupe.confirm(published.claims, also, defer=defer)
-        elif also is not None:
-            await self.dedupe.store.confirm([], self.dedupe.ttl_s, also, defer=defer)
+            return await self.dedupe.confirm(published.claims, also, defer=defer)
+        if also is not None:
+            return await self.dedupe.store.confirm([], self.dedupe.ttl_s, also, defer=defer)
+        return []
+
+
+async def _send_batch(
+    producer: AIOKafkaProducer,
+    partition: int,
+    batch: BatchBuilder,
+    acks: list[asyncio.Future[RecordMetadata]],
+) -> None:
+    """Hand a whole batch over (after the partition's previous batch has left): one
+    acknowledgement for all its records, recorded once per record, so a failure part-way
+    knows which records left."""
+    if batch.record_count():
+        ack = await producer.send_batch(batch, CANONICAL_RECORDS.name, partition=partition)
+        acks.extend([ack] * batch.record_count())
 
 
 async def _partition_of(producer: AIOKafkaProducer, topic: str, key: bytes) -> int:

@@ -4,7 +4,8 @@ Same keys and states as every other caller of `services.base.dedupe` (ingress in
 only the transport differs. A page's keys all carry the installation's hash tag, so one
 script touches one Redis Cluster slot; a claim is `SET NX GET PX` per key and a confirm
 `SET d EX` per key, exactly what the pipeline would send, minus redis-py's per-command cost
-(which was most of sync's CPU per record).
+(which was most of sync's CPU per record). A page's confirm shares its round trip with the
+caller's own writes (sync's cursor commit).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from services.base.dedupe.store import DONE, DedupeStore
-from services.base.dedupe.tick import Queue
+from services.base.dedupe.tick import Queue, checked
 
 _CLAIM = """
 local holders = {}
@@ -35,7 +37,6 @@ class PageDedupeStore(DedupeStore):
     def __init__(self, redis: Redis) -> None:
         super().__init__(redis)
         self._claim = redis.register_script(_CLAIM)
-        self._confirm = redis.register_script(_CONFIRM)
 
     async def claim(self, keys: list[str], token: str, pending_ms: int) -> list[bytes | None]:
         """SET NX GET each key to `token`; None where we claimed it, else the holder's value."""
@@ -46,9 +47,15 @@ class PageDedupeStore(DedupeStore):
 
     async def confirm(
         self, keys: list[str], ttl_s: int, also: Queue | None = None, *, defer: bool = False
-    ) -> None:
-        """Mark claims done for `ttl_s` (the caller's `also` writes go through the pipeline)."""
-        if keys:
-            await self._confirm(keys=keys, args=[DONE, ttl_s])
-        if also is not None:
-            await super().confirm([], ttl_s, also, defer=defer)
+    ) -> list[Any]:
+        """Mark claims done for `ttl_s`, the caller's `also` writes (sync: the cursor commit)
+        in the same round trip; the results of the `also` commands."""
+
+        def queue(pipe: Pipeline) -> None:
+            if keys:
+                pipe.eval(_CONFIRM, len(keys), *keys, DONE, ttl_s)
+            if also is not None:
+                also(pipe)
+
+        results = checked(await self.tick.run(queue, defer=defer))
+        return results[1:] if keys else results

@@ -79,13 +79,15 @@ class DedupeStore:
 
     async def confirm(
         self, keys: list[str], ttl_s: int, also: Queue | None = None, *, defer: bool = False
-    ) -> None:
-        """Mark claims as done for `ttl_s`, plus the caller's `also` commands, in one round trip.
+    ) -> list[Any]:
+        """Mark claims as done for `ttl_s`, plus the caller's `also` commands, in one round
+        trip; the results of the `also` commands.
 
         `defer`: nobody is waiting on it (the answer is out), so it may ride along with the
         next pipeline sent, at most `DEFER_S` later.
         """
-        checked(await self.tick.run(_confirming(keys, ttl_s, also), defer=defer))
+        results = checked(await self.tick.run(_confirming(keys, ttl_s, also), defer=defer))
+        return results[len(keys) :]
 
     def confirm_later(
         self, keys: list[str], ttl_s: int, also: Queue | None = None
