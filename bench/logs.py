@@ -15,7 +15,9 @@ between rounds) and is measured on:
   every partition is queryable over HTTP; each arm ingests alone, then both are restarted
   on their stores for the rest of the round;
 - queries: the newest 100 of every console filter, `--queries` runs per filter per arm,
-  arms interleaved request by request (A, B, SQLite, A, B, ...), p50/p99 per round;
+  arms interleaved request by request (A, B, SQLite, A, B, ...), p50/p99 per round; twice:
+  the same request asked again (what a console refreshing asks; a service may answer it
+  from a cache), then every request a page never asked before (the store's read);
 - tail: `--subscribers` SSE tails of one installation, `--tail-lines` lines published 10 ms
   apart; publish → SSE latency, beside publish → a bare consumer of the topic (the broker's
   share of it).
@@ -48,12 +50,11 @@ from bench.ingress import ROOT, infrastructure, stop, wait_until
 from bench.logs_data import (
     INSTALLATIONS,
     WORKSPACE,
-    console_filters,
     percentiles,
     sqlite_load,
-    sqlite_query,
     synthetic_lines,
 )
+from bench.logs_queries import query_round
 from bench.logs_report import report
 from cli.embedded import free_port
 from contracts.installations import InstallationSnapshot
@@ -189,37 +190,6 @@ LINES_TOTAL = [0]
 MARKERS_AT = [0.0]  # when the end markers were made (their `at`)
 
 
-async def query_round(
-    client: httpx.AsyncClient, bases: dict[str, str], db: sqlite3.Connection, repeat: int
-) -> dict[tuple[str, str], tuple[float, float, int]]:
-    """Every filter, arms interleaved request by request: (arm, filter) → (p50, p99, rows)."""
-    samples: dict[tuple[str, str], list[float]] = {}
-    rows: dict[tuple[str, str], int] = {}
-    cursors = {}
-    for arm, base in bases.items():  # page 2: each arm's own cursor
-        first = (await client.get(f"{base}/v1/extensions/helpdesk/logs")).json()
-        cursors[arm] = {"cursor": first["next_cursor"]}
-    filters = [(name, {arm: params for arm in bases}) for name, params in console_filters()]
-    for name, by_arm in [*filters, ("page 2 (cursor)", cursors)]:
-        for n in range(repeat + 3):
-            for arm, base in bases.items():
-                started = time.perf_counter()
-                url = f"{base}/v1/extensions/helpdesk/logs"
-                response = await client.get(url, params=by_arm[arm])
-                elapsed = time.perf_counter() - started
-                assert response.status_code == 200, response.text
-                if n >= 3:
-                    samples.setdefault((arm, name), []).append(elapsed)
-                    rows[(arm, name)] = len(response.json()["items"])
-            if name != "page 2 (cursor)":
-                started = time.perf_counter()
-                found = sqlite_query(db, "helpdesk", next(iter(by_arm.values())))
-                if n >= 3:
-                    samples.setdefault(("sqlite", name), []).append(time.perf_counter() - started)
-                    rows[("sqlite", name)] = len(found)
-    return {key: (*percentiles(values), rows[key]) for key, values in samples.items()}
-
-
 async def tail_latency(
     client: httpx.AsyncClient, base: str, settings: InfraSettings, subscribers: int, lines: int
 ) -> tuple[float, float, float, float]:
@@ -320,6 +290,7 @@ async def run(args: argparse.Namespace, env: dict[str, str], home: str) -> None:
     print(f"SQLite with indexes: {sqlite_rate:,.0f} lines/s inserted (batches of 5,000)")
     ingests: dict[str, list[tuple[float, float]]] = {arm: [] for arm in sources}
     queries: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
+    first_asks: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
     tails: dict[str, list[tuple[float, float, float, float]]] = {arm: [] for arm in sources}
     headers = {"authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(headers=headers, timeout=60) as client:
@@ -346,8 +317,10 @@ async def run(args: argparse.Namespace, env: dict[str, str], home: str) -> None:
                     await asyncio.to_thread(wait_until, f"{base}/readyz", None, 120)
                     bases[arm] = base
                 load = os.getloadavg()[0]
-                for key, value in (await query_round(client, bases, db, args.queries)).items():
-                    queries.setdefault(key, []).append(value)
+                for first_ask, figures in ((False, queries), (True, first_asks)):
+                    measured = await query_round(client, bases, db, args.queries, first_ask)
+                    for key, value in measured.items():
+                        figures.setdefault(key, []).append(value)
                 print(
                     f"round {round_no + 1}: queries done (load average {load:.1f} before, "
                     f"{os.getloadavg()[0]:.1f} after)",
@@ -367,7 +340,14 @@ async def run(args: argparse.Namespace, env: dict[str, str], home: str) -> None:
                 for service in running:
                     stop(service)
     db.close()
-    report(args, sources, ingests, queries, tails, sqlite_rate)
+    report(
+        args,
+        sources,
+        ingests,
+        {"asked again": queries, "first ask": first_asks},
+        tails,
+        sqlite_rate,
+    )
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ def report(
     args: Any,
     sources: dict[str, Any],
     ingests: dict[str, list[tuple[float, float]]],
-    queries: dict[tuple[str, str], list[tuple[float, float, int]]],
+    tables: dict[str, dict[tuple[str, str], list[tuple[float, float, int]]]],
     tails: dict[str, list[tuple[float, float, float, float]]],
     sqlite_rate: float,
 ) -> None:
@@ -35,18 +35,20 @@ def report(
             f"incl. start-up {with_start:,.0f})"
         )
     print(f"ingest sqlite (bare inserts, no Kafka): {sqlite_rate:,.0f} lines/s")
-    print(f"\nqueries, newest 100, {args.queries} runs per round (ms, p50 / p99, rows)")
-    print(f"{'filter':<24}" + "".join(f"{arm:>22}" for arm in arms))
-    names = [name for name, _ in console_filters()] + ["page 2 (cursor)"]
-    for name in names:
-        cells = []
-        for arm in arms:
-            got = queries.get((arm, name), [])
-            p50 = median([g[0] for g in got])
-            p99 = median([g[1] for g in got])
-            rows = got[-1][2] if got else 0
-            cells.append(f"{p50:7.1f} / {p99:7.1f} ({rows:>3})" if got else f"{'—':>21}")
-        print(f"{name:<24}" + "".join(f"{c:>22}" for c in cells))
+    for title, queries in tables.items():
+        print(
+            f"\nqueries, {title}, newest 100, {args.queries} runs per round (ms, p50 / p99, rows)"
+        )
+        print(f"{'filter':<24}" + "".join(f"{arm:>22}" for arm in arms))
+        for name in [name for name, _ in console_filters()] + ["page 2 (cursor)"]:
+            cells = []
+            for arm in arms:
+                got = queries.get((arm, name), [])
+                p50 = median([g[0] for g in got])
+                p99 = median([g[1] for g in got])
+                rows = got[-1][2] if got else 0
+                cells.append(f"{p50:7.1f} / {p99:7.1f} ({rows:>3})" if got else f"{'—':>21}")
+            print(f"{name:<24}" + "".join(f"{c:>22}" for c in cells))
     for arm in sources:
         sse50, sse99, bare50, bare99 = (median([v[i] for v in tails[arm]]) for i in range(4))
         print(
