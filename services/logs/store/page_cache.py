@@ -25,14 +25,12 @@ Rows = list[tuple[Any, ...]]
 
 
 class PageCache:
-    """An LRU of pages keyed by (filter without `since`, cursor, limit), at most `max_rows`
-    rows in all (pages of up to 1,000 lines: memory is bounded by rows, not by pages); the
-    first column of a row is its time in µs."""
+    """An LRU of pages keyed by (filter without `since`, cursor, limit); first column of a
+    row is its time in µs."""
 
-    def __init__(self, max_rows: int = 25_600, max_age_s: float = 30.0) -> None:
-        self.max_rows = max_rows
+    def __init__(self, max_entries: int = 256, max_age_s: float = 30.0) -> None:
+        self.max_entries = max_entries
         self.max_age_s = max_age_s
-        self._rows = 0
         self.generation = 0
         self._writes = 0
         self._entries: OrderedDict[Hashable, tuple[int, float, int | None, Rows]] = OrderedDict()
@@ -43,17 +41,13 @@ class PageCache:
         so a read that overlapped the write is never stored either)."""
         self.generation += 1
         self._writes += 1
-        self._clear()
+        self._entries.clear()
         try:
             yield
         finally:
             self.generation += 1
             self._writes -= 1
-            self._clear()
-
-    def _clear(self) -> None:
-        self._entries.clear()
-        self._rows = 0
+            self._entries.clear()
 
     def get(self, key: Hashable, since_us: int | None) -> Rows | None:
         """The rows of a page read from `since_us` (None: no lower bound), or None."""
@@ -71,11 +65,9 @@ class PageCache:
     def put(self, key: Hashable, since_us: int | None, generation: int, rows: Rows) -> None:
         """Keep `rows` read from `since_us`, if no write started or ended since `generation`
         and none is in flight."""
-        if generation != self.generation or self._writes or len(rows) > self.max_rows:
+        if generation != self.generation or self._writes:
             return
-        replaced = self._entries.pop(key, None)
-        self._rows += len(rows) + 1 - (len(replaced[3]) + 1 if replaced else 0)
         self._entries[key] = (generation, time.monotonic(), since_us, rows)
-        while self._rows > self.max_rows:  # an empty page counts as one row
-            _, evicted = self._entries.popitem(last=False)
-            self._rows -= len(evicted[3]) + 1
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
