@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import msgspec
@@ -17,7 +16,6 @@ from contracts.log_search import parse
 from contracts.logs import ExtensionLogLine
 from services.logs.service.queries import LEVELS_AT_LEAST, Cursor, LogFilter
 from services.logs.store.clickhouse import ClickHouse
-from services.logs.store.page_cache import PageCache
 
 SELECTED = (
     "toUnixTimestamp64Micro(at), log_id, level, kind, message, installation_id, extension_key, "
@@ -182,26 +180,15 @@ def next_window(top: float, low: float, found: int, wanted: int) -> float | None
 
 
 class LogLineStore:
-    """Append and read one workspace's lines at a time.
-
-    Every write to `log_lines` goes through this class: with the embedded store (this
-    process alone writes it) pages are kept in a `PageCache` that every write empties, so
-    asking the same page again while nothing is written costs no query (see page_cache.py).
-    """
+    """Append and read one workspace's lines at a time."""
 
     def __init__(self, clickhouse: ClickHouse) -> None:
         self.clickhouse = clickhouse
-        # A server is shared by replicas whose inserts this process never sees: no cache.
-        self.cache = None if clickhouse.clickhouse_url else PageCache()
-
-    def _writing(self) -> AbstractContextManager[None]:
-        return self.cache.writing() if self.cache is not None else nullcontext()
 
     async def add_raw(self, lines: Sequence[bytes]) -> None:
         """One insert of lines as the topic carries them (JSON), parsed by ClickHouse; a line
         the table refuses (see schema.py) fails the insert and nothing of it is stored."""
-        with self._writing():
-            await self.clickhouse.insert_json("log_lines", lines)
+        await self.clickhouse.insert_json("log_lines", lines)
 
     async def page(
         self, query: LogFilter, cursor: Cursor | None, limit: int
@@ -215,21 +202,6 @@ class LogLineStore:
         filter (a rare word: nothing in the first hour) reads the rest of the range in one
         more query instead of scanning 6 h, a day, then the rest, each with its own start-up.
         """
-        since_us = None if query.since is None else int(query.since * 1_000_000)
-        key = (msgspec.structs.replace(query, since=None), cursor, limit)
-        generation = self.cache.generation if self.cache is not None else 0
-        cached = self.cache.get(key, since_us) if self.cache is not None else None
-        found = cached if cached is not None else await self._read(query, cursor, limit)
-        if cached is None and self.cache is not None:
-            self.cache.put(key, since_us, generation, found)
-        lines = [_line(row) for row in found[:limit]]
-        last = found[limit - 1] if len(found) > limit else None
-        return lines, Cursor(int(last[0]), last[1]) if last else None
-
-    async def _read(
-        self, query: LogFilter, cursor: Cursor | None, limit: int
-    ) -> list[tuple[Any, ...]]:
-        """The page's rows and the one after them (`limit + 1` at most), from the store."""
         found: list[tuple[Any, ...]] = []
         top = min(
             t
@@ -248,7 +220,9 @@ class LogLineStore:
                 break
             before = int(low * 1_000_000)
             low = next_window(top, low, len(found), limit + 1)
-        return found[: limit + 1]
+        lines = [_line(row) for row in found[:limit]]
+        last = found[limit - 1] if len(found) > limit else None
+        return lines, Cursor(int(last[0]), last[1]) if last else None
 
     async def _fill(
         self,
@@ -292,9 +266,8 @@ class LogLineStore:
             with_writes=True,
         )
         if rows:
-            with self._writing():
-                await self.clickhouse.command(
-                    "DELETE FROM log_lines WHERE workspace_id = {w:String} "
-                    "AND at <= fromUnixTimestamp64Micro({cut:Int64}, 'UTC')",
-                    {"w": workspace_id, "cut": int(rows[0][0])},
-                )
+            await self.clickhouse.command(
+                "DELETE FROM log_lines WHERE workspace_id = {w:String} "
+                "AND at <= fromUnixTimestamp64Micro({cut:Int64}, 'UTC')",
+                {"w": workspace_id, "cut": int(rows[0][0])},
+            )

@@ -260,36 +260,3 @@ async def test_pages_are_exact_for_sparse_and_dense_filters_across_days(infra, h
                 if cursor is None:
                     break
             assert seen == expected, (params, limit)
-
-
-async def test_a_page_asked_again_shows_what_was_stored_since_and_honours_a_later_since(
-    infra, http, logs_url
-):
-    """The same page asked twice may be answered from memory (embedded store), but never
-    differently from the store: a later `since` drops the older lines, and a line stored
-    after the first answer is in the next one."""
-    workspace_id, admin = await new_workspace(infra)
-    now = time.time()
-    first = [
-        log_line(workspace_id=workspace_id, message=f"first {n}", at=now - 50 + 10 * n)
-        for n in range(2)
-    ]
-    await publish_all(infra, EXTENSION_LOGS, first)
-    wide = {"limit": 1, "since": now - 100}
-    answer = await eventually(
-        lambda: page(http, logs_url, admin, **wide), lambda p: p["next_cursor"] is not None
-    )
-    assert [item["message"] for item in answer["items"]] == ["first 1"]
-    again = await page(http, logs_url, admin, **wide)
-    assert again == answer
-    narrow = await page(http, logs_url, admin, limit=1, since=now - 45)
-    assert [item["message"] for item in narrow["items"]] == ["first 1"]
-    assert narrow["next_cursor"] is None, "a line before `since` counted as a next page"
-    await publish_all(infra, EXTENSION_LOGS, [log_line(workspace_id=workspace_id, at=now - 5)])
-    limits = iter(range(5, 1000))  # a page never asked before: read from the store
-    await eventually(  # stored: a new page shows it...
-        lambda: page(http, logs_url, admin, limit=next(limits)),
-        lambda p: [item["message"] for item in p["items"]] == ["hello", "first 1", "first 0"],
-    )
-    newest = await page(http, logs_url, admin, **wide)  # ...so the page asked before does too
-    assert [item["message"] for item in newest["items"]] == ["hello"]
