@@ -38,13 +38,13 @@ browser:
 	      "install Debian's chromium, or the console browser tests will be skipped" >&2; \
 	  fi; }
 
-# Three workers, each with its own broker and Valkey (tests/harness.py): the suite mostly waits
-# (consumer joins, restarts, timeouts), so two cores carry three (four overloaded them: services
-# failed to start under load). A file's tests stay together
+# Four workers, each with its own broker and Valkey (tests/harness.py): the suite mostly waits
+# (consumer joins, restarts, timeouts), so two cores carry four (since a zygote's first answer
+# may take ZYGOTE_BOOT_S, services start under that load). A file's tests stay together
 # on one worker, and files sharing a wider fixture (the console's stack, the robustness live
 # suite) too, long ones first (tests/scheduling.py).
 test: $(STAMP) browser
-	@$(BIN)/python -m pytest -n 3 --dist loadfile
+	@$(BIN)/python -m pytest -n 4 --dist loadfile --durations=15
 
 # The robustness sweeps with a large budget: fresh fuzz examples every run (docs/reliability.md).
 fuzz: $(STAMP)
