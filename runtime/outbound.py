@@ -32,6 +32,7 @@ from typing import Any
 import aiohttp
 import certifi
 import httpx
+import yarl
 
 from contracts.hosts import DEFAULT_PORT, address_problem, host_problem, split_port
 
@@ -229,7 +230,7 @@ class OutboundHttp:
             try:
                 async with session.request(
                     method,
-                    target.url,
+                    yarl.URL(target.url, encoded=True),  # httpx already encoded the path
                     headers=headers,
                     allow_redirects=False,
                     ssl=tls,
@@ -239,6 +240,8 @@ class OutboundHttp:
                     body = await response.read()
                     status = response.status
                     got = response.headers
+            except aiohttp.InvalidURL as error:  # not a transport failure: never retried
+                raise httpx.InvalidURL(str(error)) from error
             except (aiohttp.ClientError, TimeoutError) as error:
                 if attempt == MAX_ATTEMPTS:
                     raise _transport_error(error) from error
@@ -259,7 +262,9 @@ class OutboundHttp:
                 connector=aiohttp.TCPConnector(limit=100, use_dns_cache=False),
                 timeout=aiohttp.ClientTimeout(total=TIMEOUT_S),
                 auto_decompress=True,
-                cookie_jar=aiohttp.DummyCookieJar(),  # no state between invocations
+                # No cookies kept between requests: the client is shared by every
+                # installation (httpx's client kept them, one tenant's for the next).
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
@@ -273,7 +278,9 @@ def _aiohttp_options(options: dict[str, Any]) -> dict[str, Any]:
     """The code's httpx-style options as aiohttp's (same meaning, same encodings)."""
     out: dict[str, Any] = {"headers": dict(options.get("headers") or {})}
     params = options.get("params")
-    if params:
+    if isinstance(params, str | bytes):  # a query string, appended as written
+        out["params"] = params.decode() if isinstance(params, bytes) else params
+    elif params:
         items = params.items() if isinstance(params, Mapping) else params
         out["params"] = [
             (str(k), _param(v))

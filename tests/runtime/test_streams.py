@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from typing import Any
 
 from litestar import Litestar, Request, Response, get
 
@@ -19,12 +20,13 @@ def ticket_provider(
 ) -> Litestar:
     """A paged list API: `?after=<id>&limit=n`, optional 429 on the first call, or 503 always;
     `compressed`: every page gzip-encoded, as most providers answer."""
-    calls = {"n": 0}
+    calls: dict[str, Any] = {"n": 0, "cookies": []}
 
     @get("/v1/tickets", sync_to_thread=False)
     def tickets(request: Request) -> Response:
         limit, after = int(request.query_params.get("limit", 2)), request.query_params.get("after")
         calls["n"] += 1
+        calls["cookies"].append(request.headers.get("cookie"))
         if always_fail:
             return Response({"error": "maintenance"}, status_code=503)
         if throttle_first and calls["n"] == 1:
@@ -35,7 +37,7 @@ def ticket_provider(
             body = gzip.compress(json.dumps(page).encode())
             headers = {"content-encoding": "gzip"}
             return Response(body, media_type="application/json", headers=headers)
-        return Response(page)
+        return Response(page, headers={"set-cookie": f"session=of-call-{calls['n']}; Path=/"})
 
     app = Litestar([tickets])
     app.state.calls = calls
@@ -75,6 +77,21 @@ async def test_a_gzip_encoded_page_reaches_the_code_decoded(infra, redis, keyrin
         await runtime.close()
     assert result.outcome == "ok", result.error
     assert [e.payload["id"] for e in result.emissions] == ["tk_0", "tk_1"]
+
+
+async def test_a_providers_cookie_never_reaches_another_request(infra, redis, keyring, producer):
+    """The runtime's client is shared by every installation: it keeps no cookie jar."""
+    app = ticket_provider()
+    async with serving(app) as provider:
+        runtime = make_runtime(
+            redis, keyring, producer, host_overrides={"api.probe.example": provider}
+        )
+        version = await deploy_directory(redis, BUNDLES / "probe")
+        for _ in range(2):  # two tenants' installations of the same connector
+            result = await runtime.invoke(call(installation(version), "stream", "tickets"))
+            assert result.outcome == "ok", result.error
+        await runtime.close()
+    assert app.state.calls["cookies"] == [None, None]
 
 
 async def test_stream_waits_out_a_429_and_gets_its_page(infra, redis, keyring, producer):
