@@ -16,6 +16,7 @@ nothing.
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import sys
 import time
@@ -369,6 +370,7 @@ def main(fd: int, root: str, limits: lockdown.Limits, max_frame: int, problem: s
     channel = Channel(socket.socket(fileno=fd))
     channel.post(protocol.Ready(report=report))
     channel.flush()
+    gc.freeze()  # what the lock-down made stays too (the zygote froze everything before)
     try:
         Worker(channel, loop, max_frame).serve()
     finally:

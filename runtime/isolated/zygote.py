@@ -15,6 +15,7 @@ dies with its parent (PR_SET_PDEATHSIG); it exits when the control socket closes
 
 from __future__ import annotations
 
+import gc
 import os
 import select
 import signal
@@ -64,6 +65,9 @@ def main() -> None:
         sys.exit(0)  # the parent died before the death signal was armed
     lockdown.exposure()  # computed once here, inherited by every worker
     lockdown.compiled_filter()  # likewise
+    # Everything imported so far lives as long as the worker: out of the collector's sight, a
+    # full collection in a worker scans what the worker made, not the platform (tens of ms).
+    gc.freeze()
     control = socket.socket(fileno=config.control_fd)
     counter = 0
     while True:
