@@ -15,31 +15,31 @@ from tests.cli.test_up import SERVICES, children_of, processes_by_role
 
 
 def cluster_base_port() -> int:
-    """A free port whose two successors are free too (the nodes listen on base, +1, +2)."""
+    """A free port whose two successors are free too (the nodes listen on base, +1, +2), and
+    their cluster bus ports (+10,000) as well."""
     while True:
         base = free_port()
-        if base < 65_000 and not any(port_in_use(base + i) for i in (1, 2)):
+        wanted = [base + i for i in (1, 2)] + [base + 10_000 + i for i in (0, 1, 2)]
+        if base <= 55_535 and not any(port_in_use(port) for port in wanted):
             return base
 
 
-def test_up_with_a_valkey_cluster_runs_every_service_on_it(tmp_path) -> None:
-    ports = {name: free_port() for name in SERVICES}
-    base = cluster_base_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL")}
-    env.update({f"{name.upper()}_PORT": str(port) for name, port in ports.items()})
-    env.update(
-        BACKFILL_HOME=str(tmp_path / ".backfill"),
-        BACKFILL_BROKER_PORT=str(free_port()),
-        BACKFILL_VALKEY_PORT=str(base),
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "up", "--valkey-cluster", "3"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+def started(env: dict[str, str], attempts: int = 3) -> tuple[subprocess.Popen[str], str, int]:
+    """`backfill up --valkey-cluster 3` up to its admin token: (process, output, base port).
+
+    Another test worker may take one of the six ports between the check and the start (the
+    bus ports lie in the ephemeral range): then it starts again on other ports, as the
+    harness's own cluster does.
+    """
+    for attempt in range(attempts):
+        base = cluster_base_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "up", "--valkey-cluster", "3"],
+            env={**env, "BACKFILL_VALKEY_PORT": str(base)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         lines: list[str] = []
         deadline = time.monotonic() + 180
         assert process.stdout is not None
@@ -49,6 +49,19 @@ def test_up_with_a_valkey_cluster_runs_every_service_on_it(tmp_path) -> None:
                 break
             lines.append(line)
         output = "".join(lines)
+        if "admin token" in output or "was taken" not in output or attempt == attempts - 1:
+            return process, output, base
+        process.wait(60)  # it stopped what it had started
+    raise AssertionError("unreachable")
+
+
+def test_up_with_a_valkey_cluster_runs_every_service_on_it(tmp_path) -> None:
+    ports = {name: free_port() for name in SERVICES}
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL")}
+    env.update({f"{name.upper()}_PORT": str(port) for name, port in ports.items()})
+    env.update(BACKFILL_HOME=str(tmp_path / ".backfill"), BACKFILL_BROKER_PORT=str(free_port()))
+    process, output, base = started(env)
+    try:
         assert "admin token" in output, output
         nodes = ",".join(f"127.0.0.1:{base + i}" for i in range(3))
         assert f"redis+cluster://{nodes}" in output
