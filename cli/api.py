@@ -14,6 +14,7 @@ import httpx
 
 from cli.config import Target
 from cli.errors import CliError, ExitCode
+from services.base.settings import CLIENT_IDLE_S
 
 NO_TOKEN_HINT = "run `backfill login`, pass --token or set BACKFILL_TOKEN"
 
@@ -43,7 +44,9 @@ class Api:
             raise CliError("not signed in", ExitCode.AUTH, NO_TOKEN_HINT)
         self.target = target
         self.client = httpx.Client(
-            headers={"authorization": f"Bearer {target.token}"}, timeout=timeout
+            headers={"authorization": f"Bearer {target.token}"},
+            timeout=timeout,
+            limits=httpx.Limits(keepalive_expiry=CLIENT_IDLE_S),
         )
 
     def request(

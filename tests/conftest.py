@@ -9,6 +9,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from services.base.settings import CLIENT_IDLE_S
 from tests.harness import Infra, TopicMarks, session_infra
 
 
@@ -22,7 +23,8 @@ def infra() -> Iterator[Infra]:
 @pytest_asyncio.fixture(scope="session")
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     """One HTTP client for the session (real sockets)."""
-    async with httpx.AsyncClient(timeout=15) as client:
+    limits = httpx.Limits(keepalive_expiry=CLIENT_IDLE_S)  # as the console's and the CLI's
+    async with httpx.AsyncClient(timeout=15, limits=limits) as client:
         yield client
 
 

@@ -193,8 +193,11 @@ def create_topics(bootstrap_servers: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Litestar, port: int | None = None) -> AsyncIterator[str]:
-    """Serve `app` on `port` (default: a free one) with a real uvicorn server; yield its URL."""
+async def serving(app: Litestar, port: int | None = None, **options: Any) -> AsyncIterator[str]:
+    """Serve `app` on `port` (default: a free one) with a real uvicorn server; yield its URL.
+
+    `options` go to `uvicorn.Config` (a service's own limits: `uvicorn_limits(...)`).
+    """
     # Bound here and handed to uvicorn: a port picked free and bound later may be taken in
     # between (by another test process, or as the local end of an outbound connection).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -208,6 +211,7 @@ async def serving(app: Litestar, port: int | None = None) -> AsyncIterator[str]:
         log_config=None,
         lifespan="on",
         timeout_graceful_shutdown=10,  # as `serve` does in production
+        **options,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

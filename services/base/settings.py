@@ -48,13 +48,20 @@ class InfraSettings(msgspec.Struct, frozen=True, kw_only=True):
     runtime_secret_read_interval_s: float = 300.0
 
 
+# Clients of our own services (the console, the CLI) drop a pooled connection idle this long,
+# well before a service's keep-alive (`HttpLimits.keep_alive_s`) closes it: a request written on
+# a connection the server is closing at that instant fails with a read error, and a POST cannot
+# be sent again safely. Keep `HTTP_KEEP_ALIVE_S` above it.
+CLIENT_IDLE_S = 2.0
+
+
 class HttpLimits(msgspec.Struct, frozen=True, kw_only=True):
     """`HTTP_*`: how much a client may hold of a service (services/base/connections.py)."""
 
     # Connections (and requests) served at once; past it a request is answered 503 at once.
     # Sized for the descriptors serve() raises the soft limit to; idle clients are cut early.
     limit_concurrency: int = 4096
-    # An idle keep-alive connection is closed after this long.
+    # An idle keep-alive connection is closed after this long (keep it above CLIENT_IDLE_S).
     keep_alive_s: float = 5.0
     # A connection must deliver a complete request head this soon after connecting (or after
     # its previous response), or it is closed: slow and half-open clients free their slot.

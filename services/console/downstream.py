@@ -19,6 +19,7 @@ import httpx
 import msgspec
 
 from contracts.answers.errors import ErrorAnswer
+from services.base.settings import CLIENT_IDLE_S
 from services.console.settings import ConsoleSettings
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,9 @@ class Downstream:
         self.timeout = settings.request_timeout_s
         self.client = httpx.AsyncClient(
             timeout=settings.request_timeout_s,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=40),
+            limits=httpx.Limits(
+                max_connections=100, max_keepalive_connections=40, keepalive_expiry=CLIENT_IDLE_S
+            ),
         )
 
     async def close(self) -> None:
