@@ -15,6 +15,7 @@ dies with its parent (PR_SET_PDEATHSIG); it exits when the control socket closes
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import select
@@ -64,7 +65,10 @@ def main() -> None:
     if os.getppid() != config.parent_pid:
         sys.exit(0)  # the parent died before the death signal was armed
     lockdown.exposure()  # computed once here, inherited by every worker
-    lockdown.compiled_filter()  # likewise
+    # Likewise; a failure here is not the zygote's: each worker then tries again and reports
+    # it as a problem of its lock-down (refused unless incomplete isolation is allowed).
+    with contextlib.suppress(Exception):
+        lockdown.compiled_filter()
     # Everything imported so far lives as long as the worker: out of the collector's sight, a
     # full collection in a worker scans what the worker made, not the platform (tens of ms).
     gc.freeze()
