@@ -156,11 +156,13 @@ async def snapshots_of(infra: Infra, installation_id: str, at_least_revision: in
 
 
 async def audit_events(infra: Infra, workspace_id: str, action: str) -> list[Any]:
-    """Audit events of a workspace with `action`, once at least one arrived."""
+    """Audit events of a workspace with `action`, once at least one arrived; one per event id
+    (the outbox relays at least once, and a re-publication keeps its id)."""
     seen = await read_topic_for(
         infra, AUDIT_EVENTS, lambda m: m.workspace_id == workspace_id and m.action == action
     )
-    return [m for m in seen if m.workspace_id == workspace_id and m.action == action]
+    unique = {m.event_id: m for m in seen if m.workspace_id == workspace_id and m.action == action}
+    return list(unique.values())
 
 
 async def read_topic_for(infra: Infra, topic: Topic[Any], match: Any) -> list[Any]:
