@@ -68,7 +68,9 @@ BASE = "/v1/installations/{installation_id:str}"
 
 @get(f"{BASE}/webhook", summary="The installation's webhook URL", sync_to_thread=False)
 def webhook_endpoint(
-    installation_id: str, principal: Principal, history: DeliveryHistory
+    installation_id: FromPath[str],
+    principal: NamedDependency[Principal],
+    history: NamedDependency[DeliveryHistory],
 ) -> WebhookEndpoint:
     """The path to paste into the provider (`/hooks/<hook_id>`), its scheme and versions."""
     return history.endpoint(principal.workspace_id, installation_id)

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 from litestar import Litestar, Response, get
+from litestar.params import FromPath
 
 from contracts.answers.ingress import DeliveryPage, DeliverySummary, WebhookHealth
 from contracts.answers.logs import (
@@ -144,7 +145,7 @@ async def test_an_answer_that_does_not_decode_is_a_failure_naming_the_service_no
 
 async def test_an_installation_with_a_renamed_field_is_a_registry_failure_not_an_empty_page(http):
     @get("/v1/installations/{installation_id:str}", sync_to_thread=False)
-    def renamed(installation_id: str) -> dict[str, Any]:
+    def renamed(installation_id: FromPath[str]) -> dict[str, Any]:
         answer = msgspec.to_builtins(
             Installation(
                 id=installation_id,
@@ -191,7 +192,7 @@ async def test_a_sign_in_whose_member_answer_has_a_renamed_field_is_a_failure_no
 
 async def test_a_page_answer_that_does_not_decode_is_a_failure_not_a_crash(http):
     @get("/v1/installations/{installation_id:str}/pages/{path:str}", sync_to_thread=False)
-    def renamed(installation_id: str, path: str) -> dict[str, Any]:
+    def renamed(installation_id: FromPath[str], path: FromPath[str]) -> dict[str, Any]:
         return {"title": "Overview", "nodes": []}  # `tree` renamed
 
     async with serving(Litestar([renamed])) as url:

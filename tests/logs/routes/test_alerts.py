@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from litestar import Litestar, Request, Response, post
+from litestar.params import FromPath
 
 from contracts.health import WebhookHealthWindow
 from contracts.streams import StreamStatus
@@ -44,7 +45,7 @@ async def receiver() -> AsyncIterator[Receiver]:
     state = Receiver()
 
     @post("/{path:str}", status_code=200)
-    async def hook(request: Request[Any, Any, Any], path: str) -> Response[str]:
+    async def hook(request: Request[Any, Any, Any], path: FromPath[str]) -> Response[str]:
         plan = state.plans.get(path, [])
         status = plan.pop(0) if plan else 200
         state.received.setdefault(path, []).append(
