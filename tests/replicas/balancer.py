@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from services.base.settings import CLIENT_IDLE_S
 from tests.robustness.crash import served_in_thread
 from tests.sync.providers import PagedProvider
 
@@ -39,7 +40,9 @@ class RoundRobin:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            self._client = httpx.AsyncClient(timeout=30)
+            # as the console's client: an idle connection goes before the replica closes it
+            limits = httpx.Limits(keepalive_expiry=CLIENT_IDLE_S)
+            self._client = httpx.AsyncClient(timeout=30, limits=limits)
             return await _lifespan(receive, send, on_shutdown=self._client.aclose)
         body = b""
         while True:
