@@ -146,13 +146,14 @@ async def installed_crm(http: httpx.AsyncClient, url: str, tenant: Tenant) -> st
 
 
 async def snapshots_of(infra: Infra, installation_id: str, at_least_revision: int) -> list[Any]:
-    """Every snapshot of an installation on the topic once `at_least_revision` arrived."""
+    """The snapshots of an installation on the topic once `at_least_revision` arrived, one
+    per revision (the outbox relays at least once: a revision may be on the topic twice)."""
     seen = await read_topic_for(
         infra,
         INSTALLATION_SNAPSHOTS,
         lambda m: m.installation_id == installation_id and m.revision >= at_least_revision,
     )
-    return [m for m in seen if m.installation_id == installation_id]
+    return list({m.revision: m for m in seen if m.installation_id == installation_id}.values())
 
 
 async def audit_events(infra: Infra, workspace_id: str, action: str) -> list[Any]:

@@ -102,7 +102,10 @@ async def test_every_snapshot_is_republished_at_start(
     http: httpx.AsyncClient, registry: str, tenant: Tenant, infra: Infra, fake_sync: FakeSync
 ) -> None:
     iid = (await install(http, registry, tenant, "acme-crm")).json()["id"]
-    before = len(await snapshots_of(infra, iid, 1))
+    published = await read_decoded(
+        infra, INSTALLATION_SNAPSHOTS, lambda msgs: any(m.installation_id == iid for m in msgs)
+    )
+    before = sum(m.installation_id == iid for m in published)  # every copy, not per revision
     async with running_registry(infra, http, registry_settings(fake_sync)):
         seen = await read_decoded(
             infra,
