@@ -9,7 +9,11 @@ small thread pool, one lookup per name at a time (callers of the same name share
 name holds one thread, never the service's shared resolver), and waits at most
 `RESOLVE_TIMEOUT_S`. Only afterwards may `host_overrides` (an operator setting for tests
 and the sync bench) point a declared host at a local base URL, without resolution. Redirects
-are never followed, so a declared host cannot send the code on to an undeclared one.
+are never followed, so a declared host cannot send the code on to an undeclared one, and the
+`Host` header is always the URL's own: a header set by the code is replaced, so a declared
+host's shared front (a CDN) cannot be asked for another of its sites. An answer is read up to
+`MAX_ANSWER_BYTES` once decoded; a larger one (or a compressed body that expands past it) is
+abandoned mid-read with `AnswerTooLarge`, so a provider cannot fill the service's memory.
 
 The client is aiohttp (its C HTTP parser): httpx spent ~1 ms of CPU on a 100-record page,
 five times aiohttp's, and was the largest cost of a sync page. What the code gets back is
@@ -42,6 +46,8 @@ MAX_RETRY_AFTER_S = 30.0
 RESOLVE_TIMEOUT_S = 5.0
 RESOLVED_TTL_S = 30.0
 TIMEOUT_S = 15.0
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # decoded; the isolated runtime's frame bounds it lower
+_READ_CHUNK = 256 * 1024
 # Headers of the wire that do not describe the decoded body handed to the code.
 WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 _RESOLVERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="outbound-dns")
@@ -49,6 +55,10 @@ _RESOLVERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="outbound-dns"
 
 class Unreachable(httpx.ConnectError):
     """The declared host resolves to a non-public address, or did not resolve in time."""
+
+
+class AnswerTooLarge(httpx.RemoteProtocolError):
+    """The answer's decoded body is larger than the runtime accepts: not read further."""
 
 
 def host_allowed(host: str, declared: list[str], port: int | None = DEFAULT_PORT) -> bool:
@@ -118,7 +128,12 @@ class OutboundHttp:
     """One shared client for every invocation of a runtime (created on first use, in the
     event loop that uses it)."""
 
-    def __init__(self, host_overrides: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        host_overrides: Mapping[str, str] | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+    ) -> None:
+        self.max_answer_bytes = max_answer_bytes
         self.overrides = {
             k.lower(): httpx.URL(v.rstrip("/")) for k, v in (host_overrides or {}).items()
         }
@@ -220,9 +235,8 @@ class OutboundHttp:
         if unknown:
             raise TypeError(f"unsupported request options: {sorted(unknown)}")
         request = _aiohttp_options(options)
-        headers = request.pop("headers")
-        if not any(name.lower() == "host" for name in headers):
-            headers["Host"] = target.host_header
+        headers = {k: v for k, v in request.pop("headers").items() if k.lower() != "host"}
+        headers["Host"] = target.host_header  # the checked URL's, whatever the code set
         tls: ssl.SSLContext | bool = self._tls if target.url.startswith("https:") else False
         session = self._session_now()
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -237,7 +251,7 @@ class OutboundHttp:
                     server_hostname=target.tls_name,
                     **request,
                 ) as response:
-                    body = await response.read()
+                    body = await self._read(response, url)
                     status = response.status
                     got = response.headers
             except aiohttp.InvalidURL as error:  # not a transport failure: never retried
@@ -255,6 +269,26 @@ class OutboundHttp:
                 backoff = retry_after_seconds(got.get("retry-after"), backoff)
             await asyncio.sleep(backoff)
         raise AssertionError("unreachable")
+
+    async def _read(self, response: aiohttp.ClientResponse, url: str) -> bytes:
+        """The decoded body, up to `max_answer_bytes`; past it the connection is dropped."""
+        limit = self.max_answer_bytes
+        announced = response.content_length
+        if (
+            announced is not None
+            and announced > limit
+            and not response.headers.get("content-encoding")
+        ):
+            response.close()
+            raise AnswerTooLarge(f"the answer of {url} announces {announced} bytes (limit {limit})")
+        chunks, size = [], 0
+        while chunk := await response.content.read(_READ_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                response.close()
+                raise AnswerTooLarge(f"the answer of {url} is larger than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _session_now(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

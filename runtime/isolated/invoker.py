@@ -82,6 +82,8 @@ class IsolatedRuntime(Runtime):
             max_frame=max_frame,
         )
         self.max_frame = max_frame
+        # An answer must fit one frame to the worker: the parent stops reading past that.
+        self.outbound.max_answer_bytes = min(self.outbound.max_answer_bytes, max_frame - 65_536)
         self.max_log_lines = max_log_lines
         self.allow_in_process = allow_in_process
         self.isolated = False

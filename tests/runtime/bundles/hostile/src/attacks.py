@@ -274,6 +274,19 @@ async def http_get(body):
     return (await http.get(body["url"])).status_code
 
 
+async def http_as_host(body):
+    """Ask a declared host's server for another of its sites (domain fronting)."""
+    from sdk import http
+
+    return (await http.get(body["url"], headers={"Host": body["host"]})).json()
+
+
+async def http_size(body):
+    from sdk import http
+
+    return len((await http.get(body["url"])).content)
+
+
 ATTACKS = {
     f.__name__: f
     for f in list(globals().values())
