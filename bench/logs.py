@@ -11,8 +11,9 @@ index, see `bench/logs_data.py`). In every round, each service arm starts fresh
 between rounds) and is measured on:
 - ingest: the clock starts when the service's `/readyz` first answers 200 (its consumers
   hold partitions; they may have stored some lines already, which flatters the rate a
-  little; "incl. start-up" starts at process launch) and stops when the end marker of
-  every partition is queryable over HTTP; each arm ingests alone, then both are restarted
+  little; "incl. start-up" starts at process launch) and stops when the lines consumer
+  group has committed every partition's last offset (a batch is committed only after its
+  insert returned), checked by one query that finds every end marker over HTTP; each arm ingests alone, then both are restarted
   on their stores for the rest of the round;
 - queries: the newest 100 of every console filter, `--queries` runs per filter per arm,
   arms interleaved request by request (A, B, SQLite, A, B, ...), p50/p99 per round; twice:
@@ -43,7 +44,7 @@ from typing import Any
 
 import httpx
 import msgspec
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
 from bench.ingress import ROOT, infrastructure, stop, wait_until
@@ -106,28 +107,55 @@ async def produce(settings: InfraSettings, lines: int) -> float:
     for line in [*synthetic_lines(lines), *markers]:
         pending.append(await EXTENSION_LOGS.send(producer, line))
         if len(pending) >= 20_000:
-            await asyncio.gather(*pending)
+            _note_ends(await asyncio.gather(*pending))
             pending.clear()
-    await asyncio.gather(*pending)
+    _note_ends(await asyncio.gather(*pending))
     elapsed = time.perf_counter() - started
     await producer.stop()
     return lines / elapsed
 
 
-async def wait_queryable(client: httpx.AsyncClient, base: str, timeout: float) -> float:
-    """Until every installation's end marker is queryable (each partition fully stored)."""
+def _note_ends(sent: list[Any]) -> None:
+    """Keep each partition's next offset after the lines produced (what "all stored" is)."""
+    for metadata in sent:
+        key = (metadata.topic, metadata.partition)
+        END_OFFSETS[key] = max(END_OFFSETS.get(key, 0), metadata.offset + 1)
+
+
+async def wait_queryable(
+    client: httpx.AsyncClient, base: str, bootstrap: str, group: str, timeout: float
+) -> float:
+    """When every line is stored: the lines group's committed offsets reach the ends of what
+    was produced (the consumer commits a batch only after its insert returned, so a committed
+    line is queryable), polled every 20 ms from the broker. Polling the service's API
+    instead ran a chDB query every 50 ms beside the inserts it waited for (≈ 1 CPU-second in
+    300,000 lines, measured with py-spy): the bench loaded the arm it measured. Then one
+    request checks that every end marker is indeed queryable."""
     deadline = time.monotonic() + timeout
-    # Only the markers' second: a poll reads the newest granules, not the hour's lines (polls
-    # run beside the inserts they wait for, every 50 ms: they must cost both arms little).
-    since = MARKERS_AT[0] - 1 if MARKERS_AT[0] else time.time() - 3600
-    while time.monotonic() < deadline:
-        response = await client.get(
-            f"{base}/v1/extensions/helpdesk/logs", params={"q": MARKER, "since": since}
-        )
-        if response.status_code == 200 and len(response.json()["items"]) >= len(INSTALLATIONS):
-            return time.perf_counter()
-        await asyncio.sleep(0.05)
-    raise SystemExit("bench: the lines did not become queryable in time")
+    # A member of the group that never subscribes: it reads the group's offsets, never joins.
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=f"{group}.lines", enable_auto_commit=False
+    )
+    await reader.start()
+    partitions = [TopicPartition(topic, partition) for topic, partition in END_OFFSETS]
+    try:
+        while time.monotonic() < deadline:
+            committed = [await reader.committed(tp) for tp in partitions]
+            if all((c or 0) >= END_OFFSETS[tp.topic, tp.partition] for tp, c in zip(partitions, committed)):
+                stored = time.perf_counter()
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise SystemExit("bench: the lines were not stored in time")
+    finally:
+        await reader.stop()
+    since = MARKERS_AT[0] - 1
+    response = await client.get(
+        f"{base}/v1/extensions/helpdesk/logs", params={"q": MARKER, "since": since}
+    )
+    if response.status_code != 200 or len(response.json()["items"]) < len(INSTALLATIONS):
+        raise SystemExit(f"bench: committed but not queryable: {response.text[:300]}")
+    return stored
 
 
 async def install_all(settings: InfraSettings) -> None:
@@ -179,7 +207,7 @@ async def ingest(
     try:
         await asyncio.to_thread(wait_until, f"{base}/readyz", None, 120)
         ready = time.perf_counter()
-        done = await wait_queryable(client, base, 900)
+        done = await wait_queryable(client, base, env["KAFKA_BOOTSTRAP_SERVERS"], store[1], 900)
     finally:
         stop(service)
     total = LINES_TOTAL[0]
@@ -188,6 +216,7 @@ async def ingest(
 
 LINES_TOTAL = [0]
 MARKERS_AT = [0.0]  # when the end markers were made (their `at`)
+END_OFFSETS: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset after the lines
 
 
 async def tail_latency(

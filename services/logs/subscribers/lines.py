@@ -1,11 +1,13 @@
 """The log-lines consumer: the topic's raw JSON straight into ClickHouse, no per-line Python.
 
-What it guarantees (the same as `Infrastructure.subscribe_batch`, which the other topics use):
+What it guarantees (the same as `Consumers.subscribe_batch`, which the other topics use):
 - a batch's offsets are committed only after its insert returned; a crash in between
   redelivers the batch, and reads return a redelivered line once (see store/lines.py);
 - batches are inserted and committed in the order they were read, at most one insert in
   flight; while it runs the consumer reads the next batch (up to `max_records` lines, then it
-  waits for the insert), so reading and inserting overlap and memory stays bounded;
+  pauses its partitions and waits for the insert, still polling so that the group keeps it
+  as a member however long the insert is held), so reading and inserting overlap and memory
+  stays bounded;
 - a store that cannot be reached (`DependencyUnavailable`) holds the batch: retried with
   backoff up to 5 s until it answers, offsets uncommitted, nothing parked;
 - a batch the store refuses is retried (`attempts` tries), then split in halves until each
@@ -13,8 +15,14 @@ What it guarantees (the same as `Infrastructure.subscribe_batch`, which the othe
   tries of its own.
   The other lines of the batch are stored: a poison line is parked, never its batch.
 A batch goes to `show` (the live tails) as soon as it is read, before its insert.
-Its own consumer group (`<LOGS_GROUP_ID>.lines`): committing per partition needs the
-consumer's own commit calls, which the shared FastStream consumer does not offer.
+
+The Kafka client is librdkafka (`confluent-kafka`), as in Sentry's arroyo, not aiokafka:
+this is the busiest topic of the suite, and aiokafka decodes every record into a Python
+object on the event loop (≈ 2.5 s of the loop per 300,000 lines, py-spy; the loop was the
+ingest's bottleneck, docs/performance.md). librdkafka fetches and decodes in its own threads
+and hands over a batch of messages in one call. Every call to the client runs in one thread
+of this consumer (`_call`), so the client is only ever used from one thread.
+Its own consumer group (`<LOGS_GROUP_ID>.lines`): commits are per partition and explicit.
 """
 
 from __future__ import annotations
@@ -22,16 +30,42 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple, TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from contracts.topics import EXTENSION_LOGS
 from services.base.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class LineRecord(NamedTuple):
+    """A line as read from the topic, with its origin (what parking needs)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
 Store = Callable[[Sequence[bytes]], Awaitable[None]]
-Park = Callable[[ConsumerRecord, str], Awaitable[None]]
+Park = Callable[[LineRecord, str], Awaitable[None]]
 STOP_WAIT_S = 10.0  # how long stopping waits for the insert in flight before abandoning it
+FULL_POLL_S = 1.0  # while full and waiting for an insert: how often the group hears from us
+
+
+def _record(message: Message) -> LineRecord:
+    return LineRecord(
+        message.topic() or "",
+        message.partition() or 0,
+        message.offset() or 0,
+        message.key(),
+        message.value() or b"",
+    )
 
 
 class LineConsumer:
@@ -59,13 +93,14 @@ class LineConsumer:
         self.poll_ms = poll_ms
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.attempts = attempts
-        self._consumer: AIOKafkaConsumer | None = None
+        self._assignment: set[tuple[str, int]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logs-lines-kafka")
 
     def assigned(self) -> bool:
         """Joined the group and holds partitions (readiness)."""
-        return self._consumer is not None and bool(self._consumer.assignment())
+        return bool(self._assignment)
 
     def start(self) -> None:
         """Consume in the background until `stop` (reconnects when Kafka is away)."""
@@ -86,50 +121,86 @@ class LineConsumer:
             await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
 
+    async def _call(self, work: Callable[[], T]) -> T:
+        """`work` with the client, in the consumer's own thread (librdkafka blocks there)."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work)
+
+    def _client(self) -> Consumer:
+        def assign(_: Consumer, partitions: list[TopicPartition]) -> None:
+            self._assignment |= {(p.topic, p.partition) for p in partitions}
+
+        def revoke(_: Consumer, partitions: list[TopicPartition]) -> None:
+            self._assignment -= {(p.topic, p.partition) for p in partitions}
+
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap_servers,
+                "group.id": self.group_id,
+                "client.id": "logs-lines",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "fetch.wait.max.ms": self.fetch_max_wait_ms,
+                "max.partition.fetch.bytes": 4 * 1024 * 1024,
+                "queued.max.messages.kbytes": 32 * 1024,  # prefetched, per partition
+                # The embedded broker answers a join after half the session timeout
+                # (librdkafka's default 45 s: 23 s to join). Heartbeats come from
+                # librdkafka's own thread, so a busy event loop never misses one.
+                "session.timeout.ms": 6_000,
+                "heartbeat.interval.ms": 2_000,
+            },
+            logger=log,
+        )
+        consumer.subscribe([EXTENSION_LOGS.name], on_assign=assign, on_revoke=revoke, on_lost=revoke)
+        return consumer
+
     async def _run(self) -> None:
         delay = 0.2
         while not self._stopping.is_set():
-            consumer = AIOKafkaConsumer(
-                EXTENSION_LOGS.name,
-                bootstrap_servers=self.bootstrap_servers,
-                group_id=self.group_id,
-                client_id="logs-lines",
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                fetch_max_wait_ms=self.fetch_max_wait_ms,
-                max_partition_fetch_bytes=4 * 1024 * 1024,
-            )
+            consumer = await self._call(self._client)
             try:
-                await consumer.start()
-                self._consumer = consumer
-                delay = 0.2
                 await self._consume(consumer)
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # broker gone, group error: rebuild from committed offsets
+            except Exception as error:  # a fatal client error: rebuild from committed offsets
                 log.warning("log lines consumer restarting", exc_info=error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             finally:
-                self._consumer = None
-                await asyncio.shield(consumer.stop())
+                self._assignment.clear()
+                await asyncio.shield(self._call(consumer.close))
 
-    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
-        pending: list[ConsumerRecord] = []
-        offsets: dict[TopicPartition, int] = {}
+    async def _read(self, consumer: Consumer, room: int, timeout_s: float) -> list[Message]:
+        """Up to `room` messages (fewer after `timeout_s`); client errors are logged here,
+        a fatal one raises (the client is rebuilt). librdkafka reconnects by itself."""
+        messages = await self._call(lambda: consumer.consume(room, timeout_s))
+        read = []
+        for message in messages:
+            error = message.error()
+            if error is None:
+                read.append(message)
+            elif error.fatal():
+                raise KafkaException(error)
+            elif error.code() != KafkaError._PARTITION_EOF:
+                log.warning("log lines consumer: %s", error.str())
+        return read
+
+    async def _consume(self, consumer: Consumer) -> None:
+        pending: list[Message] = []
+        offsets: dict[tuple[str, int], int] = {}
         inflight: asyncio.Task[None] | None = None
         try:
             while not self._stopping.is_set():
                 room = self.max_records - len(pending)
                 if room > 0:
-                    fetched = await consumer.getmany(timeout_ms=self.poll_ms, max_records=room)
-                    read: list[ConsumerRecord] = []
-                    for partition, records in fetched.items():
-                        offsets[partition] = records[-1].offset + 1
-                        read.extend(r for r in records if r.value)  # tombstones: nothing
-                    if read:
-                        pending.extend(read)
-                        self.show([r.value for r in read])
+                    read = await self._read(consumer, room, self.poll_ms / 1000)
+                    for message in read:
+                        offsets[message.topic(), message.partition()] = message.offset() + 1
+                    fresh = [m for m in read if m.value()]  # tombstones: nothing
+                    if fresh:
+                        pending.extend(fresh)
+                        self.show([m.value() for m in fresh])
+                elif inflight is not None:
+                    await self._wait_paused(consumer, inflight, pending, offsets)
                 if inflight is not None and (inflight.done() or room <= 0):
                     await inflight
                     inflight = None
@@ -144,25 +215,53 @@ class LineConsumer:
                 except TimeoutError:
                     log.warning("log lines insert abandoned at stop; redelivered after restart")
 
+    async def _wait_paused(
+        self,
+        consumer: Consumer,
+        inflight: asyncio.Task[None],
+        pending: list[Message],
+        offsets: dict[tuple[str, int], int],
+    ) -> None:
+        """Full: pause fetching until the insert in flight is done, polling every second so
+        that a long-held insert (a store outage) does not get the member dropped from the
+        group. A partition assigned meanwhile may still hand over a few messages: kept."""
+
+        def paused(resume: bool) -> None:
+            partitions = [TopicPartition(t, p) for t, p in self._assignment]
+            (consumer.resume if resume else consumer.pause)(partitions)
+
+        await self._call(lambda: paused(False))
+        try:
+            while not inflight.done():
+                await asyncio.wait({inflight}, timeout=FULL_POLL_S)
+                for message in await self._read(consumer, 1_000, 0):
+                    offsets[message.topic(), message.partition()] = message.offset() + 1
+                    if message.value():
+                        pending.append(message)
+                        self.show([message.value()])
+        finally:
+            await self._call(lambda: paused(True))
+
     async def _store_and_commit(
         self,
-        consumer: AIOKafkaConsumer,
-        records: list[ConsumerRecord],
-        offsets: dict[TopicPartition, int],
+        consumer: Consumer,
+        messages: list[Message],
+        offsets: dict[tuple[str, int], int],
     ) -> None:
-        await self._store(records, whole=True)
+        await self._store(messages, whole=True)
+        positions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
         try:
-            await consumer.commit(dict(offsets))
-        except Exception as error:  # partitions moved to another member: it re-reads them
+            await self._call(lambda: consumer.commit(offsets=positions, asynchronous=False))
+        except KafkaException as error:  # partitions moved to another member: it re-reads them
             log.warning("log lines commit failed; the batch will be redelivered", exc_info=error)
 
-    async def _store(self, records: list[ConsumerRecord], *, whole: bool = False) -> None:
+    async def _store(self, records: list[Message], *, whole: bool = False) -> None:
         """Insert `records`; hold through an outage; split a refused batch down to its line."""
         attempt = outage = 0
         while True:
             try:
                 if records:
-                    await self.store([r.value for r in records])
+                    await self.store([r.value() for r in records])
                 if outage:
                     log.warning("store back; log lines batch stored")
                 return
@@ -180,7 +279,7 @@ class LineConsumer:
                     await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
                     continue
                 if len(records) == 1:
-                    await self.park(records[0], repr(error))
+                    await self.park(_record(records[0]), repr(error))
                     return
                 if whole:
                     log.warning(
