@@ -13,8 +13,8 @@ between rounds) and is measured on:
   hold partitions; they may have stored some lines already, which flatters the rate a
   little; "incl. start-up" starts at process launch) and stops when the lines consumer
   group has committed every partition's last offset (a batch is committed only after its
-  insert returned), checked by one query that finds every end marker over HTTP; each arm ingests alone, then both are restarted
-  on their stores for the rest of the round;
+  insert returned), checked by one query that finds every end marker over HTTP; each arm
+  ingests alone, then both are restarted on their stores for the rest of the round;
 - queries: the newest 100 of every console filter, `--queries` runs per filter per arm,
   arms interleaved request by request (A, B, SQLite, A, B, ...), p50/p99 per round; twice:
   the same request asked again (what a console refreshing asks; a service may answer it
@@ -141,7 +141,10 @@ async def wait_queryable(
     try:
         while time.monotonic() < deadline:
             committed = [await reader.committed(tp) for tp in partitions]
-            if all((c or 0) >= END_OFFSETS[tp.topic, tp.partition] for tp, c in zip(partitions, committed)):
+            if all(
+                (c or 0) >= END_OFFSETS[tp.topic, tp.partition]
+                for tp, c in zip(partitions, committed, strict=True)
+            ):
                 stored = time.perf_counter()
                 break
             await asyncio.sleep(0.02)

@@ -150,7 +150,9 @@ class LineConsumer:
             },
             logger=log,
         )
-        consumer.subscribe([EXTENSION_LOGS.name], on_assign=assign, on_revoke=revoke, on_lost=revoke)
+        consumer.subscribe(
+            [EXTENSION_LOGS.name], on_assign=assign, on_revoke=revoke, on_lost=revoke
+        )
         return consumer
 
     async def _run(self) -> None:
