@@ -171,15 +171,16 @@ class LineConsumer:
                 self._assignment.clear()
                 await asyncio.shield(self._call(consumer.close))
 
-    async def _read(self, consumer: Consumer, room: int, timeout_s: float) -> list[Message]:
-        """Up to `room` messages (fewer after `timeout_s`); client errors are logged here,
-        a fatal one raises (the client is rebuilt). librdkafka reconnects by itself."""
+    async def _read(self, consumer: Consumer, room: int, timeout_s: float) -> list[LineRecord]:
+        """Up to `room` lines (fewer after `timeout_s`; a tombstone's value is empty); client
+        errors are logged here, a fatal one raises (the client is rebuilt). librdkafka
+        reconnects by itself."""
         messages = await self._call(lambda: consumer.consume(room, timeout_s))
         read = []
         for message in messages:
             error = message.error()
             if error is None:
-                read.append(message)
+                read.append(_record(message))
             elif error.fatal():
                 raise KafkaException(error)
             elif error.code() != KafkaError._PARTITION_EOF:
@@ -187,7 +188,7 @@ class LineConsumer:
         return read
 
     async def _consume(self, consumer: Consumer) -> None:
-        pending: list[Message] = []
+        pending: list[LineRecord] = []
         offsets: dict[tuple[str, int], int] = {}
         inflight: asyncio.Task[None] | None = None
         try:
@@ -195,12 +196,12 @@ class LineConsumer:
                 room = self.max_records - len(pending)
                 if room > 0:
                     read = await self._read(consumer, room, self.poll_ms / 1000)
-                    for message in read:
-                        offsets[message.topic(), message.partition()] = message.offset() + 1
-                    fresh = [m for m in read if m.value()]  # tombstones: nothing
+                    for line in read:
+                        offsets[line.topic, line.partition] = line.offset + 1
+                    fresh = [line for line in read if line.value]  # tombstones: nothing
                     if fresh:
                         pending.extend(fresh)
-                        self.show([m.value() for m in fresh])
+                        self.show([line.value for line in fresh])
                 elif inflight is not None:
                     await self._wait_paused(consumer, inflight, pending, offsets)
                 if inflight is not None and (inflight.done() or room <= 0):
@@ -221,7 +222,7 @@ class LineConsumer:
         self,
         consumer: Consumer,
         inflight: asyncio.Task[None],
-        pending: list[Message],
+        pending: list[LineRecord],
         offsets: dict[tuple[str, int], int],
     ) -> None:
         """Full: pause fetching until the insert in flight is done, polling every second so
@@ -236,18 +237,18 @@ class LineConsumer:
         try:
             while not inflight.done():
                 await asyncio.wait({inflight}, timeout=FULL_POLL_S)
-                for message in await self._read(consumer, 1_000, 0):
-                    offsets[message.topic(), message.partition()] = message.offset() + 1
-                    if message.value():
-                        pending.append(message)
-                        self.show([message.value()])
+                for line in await self._read(consumer, 1_000, 0):
+                    offsets[line.topic, line.partition] = line.offset + 1
+                    if line.value:
+                        pending.append(line)
+                        self.show([line.value])
         finally:
             await self._call(lambda: paused(True))
 
     async def _store_and_commit(
         self,
         consumer: Consumer,
-        messages: list[Message],
+        messages: list[LineRecord],
         offsets: dict[tuple[str, int], int],
     ) -> None:
         await self._store(messages, whole=True)
@@ -257,13 +258,13 @@ class LineConsumer:
         except KafkaException as error:  # partitions moved to another member: it re-reads them
             log.warning("log lines commit failed; the batch will be redelivered", exc_info=error)
 
-    async def _store(self, records: list[Message], *, whole: bool = False) -> None:
+    async def _store(self, records: list[LineRecord], *, whole: bool = False) -> None:
         """Insert `records`; hold through an outage; split a refused batch down to its line."""
         attempt = outage = 0
         while True:
             try:
                 if records:
-                    await self.store([r.value() for r in records])
+                    await self.store([r.value for r in records])
                 if outage:
                     log.warning("store back; log lines batch stored")
                 return
@@ -281,7 +282,7 @@ class LineConsumer:
                     await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
                     continue
                 if len(records) == 1:
-                    await self.park(_record(records[0]), repr(error))
+                    await self.park(records[0], repr(error))
                     return
                 if whole:
                     log.warning(
