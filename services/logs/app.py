@@ -88,6 +88,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
         retry_cap_s=settings.alert_retry_cap_s,
         retry_horizon_s=settings.alert_retry_horizon_s,
         poll_s=settings.alert_poll_s,
+        concurrency=settings.alert_concurrency,
     )
     admin = AlertAdmin(
         store=alert_store,

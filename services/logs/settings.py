@@ -51,6 +51,8 @@ class LogsSettings(msgspec.Struct, frozen=True, kw_only=True):
     alert_timeout_s: float = 10.0
     alert_secret_overlap_s: float = 24 * 3_600.0
     alert_poll_s: float = 0.5
+    # Attempts in flight at once per replica (a slow destination holds one, never the queue).
+    alert_concurrency: int = 50
     # Development only: allow http:// and private, loopback and link-local alert targets.
     alert_allow_private_targets: bool = False
 

@@ -8,6 +8,7 @@ import httpx
 import pytest_asyncio
 
 from tests.harness import Infra
+from tests.logs.alert_receiver import Receiver, receiving
 from tests.logs.factories import running_logs
 
 
@@ -18,3 +19,10 @@ async def logs_url(infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[str]:
         infra, http, alert_allow_private_targets=True, alert_retry_base_s=0.05, alert_poll_s=0.05
     ) as url:
         yield url
+
+
+@pytest_asyncio.fixture(scope="module")
+async def receiver() -> AsyncIterator[Receiver]:
+    """A local alert destination for the module (paths keep tests apart)."""
+    async with receiving() as state:
+        yield state

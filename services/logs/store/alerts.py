@@ -60,7 +60,10 @@ class RuleRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Delivery(msgspec.Struct, frozen=True, kw_only=True):
-    """One alert on its way to one destination; `attempt` counts the attempts made."""
+    """One alert on its way to one destination; `attempt` counts the attempts made.
+    `first_at`: when it was queued; `first_attempt_at`: when its first attempt was made (the
+    retry horizon counts from there, so time spent queued behind others is not held against
+    the destination)."""
 
     id: str
     workspace_id: str
@@ -69,6 +72,7 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     body: str
     first_at: float
     attempt: int = 0
+    first_attempt_at: float | None = None
 
 
 def _w(workspace_id: str) -> str:

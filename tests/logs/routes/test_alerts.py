@@ -6,19 +6,20 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from litestar import Litestar, Request, Response, post
-from litestar.params import FromPath
 
 from contracts.health import WebhookHealthWindow
 from contracts.streams import StreamStatus
 from contracts.topics import EXTENSION_LOGS, STREAM_STATUS, WEBHOOK_HEALTH
-from services.ingress.signatures import SignatureError, verify
-from tests.harness import eventually, serving
+from tests.harness import eventually
+from tests.logs.alert_receiver import (
+    create_destination,
+    create_rule,
+    verified,
+)
 from tests.logs.factories import (
     log_line,
     new_workspace,
@@ -26,36 +27,6 @@ from tests.logs.factories import (
     publish_all,
     running_logs,
 )
-
-
-@dataclass
-class Receiver:
-    """A real HTTP endpoint: records each request, answers from a per-path plan (then 200)."""
-
-    url: str = ""
-    plans: dict[str, list[int]] = field(default_factory=dict)
-    received: dict[str, list[tuple[dict[str, str], bytes, int]]] = field(default_factory=dict)
-
-    def bodies(self, path: str) -> list[dict[str, Any]]:
-        return [json.loads(body) for _, body, _ in self.received.get(path, [])]
-
-
-@pytest_asyncio.fixture(scope="module")
-async def receiver() -> AsyncIterator[Receiver]:
-    state = Receiver()
-
-    @post("/{path:str}", status_code=200)
-    async def hook(request: Request[Any, Any, Any], path: FromPath[str]) -> Response[str]:
-        plan = state.plans.get(path, [])
-        status = plan.pop(0) if plan else 200
-        state.received.setdefault(path, []).append(
-            (dict(request.headers), await request.body(), status)
-        )
-        return Response("", status_code=status)
-
-    async with serving(Litestar([hook])) as url:
-        state.url = url
-        yield state
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -71,32 +42,6 @@ async def logs_url(infra, http) -> AsyncIterator[str]:
         alert_rules_cache_s=0.0,
     ) as url:
         yield url
-
-
-async def create_destination(
-    http, logs_url: str, admin: dict[str, str], url: str
-) -> tuple[str, str]:
-    response = await http.post(
-        f"{logs_url}/v1/alerts/destinations",
-        headers=admin,
-        json={"url": url, "description": "on-call"},
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["destination"]["id"], response.json()["secret"]
-
-
-async def create_rule(http, logs_url: str, admin: dict[str, str], **body: Any) -> str:
-    response = await http.post(f"{logs_url}/v1/alerts/rules", headers=admin, json=body)
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
-def verified(headers: dict[str, str], body: bytes, secrets: list[str]) -> bool:
-    try:
-        verify("standard_webhooks", body=body, headers=headers, secrets=secrets)
-        return True
-    except SignatureError:
-        return False
 
 
 async def test_an_alert_fires_once_per_window_signed_and_retried_through_500s(

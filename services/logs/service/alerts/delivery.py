@@ -58,6 +58,7 @@ class AlertSender:
         retry_cap_s: float,
         retry_horizon_s: float,
         poll_s: float,
+        concurrency: int = 50,
     ) -> None:
         self.store = store
         self.keyring = keyring
@@ -68,7 +69,9 @@ class AlertSender:
         self.retry_cap_s = retry_cap_s
         self.retry_horizon_s = retry_horizon_s
         self.poll_s = poll_s
+        self.concurrency = concurrency
         self._task: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
 
     def valid_keys(self, destination: DestinationRecord, now: float) -> list[str]:
         """Plaintext keys that sign now (the current one and any still overlapping)."""
@@ -117,7 +120,8 @@ class AlertSender:
         now = time.time()
         delay = min(self.retry_base_s * 2 ** (attempt_no - 1), self.retry_cap_s)
         delay *= random.uniform(0.5, 1.0)
-        gives_up = not result.ok and now + delay - delivery.first_at > self.retry_horizon_s
+        first_attempt_at = delivery.first_attempt_at or result.at
+        gives_up = not result.ok and now + delay - first_attempt_at > self.retry_horizon_s
         next_at = None if result.ok or gives_up else now + delay
         recorded = Attempt(
             delivery_id=delivery.id,
@@ -131,7 +135,7 @@ class AlertSender:
         )
         await self.store.add_attempt(delivery.workspace_id, delivery.destination_id, recorded)
         if next_at is not None:
-            retry = replace(delivery, attempt=attempt_no)
+            retry = replace(delivery, attempt=attempt_no, first_attempt_at=first_attempt_at)
             await self.store.schedule(retry, next_at)
             return
         await self.store.finish(delivery.id)
@@ -157,12 +161,6 @@ class AlertSender:
             ]
         )
 
-    async def run_once(self) -> int:
-        """Attempt every due delivery (concurrently); how many were attempted."""
-        due = await self.store.claim_due(time.time(), 50, LEASE_S)
-        await asyncio.gather(*(self._safe(d) for d in due))
-        return len(due)
-
     async def _safe(self, delivery: Delivery) -> None:
         try:
             await self.deliver(delivery)
@@ -170,9 +168,20 @@ class AlertSender:
             log.exception("alert delivery failed", extra={"delivery_id": delivery.id})
 
     async def _loop(self) -> None:
+        """Claim due deliveries while fewer than `concurrency` are in flight, each attempted
+        on its own: a destination that takes its whole timeout holds one slot, not the queue."""
+        inflight: set[asyncio.Task[None]] = self._inflight
         while True:
             try:
-                if not await self.run_once():
+                room = self.concurrency - len(inflight)
+                due = await self.store.claim_due(time.time(), room, LEASE_S) if room else []
+                for delivery in due:
+                    task = asyncio.create_task(self._safe(delivery))
+                    inflight.add(task)
+                    task.add_done_callback(inflight.discard)
+                if not room:  # full: until a slot frees
+                    await asyncio.wait(set(inflight), return_when=asyncio.FIRST_COMPLETED)
+                elif len(due) < room:  # nothing more due now
                     await asyncio.sleep(self.poll_s)
             except asyncio.CancelledError:
                 raise
@@ -186,9 +195,10 @@ class AlertSender:
 
     async def stop(self) -> None:
         """Stop polling (in-flight attempts are abandoned; their lease retries them)."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        tasks = [t for t in (self._task, *self._inflight) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def sealed_key(
