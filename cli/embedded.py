@@ -186,6 +186,11 @@ def _spawn(argv: list[str], log_file: Path) -> subprocess.Popen[bytes]:
         )
 
 
+# The embedded broker holds a consumer group join for half the members' session timeout:
+# services on it use 6 s (a join in 3 s, not aiokafka's 5 s), the lowest real Kafka accepts.
+EMBEDDED_SESSION_TIMEOUT_MS = 6_000
+
+
 def start_broker(
     port: int, log_file: Path, setting: str = "BACKFILL_BROKER_PORT"
 ) -> EmbeddedProcess:

@@ -26,6 +26,7 @@ import msgspec
 
 from cli import broker_store
 from cli.embedded import (
+    EMBEDDED_SESSION_TIMEOUT_MS,
     EmbeddedError,
     EmbeddedProcess,
     die_with_parent,
@@ -87,6 +88,7 @@ class Suite:
             broker = start_broker(settings.broker_port, logs / "broker.log")
             self.infra.append(broker)
             self.env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{broker.port}"
+            self.env.setdefault("KAFKA_SESSION_TIMEOUT_MS", str(EMBEDDED_SESSION_TIMEOUT_MS))
         if "REDIS_URL" not in self.env and settings.valkey_cluster > 0:
             ports = [settings.valkey_port + i for i in range(settings.valkey_cluster)]
             cluster = start_valkey_cluster(ports, self.home / "valkey-cluster", logs)

@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from litestar import Litestar
 
 from cli.embedded import (
+    EMBEDDED_SESSION_TIMEOUT_MS,
     EmbeddedCluster,
     EmbeddedProcess,
     PortTaken,
@@ -71,6 +72,7 @@ class Infra:
             "secrets_keyring": self.keyring,
             "internal_token": "test-internal-token",
             "kafka_enable_idempotence": os.environ.get("KAFKA_ENABLE_IDEMPOTENCE", "") == "true",
+            "kafka_session_timeout_ms": EMBEDDED_SESSION_TIMEOUT_MS,
         }
         values.update(overrides)
         return InfraSettings(**values)
@@ -83,6 +85,7 @@ class Infra:
             "REDIS_URL": self.redis_url,
             "SECRETS_KEYRING": self.keyring,
             "INTERNAL_TOKEN": "test-internal-token",
+            "KAFKA_SESSION_TIMEOUT_MS": str(EMBEDDED_SESSION_TIMEOUT_MS),
             "REGISTRY_OAUTH_ALLOW_LOCAL_PROVIDERS": "true",  # test OAuth providers: 127.0.0.1
             "SYNC_OAUTH_ALLOW_LOCAL_PROVIDERS": "true",  # test OAuth providers: 127.0.0.1
         }

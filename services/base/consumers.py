@@ -49,8 +49,10 @@ class Consumers:
         broker: KafkaBroker,
         producer: Callable[[], AIOKafkaProducer],
         declare_publisher: Callable[[Topic[Any]], None],
+        group_timeouts: Mapping[str, int],
     ) -> None:
         self.broker = broker
+        self.group_timeouts = dict(group_timeouts)
         self._producer = producer
         self._declare_publisher = declare_publisher
         self.subscribers: list[LogicSubscriber[Any]] = []
@@ -85,6 +87,8 @@ class Consumers:
             group_id=group_id,
             ack_policy=AckPolicy.ACK,
             auto_offset_reset=auto_offset_reset,
+            session_timeout_ms=self.group_timeouts["session_timeout_ms"],
+            heartbeat_interval_ms=self.group_timeouts["heartbeat_interval_ms"],
             title=f"{topic.name} ({group_id})",
             description=topic.description,
         )
@@ -145,6 +149,8 @@ class Consumers:
             batch_timeout_ms=batch_timeout_ms,
             ack_policy=AckPolicy.ACK,
             auto_offset_reset=auto_offset_reset,
+            session_timeout_ms=self.group_timeouts["session_timeout_ms"],
+            heartbeat_interval_ms=self.group_timeouts["heartbeat_interval_ms"],
             title=f"{', '.join(by_name)} ({group_id})",
             description=consume.__doc__,
         )

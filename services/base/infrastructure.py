@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 
 from contracts.topics import Topic
 from services.base.consumers import Consumers
-from services.base.kafka import create_broker, create_producer
+from services.base.kafka import create_broker, create_producer, group_timeouts
 from services.base.keys import create_redis
 from services.base.readiness import Readiness
 from services.base.settings import InfraSettings
@@ -60,7 +60,9 @@ class Infrastructure:
     _connector: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
-        self.consumers = Consumers(self.broker, lambda: self.producer, self.publisher)
+        self.consumers = Consumers(
+            self.broker, lambda: self.producer, self.publisher, group_timeouts(self.settings)
+        )
 
     @classmethod
     def create(cls, settings: InfraSettings, service: str) -> Infrastructure:

@@ -60,6 +60,12 @@ def create_producer(
     )
 
 
+def group_timeouts(infra: InfraSettings) -> dict[str, int]:
+    """aiokafka's consumer group timeouts from the settings (a heartbeat every third)."""
+    session = infra.kafka_session_timeout_ms
+    return {"session_timeout_ms": session, "heartbeat_interval_ms": max(session // 3, 100)}
+
+
 def create_broker(infra: InfraSettings, client_id: str) -> KafkaBroker:
     """A FastStream broker for subscribers (and AsyncAPI); never used on a hot publish path."""
     return KafkaBroker(

@@ -28,6 +28,12 @@ class InfraSettings(msgspec.Struct, frozen=True, kw_only=True):
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     # Off for the embedded Tansu broker (it lacks InitProducerId); on for real Kafka.
     kafka_enable_idempotence: bool = False
+    # How long the broker waits for a consumer group member's heartbeat before it hands the
+    # member's partitions to others. The embedded broker also holds every join for half of it,
+    # so a service starts faster with a short one (`backfill up` and the tests: 6 s, the
+    # lowest real Kafka accepts by default). aiokafka heartbeats from the event loop: a loop
+    # stalled longer than this loses the member its partitions (a rebalance, not data loss).
+    kafka_session_timeout_ms: int = 10_000
     redis_url: str = "redis://127.0.0.1:16379/0"
     secrets_keyring: str = ""
     # Shared bearer token for service-to-service calls that carry plaintext (test-connection).

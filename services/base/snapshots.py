@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import msgspec
@@ -129,8 +129,10 @@ class Follower:
         group_id: str | None = None,
         owner: PartitionOwner | None = None,
         producer: Callable[[], AIOKafkaProducer] | None = None,
+        group_timeouts: Mapping[str, int] | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.group_timeouts = dict(group_timeouts or {})  # in a group: `kafka.group_timeouts`
         self.view = view
         self.service = service
         self.group_id = group_id
@@ -174,6 +176,7 @@ class Follower:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=SNAPSHOT_FETCH_WAIT_MS,  # the cutover latency (see there)
+            **self.group_timeouts,
         )
         self._consumer = consumer
         await consumer.start()

@@ -118,6 +118,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
         max_records=settings.lines_max_records,
         poll_ms=settings.lines_poll_ms,
         fetch_max_wait_ms=settings.lines_fetch_max_wait_ms,
+        session_timeout_ms=infra_settings.kafka_session_timeout_ms,
     )
     infra.consumers.consumes.append(EXTENSION_LOGS.name)
     infra.readiness.checks["lines_consumer"] = line_consumer.assigned

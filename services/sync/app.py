@@ -26,7 +26,7 @@ from services.base.hook_index import HookIndex
 from services.base.hosts import HostCheck
 from services.base.http import build_http_app, run_service
 from services.base.infrastructure import Infrastructure
-from services.base.kafka import publish
+from services.base.kafka import group_timeouts, publish
 from services.base.runtime import build_runtime
 from services.base.settings import InfraSettings, load_keyring
 from services.base.snapshots import Follower, SnapshotView
@@ -136,6 +136,7 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
         scheduler,
         view,
         lambda: infra.producer,
+        group_timeouts(infra_settings),
     )
     infra.consumers.reader(INSTALLATION_SNAPSHOTS)
     infra.publisher(DEAD_LETTERS)

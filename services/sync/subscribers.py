@@ -9,7 +9,7 @@ the view. An undecodable snapshot is parked on the dead-letter topic.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from aiokafka import AIOKafkaProducer
 
@@ -23,6 +23,7 @@ def follow_snapshots(
     scheduler: Scheduler,
     view: SnapshotView,
     producer: Callable[[], AIOKafkaProducer],
+    group_timeouts: Mapping[str, int],
 ) -> Follower:
     """The group follower feeding `scheduler` (started by the caller)."""
     view.listeners.append(scheduler.snapshot_changed)
@@ -33,4 +34,5 @@ def follow_snapshots(
         group_id=group_id,
         owner=scheduler,
         producer=producer,
+        group_timeouts=group_timeouts,
     )

@@ -82,6 +82,7 @@ class LineConsumer:
         max_records: int,
         poll_ms: int,
         fetch_max_wait_ms: int,
+        session_timeout_ms: int = 6_000,
         attempts: int = 3,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
@@ -92,6 +93,7 @@ class LineConsumer:
         self.max_records = max_records
         self.poll_ms = poll_ms
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.session_timeout_ms = session_timeout_ms
         self.attempts = attempts
         self._assignment: set[tuple[str, int]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -143,10 +145,10 @@ class LineConsumer:
                 "max.partition.fetch.bytes": 4 * 1024 * 1024,
                 "queued.max.messages.kbytes": 32 * 1024,  # prefetched, per partition
                 # The embedded broker answers a join after half the session timeout
-                # (librdkafka's default 45 s: 23 s to join). Heartbeats come from
-                # librdkafka's own thread, so a busy event loop never misses one.
-                "session.timeout.ms": 6_000,
-                "heartbeat.interval.ms": 2_000,
+                # (librdkafka's default 45 s: 23 s to join): the services' setting. Heartbeats
+                # come from librdkafka's own thread, so a busy event loop never misses one.
+                "session.timeout.ms": self.session_timeout_ms,
+                "heartbeat.interval.ms": max(self.session_timeout_ms // 3, 100),
             },
             logger=log,
         )
