@@ -36,7 +36,7 @@ from services.logs.service.retention import RetentionSweeper
 from services.logs.service.tail import TailHub
 from services.logs.settings import PREFIX, LogsSettings
 from services.logs.store.activity import ActivityStore
-from services.logs.store.alerts import AlertStore
+from services.logs.store.alerts import AlertStore, queue_key
 from services.logs.store.audit import AuditStore
 from services.logs.store.clickhouse import ClickHouse
 from services.logs.store.health import HealthStore
@@ -71,7 +71,7 @@ def create_app(settings: LogsSettings, infra_settings: InfraSettings) -> Litesta
         tail_heartbeat_s=settings.tail_heartbeat_s,
         feed_tail=not settings.tail_own_group,
     )
-    alert_store = AlertStore(infra.redis)
+    alert_store = AlertStore(infra.redis, queue_key(settings.group_id))
     rules = AlertRules(alert_store, settings.alert_rules_cache_s)
     logs.line_observers.append(rules.on_lines)
     logs.observes_lines = rules.has_line_rules

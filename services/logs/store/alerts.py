@@ -16,7 +16,17 @@ from redis.asyncio import Redis
 from contracts.secrets import SealedSecret
 from services.logs.schemas import Attempt, RuleType
 
-QUEUE = "alerts:queue"
+QUEUE = "alerts:queue"  # the default deployment's (group `logs`) queue of deliveries
+
+
+def queue_key(group_id: str) -> str:
+    """The deliveries' queue of one logs deployment: its replicas (one consumer group) share
+    it; another deployment on the same Valkey (its own group) never claims its deliveries,
+    which it would attempt with its own target rules and retry timings. The default
+    deployment keeps the key it always had."""
+    return QUEUE if group_id == "logs" else f"{QUEUE}:{group_id}"
+
+
 ATTEMPTS_KEPT = 1_000
 _CLAIM = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
@@ -82,8 +92,9 @@ def _w(workspace_id: str) -> str:
 class AlertStore:
     """Redis access for alerts; every method scoped to one workspace except the queue."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, queue: str = QUEUE) -> None:
         self.redis = redis
+        self.queue = queue
 
     async def put_destination(self, record: DestinationRecord) -> None:
         """Create or replace."""
@@ -129,23 +140,23 @@ class AlertStore:
     async def schedule(self, delivery: Delivery, due: float) -> None:
         """Store a delivery and (re)queue it at `due`."""
         await self.redis.set(f"alerts:delivery:{delivery.id}", msgspec.json.encode(delivery))
-        await self.redis.zadd(QUEUE, {delivery.id: due})
+        await self.redis.zadd(self.queue, {delivery.id: due})
 
     async def claim_due(self, now: float, limit: int, lease_s: float) -> list[Delivery]:
         """Deliveries due by `now`, leased for `lease_s` (retried after if we crash)."""
-        ids = await cast(Any, self.redis.eval(_CLAIM, 1, QUEUE, now, limit, now + lease_s))
+        ids = await cast(Any, self.redis.eval(_CLAIM, 1, self.queue, now, limit, now + lease_s))
         found = []
         for delivery_id in ids:
             raw = await self.redis.get(f"alerts:delivery:{delivery_id.decode()}")
             if raw is None:
-                await self.redis.zrem(QUEUE, delivery_id)
+                await self.redis.zrem(self.queue, delivery_id)
             else:
                 found.append(msgspec.json.decode(raw, type=Delivery))
         return found
 
     async def finish(self, delivery_id: str) -> None:
         """Delivered or given up: leave the queue."""
-        await self.redis.zrem(QUEUE, delivery_id)
+        await self.redis.zrem(self.queue, delivery_id)
         await self.redis.delete(f"alerts:delivery:{delivery_id}")
 
     async def add_attempt(self, workspace_id: str, destination_id: str, attempt: Attempt) -> None:
