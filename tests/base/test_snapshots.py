@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaProducer
 
 from contracts.installations import InstallationSnapshot
 from contracts.topics import INSTALLATION_SNAPSHOTS
+from services.base.kafka import group_timeouts
 from services.base.snapshots import ALL, Follower, SnapshotView
 from tests.harness import eventually
 
@@ -87,7 +88,14 @@ async def test_a_group_shares_the_partitions_and_a_leaving_member_hands_its_inst
     views = [SnapshotView(), SnapshotView()]
     owners = [Owner(), Owner()]
     followers = [
-        Follower(infra.bootstrap_servers, v, service="test", group_id=group, owner=o)
+        Follower(
+            infra.bootstrap_servers,
+            v,
+            service="test",
+            group_id=group,
+            owner=o,
+            group_timeouts=group_timeouts(infra.settings()),
+        )
         for v, o in zip(views, owners, strict=True)
     ]
     for follower in followers:
