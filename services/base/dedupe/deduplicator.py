@@ -1,9 +1,9 @@
 """Exactly one canonical record per idempotency key, without ever losing one to a failed publish.
 
 A key moves through two states in Redis: *pending* (`SET NX`, value
-`p:<claimed_at_ms>:<stale_at_ms>:<token>`: the claiming caller and how long it may take) while
-its record is being published, then *done* (`d`, TTL ≥ the
-providers' retry horizon) once Kafka acknowledged it. A publish that fails releases its
+`p:<claimed_at_ms>:<stale_at_ms>:<process>.<token>`: the claiming caller and how long it may
+take) while its record is being published, then *done* (`d`, TTL ≥ the providers' retry
+horizon) once Kafka acknowledged it. A publish that fails releases its
 pending claims (compare-and-delete). A claim past its claimant's `pending_s` belongs to a
 caller that died or gave up mid-publish: the next claimant trusts it neither way but looks for
 the record on the canonical topic (`verify`, from the claim's time) and publishes only if it
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,12 +71,17 @@ class Deduplicator:
         # A claim outlives its pending time (until resolved, or the done horizon): a claimant
         # that died leaves evidence the next one checks instead of a key that just vanished.
         self.claim_ttl_ms = max(self.ttl_s * 1000, self.pending_ms * 2)
+        # Claims name their process: a caller's token (a change id, a held delivery's id) is
+        # the same in the process that replays the work after a crash, which must not take
+        # the dead process' claim as its own retry (the record may have been acknowledged).
+        self.instance = uuid.uuid4().hex[:12]
 
     async def claim(self, keys: list[str], token: str) -> Claims:
         """Claim every key not yet done; wait out keys another caller is publishing right now.
 
         Raises DependencyUnavailable (`redis`, `kafka` or `dedupe_pending`, claims released).
         """
+        token = f"{self.instance}.{token}"
         # The deadline covers the whole claim (waiting included) and the publish after it: a
         # key taken at the end of the wait is as young as one taken at once.
         now_ms = int(time.time() * 1000)

@@ -162,3 +162,22 @@ class TestClaimantGone:
 
         assert (again.mine, again.duplicates) == ([], [key])
         assert len(asked) == 1
+
+    async def test_another_process_with_the_same_token_does_not_take_a_young_claim(
+        self, redis: Redis
+    ) -> None:
+        """After a SIGKILL, the next sync process runs the same change's after-hook with the
+        same token while the dead one's claim is young: it must wait (the record may have been
+        acknowledged), not take the claim as its own retry and publish the record again."""
+        asked: list[tuple[str, str, int]] = []
+        store = DedupeStore(redis)
+        key = store.dedupe_key(new_id("ins"), "chg_1/guard/note")
+        dead = Deduplicator(store, ttl_s=3_600, pending_s=30, wait_s=0.05, verify=never_written)
+        await dead.claim([key], "chg_1:guard")  # published, acked, then SIGKILL: no confirm
+
+        restarted = self.after_a_crash(store, written=True, asked=asked)
+        with pytest.raises(DependencyUnavailable) as held:
+            await restarted.claim([key], "chg_1:guard")
+
+        assert held.value.dependency == "dedupe_pending"  # the batch is held, retried later
+        assert asked == [] and (await redis.get(key) or b"").startswith(b"p:")
