@@ -20,7 +20,8 @@ HORIZON_S = 2.0
 
 @pytest_asyncio.fixture(scope="module")
 async def logs_url(infra, http) -> AsyncIterator[str]:
-    """Two attempts in flight at once; attempts wait up to a minute for an answer."""
+    """Two attempts in flight at once; attempts wait up to a minute for an answer; a rule
+    applies to the next line (no rules cache)."""
     async with running_logs(
         infra,
         http,
@@ -30,6 +31,7 @@ async def logs_url(infra, http) -> AsyncIterator[str]:
         alert_poll_s=0.05,
         alert_timeout_s=60.0,
         alert_concurrency=2,
+        alert_rules_cache_s=0.0,
     ) as url:
         yield url
 
@@ -56,9 +58,16 @@ async def held_destination(infra, http, logs_url: str, receiver: Receiver) -> tu
     attempt open on it: (its path, the workspace)."""
     path = f"slow-{uuid.uuid4().hex[:6]}"
     receiver.holds[path] = asyncio.Event()
-    workspace_id, _ = await denial_alert_to(infra, http, logs_url, receiver, path)
+    workspace_id, admin = await denial_alert_to(infra, http, logs_url, receiver, path)
     await deny(infra, workspace_id)
-    await eventually(lambda: receiver.opened.get(path, 0), lambda n: n == 1)
+    try:
+        await eventually(lambda: receiver.opened.get(path, 0), lambda n: n == 1)
+    except AssertionError as error:  # say where the alert went (seen once in a full run)
+        stored = await http.get(f"{logs_url}/v1/extensions/helpdesk/logs", headers=admin)
+        destinations = await http.get(f"{logs_url}/v1/alerts/destinations", headers=admin)
+        raise AssertionError(
+            f"{error}; lines: {stored.text[:600]}; destinations: {destinations.text[:600]}"
+        ) from None
     return path, workspace_id
 
 
