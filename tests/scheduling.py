@@ -3,8 +3,8 @@
 xdist's `loadfile` sends whole files to workers, largest file first. Two things it cannot
 know cost wall time here:
 
-- Some files share an expensive fixture wider than a file: the console's package-scoped
-  stack (every service plus Chromium) and the robustness sweeps' session-scoped live suite
+- Some files share an expensive fixture wider than a file: the console's and the CLI's
+  package-scoped stacks (every service; Chromium) and the robustness sweeps' live suite
   (every service as a process). Spread over several workers, or interleaved with other
   files on one, each of those starts it again. `SHARED` keeps each such set together, as
   one unit of work, so it starts once.
@@ -21,6 +21,14 @@ from typing import Any
 
 from xdist.scheduler import LoadScopeScheduling
 
+# The files that use the CLI tests' package-scoped `suite` (tests/cli/conftest.py).
+CLI_SUITE = (
+    "test_dev.py",
+    "test_operate.py",
+    "test_routes.py",
+    "test_trigger_hook.py",
+    "test_versions.py",
+)
 # Sets of files that share a fixture started once per worker or per package.
 SHARED = {
     "tests/console/": "tests/console/",
@@ -28,9 +36,11 @@ SHARED = {
     "tests/robustness/test_webhook_fuzz.py": "tests/robustness (live suite)",
     "tests/robustness/test_limits.py": "tests/robustness (live suite)",
     "tests/robustness/test_isolation.py": "tests/robustness (live suite)",
+    **{f"tests/cli/{name}": "tests/cli (suite)" for name in CLI_SUITE},
 }
 # Units (path prefixes) known to take a minute or more: handed out first.
 LONG = (
+    "tests/cli (suite)",
     "tests/console/",
     "tests/robustness",
     "tests/replicas/",

@@ -62,6 +62,8 @@ def test_files_sharing_a_wider_fixture_are_one_unit_and_others_one_per_file() ->
         == "tests/robustness/test_crash_matrix.py"
     )
     assert unit_of("tests/base/test_keys.py::test_a") == "tests/base/test_keys.py"
+    assert unit_of("tests/cli/test_dev.py::t") == unit_of("tests/cli/test_operate.py::t")
+    assert unit_of("tests/cli/test_up.py::t") == "tests/cli/test_up.py"  # its own suite
 
 
 @pytest.mark.parametrize("workers", [2, 4])

@@ -75,9 +75,13 @@ class Suite:
         return response.json() if response.content else None
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture(scope="package")
 async def suite(infra: Infra, http: httpx.AsyncClient) -> AsyncIterator[Suite]:
-    """Ingress, registry (first-party connectors, webhook URLs on that ingress) and logs."""
+    """Ingress, registry (first-party connectors, webhook URLs on that ingress) and logs.
+
+    Package-scoped (its files run together, `tests/scheduling.py`): a logs service left
+    running for the session read every later test's lines on this worker's broker and fired
+    their workspaces' alerts from its own queue, with its own target rules."""
     async with contextlib.AsyncExitStack() as stack:
         ingress = await stack.enter_async_context(
             serving(create_ingress(ingress_settings(), infra.settings()))

@@ -122,6 +122,8 @@ class LineConsumer:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
+        self._thread.shutdown(wait=False)  # its thread ends; a later start makes another
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logs-lines-kafka")
 
     async def _call(self, work: Callable[[], T]) -> T:
         """`work` with the client, in the consumer's own thread (librdkafka blocks there)."""
