@@ -58,6 +58,8 @@ class LogsSettings(msgspec.Struct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         """Fail fast on a malformed retention override (instead of at the first insert)."""
+        if self.alert_concurrency < 1:
+            raise ValueError(f"LOGS_ALERT_CONCURRENCY: at least 1, got {self.alert_concurrency}")
         for entry in filter(None, (e.strip() for e in self.retention_overrides.split(","))):
             workspace, sep, limits = entry.partition("=")
             day_part, _, line_part = limits.partition("/")

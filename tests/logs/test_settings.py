@@ -29,3 +29,10 @@ def test_a_malformed_override_stops_the_service_naming_the_variable(value):
     with pytest.raises(SettingsError) as error:
         load(LogsSettings, PREFIX, {"LOGS_RETENTION_OVERRIDES": value})
     assert "LOGS_RETENTION_OVERRIDES" in error.value.message
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_alert_concurrency_below_one_stops_the_service_naming_the_variable(value):
+    with pytest.raises(SettingsError) as error:
+        load(LogsSettings, PREFIX, {"LOGS_ALERT_CONCURRENCY": value})
+    assert "LOGS_ALERT_CONCURRENCY" in error.value.message

@@ -162,7 +162,13 @@ class LineConsumer:
     async def _run(self) -> None:
         delay = 0.2
         while not self._stopping.is_set():
-            consumer = await self._call(self._client)
+            try:
+                consumer = await self._call(self._client)
+            except Exception as error:  # a client that cannot be built now: try again
+                log.warning("log lines consumer not created; retrying", exc_info=error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
             try:
                 await self._consume(consumer)
             except asyncio.CancelledError:
@@ -239,7 +245,7 @@ class LineConsumer:
 
         await self._call(lambda: paused(False))
         try:
-            while not inflight.done():
+            while not inflight.done() and not self._stopping.is_set():
                 await asyncio.wait({inflight}, timeout=FULL_POLL_S)
                 for line in await self._read(consumer, 1_000, 0):
                     offsets[line.topic, line.partition] = line.offset + 1

@@ -120,7 +120,9 @@ class AlertSender:
         now = time.time()
         delay = min(self.retry_base_s * 2 ** (attempt_no - 1), self.retry_cap_s)
         delay *= random.uniform(0.5, 1.0)
-        first_attempt_at = delivery.first_attempt_at or result.at
+        first_attempt_at = delivery.first_attempt_at or (
+            delivery.first_at if delivery.attempt else result.at  # queued before this field
+        )
         gives_up = not result.ok and now + delay - first_attempt_at > self.retry_horizon_s
         next_at = None if result.ok or gives_up else now + delay
         recorded = Attempt(
@@ -163,7 +165,10 @@ class AlertSender:
 
     async def _safe(self, delivery: Delivery) -> None:
         try:
-            await self.deliver(delivery)
+            # Bounded as a whole (httpx bounds each step; the target check resolves names):
+            # an attempt never outlives its lease, so no delivery is attempted twice at once.
+            async with asyncio.timeout(LEASE_S / 2):
+                await self.deliver(delivery)
         except Exception:  # one broken delivery must not stop the loop; its lease retries it
             log.exception("alert delivery failed", extra={"delivery_id": delivery.id})
 
