@@ -170,12 +170,15 @@ def where_clause(
 
 def next_window(top: float, low: float, found: int, wanted: int) -> float | None:
     """Where the next newest-first window starts (None: the rest of the range), given that
-    `[low, top]` held `found` of the `wanted` lines: twice the span those lines suggest, at
-    least double the span read so far (a few steps in all); nothing found yet: the rest."""
+    `[low, top]` held `found` of the `wanted` lines: three times the span those lines
+    suggest, at least double the span read so far (a few steps in all); nothing found yet:
+    the rest. Three, not two: a density from a handful of lines is often low by half, and
+    a third window costs a whole query (≈ 10 ms) where a wider second one costs little
+    (docs/performance.md, logs round 6)."""
     if found == 0:
         return None
     span = top - low
-    needed = span * (wanted - found) / found * 2
+    needed = span * (wanted - found) / found * 3
     return low - max(needed, span)
 
 

@@ -54,6 +54,8 @@ class LineRecord(NamedTuple):
 
 Store = Callable[[Sequence[bytes]], Awaitable[None]]
 Park = Callable[[LineRecord, str], Awaitable[None]]
+# Each partition's offset of the last message read (the client's types: Optional).
+Offsets = dict[int | None, int | None]
 STOP_WAIT_S = 10.0  # how long stopping waits for the insert in flight before abandoning it
 FULL_POLL_S = 1.0  # while full and waiting for an insert: how often the group hears from us
 
@@ -145,7 +147,11 @@ class LineConsumer:
                 "auto.offset.reset": "earliest",
                 "fetch.wait.max.ms": self.fetch_max_wait_ms,
                 "max.partition.fetch.bytes": 4 * 1024 * 1024,
-                "queued.max.messages.kbytes": 32 * 1024,  # prefetched, per partition
+                "queued.max.messages.kbytes": 32 * 1024,  # prefetched, all partitions
+                # With that queue full (an insert running), librdkafka fetches again only
+                # after this; its default, 1 s, left nothing to read for up to a second
+                # after each full batch.
+                "fetch.queue.backoff.ms": 10,
                 # The embedded broker answers a join after half the session timeout
                 # (librdkafka's default 45 s: 23 s to join): the services' setting. Heartbeats
                 # come from librdkafka's own thread, so a busy event loop never misses one.
@@ -181,39 +187,47 @@ class LineConsumer:
                 self._assignment.clear()
                 await asyncio.shield(self._call(consumer.close))
 
-    async def _read(self, consumer: Consumer, room: int, timeout_s: float) -> list[LineRecord]:
-        """Up to `room` lines (fewer after `timeout_s`; a tombstone's value is empty); client
-        errors are logged here, a fatal one raises (the client is rebuilt). librdkafka
-        reconnects by itself."""
+    async def _read(self, consumer: Consumer, room: int, timeout_s: float) -> list[Message]:
+        """Up to `room` messages (fewer after `timeout_s`; a tombstone's value is empty);
+        client errors are logged here, a fatal one raises (the client is rebuilt).
+        librdkafka reconnects by itself. The messages are kept as the client made them: a
+        `LineRecord` per line cost ten times the rest of the read (1.8 against 0.18 µs a
+        line, docs/performance.md); only a parked line becomes one."""
         messages = await self._call(lambda: consumer.consume(room, timeout_s))
         read = []
         for message in messages:
             error = message.error()
             if error is None:
-                read.append(_record(message))
+                read.append(message)
             elif error.fatal():
                 raise KafkaException(error)
             elif error.code() != KafkaError._PARTITION_EOF:
                 log.warning("log lines consumer: %s", error.str())
         return read
 
+    def _take(self, read: list[Message], pending: list[Message], offsets: Offsets) -> None:
+        """Add what was read to the batch: its lines (tombstones: nothing) to `pending` and
+        the live tails, each partition's last offset read to `offsets`."""
+        for message in read:
+            offsets[message.partition()] = message.offset()
+        fresh = [message for message in read if message.value()]
+        if fresh:
+            pending.extend(fresh)
+            self.show([message.value() or b"" for message in fresh])
+
     async def _consume(self, consumer: Consumer) -> None:
-        pending: list[LineRecord] = []
-        offsets: dict[tuple[str, int], int] = {}
+        pending: list[Message] = []
+        offsets: Offsets = {}
         inflight: asyncio.Task[None] | None = None
         try:
             while not self._stopping.is_set():
                 room = self.max_records - len(pending)
                 if room > 0:
-                    read = await self._read(consumer, room, self.poll_ms / 1000)
-                    for line in read:
-                        offsets[line.topic, line.partition] = line.offset + 1
-                    fresh = [line for line in read if line.value]  # tombstones: nothing
-                    if fresh:
-                        pending.extend(fresh)
-                        self.show([line.value for line in fresh])
+                    self._take(
+                        await self._read(consumer, room, self.poll_ms / 1000), pending, offsets
+                    )
                 elif inflight is not None:
-                    await self._wait_paused(consumer, inflight, pending, offsets)
+                    await self._wait_full(consumer, inflight, pending, offsets)
                 if inflight is not None and (inflight.done() or room <= 0):
                     await inflight
                     inflight = None
@@ -228,53 +242,61 @@ class LineConsumer:
                 except TimeoutError:
                     log.warning("log lines insert abandoned at stop; redelivered after restart")
 
-    async def _wait_paused(
+    async def _wait_full(
         self,
         consumer: Consumer,
         inflight: asyncio.Task[None],
-        pending: list[LineRecord],
-        offsets: dict[tuple[str, int], int],
+        pending: list[Message],
+        offsets: Offsets,
     ) -> None:
-        """Full: pause fetching until the insert in flight is done, polling every second so
-        that a long-held insert (a store outage) does not get the member dropped from the
-        group. A partition assigned meanwhile may still hand over a few messages: kept."""
+        """Full: wait for the insert in flight without reading. librdkafka keeps prefetching
+        meanwhile, into its own bounded queue (`queued.max.messages.kbytes`), so the next
+        batch is read at once. An insert held past FULL_POLL_S (a store outage) pauses the
+        partitions and polls every second, so that the member is not dropped from the group.
+        Pausing at every full batch cost ≈ 1 s each: librdkafka drops its prefetched
+        messages at a pause and fetches again only a second after the resume (half the
+        ingest time, docs/performance.md). A partition assigned meanwhile may still hand
+        over a few messages: kept."""
 
         def paused(resume: bool) -> None:
             partitions = [TopicPartition(t, p) for t, p in self._assignment]
             (consumer.resume if resume else consumer.pause)(partitions)
 
+        await asyncio.wait({inflight}, timeout=FULL_POLL_S)
+        if inflight.done() or self._stopping.is_set():
+            return
         await self._call(lambda: paused(False))
         try:
             while not inflight.done() and not self._stopping.is_set():
                 await asyncio.wait({inflight}, timeout=FULL_POLL_S)
-                for line in await self._read(consumer, 1_000, 0):
-                    offsets[line.topic, line.partition] = line.offset + 1
-                    if line.value:
-                        pending.append(line)
-                        self.show([line.value])
+                self._take(await self._read(consumer, 1_000, 0), pending, offsets)
         finally:
             await self._call(lambda: paused(True))
 
     async def _store_and_commit(
         self,
         consumer: Consumer,
-        messages: list[LineRecord],
-        offsets: dict[tuple[str, int], int],
+        messages: list[Message],
+        offsets: Offsets,
     ) -> None:
         await self._store(messages, whole=True)
-        positions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        positions = [
+            TopicPartition(EXTENSION_LOGS.name, p, o + 1)
+            for p, o in offsets.items()
+            if p is not None and o is not None
+        ]
         try:
             await self._call(lambda: consumer.commit(offsets=positions, asynchronous=False))
         except KafkaException as error:  # partitions moved to another member: it re-reads them
             log.warning("log lines commit failed; the batch will be redelivered", exc_info=error)
 
-    async def _store(self, records: list[LineRecord], *, whole: bool = False) -> None:
+    async def _store(self, records: list[Message], *, whole: bool = False) -> None:
         """Insert `records`; hold through an outage; split a refused batch down to its line."""
         attempt = outage = 0
         while True:
             try:
                 if records:
-                    await self.store([r.value for r in records])
+                    await self.store([r.value() or b"" for r in records])
                 if outage:
                     log.warning("store back; log lines batch stored")
                 return
@@ -292,7 +314,7 @@ class LineConsumer:
                     await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
                     continue
                 if len(records) == 1:
-                    await self.park(records[0], repr(error))
+                    await self.park(_record(records[0]), repr(error))
                     return
                 if whole:
                     log.warning(
