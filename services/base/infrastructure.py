@@ -49,7 +49,11 @@ class Infrastructure:
     _producer: AIOKafkaProducer | None = None
     producer_started: bool = False
     broker_started: bool = False
+    # Run once the producer reaches Kafka, before the subscribers start: FastStream's start
+    # returns only once its consumer groups are joined (≈ half the session timeout), and a
+    # follower started by a hook joins its own group meanwhile, not after.
     after_connect: list[Hook] = field(default_factory=list)
+    _connected_hooks: int = 0
     # Names of the topics this service publishes: checked against what `contracts.topics`
     # declares for the service (tests/test_layout.py), with `consumers.consumes`.
     publishes: list[str] = field(default_factory=list)
@@ -100,11 +104,12 @@ class Infrastructure:
                 if not self.producer_started:
                     await self.producer.start()
                     self.producer_started = True
+                while self._connected_hooks < len(self.after_connect):  # each once
+                    await self.after_connect[self._connected_hooks]()
+                    self._connected_hooks += 1
                 if not self.broker_started:
                     await self.broker.start()
                     self.broker_started = True
-                for hook in self.after_connect:
-                    await hook()
                 return
             except asyncio.CancelledError:
                 raise
