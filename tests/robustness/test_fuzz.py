@@ -17,7 +17,6 @@ import os
 from typing import Any
 
 import pytest
-import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,7 +28,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.robustness.live import Suite
+from tests.robustness.live import Suite, session_for
 
 FUZZED = ("registry", "ingress", "logs", "sync")  # the console serves HTML only
 EXAMPLES = int(os.environ.get("BACKFILL_FUZZ_EXAMPLES", "4"))
@@ -92,28 +91,6 @@ SEEDED = {
 KEPT = {"destination_id", "rule_id"}
 
 
-class FirstEvent(requests.Session):
-    """A live tail (SSE) never ends by itself: take its headers and its first event, then
-    close it (read whole, each valid request would wait out the 30 s timeout)."""
-
-    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        kwargs["stream"] = True
-        response = super().request(method, url, *args, **kwargs)
-        if not response.headers.get("content-type", "").startswith("text/event-stream"):
-            _ = response.content  # any other answer is read whole, as usual
-            return response
-        first = b""
-        try:
-            for chunk in response.iter_content(chunk_size=None):
-                first += chunk
-                if b"\n\n" in first.replace(b"\r\n", b"\n"):  # an event ends with a blank line
-                    break
-        finally:
-            response.close()
-        response._content = first
-        return response
-
-
 def fuzz(operation: Any, live: Suite, service: str, sent: list[int]) -> None:
     """Send generated requests (valid and invalid) for one operation; raise on the first bad
     answer (Hypothesis shrinks it to a minimal failing request first)."""
@@ -132,7 +109,7 @@ def fuzz(operation: Any, live: Suite, service: str, sent: list[int]) -> None:
         sent[0] += 1
         case.call_and_validate(
             base_url=live.url(service),
-            session=FirstEvent() if operation.path.endswith("/stream") else None,
+            session=session_for(operation),
             headers=workspace.auth("admin"),
             checks=CHECKS,
             additional_checks=[error_shape],

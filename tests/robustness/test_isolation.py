@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from redis.asyncio import Redis
 from schemathesis import GenerationMode
 
-from tests.robustness.live import Suite
+from tests.robustness.live import Suite, session_for
 
 SWEPT = ("registry", "ingress", "logs", "sync")
 
@@ -164,7 +164,12 @@ def test_another_workspaces_admin_reaches_nothing_by_id(live: Suite, swept) -> N
         if "{" not in operation.path or not authenticated(operation):
             continue
         case = request_for(operation, a.ids)
-        response = case.call(base_url=live.url(service), headers=b.auth("admin"), timeout=30)
+        response = case.call(
+            base_url=live.url(service),
+            headers=b.auth("admin"),
+            session=session_for(operation),
+            timeout=30,
+        )
         checked += 1
         label = (operation.method.upper(), operation.path)
         if response.status_code < 300 and label not in WORKSPACE_SCOPED:
