@@ -50,8 +50,9 @@ async def test_each_command_explains_itself(command: str, tmp_path: Path):
 
 
 async def test_shell_completion_script_is_offered(tmp_path: Path):
-    code, out, _ = await run("--show-completion", "bash", env={"XDG_CONFIG_HOME": str(tmp_path)})
-    assert code == 0 and "complete" in out and "backfill" in out
+    code, out, err = await run("--show-completion", "bash", env={"XDG_CONFIG_HOME": str(tmp_path)})
+    # Failed in about one full run in ten with exit code 1, never alone: the answer says why.
+    assert code == 0 and "complete" in out and "backfill" in out, (code, out[-500:], err[-2000:])
 
 
 async def test_contradictory_options_are_usage_errors(tmp_path: Path):

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import requests
 
 from cli.embedded import free_port
 from tests.harness import Infra
@@ -384,30 +383,3 @@ def deliver_one(client: httpx.Client, suite: Suite, installation_id: str, url: s
             return str(page["deliveries"][0]["delivery_id"])
         time.sleep(0.05)
     raise AssertionError("the seeding delivery never showed in history")
-
-
-class FirstEvent(requests.Session):
-    """A live tail (SSE) never ends by itself: take its headers and its first event, then
-    close it (read whole, each valid request would wait out the 30 s timeout)."""
-
-    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        kwargs["stream"] = True
-        response = super().request(method, url, *args, **kwargs)
-        if not response.headers.get("content-type", "").startswith("text/event-stream"):
-            _ = response.content  # any other answer is read whole, as usual
-            return response
-        first = b""
-        try:
-            for chunk in response.iter_content(chunk_size=None):
-                first += chunk
-                if b"\n\n" in first.replace(b"\r\n", b"\n"):  # an event ends with a blank line
-                    break
-        finally:
-            response.close()
-        response._content = first
-        return response
-
-
-def session_for(operation: Any) -> FirstEvent | None:
-    """The session to call `operation` with: a live tail's reads its first event only."""
-    return FirstEvent() if operation.path.endswith("/stream") else None

@@ -28,7 +28,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.robustness.live import Suite, session_for
+from tests.robustness.live import Suite
+from tests.robustness.sse import session_for
 
 FUZZED = ("registry", "ingress", "logs", "sync")  # the console serves HTML only
 EXAMPLES = int(os.environ.get("BACKFILL_FUZZ_EXAMPLES", "4"))

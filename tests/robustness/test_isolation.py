@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from redis.asyncio import Redis
 from schemathesis import GenerationMode
 
-from tests.robustness.live import Suite, session_for
+from tests.robustness.live import Suite
+from tests.robustness.sse import session_for
 
 SWEPT = ("registry", "ingress", "logs", "sync")
 
