@@ -49,11 +49,13 @@ class Infrastructure:
     _producer: AIOKafkaProducer | None = None
     producer_started: bool = False
     broker_started: bool = False
-    # Run once the producer reaches Kafka, before the subscribers start: FastStream's start
-    # returns only once its consumer groups are joined (≈ half the session timeout), and a
-    # follower started by a hook joins its own group meanwhile, not after.
+    # Run once the producer reaches Kafka, each once, before the subscribers start:
+    # FastStream's start returns only once its consumer groups are joined (on the embedded
+    # broker, half the session timeout), and a follower started by a hook joins its own group
+    # meanwhile, not after. So `/readyz` also waits for them (the registry's first publishing),
+    # and a hook that keeps failing keeps the subscribers from starting: it is retried.
     after_connect: list[Hook] = field(default_factory=list)
-    _connected_hooks: int = 0
+    _connected_hooks: int = field(default=0, init=False)
     # Names of the topics this service publishes: checked against what `contracts.topics`
     # declares for the service (tests/test_layout.py), with `consumers.consumes`.
     publishes: list[str] = field(default_factory=list)
@@ -105,7 +107,16 @@ class Infrastructure:
                     await self.producer.start()
                     self.producer_started = True
                 while self._connected_hooks < len(self.after_connect):  # each once
-                    await self.after_connect[self._connected_hooks]()
+                    hook = self.after_connect[self._connected_hooks]
+                    try:
+                        await hook()
+                    except Exception as error:
+                        log.warning(
+                            "start-up step failed; retrying",
+                            extra={"step": getattr(hook, "__qualname__", repr(hook))},
+                            exc_info=error,
+                        )
+                        raise
                     self._connected_hooks += 1
                 if not self.broker_started:
                     await self.broker.start()

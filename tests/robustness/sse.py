@@ -30,5 +30,5 @@ class FirstEvent(requests.Session):
 
 
 def session_for(operation: Any) -> FirstEvent | None:
-    """The session to call `operation` with: a live tail's reads its first event only."""
+    """The session to call `operation` with: for a live tail, one that reads its first event."""
     return FirstEvent() if operation.path.endswith("/stream") else None

@@ -5,9 +5,10 @@ What it guarantees (the same as `Consumers.subscribe_batch`, which the other top
   redelivers the batch, and reads return a redelivered line once (see store/lines.py);
 - batches are inserted and committed in the order they were read, at most one insert in
   flight; while it runs the consumer reads the next batch (up to `max_records` lines, then it
-  pauses its partitions and waits for the insert, still polling so that the group keeps it
-  as a member however long the insert is held), so reading and inserting overlap and memory
-  stays bounded;
+  waits for the insert while librdkafka prefetches into its bounded queue; an insert held
+  past PAUSE_AFTER_S pauses the partitions and polls, so that the group keeps it as a member
+  however long the insert is held), so reading and inserting overlap and memory stays
+  bounded;
 - a store that cannot be reached (`DependencyUnavailable`) holds the batch: retried with
   backoff up to 5 s until it answers, offsets uncommitted, nothing parked;
 - a batch the store refuses is retried (`attempts` tries), then split in halves until each
@@ -57,7 +58,11 @@ Park = Callable[[LineRecord, str], Awaitable[None]]
 # Each partition's offset of the last message read (the client's types: Optional).
 Offsets = dict[int | None, int | None]
 STOP_WAIT_S = 10.0  # how long stopping waits for the insert in flight before abandoning it
-FULL_POLL_S = 1.0  # while full and waiting for an insert: how often the group hears from us
+# While full: an insert held longer than this (a store outage, not a large batch) pauses the
+# partitions, well inside librdkafka's `max.poll.interval.ms` (300 s); then the consumer
+# polls every FULL_POLL_S so that the group keeps it as a member.
+PAUSE_AFTER_S = 10.0
+FULL_POLL_S = 1.0
 
 
 def _record(message: Message) -> LineRecord:
@@ -251,25 +256,26 @@ class LineConsumer:
     ) -> None:
         """Full: wait for the insert in flight without reading. librdkafka keeps prefetching
         meanwhile, into its own bounded queue (`queued.max.messages.kbytes`), so the next
-        batch is read at once. An insert held past FULL_POLL_S (a store outage) pauses the
-        partitions and polls every second, so that the member is not dropped from the group.
-        Pausing at every full batch cost ≈ 1 s each: librdkafka drops its prefetched
-        messages at a pause and fetches again only a second after the resume (half the
-        ingest time, docs/performance.md). A partition assigned meanwhile may still hand
-        over a few messages: kept."""
+        batch is read at once. Pausing at every full batch cost ≈ 1 s each: librdkafka drops
+        its prefetched messages at a pause and fetches again only after a backoff (half the
+        ingest time, docs/performance.md). An insert held past PAUSE_AFTER_S (a store
+        outage) pauses the partitions and polls every FULL_POLL_S, pausing what it holds
+        again before each poll, so that a partition gained meanwhile is not read into the
+        batch for as long as the outage lasts (two probes with librdkafka 2.16, a member
+        joining and one leaving, stayed bounded without it; pausing again costs nothing)."""
 
         def paused(resume: bool) -> None:
             partitions = [TopicPartition(t, p) for t, p in self._assignment]
             (consumer.resume if resume else consumer.pause)(partitions)
 
-        await asyncio.wait({inflight}, timeout=FULL_POLL_S)
+        await asyncio.wait({inflight}, timeout=PAUSE_AFTER_S)
         if inflight.done() or self._stopping.is_set():
             return
-        await self._call(lambda: paused(False))
         try:
             while not inflight.done() and not self._stopping.is_set():
-                await asyncio.wait({inflight}, timeout=FULL_POLL_S)
+                await self._call(lambda: paused(False))
                 self._take(await self._read(consumer, 1_000, 0), pending, offsets)
+                await asyncio.wait({inflight}, timeout=FULL_POLL_S)
         finally:
             await self._call(lambda: paused(True))
 

@@ -4,8 +4,6 @@ an alert that waited for a slot still gets its full retry horizon."""
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -109,16 +107,13 @@ async def test_an_alert_that_waited_for_a_slot_still_gets_its_retries(
         await publish_all(infra, EXTENSION_LOGS, [line])
         await eventually(lambda m=marker: _stored(http, logs_url, admin, m))
     await asyncio.sleep(HORIZON_S + 0.5)  # both slots held: the alert waits past the horizon
-    assert receiver.opened.get(path) is None  # not attempted before the slots are released
-    released = time.time()
+    # Not attempted before the slots are released, which is past its horizon.
+    assert receiver.opened.get(path) is None
     for slow, _ in held:
         receiver.holds[slow].set()
 
     # Before: the horizon counted from when the alert was queued, so its first 500 was its last.
     await eventually(lambda: statuses(receiver, path), lambda s: s == [500, 500, 200], timeout=30)
-    # Its first attempt came after the release, past the horizon (the signature's timestamp is
-    # whole seconds: too coarse to compare).
-    assert released - json.loads(receiver.received[path][0][1])["at"] > HORIZON_S
 
 
 async def _stored(http, logs_url: str, admin: dict[str, str], marker: str) -> bool:
