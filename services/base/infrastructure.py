@@ -107,16 +107,7 @@ class Infrastructure:
                     await self.producer.start()
                     self.producer_started = True
                 while self._connected_hooks < len(self.after_connect):  # each once
-                    hook = self.after_connect[self._connected_hooks]
-                    try:
-                        await hook()
-                    except Exception as error:
-                        log.warning(
-                            "start-up step failed; retrying",
-                            extra={"step": getattr(hook, "__qualname__", repr(hook))},
-                            exc_info=error,
-                        )
-                        raise
+                    await self.after_connect[self._connected_hooks]()
                     self._connected_hooks += 1
                 if not self.broker_started:
                     await self.broker.start()
@@ -124,8 +115,17 @@ class Infrastructure:
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # any connection failure: keep trying, /readyz says why
-                log.warning("waiting for Kafka", extra={"error": repr(error), "retry_in_s": delay})
+            except Exception as error:  # any failure: keep trying, /readyz says why
+                pending = self.after_connect[self._connected_hooks :]
+                if self.producer_started and pending:  # a start-up step, not the connection
+                    step = getattr(pending[0], "__qualname__", repr(pending[0]))
+                    log.warning(
+                        "start-up step failed; retrying", extra={"step": step}, exc_info=error
+                    )
+                else:
+                    log.warning(
+                        "waiting for Kafka", extra={"error": repr(error), "retry_in_s": delay}
+                    )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
