@@ -29,6 +29,7 @@ from services.base.consumers import Consumers
 from services.base.kafka import create_broker, create_producer, group_timeouts
 from services.base.keys import create_redis
 from services.base.readiness import Readiness
+from services.base.redis_wire import Wire
 from services.base.settings import InfraSettings
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,9 @@ class Infrastructure:
     service: str
     redis: Redis
     broker: KafkaBroker
+    # The hot path's multiplexed connection to the same node (`services.base.redis_wire`);
+    # None on a cluster, where redis-py's pipelines route by slot.
+    wire: Wire | None = None
     consumers: Consumers = field(init=False)
     readiness: Readiness = field(default_factory=Readiness)
     _producer: AIOKafkaProducer | None = None
@@ -73,11 +77,13 @@ class Infrastructure:
     @classmethod
     def create(cls, settings: InfraSettings, service: str) -> Infrastructure:
         """Build (not connect) the clients from settings."""
+        redis = create_redis(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
         return cls(
             settings=settings,
             service=service,
-            redis=create_redis(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
+            redis=redis,
             broker=create_broker(settings, service),
+            wire=Wire.of(redis),
         )
 
     @property
@@ -139,6 +145,8 @@ class Infrastructure:
         await bounded_step("stop consumers", self.broker.stop())
         if self._producer is not None:  # flushes pending batches; safe if never started
             await bounded_step("flush producer", self._producer.stop())
+        if self.wire is not None:
+            await bounded_step("close the redis wire", self.wire.aclose())
         await bounded_step("close redis", self.redis.aclose())
 
     def publisher(self, topic: Topic[Any]) -> None:

@@ -60,6 +60,7 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
         infra.redis,
         history_limit=settings.history_per_installation,
         history_ttl_s=settings.history_ttl_s,
+        wire=infra.wire,
     )
     background = Background()
     health = HealthRecorder(

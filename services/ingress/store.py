@@ -19,6 +19,7 @@ from redis.asyncio.client import Pipeline
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.secrets import SecretEntry
 from services.base.dedupe import COMPARE_AND_DELETE, DedupeStore, Queue, checked, tag
+from services.base.redis_wire import Wire
 from services.ingress.schemas import DeliverySummary
 
 _summary = msgspec.json.Decoder(DeliverySummary)
@@ -29,8 +30,15 @@ _version = msgspec.json.Decoder(VersionRef)
 class IngressStore(DedupeStore):
     """Typed access to ingress' Redis keys; dedupe keys are `DedupeStore`'s (shared with sync)."""
 
-    def __init__(self, redis: Redis, *, history_limit: int, history_ttl_s: int) -> None:
-        super().__init__(redis)
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        history_limit: int,
+        history_ttl_s: int,
+        wire: Wire | None = None,
+    ) -> None:
+        super().__init__(redis, wire)
         self.history_limit = history_limit
         self.history_ttl_s = history_ttl_s
 

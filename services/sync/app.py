@@ -92,7 +92,7 @@ def create_app(settings: SyncSettings, infra_settings: InfraSettings) -> Litesta
         delivery=PageDelivery(
             PublishOnce(
                 Deduplicator(
-                    PageDedupeStore(infra.redis),
+                    PageDedupeStore(infra.redis, infra.wire),
                     ttl_s=settings.dedupe_ttl_s,
                     pending_s=settings.dedupe_pending_s,
                     wait_s=settings.dedupe_pending_s + 2,

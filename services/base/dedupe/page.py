@@ -17,6 +17,7 @@ from redis.asyncio.client import Pipeline
 
 from services.base.dedupe.store import DONE, DedupeStore
 from services.base.dedupe.tick import Queue, checked
+from services.base.redis_wire import Wire
 
 _CLAIM = """
 local holders = {}
@@ -34,8 +35,8 @@ return #KEYS
 class PageDedupeStore(DedupeStore):
     """`DedupeStore` whose claim and confirm of one page are one script each."""
 
-    def __init__(self, redis: Redis) -> None:
-        super().__init__(redis)
+    def __init__(self, redis: Redis, wire: Wire | None = None) -> None:
+        super().__init__(redis, wire)
         self._claim = redis.register_script(_CLAIM)
 
     async def claim(self, keys: list[str], token: str, pending_ms: int) -> list[bytes | None]:

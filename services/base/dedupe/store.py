@@ -17,6 +17,7 @@ from redis.asyncio.client import Pipeline
 
 from services.base.dedupe.tick import Queue, TickPipeline, checked
 from services.base.keys import installation_tag as tag  # the one layout rule (base/keys.py)
+from services.base.redis_wire import Wire
 
 DONE = b"d"
 
@@ -44,9 +45,9 @@ def _confirming(keys: list[str], ttl_s: int, also: Queue | None) -> Queue:
 class DedupeStore:
     """Typed access to the dedupe keys (and the tick pipeline others' writes may share)."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, wire: Wire | None = None) -> None:
         self.redis = redis
-        self.tick = TickPipeline(redis)
+        self.tick = TickPipeline(redis, wire)
 
     @staticmethod
     def dedupe_key(installation_id: str, idempotency_key: str) -> str:

@@ -23,11 +23,14 @@ instead of two, and:
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+
+from services.base.redis_wire import Wire
 
 Queue = Callable[[Pipeline], object]
 Batch = list[tuple[Queue, asyncio.Future[list[Any]]]]
@@ -47,8 +50,11 @@ class TickPipeline:
     in its results (`checked` raises the first).
     """
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, wire: Wire | None = None) -> None:
         self.redis = redis
+        # The services' multiplexed connection (`services.base.redis_wire`): no connection
+        # checkout and no task per pipeline. None: redis-py's pipelines (a cluster; tests).
+        self.wire = wire
         self._pending: Batch = []
         self._deferred: Batch = []
         self._scheduled = False
@@ -75,26 +81,59 @@ class TickPipeline:
             self._timer = None
         batch = self._deferred + self._pending if self._deferred else self._pending
         self._deferred, self._pending, self._scheduled = [], [], False
-        if batch:
-            asyncio.get_running_loop().create_task(self._send(batch))
+        if not batch:
+            return
+        try:
+            pipe, spans = self._queued(batch)
+        except Exception as error:  # a caller's commands could not be queued (bad argument)
+            _settle(batch, [], None, error)
+            return
+        if self.wire is None:
+            asyncio.get_running_loop().create_task(self._send(pipe, spans, batch))
+            return
+        sent = self.wire.send(pipe.command_stack)
+        sent.add_done_callback(functools.partial(_answered, batch, spans))
 
-    async def _send(self, batch: Batch) -> None:
+    def _queued(self, batch: Batch) -> tuple[Pipeline, list[tuple[int, int]]]:
+        """One pipeline with every caller's commands, and where each caller's are."""
         pipe = self.redis.pipeline(transaction=False)
         spans = []
         for queue, _ in batch:
             start = len(pipe)
             queue(pipe)
             spans.append((start, len(pipe)))
+        return pipe, spans
+
+    async def _send(self, pipe: Pipeline, spans: list[tuple[int, int]], batch: Batch) -> None:
         try:
             results = await pipe.execute(raise_on_error=False)
-        except Exception as error:  # connection-level failure: every caller sees it
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+        except Exception as error:
+            _settle(batch, spans, None, error)
             return
-        for (start, end), (_, future) in zip(spans, batch, strict=True):
-            if not future.done():
-                future.set_result(results[start:end])
+        _settle(batch, spans, results, None)
+
+
+def _answered(batch: Batch, spans: list[tuple[int, int]], done: asyncio.Future[list[Any]]) -> None:
+    error = done.exception()
+    _settle(batch, spans, None if error is not None else done.result(), error)
+
+
+def _settle(
+    batch: Batch,
+    spans: list[tuple[int, int]],
+    results: list[Any] | None,
+    error: BaseException | None,
+) -> None:
+    """Each caller's results of one pipeline, or the pipeline's error for every caller (a
+    connection-level failure)."""
+    for index, (_, future) in enumerate(batch):
+        if future.done():
+            continue
+        if error is not None or results is None:
+            future.set_exception(error or RuntimeError("no results"))
+        else:
+            start, end = spans[index]
+            future.set_result(results[start:end])
 
 
 def checked(results: list[Any]) -> list[Any]:
