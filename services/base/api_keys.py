@@ -10,13 +10,15 @@ its overlap expires (a Redis TTL), then it is gone.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from typing import Any
 
 import msgspec
-from redis.asyncio import Redis
 
 from contracts.routes import API_KEY_PREFIX, ApiKey
 from services.base.auth import token_digest
+from services.base.dedupe.tick import TickPipeline, checked
 from services.base.keys import installation_key
 
 PREFIX_SHOWN = 12  # characters of a key listed to recognise it (`bfk_` + 8)
@@ -47,16 +49,20 @@ def api_keys_used_key(installation_id: str) -> str:
     return installation_key(installation_id, "apikey-used")
 
 
-async def record_use(redis: Redis, key: ApiKey, at: float) -> None:
-    """Remember when `key` last opened a route (one HSET; the listing shows it)."""
-    await redis.hset(api_keys_used_key(key.installation_id), key.key_id, str(at))  # type: ignore[misc]
+def record_use(tick: TickPipeline, key: ApiKey, at: float) -> asyncio.Future[list[Any]]:
+    """Remember when `key` last opened a route (one HSET; the listing shows it), riding along
+    with the next pipeline (nobody waits on it; a failure is an exception in the result)."""
+    used, field, value = api_keys_used_key(key.installation_id), key.key_id, str(at)
+    return tick.run(lambda pipe: pipe.hset(used, field, value), defer=True)
 
 
-async def resolve_api_key(redis: Redis, installation_id: str, secret: str) -> ApiKey | None:
-    """The live key of this installation `secret` is, or None (unknown, revoked, expired)."""
+async def resolve_api_key(tick: TickPipeline, installation_id: str, secret: str) -> ApiKey | None:
+    """The live key of this installation `secret` is, or None (unknown, revoked, expired).
+    One GET on the service's tick pipeline (with concurrent callers' commands)."""
     if not secret.startswith(API_KEY_PREFIX):
         return None
-    raw = await redis.get(api_key_record_key(installation_id, token_digest(secret)))
+    record = api_key_record_key(installation_id, token_digest(secret))
+    (raw,) = checked(await tick.run(lambda pipe: pipe.get(record)))
     if not raw:
         return None
     key = msgspec.json.decode(raw, type=ApiKey)

@@ -11,15 +11,22 @@ are matched to their pipeline first in, first out.
 What stays redis-py's: the commands are queued with its `Pipeline` API, their arguments
 encoded by its encoder, error replies mapped to its exception classes, and replies
 converted by its response callbacks (the ones it uses on a RESP2 connection: the wire sends
-no HELLO), so a caller sees exactly what `pipe.execute(raise_on_error=False)` would give it
-(a per-command error as an exception object; `tests/base/test_redis_wire.py` compares).
+no HELLO), so a caller gets what `pipe.execute(raise_on_error=False)` gives for the commands
+the services send (a per-command error as an exception object; `tests/base/test_redis_wire.py`
+compares). Not carried over: `Script` objects (the tick pipeline sends those through redis-py),
+the NEVER_DECODE/EMPTY_RESPONSE options, and a response callback that raises fails its
+command only, not the whole pipeline.
 
-Failure: a pipeline fails as a whole, like a redis-py one: with `ConnectionError` when the
-connection cannot be made or is lost (every pipeline waiting on it fails, whether or not
-Redis ran it: the same uncertainty as a reply lost on a pooled connection), with
-`TimeoutError` when a reply takes longer than the client's `socket_timeout` (the connection
-is then dropped: replies still on the way would be matched to the wrong pipeline). The next
-pipeline connects again. Nothing is retried here; callers decide (ingress answers 503).
+Failure: a pipeline fails as a whole with `ConnectionError` when the connection cannot be
+made or is lost (every pipeline waiting on it fails, whether or not Redis ran it: the same
+uncertainty as a reply lost on a pooled connection), with `TimeoutError` when a reply takes
+longer than the client's `socket_timeout` (the connection is then dropped: replies still on
+the way would be matched to the wrong pipeline). The next pipeline connects again; for
+`RECONNECT_PAUSE_S` after a failed connect, pipelines fail at once rather than each trying.
+**Nothing is retried here**, unlike redis-py's pipelines (which retry connection errors and a
+restarting node's LOADING with backoff): the callers decide, and on the hot path they answer
+503 (ingress; the provider retries) or fail the page (sync; the run is retried), and a
+confirm that did not land leaves its claim to expire and be verified on the topic.
 
 Only a plain TCP node (`redis://`): `Wire.of` returns None for a cluster client (commands
 must be routed by slot; redis-py's cluster pipeline does that) and for TLS or Unix sockets,
@@ -45,6 +52,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 # (args, options): an entry of a redis-py pipeline's command stack
 Command = tuple[tuple[Any, ...], Mapping[str, Any]]
 _INCOMPLETE = object()
+RECONNECT_PAUSE_S = 0.1  # after a failed connect, pipelines fail at once for this long
 # Options redis-py's `parse_response` removes before it calls a response callback.
 _NOT_FOR_CALLBACKS = ("keys", "NEVER_DECODE", "EMPTY_RESPONSE")
 
@@ -82,6 +90,8 @@ class Wire:
         self._connecting: asyncio.Task[None] | None = None
         self._queued: list[tuple[bytes, Sequence[Command], asyncio.Future[list[Any]]]] = []
         self._closed = False
+        # After a failed connect: until when pipelines fail at once, with what error.
+        self._down: tuple[float, str, type[Exception]] = (0.0, "", RedisConnectionError)
 
     @classmethod
     def of(cls, redis: Redis) -> Wire | None:
@@ -90,6 +100,8 @@ class Wire:
         if pool is None or pool.connection_class is not Connection:
             return None  # a cluster, TLS or a Unix socket: redis-py's pipelines
         kwargs = pool.connection_kwargs
+        if kwargs.get("protocol") not in (None, 2, "2") or kwargs.get("credential_provider"):
+            return None  # RESP3 callbacks or rotating credentials: redis-py's pipelines
         return cls(
             redis,
             host=kwargs.get("host", "localhost"),
@@ -97,7 +109,8 @@ class Wire:
             db=int(kwargs.get("db", 0) or 0),
             username=kwargs.get("username"),
             password=kwargs.get("password"),
-            connect_timeout_s=kwargs.get("socket_connect_timeout"),
+            # redis-py connects within the socket timeout when no connect timeout is given
+            connect_timeout_s=kwargs.get("socket_connect_timeout") or kwargs.get("socket_timeout"),
             reply_timeout_s=kwargs.get("socket_timeout"),
         )
 
@@ -106,7 +119,7 @@ class Wire:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Any]] = loop.create_future()
         if self._closed:
-            future.set_exception(RedisConnectionError("the Redis wire is closed"))
+            future.set_exception(_closed_error())
             return future
         if not commands:  # nothing to send, and no reply will come to count it done
             future.set_result([])
@@ -119,6 +132,11 @@ class Wire:
         protocol = self._protocol
         if protocol is not None and protocol.open:
             protocol.write(packed, commands, future)
+        elif self._connecting is None and loop.time() < self._down[0]:
+            # Just failed to connect: fail at once for a moment instead of a new attempt
+            # per pipeline while the node refuses.
+            _, message, kind = self._down
+            future.set_exception(kind(message))
         else:
             self._queued.append((packed, commands, future))
             if self._connecting is None:
@@ -132,36 +150,48 @@ class Wire:
         return hiredis.pack_command(tuple(self._encode(arg) for arg in args))
 
     async def _connect(self) -> None:
-        queued, self._queued = self._queued, []
+        loop = asyncio.get_running_loop()
+        made: list[_Protocol] = []
+
+        def factory() -> _Protocol:
+            made.append(_Protocol(self))
+            return made[-1]
+
         try:
             try:
                 async with asyncio.timeout(self.connect_timeout_s):
-                    _, protocol = await asyncio.get_running_loop().create_connection(
-                        lambda: _Protocol(self), self.host, self.port
-                    )
-                    await self._handshake(protocol)
+                    await loop.create_connection(factory, self.host, self.port)
+                    await self._handshake(made[0])
             except (OSError, TimeoutError) as error:  # asyncio.timeout's is the builtin
                 raise RedisConnectionError(
                     f"Error connecting to {self.host}:{self.port}: {error!r}"
                 ) from error
-        except BaseException as error:  # cancelled by `aclose` too: nobody is left waiting
-            failure = error if isinstance(error, Exception) else RedisConnectionError("closed")
-            for _, _, future in [*queued, *self._queued]:
-                if not future.done():
-                    future.set_exception(failure)
-            self._queued = []
+        except BaseException as error:  # a refusal, a timeout, or cancelled by `aclose`
+            for protocol in made:  # a connection made but not ready is not left open
+                protocol.close(RedisConnectionError("connecting failed"))
+            failure = error if isinstance(error, Exception) else _closed_error()
+            self._down = (loop.time() + RECONNECT_PAUSE_S, str(failure), type(failure))
+            self._fail_queued(failure)
             if not isinstance(error, Exception):
                 raise
             return
         finally:
             self._connecting = None
+        protocol = made[0]
         if self._closed:
-            protocol.close(RedisConnectionError("the Redis wire is closed"))
+            protocol.close(_closed_error())
+            self._fail_queued(_closed_error())
             return
         self._protocol = protocol
-        for packed, commands, future in [*queued, *self._queued]:
+        queued, self._queued = self._queued, []
+        for packed, commands, future in queued:
             protocol.write(packed, commands, future)
-        self._queued = []
+
+    def _fail_queued(self, error: Exception) -> None:
+        queued, self._queued = self._queued, []
+        for _, _, future in queued:
+            if not future.done():
+                future.set_exception(error)
 
     async def _handshake(self, protocol: _Protocol) -> None:
         """AUTH and SELECT before anything else, as redis-py's connection does."""
@@ -208,9 +238,14 @@ class Wire:
         if self._connecting is not None:
             self._connecting.cancel()
             await asyncio.gather(self._connecting, return_exceptions=True)
+        self._fail_queued(_closed_error())  # a connect cancelled before it ran left them
         if self._protocol is not None:
-            self._protocol.close(RedisConnectionError("the Redis wire is closed"))
+            self._protocol.close(_closed_error())
             self._protocol = None
+
+
+def _closed_error() -> RedisConnectionError:
+    return RedisConnectionError("the Redis wire is closed")
 
 
 class _Protocol(asyncio.Protocol):
@@ -235,6 +270,8 @@ class _Protocol(asyncio.Protocol):
     def write(
         self, packed: bytes, commands: Sequence[Command], future: asyncio.Future[list[Any]]
     ) -> None:
+        if future.done():  # its caller gave up before it could be written
+            return
         if self.transport is None or not self.open:
             future.set_exception(RedisConnectionError("the Redis connection is closed"))
             return

@@ -105,8 +105,8 @@ def create_app(settings: IngressSettings, infra_settings: InfraSettings) -> Lite
     routes = RouteServer(
         view=view,
         invoker=runtime,
-        redis=infra.redis,
-        limiter=RateLimiter(infra.redis, settings.route_rate_limit, settings.route_rate_window_s),
+        tick=store.tick,
+        limiter=RateLimiter(store.tick, settings.route_rate_limit, settings.route_rate_window_s),
         limits=RouteLimits(
             max_request_bytes=settings.route_max_request_bytes,
             max_response_bytes=settings.route_max_response_bytes,

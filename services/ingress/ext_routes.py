@@ -22,13 +22,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import msgspec
-from redis.asyncio import Redis
 
 from contracts.installations import InstallationSnapshot, VersionRef
 from contracts.routes import RouteSpec, match_route
 from runtime.interface import HttpRequest, InvocationResult, Invoker
 from runtime.invocations import new_invocation
 from services.base.api_keys import record_use, resolve_api_key
+from services.base.dedupe.tick import TickPipeline
 from services.base.draft_access import reachable_draft
 from services.base.errors import error_body
 from services.base.snapshots import SnapshotView
@@ -98,7 +98,7 @@ class RouteServer:
         *,
         view: SnapshotView,
         invoker: Invoker,
-        redis: Redis,
+        tick: TickPipeline,
         limiter: RateLimiter,
         limits: RouteLimits,
         background: Background,
@@ -106,7 +106,7 @@ class RouteServer:
         self.background = background
         self.view = view
         self.invoker = invoker
-        self.redis = redis
+        self.tick = tick
         self.limiter = limiter
         self.limits = limits
 
@@ -182,9 +182,9 @@ class RouteServer:
             return None
         scheme, _, secret = headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and secret.strip():
-            key = await resolve_api_key(self.redis, snapshot.installation_id, secret.strip())
+            key = await resolve_api_key(self.tick, snapshot.installation_id, secret.strip())
             if key is not None:
-                self.background.spawn(record_use(self.redis, key, time.time()))  # off the path
+                self.background.track(record_use(self.tick, key, time.time()))  # off the path
                 return None
         return error(
             401,

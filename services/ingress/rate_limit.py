@@ -1,10 +1,10 @@
 """Per-installation rate limit of API routes, shared by every ingress replica (Valkey).
 
 A fixed window per installation: `INCR` of the installation's `ratelimit:<window>` key with
-an expiry, one round trip per call. Past the limit a call is refused with the seconds left
-in the window (the `Retry-After` of the 429) and no extension code runs. Bursts at a window
-edge may reach twice the limit over a short span: the limit protects the workers, it is not
-a billing meter.
+an expiry, one round trip per call (in the service's per-tick pipeline). Past the limit a
+call is refused with the seconds left in the window (the `Retry-After` of the 429) and no
+extension code runs. Bursts at a window edge may reach twice the limit over a short span: the
+limit protects the workers, it is not a billing meter.
 """
 
 from __future__ import annotations
@@ -12,16 +12,17 @@ from __future__ import annotations
 import math
 import time
 
-from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
+from services.base.dedupe.tick import TickPipeline, checked
 from services.base.keys import installation_key
 
 
 class RateLimiter:
     """At most `limit` calls per `window_s` per installation."""
 
-    def __init__(self, redis: Redis, limit: int, window_s: float) -> None:
-        self.redis = redis
+    def __init__(self, tick: TickPipeline, limit: int, window_s: float) -> None:
+        self.tick = tick  # the service's per-tick pipeline (`services.base.dedupe.tick`)
         self.limit = limit
         self.window_s = window_s
 
@@ -32,10 +33,13 @@ class RateLimiter:
         now = time.time()
         window = int(now // self.window_s)
         key = installation_key(installation_id, "ratelimit", str(window))
-        async with self.redis.pipeline(transaction=False) as pipe:
+        expiry = math.ceil(self.window_s) + 1
+
+        def queue(pipe: Pipeline) -> None:
             pipe.incr(key)
-            pipe.expire(key, math.ceil(self.window_s) + 1, nx=True)
-            count, _ = await pipe.execute()
+            pipe.expire(key, expiry, nx=True)
+
+        count, _ = checked(await self.tick.run(queue))
         if int(count) <= self.limit:
             return None
         return max(1, math.ceil((window + 1) * self.window_s - now))

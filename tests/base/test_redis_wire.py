@@ -21,7 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from cli.embedded import EmbeddedProcess, free_port, start_valkey
 from services.base.dedupe.tick import TickPipeline, checked
 from services.base.keys import create_redis
-from services.base.redis_wire import Wire
+from services.base.redis_wire import RECONNECT_PAUSE_S, Wire
 
 
 def own_valkey(
@@ -184,6 +184,7 @@ async def test_a_killed_server_fails_the_waiting_pipelines_and_a_restarted_one_i
         with pytest.raises(RedisConnectionError):  # nobody listens: refused, not hanging
             await asyncio.wait_for(wire.send(stack(lambda p: p.ping(), redis)), 5)
         server = own_valkey(tmp_path, port)
+        await asyncio.sleep(RECONNECT_PAUSE_S)  # past the pause after the refused connect
         assert await asyncio.wait_for(wire.send(stack(lambda p: p.ping(), redis)), 5) == [True]
     finally:
         await wire.aclose()
@@ -224,3 +225,43 @@ async def test_a_closed_wire_fails_pipelines_and_a_cluster_client_gets_none(
         await wire.send(stack(lambda p: p.ping(), client))
     cluster = create_redis("redis+cluster://127.0.0.1:1,127.0.0.1:2")
     assert Wire.of(cluster) is None
+    resp3 = create_redis("redis://127.0.0.1:1/0?protocol=3")  # RESP3 callbacks: redis-py's
+    assert Wire.of(resp3) is None
+
+
+async def test_a_pipeline_sent_just_before_close_fails_instead_of_waiting_forever(
+    client: Redis,
+) -> None:
+    wire = Wire.of(client)
+    assert wire is not None
+    queued = wire.send(stack(lambda p: p.ping(), client))  # its connect has not run yet
+    await wire.aclose()
+    with pytest.raises(RedisConnectionError, match="closed"):
+        await asyncio.wait_for(queued, 5)
+
+
+async def test_a_server_that_never_answers_the_handshake_leaves_no_connection_open() -> None:
+    peers: list[asyncio.StreamReader] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peers.append(reader)  # reads nothing, answers nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    redis = create_redis(f"redis://:pass@127.0.0.1:{port}/0", socket_connect_timeout=0.3)
+    wire = Wire.of(redis)
+    assert wire is not None
+    try:
+        with pytest.raises(RedisConnectionError, match="Error connecting"):
+            await asyncio.wait_for(wire.send(stack(lambda p: p.ping(), redis)), 5)
+        with pytest.raises(RedisConnectionError, match="Error connecting"):  # the pause: at once
+            await asyncio.wait_for(wire.send(stack(lambda p: p.ping(), redis)), 0.05)
+        assert len(peers) == 1
+        # The wire closed its side: the server reads the AUTH it sent, then end of stream.
+        assert b"AUTH" in await asyncio.wait_for(peers[0].read(), 5)
+        assert peers[0].at_eof()
+    finally:
+        await wire.aclose()
+        await redis.aclose()
+        server.close()
+        await server.wait_closed()

@@ -88,7 +88,7 @@ class TickPipeline:
         except Exception as error:  # a caller's commands could not be queued (bad argument)
             _settle(batch, [], None, error)
             return
-        if self.wire is None:
+        if self.wire is None or pipe.scripts:  # `Script`s need redis-py's EVALSHA fallback
             asyncio.get_running_loop().create_task(self._send(pipe, spans, batch))
             return
         sent = self.wire.send(pipe.command_stack)
