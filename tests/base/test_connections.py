@@ -40,6 +40,7 @@ def service(infra: Infra, tmp_path: Path) -> Iterator[tuple[str, int]]:
         "LOG_LEVEL": "WARNING",
         "HTTP_HEADER_TIMEOUT_S": "1",
         "HTTP_KEEP_ALIVE_S": "1",
+        "LOGS_DATA_DIR": str(tmp_path / "logs-store"),  # chDB's directory has one owner
     }
     with (tmp_path / "logs.log").open("wb") as out:
         process = subprocess.Popen(

@@ -45,7 +45,11 @@ def test_sigterm_with_a_frozen_broker_still_completes_the_shutdown(
     with output.open("wb") as err:
         process = subprocess.Popen(
             [sys.executable, "-m", "services.logs"],
-            env={**private.env(), "LOGS_PORT": str(port)},
+            env={
+                **private.env(),
+                "LOGS_PORT": str(port),
+                "LOGS_DATA_DIR": str(tmp_path / "logs-store"),  # chDB's directory has one owner
+            },
             stdout=err,
             stderr=subprocess.STDOUT,
         )
