@@ -11,6 +11,7 @@ its overlap expires (a Redis TTL), then it is gone.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from typing import Any
 
@@ -21,6 +22,7 @@ from services.base.auth import token_digest
 from services.base.dedupe.tick import TickPipeline, checked
 from services.base.keys import installation_key
 
+log = logging.getLogger(__name__)
 PREFIX_SHOWN = 12  # characters of a key listed to recognise it (`bfk_` + 8)
 
 
@@ -53,7 +55,18 @@ def record_use(tick: TickPipeline, key: ApiKey, at: float) -> asyncio.Future[lis
     """Remember when `key` last opened a route (one HSET; the listing shows it), riding along
     with the next pipeline (nobody waits on it; a failure is an exception in the result)."""
     used, field, value = api_keys_used_key(key.installation_id), key.key_id, str(at)
-    return tick.run(lambda pipe: pipe.hset(used, field, value), defer=True)
+    written = tick.run(lambda pipe: pipe.hset(used, field, value), defer=True)
+    written.add_done_callback(_log_failed_use)
+    return written
+
+
+def _log_failed_use(done: asyncio.Future[list[Any]]) -> None:
+    """A last-use write that did not land is logged (the listing shows an older time)."""
+    if done.cancelled():
+        return
+    error = done.exception() or next((r for r in done.result() if isinstance(r, Exception)), None)
+    if error is not None:
+        log.warning("recording an API key's last use failed", extra={"error": repr(error)})
 
 
 async def resolve_api_key(tick: TickPipeline, installation_id: str, secret: str) -> ApiKey | None:

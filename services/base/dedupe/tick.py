@@ -86,7 +86,7 @@ class TickPipeline:
         try:
             pipe, spans = self._queued(batch)
         except Exception as error:  # a caller's commands could not be queued (bad argument)
-            _settle(batch, [], None, error)
+            _settle(batch, [], error)
             return
         if self.wire is None or pipe.scripts:  # `Script`s need redis-py's EVALSHA fallback
             asyncio.get_running_loop().create_task(self._send(pipe, spans, batch))
@@ -108,32 +108,27 @@ class TickPipeline:
         try:
             results = await pipe.execute(raise_on_error=False)
         except Exception as error:
-            _settle(batch, spans, None, error)
+            _settle(batch, spans, error)
             return
-        _settle(batch, spans, results, None)
+        _settle(batch, spans, results)
 
 
 def _answered(batch: Batch, spans: list[tuple[int, int]], done: asyncio.Future[list[Any]]) -> None:
     error = done.exception()
-    _settle(batch, spans, None if error is not None else done.result(), error)
+    _settle(batch, spans, error if error is not None else done.result())
 
 
-def _settle(
-    batch: Batch,
-    spans: list[tuple[int, int]],
-    results: list[Any] | None,
-    error: BaseException | None,
-) -> None:
+def _settle(batch: Batch, spans: list[tuple[int, int]], outcome: list[Any] | BaseException) -> None:
     """Each caller's results of one pipeline, or the pipeline's error for every caller (a
     connection-level failure)."""
     for index, (_, future) in enumerate(batch):
         if future.done():
             continue
-        if error is not None or results is None:
-            future.set_exception(error or RuntimeError("no results"))
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
         else:
             start, end = spans[index]
-            future.set_result(results[start:end])
+            future.set_result(outcome[start:end])
 
 
 def checked(results: list[Any]) -> list[Any]:
